@@ -1,0 +1,97 @@
+"""The `redigest` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bot.app import App
+from bot.settings import SettingsError, load_settings
+from digest.errors import DigestError
+from digest.render.json_report import render_json
+from digest.render.markdown import render_markdown, render_text
+from digest.report import Depth, Report
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="redigest: grounded digests of Reddit threads, for Discord, Slack and your terminal.",
+)
+log = logging.getLogger("redigest")
+
+
+class Format(StrEnum):
+    markdown = "markdown"
+    text = "text"
+    json = "json"
+
+
+def _fail(message: str) -> typer.Exit:
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"[bold red]redigest:[/] {message}", markup=True
+    )
+    return typer.Exit(code=2)
+
+
+_RENDERERS = {Format.markdown: render_markdown, Format.text: render_text, Format.json: render_json}
+
+
+@app.callback()
+def _root() -> None:
+    """Subcommands below."""
+
+
+@app.command()
+def digest(
+    target: Annotated[
+        str, typer.Argument(help="A saved thread JSON file, or a Reddit thread URL.")
+    ],
+    depth: Annotated[Depth, typer.Option(help="brief: a quick digest; deep: ten sections.")] = (
+        Depth.BRIEF
+    ),
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = (
+        Format.markdown
+    ),
+    budget: Annotated[
+        int | None,
+        typer.Option(min=500, max=400_000, help="Token budget for the analysed comments."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """Digest one Reddit thread and print the report."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise _fail(str(exc)) from None
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+
+    async def run() -> Report:
+        async with App(settings) as application:
+            return await application.digest(target, depth, budget)
+
+    try:
+        report = asyncio.run(run())
+    except DigestError as exc:
+        raise _fail(exc.user_message) from None
+    text = _RENDERERS[format](report)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"cannot write {output}: {exc.strerror or exc}.") from None
+
+
+def main() -> None:
+    app()

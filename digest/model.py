@@ -1,0 +1,148 @@
+"""The thread model: what a Reddit thread is, as far as redigest is concerned.
+
+Frozen dataclasses and nothing else: no I/O, no knowledge of Reddit's JSON or API. Adapters convert
+whatever they read into these types at the border.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from functools import cached_property
+
+
+class ContentState(StrEnum):
+    """Whether a post or comment still has its text."""
+
+    PRESENT = "present"
+    DELETED = "deleted"  # by its author
+    REMOVED = "removed"  # by moderators, admins or Reddit's filters
+
+
+@dataclass(frozen=True, slots=True)
+class CrosspostParent:
+    id: str
+    subreddit: str
+    title: str
+    author: str | None
+    permalink: str
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    id: str
+    subreddit: str
+    title: str
+    author: str | None  # None when the account is deleted
+    url: str  # the link target; equals the permalink for self posts
+    permalink: str  # absolute https://www.reddit.com/... URL
+    body: str  # self text, markdown, entities already decoded
+    score: int
+    upvote_ratio: float | None
+    num_comments: int  # Reddit's own count, including what was not fetched
+    created: datetime  # UTC
+    flair: str | None = None
+    nsfw: bool = False
+    spoiler: bool = False
+    locked: bool = False
+    stickied: bool = False
+    is_self: bool = True
+    domain: str = ""
+    state: ContentState = ContentState.PRESENT
+    removed_by_category: str | None = None
+    crosspost_parent: CrosspostParent | None = None
+    gallery_size: int = 0
+    edited: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    id: str
+    parent_id: str | None  # id of the parent comment; None for a top-level comment
+    author: str | None  # None when the account is deleted
+    body: str  # markdown, entities decoded; "" when deleted or removed
+    score: int
+    created: datetime  # UTC
+    depth: int  # 1 for a top-level comment
+    edited: datetime | None = None
+    stickied: bool = False
+    distinguished: str | None = None  # "moderator", "admin" or None
+    is_submitter: bool = False
+    controversiality: int = 0
+    state: ContentState = ContentState.PRESENT
+    score_hidden: bool = False
+
+    @property
+    def has_text(self) -> bool:
+        return self.state is ContentState.PRESENT and bool(self.body.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class MoreStub:
+    """Comments Reddit did not send inline.
+
+    `count` is Reddit's estimate of the comments behind the stub (replies included);
+    `children` the ids it names. A continue-this-thread stub has no children and count 0.
+    """
+
+    id: str
+    parent_id: str | None  # None when the stub hangs off the post itself
+    count: int
+    children: tuple[str, ...]
+    depth: int
+
+    @property
+    def is_continue_thread(self) -> bool:
+        return not self.children
+
+
+@dataclass(frozen=True)
+class Thread:
+    """A post with the comments that were fetched, in Reddit's order (pre-order, parents first)."""
+
+    post: Post
+    comments: tuple[Comment, ...]
+    more: tuple[MoreStub, ...] = ()
+    focus_comment_id: str | None = None  # set when the thread was opened at one comment
+    source: str = ""  # where it came from, for humans ("file:...", "reddit")
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def by_id(self) -> dict[str, Comment]:
+        return {c.id: c for c in self.comments}
+
+    @cached_property
+    def children(self) -> dict[str | None, tuple[Comment, ...]]:
+        """Direct replies of each comment id (None: top-level comments), in thread order."""
+        out: dict[str | None, list[Comment]] = {}
+        for c in self.comments:
+            out.setdefault(c.parent_id, []).append(c)
+        return {k: tuple(v) for k, v in out.items()}
+
+    def ancestors(self, comment_id: str) -> Iterator[Comment]:
+        """The parents of a comment, nearest first, as far as they were fetched."""
+        seen: set[str] = set()
+        current = self.by_id.get(comment_id)
+        while current is not None and current.parent_id is not None:
+            if current.parent_id in seen:  # defensive: malformed input must not loop forever
+                return
+            seen.add(current.parent_id)
+            parent = self.by_id.get(current.parent_id)
+            if parent is None:
+                return
+            yield parent
+            current = parent
+
+    def top_level_of(self, comment_id: str) -> str:
+        """The id of the top-level comment whose branch holds this comment."""
+        root = comment_id
+        for a in self.ancestors(comment_id):
+            root = a.id
+        return root
+
+    @property
+    def hidden_comment_count(self) -> int:
+        """Comments Reddit reported but that were not fetched (never negative)."""
+        return max(self.post.num_comments - len(self.comments), 0)

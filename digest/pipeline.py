@@ -1,0 +1,299 @@
+"""From a thread to a grounded report: stats → selection → sentiment → narrative → checks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, replace
+
+from digest.analysis import AnalysisInput, Analyzer, AnalyzerUnavailable, NarrativeResult
+from digest.grounding import check_quote, url_in_thread
+from digest.model import ContentState, Thread
+from digest.offline import OfflineAnalyzer
+from digest.quotes import quote_of
+from digest.report import (
+    CommentNote,
+    Depth,
+    Narrative,
+    Quote,
+    Report,
+    Theme,
+    ThreadInfo,
+)
+from digest.select import select_comments
+from digest.sentiment import PolarityScorer, label, make_scorer, measure
+from digest.stats import ThreadStats, compute_stats
+from digest.text import find_urls
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BRIEF_BUDGET = 8_000
+DEFAULT_DEEP_BUDGET = 24_000
+TOP_LEVEL_SHOWN = {Depth.BRIEF: 3, Depth.DEEP: 8}
+REPLIES_SHOWN = {Depth.BRIEF: 0, Depth.DEEP: 5}
+
+
+@dataclass(frozen=True, slots=True)
+class Budgets:
+    brief: int = DEFAULT_BRIEF_BUDGET
+    deep: int = DEFAULT_DEEP_BUDGET
+
+    def for_depth(self, depth: Depth) -> int:
+        return self.brief if depth is Depth.BRIEF else self.deep
+
+
+class DigestEngine:
+    """Turns threads into reports. Build one per process (it holds the sentiment lexicon)."""
+
+    def __init__(
+        self,
+        analyzer: Analyzer | None = None,
+        *,
+        budgets: Budgets | None = None,
+        scorer: PolarityScorer | None = None,
+    ) -> None:
+        self._scorer = scorer if scorer is not None else make_scorer()
+        self._offline = OfflineAnalyzer()
+        self._analyzer: Analyzer = analyzer if analyzer is not None else self._offline
+        self.budgets = budgets or Budgets()
+
+    @property
+    def analyzer_name(self) -> str:
+        return self._analyzer.name
+
+    def prepare(self, thread: Thread, depth: Depth, budget: int | None = None) -> AnalysisInput:
+        """The CPU-bound part before any analyser runs (call it off the event loop)."""
+        stats = compute_stats(thread)
+        selection = select_comments(thread, budget or self.budgets.for_depth(depth))
+        sentiment = measure(thread, selection.comments(thread), self._scorer)
+        return AnalysisInput(thread, depth, stats, selection, sentiment)
+
+    async def digest(self, thread: Thread, depth: Depth, budget: int | None = None) -> Report:
+        inp = await asyncio.to_thread(self.prepare, thread, depth, budget)
+        name = self._analyzer.name
+        notes: tuple[str, ...] = ()
+        try:
+            result = await self._analyzer.narrate(inp)
+        except AnalyzerUnavailable as exc:
+            if self._analyzer is self._offline:
+                raise
+            log.warning("analyser %s unavailable for %s: %s", name, thread.post.id, exc)
+            result = await self._offline.narrate(inp)
+            notes = (
+                f"The {name} analyser was unavailable ({exc}); the offline analyser wrote this.",
+            )
+            name = self._offline.name
+        return await asyncio.to_thread(assemble, inp, result, name, notes)
+
+    def digest_sync(self, thread: Thread, depth: Depth, budget: int | None = None) -> Report:
+        """The offline path without an event loop (benchmarks, scripts)."""
+        inp = self.prepare(thread, depth, budget)
+        return assemble(inp, NarrativeResult(self._offline.narrate_sync(inp)), self._offline.name)
+
+
+def _scrub_urls(thread: Thread, text: str) -> tuple[str, int]:
+    """Remove URLs that the thread does not contain (an analyser must not invent links)."""
+    removed = 0
+    for url in set(find_urls(text)):
+        if not url_in_thread(thread, url):
+            text = text.replace(url, "[link removed]")
+            removed += 1
+    return text, removed
+
+
+def ground(thread: Thread, narrative: Narrative) -> tuple[Narrative, list[str]]:
+    """Drop every quote that is not verbatim or misattributed, every citation of a comment that
+    does not exist, and every invented URL. Returns the cleaned narrative and what was dropped."""
+    problems: list[str] = []
+    by_id = thread.by_id
+
+    def ok(quote_owner: str, quote: Quote | None) -> bool:
+        if quote is None:
+            return True
+        problem = check_quote(thread, quote)
+        if problem:
+            problems.append(f"{quote_owner}: quote {problem}")
+        return problem is None
+
+    summary = tuple(p for p in narrative.summary if ok("summary", p.quote))
+    notable = tuple(n for n in narrative.notable if ok("notable comments", n.quote))
+    takeaways = tuple(t for t in narrative.takeaways if ok("takeaways", t.quote))
+    themes: list[Theme] = []
+    for theme in narrative.themes:
+        known = tuple(i for i in theme.comment_ids if i in by_id)
+        if len(known) < len(theme.comment_ids):
+            problems.append(f"theme {theme.name!r}: cited comments that do not exist")
+        if known or not theme.comment_ids:
+            themes.append(replace(theme, comment_ids=known))
+    stances = {k: v for k, v in narrative.stances.items() if k in by_id}
+
+    def scrub(text: str, where: str) -> str:
+        clean, removed = _scrub_urls(thread, text)
+        if removed:
+            problems.append(f"{where}: removed {removed} link(s) not found in the thread")
+        return clean
+
+    summary = tuple(replace(p, text=scrub(p.text, "summary")) for p in summary)
+    themes = [replace(t, summary=scrub(t.summary, "themes")) for t in themes]
+    takeaways = tuple(replace(t, text=scrub(t.text, "takeaways")) for t in takeaways)
+    notable = tuple(
+        replace(n, reason=scrub(n.reason, "notable comments") if n.reason else None)
+        for n in notable
+    )
+    observations = tuple(scrub(o, "observations") for o in narrative.observations)
+    reading = scrub(narrative.sentiment_reading, "sentiment")
+    return (
+        Narrative(
+            summary=summary,
+            themes=tuple(themes),
+            sentiment_reading=reading,
+            stances=stances,
+            notable=notable,
+            takeaways=takeaways,
+            observations=observations,
+        ),
+        problems,
+    )
+
+
+def _engagement(thread: Thread, stats: ThreadStats) -> tuple[str, ...]:
+    post = thread.post
+    lines = []
+    ratio = f", {post.upvote_ratio:.0%} upvoted" if post.upvote_ratio is not None else ""
+    lines.append(
+        f"The post has a score of {post.score:,}{ratio}, and {post.num_comments:,} comments."
+    )
+    if stats.comments_present:
+        lines.append(
+            f"Of the {stats.comments_present:,} comments fetched, {stats.top_level_comments:,} are "
+            f"top-level and {stats.replies:,} are replies; the deepest reply chain is "
+            f"{stats.max_depth} levels."
+        )
+        lines.append(
+            f"{stats.unique_authors:,} different accounts commented; the top 10% of comments "
+            f"hold {stats.top_decile_score_share:.0%} of the comment upvotes "
+            f"(median comment score {stats.median_score:g})."
+        )
+    if post.author is None:
+        lines.append("The OP's account is deleted, so their replies cannot be told apart.")
+    elif stats.op_comments:
+        lines.append(f"The OP, u/{post.author}, commented {stats.op_comments:,} times.")
+    else:
+        lines.append(f"The OP, u/{post.author}, did not comment in what was fetched.")
+    if stats.busiest_hour is not None and stats.first_comment_at and stats.last_comment_at:
+        lines.append(
+            f"The busiest hour began {stats.busiest_hour:%Y-%m-%d %H:00} UTC "
+            f"({stats.busiest_hour_comments:,} comments); comments run from "
+            f"{stats.first_comment_at:%Y-%m-%d %H:%M} to {stats.last_comment_at:%Y-%m-%d %H:%M} UTC."
+        )
+    return tuple(lines)
+
+
+def _observations(thread: Thread, stats: ThreadStats, inp: AnalysisInput) -> list[str]:
+    post = thread.post
+    out = []
+    if post.state is ContentState.REMOVED:
+        by = f" ({post.removed_by_category})" if post.removed_by_category else ""
+        out.append(f"The post was removed{by}; the comments are still there.")
+    elif post.state is ContentState.DELETED:
+        out.append("The post was deleted by its author; the comments are still there.")
+    if post.locked:
+        out.append("The thread is locked: no new comments can be added.")
+    if post.nsfw:
+        out.append("The post is marked NSFW.")
+    if post.spoiler:
+        out.append("The post is marked as a spoiler.")
+    if post.crosspost_parent is not None:
+        out.append(f"This is a crosspost from r/{post.crosspost_parent.subreddit}.")
+    if stats.comments_present and stats.deleted_or_removed / stats.comments_present >= 0.1:
+        out.append(
+            f"Heavy deletions: {stats.deleted_or_removed:,} of {stats.comments_present:,} "
+            f"comments were deleted ({stats.deleted_comments:,}) or removed "
+            f"({stats.removed_comments:,})."
+        )
+    if post.upvote_ratio is not None and post.upvote_ratio < 0.7:
+        out.append(f"Divisive post: only {post.upvote_ratio:.0%} of votes on it are upvotes.")
+    if post.author is not None and stats.comments_present >= 10 and not stats.op_comments:
+        out.append("The OP did not take part in the discussion.")
+    if stats.controversial_ids:
+        out.append(f"Reddit marks {len(stats.controversial_ids):,} comments as controversial.")
+    if stats.distinguished_comments:
+        out.append(
+            f"{stats.distinguished_comments:,} comments were posted by moderators or admins "
+            "speaking officially."
+        )
+    if stats.top_decile_score_share >= 0.8 and stats.comments_present >= 20:
+        out.append("Attention is concentrated: a few comments took most of the upvotes.")
+    cov = inp.selection.coverage
+    if cov.fetched < post.num_comments * 0.5:
+        out.append(
+            f"Only {cov.fetched:,} of {post.num_comments:,} comments were fetched; "
+            "the rest may change the picture."
+        )
+    return out
+
+
+def assemble(
+    inp: AnalysisInput, result: NarrativeResult, analyzer: str, notes: tuple[str, ...] = ()
+) -> Report:
+    thread, stats, depth = inp.thread, inp.stats, inp.depth
+    narrative, problems = ground(thread, result.narrative)
+    if problems:
+        log.info("grounding dropped %d item(s) for %s: %s", len(problems), thread.post.id, problems)
+        notes = (
+            *notes,
+            f"{len(problems)} item(s) of the analysis did not match the thread and were left out.",
+        )
+    selected = inp.comments
+    per = inp.sentiment.per_comment
+
+    def note(cid: str, reason: str | None = None) -> CommentNote:
+        c = thread.by_id[cid]
+        stance = narrative.stances.get(cid) or label(per.get(cid, 0.0))
+        return CommentNote(
+            quote_of(thread, c),
+            stance=stance,
+            reason=reason,
+            depth=c.depth,
+            replies=stats.direct_replies.get(cid, 0),
+        )
+
+    by_score = sorted((c for c in selected if c.has_text), key=lambda c: (-c.score, c.id))
+    top_level = [c.id for c in by_score if c.parent_id is None][: TOP_LEVEL_SHOWN[depth]]
+    replies = []
+    for c in by_score:
+        if c.parent_id is not None and len(replies) < REPLIES_SHOWN[depth]:
+            parent = thread.by_id.get(c.parent_id)
+            to = (
+                f"u/{parent.author}"
+                if parent is not None and parent.author
+                else "a deleted comment"
+            )
+            replies.append(note(c.id, f"a reply to {to}"))
+    observations = (*_observations(thread, stats, inp), *narrative.observations)
+    themes = tuple(
+        replace(
+            t, examples=tuple(quote_of(thread, thread.by_id[i], 140) for i in t.comment_ids[:2])
+        )
+        for t in narrative.themes
+    )
+    return Report(
+        depth=depth,
+        analyzer=analyzer,
+        thread=ThreadInfo.of(thread),
+        stats=stats,
+        sentiment=inp.sentiment,
+        coverage=inp.selection.coverage,
+        summary=narrative.summary,
+        themes=themes,
+        sentiment_reading=narrative.sentiment_reading,
+        top_comments=tuple(note(i) for i in top_level),
+        notable_replies=tuple(replies),
+        notable=narrative.notable,
+        engagement=_engagement(thread, stats),
+        takeaways=narrative.takeaways,
+        observations=observations,
+        focus_comment_id=thread.focus_comment_id,
+        notes=(*notes, *result.notes),
+        usage=result.usage,
+    )

@@ -1,0 +1,72 @@
+"""Quotes that can be trusted: verbatim, whitespace-normalised, attributed from the thread."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from digest.model import Comment, Thread
+from digest.report import Quote
+from digest.text import excerpt, normalize_ws, sentences
+
+QUOTE_LIMIT = 220
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+
+
+def own_paragraphs(body: str) -> Iterator[str]:
+    """Paragraphs the author wrote: not blockquotes of others, not code, not tables or rules.
+
+    Each one is a contiguous slice of `body`, so any normalised prefix of it is a verbatim quote.
+    """
+    in_fence = False
+    for line in body.splitlines():
+        if _FENCE.match(line):
+            in_fence = not in_fence
+            continue
+        stripped = line.strip()
+        if (
+            in_fence
+            or not stripped
+            or stripped.startswith((">", "|", "&gt;"))
+            or line.startswith(("    ", "\t"))
+            or set(stripped) <= set("-*_=# ")
+        ):
+            continue
+        mark = _LIST_MARK.match(line)
+        yield line[mark.end() :] if mark else stripped.lstrip("#").strip()
+
+
+def quote_of(thread: Thread, comment: Comment, limit: int = QUOTE_LIMIT) -> Quote:
+    """The comment's first words of its own, cut at a word boundary."""
+    text = ""
+    for paragraph in own_paragraphs(comment.body):
+        candidate = excerpt(paragraph, limit)
+        if len(candidate.split()) >= 4 or (not text and len(candidate) >= 3):
+            text = candidate  # prefer a real sentence over a heading or a one-word line
+        if len(text.split()) >= 4:
+            break
+    if not text:
+        text = excerpt(comment.body, limit)
+    return Quote(comment.id, comment.author, comment.score, text)
+
+
+def quote_text(thread: Thread, comment_id: str | None, text: str) -> Quote:
+    """A quote of given words, attributed from the thread (author and score are never taken
+    from an analyser)."""
+    if comment_id is None:
+        return Quote(None, thread.post.author, thread.post.score, normalize_ws(text))
+    c = thread.by_id[comment_id]
+    return Quote(c.id, c.author, c.score, normalize_ws(text))
+
+
+def own_sentences(body: str) -> Iterator[str]:
+    """Sentences of the author's own paragraphs (each a verbatim slice of the body)."""
+    for paragraph in own_paragraphs(body):
+        yield from sentences(paragraph)
+
+
+def is_verbatim(quote_text: str, source: str) -> bool:
+    """True when the quote is a whitespace-normalised substring of the source."""
+    q = normalize_ws(quote_text)
+    return bool(q) and q in normalize_ws(source)

@@ -1,0 +1,327 @@
+"""A report laid out as a platform-neutral document: sections of blocks of styled spans.
+
+Renderers (Markdown, plain text, and later Discord embeds and Slack blocks) only translate this
+structure, so every output says the same thing and escapes untrusted text in one way per format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from digest.report import CommentNote, Depth, Quote, Report
+from digest.stats import Link, LinkCategory
+from digest.text import points
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    text: str
+    style: str = "plain"  # plain | strong | quote | link | muted
+
+    @classmethod
+    def link(cls, url: str) -> Span:
+        return cls(url, "link")
+
+
+Line = tuple[Span, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    kind: str  # paragraph | bullets | fields
+    lines: tuple[Line, ...]  # a paragraph has one line; bullets one per item
+    labels: tuple[str, ...] = ()  # for fields: one label per line
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    title: str
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    title: Line
+    sections: tuple[Section, ...]
+    footer: tuple[str, ...]
+
+
+def para(*spans: Span | str) -> Block:
+    return Block("paragraph", (tuple(s if isinstance(s, Span) else Span(s) for s in spans),))
+
+
+def bullets(lines: list[Line]) -> Block:
+    return Block("bullets", tuple(lines))
+
+
+def who(author: str | None) -> str:
+    return f"u/{author}" if author else "[deleted]"
+
+
+def quote_line(q: Quote, lead: str = "", extra: str = "") -> Line:
+    spans = [Span(lead + " ")] if lead else []
+    spans += [Span(f"{who(q.author)}", "strong"), Span(f" ({points(q.score)}{extra}): ")]
+    spans.append(Span(q.text, "quote"))
+    return tuple(spans)
+
+
+def _when(t: datetime) -> str:
+    return f"{t:%Y-%m-%d %H:%M} UTC"
+
+
+_CATEGORY_ORDER = list(LinkCategory)
+
+
+def link_line(link: Link) -> Line:
+    first = link.found_in[0]
+    where = (
+        "the post" if first.comment_id is None else f"{who(first.author)} ({points(first.score)})"
+    )
+    more = f" and {len(link.found_in) - 1} more" if len(link.found_in) > 1 else ""
+    return (Span.link(link.url), Span(f" — shared by {where}{more}", "muted"))
+
+
+def _grouped_links(report: Report, limit_per_group: int) -> list[Block]:
+    blocks: list[Block] = []
+    for category in _CATEGORY_ORDER:
+        links = [lk for lk in report.stats.links if lk.category is category]
+        if not links:
+            continue
+        lines = [link_line(lk) for lk in links[:limit_per_group]]
+        if len(links) > limit_per_group:
+            lines.append((Span(f"… and {len(links) - limit_per_group} more", "muted"),))
+        blocks.append(para(Span(category.value.capitalize(), "strong")))
+        blocks.append(bullets(lines))
+    return blocks
+
+
+def title_line(report: Report) -> Line:
+    t = report.thread
+    ratio = f" · {t.upvote_ratio:.0%} upvoted" if t.upvote_ratio is not None else ""
+    return (
+        Span(f"r/{t.subreddit}", "strong"),
+        Span(" · "),
+        Span(t.title, "strong"),
+        Span(f" · {points(t.score)}{ratio} · {t.num_comments:,} comments · ", "muted"),
+        Span.link(t.permalink),
+    )
+
+
+def _note_line(n: CommentNote, *, stance: bool = True, reason: bool = False) -> Line:
+    bits = []
+    if stance and n.stance:
+        bits.append(n.stance)
+    if n.replies:
+        bits.append(f"{n.replies:,} repl{'y' if n.replies == 1 else 'ies'}")
+    extra = (", " + ", ".join(bits)) if bits else ""
+    lead = (n.reason[0].upper() + n.reason[1:] + " —") if reason and n.reason else ""
+    return quote_line(n.quote, lead, extra)
+
+
+def _footer(report: Report) -> tuple[str, ...]:
+    lines = [f"Coverage: {report.coverage.describe()}.", f"Analyser: {report.analyzer}."]
+    if report.usage.cost_usd:
+        lines.append(f"Cost: ≈ ${report.usage.cost_usd:.4f}.")
+    lines += list(report.notes)
+    return tuple(lines)
+
+
+def _focus(report: Report) -> list[Block]:
+    if report.focus_comment_id is None:
+        return []
+    return [para(Span(f"Focused on the sub-thread of comment {report.focus_comment_id}.", "muted"))]
+
+
+def _summary_blocks(report: Report) -> list[Block]:
+    lines: list[Line] = []
+    for p in report.summary:
+        if p.quote is None:
+            lines.append((Span(p.text),))
+        else:
+            lines.append((Span(p.text + " "), Span(p.quote.text, "quote")))
+    if not lines:
+        return [para("No summary could be written: the thread has no text to work from.")]
+    return [bullets(lines)]
+
+
+def _themes_blocks(report: Report, deep: bool) -> list[Block]:
+    if not report.themes:
+        return [para("No theme was shared by enough comments to stand out.")]
+    lines: list[Line] = []
+    for theme in report.themes:
+        line = [Span(theme.name, "strong"), Span(f" — {theme.summary}")]
+        if deep:
+            for i, q in enumerate(theme.examples):
+                sep = " For example, " if i == 0 else "; "
+                line += [Span(f"{sep}{who(q.author)} ({points(q.score)}): "), Span(q.text, "quote")]
+        lines.append(tuple(line))
+    return [bullets(lines)]
+
+
+def _sentiment_blocks(report: Report, deep: bool) -> list[Block]:
+    s = report.sentiment
+    blocks = [para(report.sentiment_reading)]
+    if deep and s.branches:
+        lines = []
+        for b in s.branches:
+            lines.append(
+                (
+                    Span(f"{who(b.author)}'s thread", "strong"),
+                    Span(
+                        f" ({points(b.score)}): {b.label}, {b.compound:+.2f} over "
+                        f"{b.comments} comment{'s' if b.comments != 1 else ''}"
+                    ),
+                )
+            )
+        blocks.append(para(Span("By branch (the top-level comments with the highest scores):")))
+        blocks.append(bullets(lines))
+    return blocks
+
+
+def brief_document(report: Report) -> Document:
+    sections = [
+        Section("Summary", (*_focus(report), *_summary_blocks(report))),
+        Section("Key themes", tuple(_themes_blocks(report, False))),
+        Section("Sentiment", (para(report.sentiment_reading),)),
+    ]
+    notable = list(report.notable[:3])
+    for n in report.top_comments:
+        if len(notable) < 3 and all(n.quote.comment_id != m.quote.comment_id for m in notable):
+            notable.append(n)
+    if notable:
+        sections.append(
+            Section(
+                "Notable comments",
+                (bullets([_note_line(n, stance=False, reason=True) for n in notable]),),
+            )
+        )
+    links = report.stats.links[:5]
+    sections.append(
+        Section(
+            "Top links",
+            (bullets([link_line(lk) for lk in links]),)
+            if links
+            else (para("No links were shared in the post or its comments."),),
+        )
+    )
+    return Document(title_line(report), tuple(sections), _footer(report))
+
+
+def _post_details(report: Report) -> Block:
+    t = report.thread
+    labels: list[str] = []
+    lines: list[Line] = []
+
+    def field(label: str, *spans: Span) -> None:
+        labels.append(label)
+        lines.append(tuple(spans))
+
+    field("Subreddit", Span(f"r/{t.subreddit}"))
+    field("Title", Span(t.title))
+    field("Author", Span(who(t.author)))
+    field("Posted", Span(_when(t.created)))
+    ratio = f" ({t.upvote_ratio:.0%} upvoted)" if t.upvote_ratio is not None else ""
+    field("Score", Span(f"{t.score:,}{ratio}"))
+    st = report.stats
+    field(
+        "Comments",
+        Span(
+            f"{t.num_comments:,} reported · {st.comments_present:,} fetched · "
+            f"{report.coverage.analyzed:,} analysed"
+        ),
+    )
+    if t.flair:
+        field("Flair", Span(t.flair))
+    flags = [
+        name
+        for name, on in (
+            ("NSFW", t.nsfw),
+            ("spoiler", t.spoiler),
+            ("locked", t.locked),
+            (f"post {t.state.value}", t.state.value != "present"),
+        )
+        if on
+    ]
+    if t.crosspost_from:
+        flags.append(f"crosspost from {t.crosspost_from}")
+    if t.gallery_size:
+        flags.append(f"gallery of {t.gallery_size}")
+    if flags:
+        field("Flags", Span(", ".join(flags)))
+    if not t.is_self and t.url != t.permalink:
+        field("Links to", Span.link(t.url))
+    field("Thread", Span.link(t.permalink))
+    return Block("fields", tuple(lines), tuple(labels))
+
+
+def _comment_analysis(report: Report) -> list[Block]:
+    st = report.stats
+    counts = bullets(
+        [
+            (Span(f"{st.comments_present:,} comments fetched of {st.num_comments:,} reported; "
+                  f"{report.coverage.analyzed:,} analysed."),),
+            (Span(f"{st.top_level_comments:,} top-level comments, {st.replies:,} replies, "
+                  f"up to {st.max_depth} levels deep."),),
+            (Span(f"{st.unique_authors:,} distinct authors; the OP wrote {st.op_comments:,}."),),
+            (Span(f"{st.deleted_comments:,} deleted and {st.removed_comments:,} removed; "
+                  f"{st.edited_comments:,} edited."),),
+        ]
+    )  # fmt: skip
+    blocks = [counts]
+    if report.top_comments:
+        blocks.append(para(Span("Top-level comments by score", "strong")))
+        blocks.append(bullets([_note_line(n) for n in report.top_comments]))
+    else:
+        blocks.append(para("There are no top-level comments with text."))
+    if report.notable_replies:
+        blocks.append(para(Span("Notable replies", "strong")))
+        blocks.append(bullets([_note_line(n, reason=True) for n in report.notable_replies]))
+    return blocks
+
+
+def deep_document(report: Report) -> Document:
+    links = _grouped_links(report, 8) or [
+        para("No links were shared in the post or its fetched comments.")
+    ]
+    notable = (
+        [bullets([_note_line(n, stance=False, reason=True) for n in report.notable])]
+        if report.notable
+        else [para("No comment stood out from the rest.")]
+    )
+    takeaways = (
+        [
+            bullets(
+                [
+                    (Span(t.text + " "), Span(t.quote.text, "quote"))
+                    if t.quote
+                    else (Span(t.text),)
+                    for t in report.takeaways
+                ]
+            )
+        ]
+        if report.takeaways
+        else [para("No comment recommended, warned or instructed anything concrete.")]
+    )
+    observations = (
+        [bullets([(Span(o),) for o in report.observations])]
+        if report.observations
+        else [para("Nothing unusual stood out: no heavy deletions, no divisive voting.")]
+    )
+    sections = (
+        Section("1. Post details", (_post_details(report),)),
+        Section("2. Summary", (*_focus(report), *_summary_blocks(report))),
+        Section("3. Key themes", tuple(_themes_blocks(report, True))),
+        Section("4. Sentiment", tuple(_sentiment_blocks(report, True))),
+        Section("5. Comment analysis", tuple(_comment_analysis(report))),
+        Section("6. Links and references", tuple(links)),
+        Section("7. Notable comments", tuple(notable)),
+        Section("8. Engagement insights", (bullets([(Span(e),) for e in report.engagement]),)),
+        Section("9. Actionable takeaways", tuple(takeaways)),
+        Section("10. Other observations", tuple(observations)),
+    )
+    return Document(title_line(report), sections, _footer(report))
+
+
+def document(report: Report) -> Document:
+    return deep_document(report) if report.depth is Depth.DEEP else brief_document(report)

@@ -1,0 +1,171 @@
+"""The report: one neutral structure for both depths, rendered per platform elsewhere.
+
+Numbers come from `stats` and `sentiment`; an analyser contributes only the `Narrative`, and every
+quote in it names a comment that exists and is a verbatim (whitespace-normalised) part of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from digest.model import ContentState, Thread
+from digest.select import Coverage
+from digest.sentiment import SentimentStats
+from digest.stats import ThreadStats
+
+
+class Depth(StrEnum):
+    BRIEF = "brief"
+    DEEP = "deep"
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """Verbatim words from the post (comment_id None) or a comment, with who wrote them."""
+
+    comment_id: str | None
+    author: str | None
+    score: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A sentence of narrative, optionally backed by a quote."""
+
+    text: str
+    quote: Quote | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Theme:
+    name: str
+    summary: str
+    comment_ids: tuple[str, ...]  # representative comments, best first
+    examples: tuple[Quote, ...] = ()  # quotes of the first of them, attached by the pipeline
+
+
+@dataclass(frozen=True, slots=True)
+class CommentNote:
+    """A comment singled out, with a quote and why (a stance, a reason, or both)."""
+
+    quote: Quote
+    stance: str | None = None
+    reason: str | None = None
+    depth: int = 1
+    replies: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Takeaway:
+    text: str
+    quote: Quote | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Narrative:
+    """What an analyser writes. Everything else in a report is computed."""
+
+    summary: tuple[Passage, ...]
+    themes: tuple[Theme, ...]
+    sentiment_reading: str
+    stances: Mapping[str, str]  # comment id → stance of that comment
+    notable: tuple[CommentNote, ...]
+    takeaways: tuple[Takeaway, ...]
+    observations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadInfo:
+    id: str
+    subreddit: str
+    title: str
+    author: str | None
+    url: str
+    permalink: str
+    score: int
+    upvote_ratio: float | None
+    num_comments: int
+    created: datetime
+    flair: str | None
+    nsfw: bool
+    spoiler: bool
+    locked: bool
+    state: ContentState
+    is_self: bool
+    domain: str
+    crosspost_from: str | None  # "r/sub" of the original post
+    gallery_size: int
+
+    @classmethod
+    def of(cls, thread: Thread) -> ThreadInfo:
+        p = thread.post
+        return cls(
+            id=p.id,
+            subreddit=p.subreddit,
+            title=p.title,
+            author=p.author,
+            url=p.url,
+            permalink=p.permalink,
+            score=p.score,
+            upvote_ratio=p.upvote_ratio,
+            num_comments=p.num_comments,
+            created=p.created,
+            flair=p.flair,
+            nsfw=p.nsfw,
+            spoiler=p.spoiler,
+            locked=p.locked,
+            state=p.state,
+            is_self=p.is_self,
+            domain=p.domain,
+            crosspost_from=(
+                f"r/{p.crosspost_parent.subreddit}" if p.crosspost_parent is not None else None
+            ),
+            gallery_size=p.gallery_size,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What producing the report cost (zero for the offline analyser)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+    model: str | None = None
+    latency_ms: int = 0
+    cost_usd: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    depth: Depth
+    analyzer: str
+    thread: ThreadInfo
+    stats: ThreadStats
+    sentiment: SentimentStats
+    coverage: Coverage
+    summary: tuple[Passage, ...]
+    themes: tuple[Theme, ...]
+    sentiment_reading: str
+    top_comments: tuple[CommentNote, ...]  # top-level comments by score, with stance
+    notable_replies: tuple[CommentNote, ...]
+    notable: tuple[CommentNote, ...]  # with the reason each was singled out
+    engagement: tuple[str, ...]
+    takeaways: tuple[Takeaway, ...]
+    observations: tuple[str, ...]
+    focus_comment_id: str | None = None
+    notes: tuple[str, ...] = ()  # fallbacks, repairs, anything the reader should know
+    usage: Usage = field(default_factory=Usage)
+
+    def quotes(self) -> list[Quote]:
+        """Every quote the report carries, wherever it sits."""
+        out = [p.quote for p in self.summary if p.quote is not None]
+        out += [n.quote for n in (*self.top_comments, *self.notable_replies, *self.notable)]
+        out += [t.quote for t in self.takeaways if t.quote is not None]
+        out += [q for theme in self.themes for q in theme.examples]
+        return out

@@ -1,0 +1,133 @@
+"""Which comments an analyser reads, within a token budget.
+
+Favours score, keeps each picked comment's ancestors (a reply means little without what it answers),
+spreads across top-level branches, and keeps the OP's replies. Deterministic and local.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+
+from digest.model import Comment, Thread
+from digest.text import estimate_tokens
+
+COMMENT_OVERHEAD_TOKENS = 16  # id, author, score, depth and parent of each comment in a prompt
+POST_OVERHEAD_TOKENS = 48
+MAX_COMMENT_TOKENS = 600  # longer comments are cut to this in prompts (quotes stay substrings)
+MAX_POST_SHARE = 0.25  # the post's body may take at most this share of the budget
+BRANCH_SPREAD = 0.35  # how strongly each pick in a branch lowers the next one's priority
+OP_BONUS = 1.5
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    analyzed: int  # comments the analyser read
+    fetched: int  # comments in hand
+    reported: int  # Reddit's count for the thread
+    branches_analyzed: int
+    branches_fetched: int
+
+    def describe(self) -> str:
+        """One line a person can trust: what was read, of how much, chosen how."""
+        total = max(self.reported, self.fetched)
+        text = f"analysed {self.analyzed:,} of {total:,} comments"
+        if self.analyzed == 0:
+            return text
+        if self.analyzed < total:
+            how = "the top by score, with their parent comments"
+            if self.fetched < total:
+                how += f"; {self.fetched:,} were fetched"
+            text += f" ({how})"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    comment_ids: tuple[str, ...]  # in thread order
+    truncated_ids: frozenset[str]  # comments whose text is cut to MAX_COMMENT_TOKENS in prompts
+    post_tokens: int
+    tokens_used: int  # post included
+    budget: int
+    coverage: Coverage
+
+    def comments(self, thread: Thread) -> list[Comment]:
+        by_id = thread.by_id
+        return [by_id[i] for i in self.comment_ids]
+
+
+def comment_cost(comment: Comment) -> int:
+    return COMMENT_OVERHEAD_TOKENS + min(estimate_tokens(comment.body), MAX_COMMENT_TOKENS)
+
+
+def post_cost(thread: Thread, budget: int) -> int:
+    post = thread.post
+    body_cap = max(int(budget * MAX_POST_SHARE), 0)
+    return (
+        POST_OVERHEAD_TOKENS
+        + estimate_tokens(post.title)
+        + min(estimate_tokens(post.body), body_cap)
+    )
+
+
+def _priority(c: Comment, picked_in_branch: int) -> float:
+    base = math.log2(max(c.score, 0) + 2)
+    if c.is_submitter:
+        base *= OP_BONUS
+    return base / (1.0 + BRANCH_SPREAD * picked_in_branch)
+
+
+def select_comments(thread: Thread, budget: int) -> Selection:
+    """Choose comments within `budget` tokens (the post's share counted first)."""
+    budget = max(budget, 0)
+    post_tokens = post_cost(thread, budget)
+    remaining = budget - post_tokens
+    by_id = thread.by_id
+    branch_of = {c.id: thread.top_level_of(c.id) for c in thread.comments}
+    picked_per_branch: dict[str, int] = {}
+    chosen: set[str] = set()
+    truncated: set[str] = set()
+    used = 0
+    # Lazy greedy: a popped entry whose priority went down since it was pushed is pushed back.
+    heap = [(-_priority(c, 0), i, c.id, 0) for i, c in enumerate(thread.comments) if c.has_text]
+    heapq.heapify(heap)
+    misses = 0
+    while heap and remaining - used > COMMENT_OVERHEAD_TOKENS and misses < 256:
+        _, order, cid, seen_picks = heapq.heappop(heap)
+        if cid in chosen:
+            continue
+        comment = by_id[cid]
+        branch = branch_of[cid]
+        picks = picked_per_branch.get(branch, 0)
+        if picks != seen_picks:
+            heapq.heappush(heap, (-_priority(comment, picks), order, cid, picks))
+            continue
+        needed = [comment, *(a for a in thread.ancestors(cid) if a.id not in chosen)]
+        cost = sum(comment_cost(c) for c in needed)
+        if used + cost > remaining:
+            misses += 1  # something smaller may still fit; give up after many misses
+            continue
+        misses = 0
+        used += cost
+        for c in needed:
+            chosen.add(c.id)
+            if estimate_tokens(c.body) > MAX_COMMENT_TOKENS:
+                truncated.add(c.id)
+        picked_per_branch[branch] = picks + 1
+    ordered = tuple(c.id for c in thread.comments if c.id in chosen)
+    roots = {branch_of[c.id] for c in thread.comments}
+    return Selection(
+        comment_ids=ordered,
+        truncated_ids=frozenset(truncated),
+        post_tokens=post_tokens,
+        tokens_used=post_tokens + used,
+        budget=budget,
+        coverage=Coverage(
+            analyzed=len(ordered),
+            fetched=len(thread.comments),
+            reported=thread.post.num_comments,
+            branches_analyzed=len({branch_of[i] for i in ordered}),
+            branches_fetched=len(roots),
+        ),
+    )
