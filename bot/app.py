@@ -12,7 +12,7 @@ from types import TracebackType
 
 from adapters.reddit_source.thread_json import thread_from_json_text
 from bot.settings import Settings
-from digest.errors import DigestError, ThreadDataError
+from digest.errors import DigestError
 from digest.model import Thread
 from digest.pipeline import Budgets, DigestEngine
 from digest.report import Depth, Report
@@ -33,7 +33,11 @@ def _looks_like_url(text: str) -> bool:
     ) or ("reddit.com/" in lowered or "redd.it/" in lowered)
 
 
-def _read_file(path: Path) -> bytes:
+def _read_file(target: str) -> bytes | None:
+    """The file's bytes; None when there is no such file (the target may be a URL)."""
+    path = Path(target).expanduser()
+    if not path.exists():
+        return None
     if path.is_dir():
         raise InputError(f"{path} is a folder: pass a saved thread JSON file.")
     try:
@@ -66,10 +70,9 @@ class App:
 
     async def load_thread(self, target: str) -> Thread:
         """A saved thread file, or (with credentials) a thread URL."""
-        path = Path(target).expanduser()
-        if path.exists():
-            data = await asyncio.to_thread(_read_file, path)
-            return thread_from_json_text(data, source=str(path))
+        data = await asyncio.to_thread(_read_file, target)
+        if data is not None:
+            return thread_from_json_text(data, source=target)
         if _looks_like_url(target):
             missing = self.settings.missing_reddit_settings()
             if missing:
@@ -88,6 +91,4 @@ class App:
 
     async def digest(self, target: str, depth: Depth, budget: int | None = None) -> Report:
         thread = await self.load_thread(target)
-        if not isinstance(thread, Thread):  # pragma: no cover - defensive
-            raise ThreadDataError(f"{target} is not a thread.")
         return await self.engine.digest(thread, depth, budget)

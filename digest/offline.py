@@ -132,12 +132,12 @@ def find_themes(thread: Thread, comments: list[Comment], limit: int) -> tuple[Th
     chosen: list[_Candidate] = []
     used_words: set[str] = set()
     for cand in candidates:
-        words = set(cand.phrase.split())
-        if words & used_words:
+        # Phrases sharing a word are one theme: the strongest names it.
+        phrase_words = set(cand.phrase.split())
+        if phrase_words & used_words:
             continue
-        # A phrase that sits inside a longer, almost as strong one is the same theme.
         chosen.append(cand)
-        used_words |= words
+        used_words |= phrase_words
         if len(chosen) == limit:
             break
     analysed = len(texts)

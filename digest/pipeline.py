@@ -260,7 +260,7 @@ def assemble(
 
     by_score = sorted((c for c in selected if c.has_text), key=lambda c: (-c.score, c.id))
     top_level = [c.id for c in by_score if c.parent_id is None][: TOP_LEVEL_SHOWN[depth]]
-    replies = []
+    replies: list[CommentNote] = []
     for c in by_score:
         if c.parent_id is not None and len(replies) < REPLIES_SHOWN[depth]:
             parent = thread.by_id.get(c.parent_id)

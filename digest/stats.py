@@ -197,7 +197,9 @@ def compute_stats(thread: Thread) -> ThreadStats:
     op = thread.post.author
     op_comments = sum(1 for c in comments if c.is_submitter or (op is not None and c.author == op))
     scores = [c.score for c in comments]
-    direct: Counter[str] = Counter(c.parent_id for c in comments if c.parent_id in ids)  # type: ignore[misc]
+    direct: Counter[str] = Counter(
+        c.parent_id for c in comments if c.parent_id is not None and c.parent_id in ids
+    )
     by_score = sorted(comments, key=lambda c: (-c.score, c.created, c.id))
     text_by_score = [c for c in by_score if c.has_text]
     controversial = tuple(c.id for c in by_score if c.controversiality > 0 and c.has_text)

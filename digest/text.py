@@ -76,6 +76,10 @@ def excerpt(text: str, limit: int = 200) -> str:
     flat = normalize_ws(text)
     if len(flat) <= limit:
         return flat
+    window = flat[: limit + 1]
+    sentence_end = max(window.rfind(p) for p in (". ", "! ", "? ", "。"))
+    if sentence_end >= limit * 0.4:
+        return flat[: sentence_end + 1]  # end on a whole sentence when one is long enough
     cut = flat.rfind(" ", 0, limit)
     return flat[: cut if cut > limit // 2 else limit].rstrip()
 

@@ -6,6 +6,7 @@ structure, so every output says the same thing and escapes untrusted text in one
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -51,7 +52,7 @@ def para(*spans: Span | str) -> Block:
     return Block("paragraph", (tuple(s if isinstance(s, Span) else Span(s) for s in spans),))
 
 
-def bullets(lines: list[Line]) -> Block:
+def bullets(lines: Sequence[Line]) -> Block:
     return Block("bullets", tuple(lines))
 
 

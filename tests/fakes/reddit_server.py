@@ -32,6 +32,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import base64
+import contextlib
 import heapq
 import http
 import itertools
@@ -46,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote
 
 from aiohttp import web
 
@@ -441,6 +442,11 @@ class RecordedRequest:
     status: int = 0
     served_from: str = ""
     """``synthetic``, ``recorded``, ``assembled``, ``fault``, ``error`` or ``token``."""
+
+
+def _header(record: RecordedRequest, name: str) -> str:
+    wanted = name.lower()
+    return next((v for k, v in record.headers.items() if k.lower() == wanted), "")
 
 
 @dataclass
@@ -975,7 +981,6 @@ class FakeReddit:
         post = make_post(post_data["id"], subreddit=subreddit)
         post.update(post_data)
         thread = _FullThread(post, comments)
-        post.setdefault("num_comments", len(thread.comments))
         if "num_comments" not in post_data:
             post["num_comments"] = len(thread.comments)
         self._threads[post["id"]] = thread
@@ -1086,19 +1091,17 @@ class FakeReddit:
     async def _sleep(self, seconds: float) -> None:
         if seconds <= 0:
             return
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._closing.wait(), seconds)
-        except TimeoutError:
-            pass
 
     def _take_fault(self, method: str, path: str) -> _Fault | None:
         for fault in self._faults:
-            if fault.remaining > 0 and (fault.method is None or fault.method == method):
-                if fault.pattern.search(path):
-                    fault.remaining -= 1
-                    if fault.remaining <= 0:
-                        self._faults.remove(fault)
-                    return fault
+            method_ok = fault.method is None or fault.method == method
+            if fault.remaining > 0 and method_ok and fault.pattern.search(path):
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._faults.remove(fault)
+                return fault
         return None
 
     def _ratelimit(self) -> tuple[dict[str, str], bool]:
@@ -1170,7 +1173,7 @@ class FakeReddit:
                 return _Answer(fault.status, fault.body, "fault", headers)
         if is_token:
             return self._token(norm, record)
-        auth = record.headers.get("Authorization", "")
+        auth = _header(record, "Authorization")
         token = auth.split(" ", 1)[1] if auth.lower().startswith("bearer ") else ""
         expiry = self._valid_tokens.get(token)
         if expiry is None or expiry < time.monotonic():
@@ -1199,12 +1202,13 @@ class FakeReddit:
         grant = record.form.get("grant_type", "")
         if self.token_failure == "invalid_grant":
             return _Answer(200, {"error": "invalid_grant"}, "token")
-        if grant == "password" and self.username is not None:
-            if (record.form.get("username"), record.form.get("password")) != (
-                self.username,
-                self.password,
-            ):
-                return _Answer(200, {"error": "invalid_grant"}, "token")
+        login = (record.form.get("username"), record.form.get("password"))
+        if (
+            grant == "password"
+            and self.username is not None
+            and login != (self.username, self.password)
+        ):
+            return _Answer(200, {"error": "invalid_grant"}, "token")
         if grant not in {
             "client_credentials",
             "password",
@@ -1229,7 +1233,7 @@ class FakeReddit:
     def _basic_auth_ok(self, record: RecordedRequest) -> bool:
         if self.client_id is None:
             return True
-        auth = record.headers.get("Authorization", "")
+        auth = _header(record, "Authorization")
         if not auth.lower().startswith("basic "):
             return False
         try:
@@ -1319,7 +1323,7 @@ class FakeReddit:
     def _sorted_posts(self, sub: _Subreddit, sort: str, time_filter: str) -> list[JSONDict]:
         entries = list(sub.posts.values())
         if sort in {"top", "controversial"}:
-            span = _TIME_FILTERS.get(time_filter, None)
+            span = _TIME_FILTERS.get(time_filter)
             if span is not None:
                 cutoff = self.clock() - span
                 entries = [e for e in entries if float(e[1].get("created_utc") or 0) >= cutoff]
