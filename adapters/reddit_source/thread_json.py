@@ -37,7 +37,7 @@ def thread_from_json_text(text: str | bytes, *, source: str = "") -> Thread:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        if exc.pos >= len(exc.doc.rstrip()):
+        if exc.pos >= len(exc.doc.rstrip()) or exc.msg.startswith("Unterminated string"):
             raise ThreadDataError(f"{name} is truncated: the JSON ends early.") from None
         raise ThreadDataError(
             f"{name} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."

@@ -442,6 +442,9 @@ class RecordedRequest:
     status: int = 0
     served_from: str = ""
     """``synthetic``, ``recorded``, ``assembled``, ``fault``, ``error`` or ``token``."""
+    response_body: Any = None
+    """The JSON answered (asyncprawcore releases an error response before a test
+    could read it, so look here instead)."""
 
 
 def _header(record: RecordedRequest, name: str) -> str:
@@ -760,28 +763,38 @@ class _RecordedThread:
                     returned_set.add(thing_id)
                     frontier.add(f"t1_{thing_id}")
                     changed = True
-        things: list[JSONDict] = []
-        placed: set[str] = set()
-
-        def place(thing_id: str) -> None:
-            if thing_id in placed:
-                return
+        # Depth-first, like Reddit: each comment followed by its returned replies.
+        replies: dict[str, list[str]] = {}
+        roots: list[str] = []
+        for thing_id in self.pool_order:
+            if thing_id not in returned_set:
+                continue
             parent: str = self.pool[thing_id]["data"].get("parent_id", "")
             if parent.startswith("t1_") and parent[3:] in returned_set:
-                place(parent[3:])
-            placed.add(thing_id)
-            things.append(self.pool[thing_id])
+                replies.setdefault(parent[3:], []).append(thing_id)
+            else:
+                roots.append(thing_id)
+        things: list[JSONDict] = []
 
-        for thing_id in returned:
-            place(thing_id)
+        def emit(thing_id: str) -> None:
+            things.append(self.pool[thing_id])
+            for reply in replies.get(thing_id, []):
+                emit(reply)
+
+        for root in roots:
+            emit(root)
         seen_stub_children: set[str] = set()
+        seen_continues: set[str] = set()
         for stub in self.stubs:
             data = stub["data"]
-            if data.get("parent_id") not in frontier:
+            parent_id = str(data.get("parent_id"))
+            if parent_id not in frontier:
                 continue
             children = [c for c in data.get("children", []) if c not in returned_set]
-            if not children and data.get("count", 0) != 0:
-                continue
+            if not children:
+                if data.get("count", 0) != 0 or parent_id in seen_continues:
+                    continue
+                seen_continues.add(parent_id)
             if seen_stub_children.intersection(children):
                 continue
             seen_stub_children.update(children)
@@ -1138,6 +1151,7 @@ class FakeReddit:
         answer = await self._answer(request.method, path, record)
         record.status = answer.status
         record.served_from = answer.served_from
+        record.response_body = answer.body
         if answer.status in {204, 304}:
             return web.Response(status=answer.status, headers=answer.headers)
         if isinstance(answer.body, str):
@@ -1410,6 +1424,8 @@ __all__ = [
     "MORECHILDREN_BATCH",
     "FakeReddit",
     "RecordedRequest",
+    "SubredditState",
+    "TokenFailure",
     "error_body",
     "generate_comment_tree",
     "load_cassette_continue_responses",

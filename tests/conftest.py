@@ -1,0 +1,102 @@
+"""Test-wide guards and fixtures.
+
+Tests never touch the internet: every socket may connect only to loopback, and name lookups of
+anything but localhost fail. Real third-party data is read from ../shared/data when it exists.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+REDDIT_DATA = SHARED_DATA / "reddit"
+NO_DATA_REASON = f"real third-party data not found at {SHARED_DATA} (it lives beside the repo)"
+
+
+class NetworkBlocked(RuntimeError):
+    pass
+
+
+def _is_loopback(address: Any) -> bool:
+    if isinstance(address, str | bytes):  # AF_UNIX path
+        return True
+    host = address[0] if isinstance(address, tuple) else address
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> None:
+    if not _is_loopback(address):
+        raise NetworkBlocked(f"tests may not connect to {address!r}: only loopback is allowed")
+    _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
+    if not _is_loopback(address):
+        raise NetworkBlocked(f"tests may not connect to {address!r}: only loopback is allowed")
+    return _real_connect_ex(self, address)
+
+
+def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    if host is not None and not _is_loopback((host.decode() if isinstance(host, bytes) else host,)):
+        raise NetworkBlocked(f"tests may not resolve {host!r}: only loopback is allowed")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _block_network() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", _guarded_connect)
+        mp.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+        mp.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
+        yield
+
+
+def real_thread_files() -> list[Path]:
+    """Every real thread file (not the morechildren lists, not the cassettes)."""
+    if not REDDIT_DATA.is_dir():
+        return []
+    return sorted(
+        p
+        for p in REDDIT_DATA.glob("*/*.json")
+        if "morechildren" not in p.name and p.parent.name != "cassettes"
+    )
+
+
+def thread_params() -> list[Any]:
+    files = real_thread_files()
+    if not files:
+        return [pytest.param(None, marks=pytest.mark.skip(reason=NO_DATA_REASON), id="no-data")]
+    return [pytest.param(p, id=f"{p.parent.name}/{p.stem}") for p in files]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Settings come from the environment and .env: keep the developer's out of tests."""
+    for key in (
+        "REDDIT_CLIENT_ID",
+        "REDDIT_CLIENT_SECRET",
+        "REDDIT_USER_AGENT",
+        "REDIGEST_BRIEF_BUDGET",
+        "REDIGEST_DEEP_BUDGET",
+        "REDIGEST_ANALYZER",
+        "REDIGEST_LOG_LEVEL",
+    ):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.chdir(tmp_path)
