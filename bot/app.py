@@ -1,25 +1,30 @@
 """The composition root: the one place that builds clients and wires adapters into the core.
 
-It is the only module of `bot/` that imports `adapters/`; everything else depends on ports.
+It is the only module of `bot/` (with the CLI that calls it) that imports `adapters/`; everything
+else depends on ports. Every client is created in `__aenter__` and closed in `__aexit__`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import AsyncExitStack
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
+from adapters.reddit_source.live import DEFAULT_PLANS, RedditConfig, RedditSource
 from adapters.reddit_source.thread_json import thread_from_json_text
+from bot.ports import ThreadSource
 from bot.settings import Settings
+from bot.thread_cache import CachingThreadSource
+from bot.thread_ref import EXAMPLE
 from digest.errors import DigestError
 from digest.model import Thread
 from digest.pipeline import Budgets, DigestEngine
 from digest.report import Depth, Report
 
 log = logging.getLogger(__name__)
-
-EXAMPLE_URL = "https://www.reddit.com/r/LocalLLaMA/comments/1lpl656/glm41vthinking/"
 
 
 class InputError(DigestError):
@@ -28,9 +33,9 @@ class InputError(DigestError):
 
 def _looks_like_url(text: str) -> bool:
     lowered = text.lower()
-    return lowered.startswith(
-        ("http://", "https://", "www.", "reddit.com/", "old.reddit.com/")
-    ) or ("reddit.com/" in lowered or "redd.it/" in lowered)
+    return lowered.startswith(("http://", "https://", "www.")) or (
+        "reddit.com/" in lowered or "redd.it/" in lowered
+    )
 
 
 def _read_file(target: str) -> bytes | None:
@@ -48,6 +53,31 @@ def _read_file(target: str) -> bytes | None:
         raise InputError(f"{path} cannot be read: {exc.strerror or exc}.") from None
 
 
+def reddit_config(settings: Settings) -> RedditConfig | None:
+    client_id, secret = settings.reddit_client_id, settings.reddit_client_secret
+    user_agent = settings.reddit_user_agent
+    if not (client_id and secret and user_agent):
+        return None
+    plans = {
+        Depth.BRIEF: replace(DEFAULT_PLANS[Depth.BRIEF], requests=settings.reddit_brief_requests),
+        Depth.DEEP: replace(DEFAULT_PLANS[Depth.DEEP], requests=settings.reddit_deep_requests),
+    }
+    return RedditConfig(
+        client_id=client_id,
+        client_secret=secret.get_secret_value(),
+        user_agent=user_agent,
+        username=settings.reddit_username,
+        password=(
+            settings.reddit_password.get_secret_value() if settings.reddit_password else None
+        ),
+        oauth_url=settings.reddit_oauth_url,
+        auth_url=settings.reddit_auth_url,
+        timeout_seconds=settings.reddit_timeout,
+        requests_per_minute=settings.reddit_requests_per_minute,
+        plans=plans,
+    )
+
+
 class App:
     """Everything a running redigest needs, built once and closed on exit (`async with`)."""
 
@@ -56,8 +86,15 @@ class App:
         self.engine = DigestEngine(
             budgets=Budgets(brief=settings.brief_budget, deep=settings.deep_budget)
         )
+        self.source: ThreadSource | None = None
+        self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> App:
+        config = reddit_config(self.settings)
+        if config is not None:
+            reddit = await self._stack.enter_async_context(RedditSource(config))
+            ttl = float(self.settings.thread_cache_seconds)
+            self.source = CachingThreadSource(reddit, ttl_seconds=dict.fromkeys(Depth, ttl))
         return self
 
     async def __aexit__(
@@ -66,29 +103,27 @@ class App:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        return None
+        await self._stack.aclose()
 
-    async def load_thread(self, target: str) -> Thread:
-        """A saved thread file, or (with credentials) a thread URL."""
+    async def load_thread(self, target: str, depth: Depth = Depth.BRIEF) -> Thread:
+        """A saved thread file, or (with credentials) a thread URL, share link or id."""
         data = await asyncio.to_thread(_read_file, target)
         if data is not None:
             return thread_from_json_text(data, source=target)
+        if self.source is not None:
+            ref = await self.source.resolve(target)
+            return await self.source.fetch_thread(ref, depth)
         if _looks_like_url(target):
             missing = self.settings.missing_reddit_settings()
-            if missing:
-                raise InputError(
-                    f"Fetching {target} needs Reddit API credentials: set {', '.join(missing)} "
-                    "in .env (see .env.example), or pass a saved thread JSON file instead."
-                )
             raise InputError(
-                "Fetching live threads is not available in this version yet: save the thread "
-                "JSON (open the thread URL with .json appended) and pass the file."
+                f"Fetching {target} needs Reddit API credentials: set {', '.join(missing)} "
+                "in .env (see .env.example), or pass a saved thread JSON file instead."
             )
         raise InputError(
             f"No such file: {target}. Pass a saved thread JSON file, or a Reddit thread URL "
-            f"such as {EXAMPLE_URL}"
+            f"such as {EXAMPLE}"
         )
 
     async def digest(self, target: str, depth: Depth, budget: int | None = None) -> Report:
-        thread = await self.load_thread(target)
+        thread = await self.load_thread(target, depth)
         return await self.engine.digest(thread, depth, budget)

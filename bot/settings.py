@@ -37,6 +37,44 @@ class Settings(BaseSettings):
     reddit_client_id: str | None = Field(None, validation_alias="REDDIT_CLIENT_ID")
     reddit_client_secret: SecretStr | None = Field(None, validation_alias="REDDIT_CLIENT_SECRET")
     reddit_user_agent: str | None = Field(None, validation_alias="REDDIT_USER_AGENT")
+    reddit_username: str | None = Field(None, validation_alias="REDDIT_USERNAME")
+    reddit_password: SecretStr | None = Field(None, validation_alias="REDDIT_PASSWORD")
+    reddit_oauth_url: str | None = Field(None, validation_alias="REDIGEST_REDDIT_OAUTH_URL")
+    reddit_auth_url: str | None = Field(None, validation_alias="REDIGEST_REDDIT_AUTH_URL")
+    reddit_brief_requests: int = Field(
+        2, ge=1, le=50, validation_alias="REDIGEST_REDDIT_BRIEF_REQUESTS"
+    )
+    reddit_deep_requests: int = Field(
+        12, ge=1, le=100, validation_alias="REDIGEST_REDDIT_DEEP_REQUESTS"
+    )
+    reddit_timeout: float = Field(16.0, gt=0, le=120, validation_alias="REDIGEST_REDDIT_TIMEOUT")
+    reddit_requests_per_minute: int = Field(
+        100, ge=1, le=1000, validation_alias="REDIGEST_REDDIT_REQUESTS_PER_MINUTE"
+    )
+    thread_cache_seconds: int = Field(
+        600, ge=0, le=86_400, validation_alias="REDIGEST_THREAD_CACHE_SECONDS"
+    )
+
+    @field_validator("reddit_user_agent")
+    @classmethod
+    def _descriptive_user_agent(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if len(value) < 10 or not (":" in value or "u/" in value):
+            raise ValueError(
+                "Reddit wants a descriptive user agent, like 'linux:redigest:0.1 (by u/yourname)'"
+            )
+        return value
+
+    @field_validator("reddit_oauth_url", "reddit_auth_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL, like https://oauth.reddit.com")
+        return value.rstrip("/")
 
     @field_validator("log_level", mode="before")
     @classmethod

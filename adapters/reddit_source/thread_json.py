@@ -83,6 +83,53 @@ def thread_from_json(data: Any, *, source: str = "") -> Thread:
     return Thread(post=post, comments=tuple(comments), more=tuple(more), source=source)
 
 
+def post_from_data(data: dict[str, Any]) -> Post:
+    """One post (a t3's data, as in listings and streams) into the model."""
+    escaped = _looks_escaped(_texts(data, []))
+
+    def text(value: Any) -> str:
+        s = value if isinstance(value, str) else ""
+        return html.unescape(s) if escaped else s
+
+    return _post(data, text)
+
+
+def flatten(things: list[Any]) -> list[dict[str, Any]]:
+    """A nested comment listing as a flat list of things (t1/more), parents first, each t1
+    without its nested replies. The inverse of `nest`."""
+    out: list[dict[str, Any]] = []
+    for kind, data, _ in _walk(things):
+        out.append({"kind": kind, "data": {k: v for k, v in data.items() if k != "replies"}})
+    return out
+
+
+def nest(things: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Flat things (t1/more with parent_id) back into Reddit's nested shape, keeping their order.
+
+    A thing whose parent is not among them stays at the top (its parent_id still names it).
+    """
+    nodes: dict[str, dict[str, Any]] = {}
+    top: list[dict[str, Any]] = []
+    for thing in things:
+        data = dict(thing["data"])
+        node = {"kind": thing["kind"], "data": data}
+        parent = data.get("parent_id")
+        holder = (
+            nodes.get(parent[3:]) if isinstance(parent, str) and parent.startswith("t1_") else None
+        )
+        if holder is None:
+            top.append(node)
+        else:
+            replies = holder["data"].get("replies")
+            if not isinstance(replies, dict):
+                replies = holder["data"]["replies"] = {"kind": "Listing", "data": {"children": []}}
+            replies["data"]["children"].append(node)
+        if thing["kind"] == "t1" and isinstance(data.get("id"), str):
+            data["replies"] = ""
+            nodes[data["id"]] = node
+    return top
+
+
 def _first_post(listing: Any) -> dict[str, Any] | None:
     if not (isinstance(listing, dict) and listing.get("kind") == "Listing"):
         return None

@@ -866,6 +866,7 @@ class FakeReddit:
         self.tokens_issued = 0
         self._valid_tokens: dict[str, float] = {}
         self._threads: dict[str, _FullThread | _RecordedThread] = {}
+        self._share_links: dict[str, str] = {}
         self._subreddits: dict[str, _Subreddit] = {}
         self._faults: list[_Fault] = []
         self._seq = itertools.count()
@@ -981,6 +982,13 @@ class FakeReddit:
             self._threads[post["id"]] = _FullThread(post, [])
         self._list_post(post)
         return post
+
+    def add_share_link(self, subreddit: str, code: str, location: str | None) -> str:
+        """`/r/{subreddit}/s/{code}` answers a 301 to `location` (None: 404). Returns its URL
+        as a person would paste it."""
+        if location is not None:
+            self._share_links[f"/r/{subreddit}/s/{code}"] = location
+        return f"https://www.reddit.com/r/{subreddit}/s/{code}"
 
     def add_full_thread(self, post_data: JSONDict, comments: Iterable[JSONDict]) -> str:
         """Register a complete comment tree (``t1`` data dicts with ``id`` and
@@ -1187,6 +1195,12 @@ class FakeReddit:
                 return _Answer(fault.status, fault.body, "fault", headers)
         if is_token:
             return self._token(norm, record)
+        if re.fullmatch(r"/r/[^/]+/s/[A-Za-z0-9]+", norm):
+            # Share links live on www.reddit.com and need no token.
+            location = self._share_links.get(norm)
+            if location is None:
+                return _Answer(404, error_body(404), "error")
+            return _Answer(301, None, "share", {"Location": location})
         auth = _header(record, "Authorization")
         token = auth.split(" ", 1)[1] if auth.lower().startswith("bearer ") else ""
         expiry = self._valid_tokens.get(token)

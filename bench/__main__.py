@@ -1,0 +1,47 @@
+"""Run the benchmarks: `python -m bench [NAME ...]` from the repository root (all when no name)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+
+def _offline() -> int:
+    from bench import offline_pipeline
+
+    return offline_pipeline.main()
+
+
+BENCHMARKS: dict[str, tuple[Callable[[], int], str]] = {
+    "offline": (_offline, "the offline digest pipeline, stage by stage, against the naive way"),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Run redigest's benchmarks.",
+        epilog="benchmarks: "
+        + "; ".join(f"{name}: {about}" for name, (_, about) in BENCHMARKS.items()),
+    )
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"benchmarks to run (default: all): {', '.join(BENCHMARKS)}",
+    )
+    args = parser.parse_args(argv)
+    names: list[str] = args.names or list(BENCHMARKS)
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)} (known: {', '.join(BENCHMARKS)})")
+    status = 0
+    for name in names:
+        run, _ = BENCHMARKS[name]
+        status = run() or status
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
