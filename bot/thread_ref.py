@@ -61,6 +61,8 @@ def parse_thread_text(text: str) -> ThreadRef | ShareLink:
     except ValueError:
         raise _invalid(text) from None
     host = (parts.hostname or "").lower()
+    if parts.scheme.lower() not in ("http", "https"):
+        raise _invalid(text)
     path = re.sub(r"/{2,}", "/", parts.path or "/")
     if host == "redd.it":
         short = re.fullmatch(rf"/({_ID})/?", path, re.IGNORECASE)

@@ -39,7 +39,14 @@ def test_env_file_is_read(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("REDIGEST_BRIEF_BUDGET", "12"), ("REDIGEST_ANALYZER", "gpt"), ("REDIGEST_LOG_LEVEL", "loud")],
+    [
+        ("REDIGEST_BRIEF_BUDGET", "12"),
+        ("REDIGEST_ANALYZER", "gpt"),
+        ("REDIGEST_LOG_LEVEL", "loud"),
+        ("REDDIT_USER_AGENT", "python"),
+        ("REDIGEST_REDDIT_OAUTH_URL", "oauth.reddit.com"),
+        ("REDIGEST_REDDIT_DEEP_REQUESTS", "0"),
+    ],
 )
 def test_invalid_settings_name_the_key(
     monkeypatch: pytest.MonkeyPatch, key: str, value: str

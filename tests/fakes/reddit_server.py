@@ -269,12 +269,19 @@ def generate_comment_tree(
     subreddit: str = "test",
     chain_depth: int = 14,
     base_time: float = 1_700_000_000.0,
+    reply_decay: float | None = None,
 ) -> list[JSONDict]:
     """Return ``count`` synthetic ``t1`` comments forming one realistic tree.
 
     The first ``chain_depth`` comments are a single reply chain (so the tree is deeper
     than Reddit's depth cap); the rest attach to the post (about a quarter) or to a
     recent comment, with heavy-tailed scores. Deterministic for a given ``seed``.
+
+    With ``reply_decay`` a reply usually scores below its parent (as on Reddit, where a
+    reply is seen only by those who read its parent): about ``parent * U(0, reply_decay)``,
+    and one reply in ten scores ``parent * U(0.5, 2)`` instead (the witty reply that
+    outscores a visible parent). Without it, every score is independent of the tree: a
+    harder, less realistic case where a 500-point reply can sit under 0-point parents.
     """
     rng = random.Random(seed)
     comments: list[JSONDict] = []
@@ -291,6 +298,13 @@ def generate_comment_tree(
         else:
             parent_id = rng.choice(comments[-60:])["name"]
         score = int(rng.paretovariate(1.1)) - 1 - (rng.random() < 0.1) * rng.randint(1, 5)
+        if reply_decay is not None and parent_id is not None:
+            parent_score = max(
+                next(c["score"] for c in reversed(comments) if c["name"] == parent_id), 0
+            )
+            witty = rng.random() < 0.1
+            factor = rng.uniform(0.5, 2.0) if witty else rng.uniform(0, reply_decay)
+            score = int(parent_score * factor) + min(score, 3)
         body = " ".join(rng.choice(words) for _ in range(rng.randint(3, 12)))
         comments.append(
             make_comment(
