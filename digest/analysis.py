@@ -20,6 +20,9 @@ class AnalysisInput:
     stats: ThreadStats
     selection: Selection
     sentiment: SentimentStats
+    # For a deep analysis: the brief selection it extends (its comments come first in a prompt,
+    # so a provider's cache of the brief prompt serves the deep one).
+    shared_selection: Selection | None = None
 
     @cached_property
     def comments(self) -> list[Comment]:
@@ -45,6 +48,10 @@ class Analyzer(Protocol):
     name: str
 
     async def narrate(self, inp: AnalysisInput) -> NarrativeResult: ...
+
+    def overhead_tokens(self, depth: Depth) -> int:
+        """Prompt tokens spent besides the thread itself (0 for the offline analyser)."""
+        ...
 
 
 class AnalyzerUnavailable(Exception):

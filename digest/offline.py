@@ -338,6 +338,9 @@ class OfflineAnalyzer:
 
     name = "offline"
 
+    def overhead_tokens(self, depth: Depth) -> int:
+        return 0
+
     async def narrate(self, inp: AnalysisInput) -> NarrativeResult:
         return NarrativeResult(self.narrate_sync(inp))
 

@@ -62,11 +62,23 @@ class DigestEngine:
         return self._analyzer.name
 
     def prepare(self, thread: Thread, depth: Depth, budget: int | None = None) -> AnalysisInput:
-        """The CPU-bound part before any analyser runs (call it off the event loop)."""
+        """The CPU-bound part before any analyser runs (call it off the event loop).
+
+        Budgets count the whole prompt: the analyser's own overhead is taken off first. A deep
+        selection extends the brief one, so both prompts share a cacheable prefix.
+        """
         stats = compute_stats(thread)
-        selection = select_comments(thread, budget or self.budgets.for_depth(depth))
+        total = budget or self.budgets.for_depth(depth)
+        overhead = self._analyzer.overhead_tokens(depth)
+        shared = None
+        if depth is Depth.DEEP and self.budgets.brief < total:
+            brief_room = self.budgets.brief - self._analyzer.overhead_tokens(Depth.BRIEF)
+            shared = select_comments(thread, max(brief_room, 0))
+        selection = select_comments(
+            thread, max(total - overhead, 0), shared.comment_ids if shared else ()
+        )
         sentiment = measure(thread, selection.comments(thread), self._scorer)
-        return AnalysisInput(thread, depth, stats, selection, sentiment)
+        return AnalysisInput(thread, depth, stats, selection, sentiment, shared)
 
     async def digest(self, thread: Thread, depth: Depth, budget: int | None = None) -> Report:
         inp = await asyncio.to_thread(self.prepare, thread, depth, budget)

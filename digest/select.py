@@ -11,11 +11,10 @@ import math
 from dataclasses import dataclass
 
 from digest.model import Comment, Thread
+from digest.prompt_format import MAX_COMMENT_TOKENS, comment_tokens, post_tokens
 from digest.text import estimate_tokens
 
-COMMENT_OVERHEAD_TOKENS = 16  # id, author, score, depth and parent of each comment in a prompt
-POST_OVERHEAD_TOKENS = 48
-MAX_COMMENT_TOKENS = 600  # longer comments are cut to this in prompts (quotes stay substrings)
+MIN_COMMENT_TOKENS = 16  # below this much room, no comment can fit
 MAX_POST_SHARE = 0.25  # the post's body may take at most this share of the budget
 BRANCH_SPREAD = 0.35  # how strongly each pick in a branch lowers the next one's priority
 OP_BONUS = 1.5
@@ -58,17 +57,16 @@ class Selection:
 
 
 def comment_cost(comment: Comment) -> int:
-    return COMMENT_OVERHEAD_TOKENS + min(estimate_tokens(comment.body), MAX_COMMENT_TOKENS)
+    """Tokens the comment takes in a prompt (see digest.prompt_format)."""
+    return comment_tokens(comment)
+
+
+def post_body_cap(budget: int) -> int:
+    return max(int(budget * MAX_POST_SHARE), 0)
 
 
 def post_cost(thread: Thread, budget: int) -> int:
-    post = thread.post
-    body_cap = max(int(budget * MAX_POST_SHARE), 0)
-    return (
-        POST_OVERHEAD_TOKENS
-        + estimate_tokens(post.title)
-        + min(estimate_tokens(post.body), body_cap)
-    )
+    return post_tokens(thread, post_body_cap(budget))
 
 
 def _priority(c: Comment, picked_in_branch: int) -> float:
@@ -78,8 +76,11 @@ def _priority(c: Comment, picked_in_branch: int) -> float:
     return base / (1.0 + BRANCH_SPREAD * picked_in_branch)
 
 
-def select_comments(thread: Thread, budget: int) -> Selection:
-    """Choose comments within `budget` tokens (the post's share counted first)."""
+def select_comments(thread: Thread, budget: int, must_include: tuple[str, ...] = ()) -> Selection:
+    """Choose comments within `budget` tokens (the post's share counted first).
+
+    `must_include` (e.g. a smaller selection this one extends) is taken first, with ancestors.
+    """
     budget = max(budget, 0)
     post_tokens = post_cost(thread, budget)
     remaining = budget - post_tokens
@@ -92,8 +93,21 @@ def select_comments(thread: Thread, budget: int) -> Selection:
     # Lazy greedy: a popped entry whose priority went down since it was pushed is pushed back.
     heap = [(-_priority(c, 0), i, c.id, 0) for i, c in enumerate(thread.comments) if c.has_text]
     heapq.heapify(heap)
+    for cid in must_include:
+        if cid in by_id and cid not in chosen:
+            needed = [by_id[cid], *(a for a in thread.ancestors(cid) if a.id not in chosen)]
+            cost = sum(comment_cost(c) for c in needed)
+            if used + cost > remaining:
+                continue
+            used += cost
+            for c in needed:
+                chosen.add(c.id)
+                if estimate_tokens(c.body) > MAX_COMMENT_TOKENS:
+                    truncated.add(c.id)
+            branch = branch_of[cid]
+            picked_per_branch[branch] = picked_per_branch.get(branch, 0) + 1
     misses = 0
-    while heap and remaining - used > COMMENT_OVERHEAD_TOKENS and misses < 256:
+    while heap and remaining - used > MIN_COMMENT_TOKENS and misses < 256:
         _, order, cid, seen_picks = heapq.heappop(heap)
         if cid in chosen:
             continue

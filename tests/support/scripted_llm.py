@@ -1,0 +1,72 @@
+"""An in-process LLM provider that answers from a script (a fake, not a mock): tests say what
+the model "says" and read back every request it got."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from digest.llm import LLMError, LLMOutputError, StructuredRequest, StructuredResponse
+
+Step = Any  # dict (an answer), LLMError / LLMOutputError (raised), or a callable(request) -> Step
+
+
+@dataclass
+class ScriptedLLM:
+    steps: list[Step] = field(default_factory=list)
+    default: Step = None
+    name: str = "scripted"
+    requests: list[StructuredRequest] = field(default_factory=list)
+    usage: tuple[int, int, int, int] = (1000, 200, 0, 0)
+
+    async def structured(
+        self, request: StructuredRequest, *, time_limit: float
+    ) -> StructuredResponse:
+        self.requests.append(request)
+        step = self.steps.pop(0) if self.steps else self.default
+        while callable(step) and not isinstance(step, type):
+            step = step(request)
+        if isinstance(step, LLMError | LLMOutputError):
+            raise step
+        if step is None:
+            raise LLMOutputError("no answer scripted")
+        i, o, cw, cr = self.usage
+        return StructuredResponse(step, i, o, cw, cr, request.model)
+
+
+def short_ids(request: StructuredRequest) -> dict[str, dict[str, Any]]:
+    """The comments of a prompt by their short id (parsed back from the thread block)."""
+    import json
+
+    out: dict[str, dict[str, Any]] = {}
+    for block in request.blocks:
+        for line in block.text.splitlines():
+            if line.startswith("{"):
+                obj = json.loads(line)
+                out[obj["id"]] = obj
+    return out
+
+
+def grounded_answer(request: StructuredRequest) -> dict[str, Any]:
+    """A valid answer built from what the prompt holds (quotes copied from real bodies)."""
+    comments = {k: v for k, v in short_ids(request).items() if k != "post" and v["body"][:1] != "["}
+    ids = sorted(comments, key=lambda k: -comments[k]["score"])
+    pick: Callable[[int], str] = lambda i: ids[i % len(ids)]  # noqa: E731
+    first_words = lambda cid: " ".join(comments[cid]["body"].split()[:6])  # noqa: E731
+    if not ids:
+        return {"summary": [{"text": "Nobody has commented yet."}], "themes": [],
+                "sentiment_reading": "No comments to read.", "stances": [], "notable": [],
+                "takeaways": [], "observations": []}  # fmt: skip
+    return {
+        "summary": [
+            {"text": "People discuss the post.", "quote": {"comment_id": pick(0), "text": first_words(pick(0))}},
+            {"text": "Another view is shared."},
+        ],
+        "themes": [{"name": "the main question", "summary": "Most replies address it.", "comment_ids": ids[:3]}],
+        "sentiment_reading": "The mood is broadly positive.",
+        "stances": [{"comment_id": c, "stance": "supportive"} for c in ids[:5]],
+        "notable": [{"comment_id": pick(0), "quote": first_words(pick(0)), "reason": "the most upvoted comment"}],
+        "takeaways": [{"text": "Someone recommends checking first.", "quote": {"comment_id": pick(1), "text": first_words(pick(1))}}],
+        "observations": ["The discussion stays on topic."],
+    }  # fmt: skip
