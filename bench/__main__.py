@@ -13,8 +13,16 @@ def _offline() -> int:
     return offline_pipeline.main()
 
 
+def _reddit() -> int:
+    from bench import reddit_fetch
+
+    reddit_fetch.main()
+    return 0
+
+
 BENCHMARKS: dict[str, tuple[Callable[[], int], str]] = {
     "offline": (_offline, "the offline digest pipeline, stage by stage, against the naive way"),
+    "reddit": (_reddit, "budgeted thread fetching vs replace_more(limit=None), fake Reddit"),
 }
 
 

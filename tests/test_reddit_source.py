@@ -139,6 +139,19 @@ async def test_recorded_thread_within_budget_and_counts_exact(
     assert len(thread.more) == report.stats.unfetched_stubs
 
 
+async def test_a_failed_expansion_keeps_what_was_fetched(
+    fake: FakeReddit, source: RedditSource
+) -> None:
+    comments = generate_comment_tree("part", 900, seed=5)
+    fake.add_full_thread(make_post("part", num_comments=900), comments)
+    fake.fail_next(r"^/api/morechildren", 404, times=1)
+    fake.fail_next(r"^/comments/part/_/", 404, times=5)
+    fake.fail_next(r"^/api/morechildren", 429, times=1)
+    thread = await source.fetch_thread(ThreadRef("part"), Depth.DEEP)
+    assert len(thread.comments) >= 200  # the first page at least
+    assert len(thread.more) > 0
+
+
 async def test_first_request_asks_for_the_top_comments(
     fake: FakeReddit, source: RedditSource
 ) -> None:

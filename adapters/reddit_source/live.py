@@ -408,7 +408,14 @@ class RedditSource:
                 stubs.remove(best)
                 budget -= 1
                 if best.parent.startswith("t1_"):
-                    new = await self._continue_thread(ref.post_id, best.parent[3:], sort)
+                    try:
+                        new = await self._continue_thread(ref.post_id, best.parent[3:], sort)
+                    except asyncprawcore.NotFound:
+                        log.info("continue-thread under %s is gone; skipped", best.parent)
+                        continue
+                    except asyncprawcore.AsyncPrawcoreException as exc:
+                        log.warning("expanding %s stopped early: %r", ref.post_id, exc)
+                        break
                     self._merge(new, comments, order, stubs)
                 continue
             ids, taken, remainders = next_batch(ranked)
@@ -418,18 +425,25 @@ class RedditSource:
                 stubs.remove(stub)
             stubs.extend(remainders)
             budget -= 1
-            async with self._more_lock:
-                answer = await self._request(
-                    "POST",
-                    "api/morechildren/",
-                    data={
-                        "api_type": "json",
-                        "children": ",".join(ids),
-                        "link_id": link_id,
-                        "sort": sort,
-                        "raw_json": "1",
-                    },
-                )
+            try:
+                async with self._more_lock:
+                    answer = await self._request(
+                        "POST",
+                        "api/morechildren/",
+                        data={
+                            "api_type": "json",
+                            "children": ",".join(ids),
+                            "link_id": link_id,
+                            "sort": sort,
+                            "raw_json": "1",
+                        },
+                    )
+            except asyncprawcore.AsyncPrawcoreException as exc:
+                # What the first page and earlier expansions brought is still a thread: keep it
+                # (its coverage line says how much was read) rather than failing the digest.
+                log.warning("expanding %s stopped early: %r", ref.post_id, exc)
+                stubs.extend(taken)
+                break
             got = (
                 answer.get("json", {}).get("data", {}).get("things", [])
                 if isinstance(answer, dict)
