@@ -13,13 +13,17 @@ from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 
+from adapters.llm.anthropic_client import AnthropicClient
+from adapters.llm.openai_client import OpenAICompatibleClient
 from adapters.reddit_source.live import DEFAULT_PLANS, RedditConfig, RedditSource
 from adapters.reddit_source.thread_json import thread_from_json_text
 from bot.ports import ThreadSource
 from bot.settings import Settings
 from bot.thread_cache import CachingThreadSource
 from bot.thread_ref import EXAMPLE
+from digest.analysis import Analyzer
 from digest.errors import DigestError
+from digest.llm import DEFAULT_PRICES, LLMAnalyzer, LLMClient, RetryPolicy
 from digest.model import Thread
 from digest.pipeline import Budgets, DigestEngine
 from digest.report import Depth, Report
@@ -78,18 +82,56 @@ def reddit_config(settings: Settings) -> RedditConfig | None:
     )
 
 
+ANTHROPIC_MODELS = {Depth.BRIEF: "claude-haiku-5-5", Depth.DEEP: "claude-sonnet-5-5"}
+
+
 class App:
     """Everything a running redigest needs, built once and closed on exit (`async with`)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, analyzer: str | None = None) -> None:
         self.settings = settings
+        self.analyzer_name = settings.resolved_analyzer(analyzer)  # SettingsError if unusable
         self.engine = DigestEngine(
             budgets=Budgets(brief=settings.brief_budget, deep=settings.deep_budget)
         )
         self.source: ThreadSource | None = None
         self._stack = AsyncExitStack()
 
+    async def _llm(self) -> Analyzer | None:
+        s = self.settings
+        client: LLMClient
+        if self.analyzer_name == "anthropic" and s.anthropic_api_key is not None:
+            client = await self._stack.enter_async_context(
+                AnthropicClient(
+                    api_key=s.anthropic_api_key.get_secret_value(), base_url=s.anthropic_base_url
+                )
+            )
+            models = {
+                Depth.BRIEF: s.brief_model or ANTHROPIC_MODELS[Depth.BRIEF],
+                Depth.DEEP: s.deep_model or ANTHROPIC_MODELS[Depth.DEEP],
+            }
+        elif self.analyzer_name == "openai" and s.brief_model and s.deep_model:
+            key = s.openai_api_key.get_secret_value() if s.openai_api_key else None
+            client = await self._stack.enter_async_context(
+                OpenAICompatibleClient(base_url=s.openai_base_url, api_key=key)
+            )
+            models = {Depth.BRIEF: s.brief_model, Depth.DEEP: s.deep_model}
+        else:
+            return None
+        return LLMAnalyzer(
+            client,
+            models=models,
+            prices={**DEFAULT_PRICES, **s.llm_prices},
+            policy=RetryPolicy(deadline=s.llm_deadline, max_retry_after=s.llm_max_retry_after),
+        )
+
     async def __aenter__(self) -> App:
+        analyzer = await self._llm()
+        if analyzer is not None:
+            self.engine = DigestEngine(
+                analyzer,
+                budgets=Budgets(brief=self.settings.brief_budget, deep=self.settings.deep_budget),
+            )
         config = reddit_config(self.settings)
         if config is not None:
             reddit = await self._stack.enter_async_context(RedditSource(config))

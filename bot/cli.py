@@ -28,6 +28,13 @@ app = typer.Typer(
 log = logging.getLogger("redigest")
 
 
+class AnalyzerChoice(StrEnum):
+    auto = "auto"
+    offline = "offline"
+    anthropic = "anthropic"
+    openai = "openai"
+
+
 class Format(StrEnum):
     markdown = "markdown"
     text = "text"
@@ -67,22 +74,38 @@ def digest(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
     ] = None,
+    analyzer: Annotated[
+        AnalyzerChoice | None,
+        typer.Option(help="Who writes the narrative (default: REDIGEST_ANALYZER, else auto)."),
+    ] = None,
+    show_usage: Annotated[
+        bool, typer.Option("--show-usage", help="Print tokens, latency and cost to stderr.")
+    ] = False,
 ) -> None:
     """Digest one Reddit thread and print the report."""
     try:
         settings = load_settings()
+        application = App(settings, analyzer=analyzer.value if analyzer else None)
     except SettingsError as exc:
         raise _fail(str(exc)) from None
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
 
     async def run() -> Report:
-        async with App(settings) as application:
+        async with application:
             return await application.digest(target, depth, budget)
 
     try:
         report = asyncio.run(run())
     except DigestError as exc:
         raise _fail(exc.user_message) from None
+    if show_usage:
+        u = report.usage
+        cost = f"≈ ${u.cost_usd:.4f}" if u.cost_usd else "no cost recorded"
+        sys.stderr.write(
+            f"usage: analyser={report.analyzer} model={u.model or '-'} input={u.input_tokens} "
+            f"output={u.output_tokens} cache_write={u.cache_write_tokens} "
+            f"cache_read={u.cache_read_tokens} latency={u.latency_ms}ms {cost}\n"
+        )
     text = _RENDERERS[format](report)
     if output is None:
         sys.stdout.write(text)

@@ -28,7 +28,22 @@ class Settings(BaseSettings):
     # Digest budgets: how many (estimated) tokens of the thread an analyser reads.
     brief_budget: int = Field(8_000, ge=500, le=200_000, validation_alias="REDIGEST_BRIEF_BUDGET")
     deep_budget: int = Field(24_000, ge=500, le=400_000, validation_alias="REDIGEST_DEEP_BUDGET")
-    analyzer: Literal["auto", "offline"] = Field("auto", validation_alias="REDIGEST_ANALYZER")
+    analyzer: Literal["auto", "offline", "anthropic", "openai"] = Field(
+        "auto", validation_alias="REDIGEST_ANALYZER"
+    )
+    brief_model: str | None = Field(None, validation_alias="REDIGEST_BRIEF_MODEL")
+    deep_model: str | None = Field(None, validation_alias="REDIGEST_DEEP_MODEL")
+    llm_deadline: float = Field(90.0, gt=1, le=600, validation_alias="REDIGEST_LLM_DEADLINE")
+    llm_max_retry_after: float = Field(
+        30.0, ge=0, le=300, validation_alias="REDIGEST_LLM_MAX_RETRY_AFTER"
+    )
+    llm_prices: dict[str, tuple[float, float, float, float]] = Field(
+        default_factory=dict, validation_alias="REDIGEST_LLM_PRICES"
+    )
+    anthropic_api_key: SecretStr | None = Field(None, validation_alias="ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = Field(None, validation_alias="ANTHROPIC_BASE_URL")
+    openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "WARNING", validation_alias="REDIGEST_LOG_LEVEL"
     )
@@ -66,6 +81,44 @@ class Settings(BaseSettings):
                 "Reddit wants a descriptive user agent, like 'linux:redigest:0.1 (by u/yourname)'"
             )
         return value
+
+    @field_validator("brief_model", "deep_model", "anthropic_base_url", "openai_base_url")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if isinstance(value, str) else value
+
+    @field_validator(
+        "anthropic_api_key", "openai_api_key", "reddit_password", "reddit_client_secret"
+    )
+    @classmethod
+    def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value().strip() else None
+
+    def resolved_analyzer(self, override: str | None = None) -> str:
+        """offline, anthropic or openai; `auto` picks the first provider configured."""
+        choice = override or self.analyzer
+        if choice == "auto":
+            if self.anthropic_api_key is not None:
+                return "anthropic"
+            if self.openai_base_url is not None:
+                return "openai"
+            return "offline"
+        if choice == "anthropic" and self.anthropic_api_key is None:
+            raise SettingsError(
+                "The anthropic analyser needs ANTHROPIC_API_KEY: set it in .env or the "
+                "environment (see .env.example), or choose another analyser."
+            )
+        if choice == "openai" and self.openai_base_url is None and self.openai_api_key is None:
+            raise SettingsError(
+                "The openai analyser needs OPENAI_BASE_URL (your llama.cpp, Ollama, vLLM or "
+                "LM Studio server, e.g. http://localhost:11434/v1) or OPENAI_API_KEY."
+            )
+        if choice == "openai" and not (self.brief_model and self.deep_model):
+            raise SettingsError(
+                "The openai analyser needs REDIGEST_BRIEF_MODEL and REDIGEST_DEEP_MODEL: the "
+                "model names your server serves (e.g. llama3.1:8b)."
+            )
+        return choice
 
     @field_validator("reddit_oauth_url", "reddit_auth_url")
     @classmethod
