@@ -16,7 +16,6 @@ from adapters.reddit_source.live import (
     RedditConfig,
     RedditSource,
     _Pacer,
-    validate_subreddits,
 )
 from adapters.reddit_source.thread_json import thread_from_json
 from bot.ports import (
@@ -31,6 +30,7 @@ from bot.ports import (
     ThreadRef,
     TopPeriod,
 )
+from bot.subreddits import validate_subreddits
 from bot.thread_cache import CachingThreadSource
 from digest.model import ContentState
 from digest.pipeline import DigestEngine

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -47,6 +46,7 @@ from bot.ports import (
     ThreadRef,
     TopPeriod,
 )
+from bot.subreddits import validate_subreddits
 from bot.thread_ref import EXAMPLE, ShareLink, parse_thread_text
 from digest.errors import ThreadDataError
 from digest.model import Post, Thread
@@ -54,8 +54,6 @@ from digest.report import Depth
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-_SUBREDDIT = r"[A-Za-z0-9][A-Za-z0-9_]{1,20}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,27 +230,6 @@ def _mapped(what: str, subreddit: str | None = None) -> Iterator[None]:
         raise RedditUnavailable(
             "Reddit sent something that is not a thread; try again later."
         ) from None
-
-
-def validate_subreddits(names: Sequence[str] | str) -> list[str]:
-    """`r/Foo`, `/r/foo`, `foo+bar` → ["Foo", "bar"]; InvalidSubreddit with an example otherwise."""
-    items = [names] if isinstance(names, str) else list(names)
-    out: list[str] = []
-    for item in items:
-        for part in item.replace(",", "+").split("+"):
-            name = part.strip().strip("/")
-            name = re.sub(r"^r/", "", name, flags=re.IGNORECASE)
-            if not re.fullmatch(_SUBREDDIT, name):
-                shown = part.strip() or "(empty)"
-                raise InvalidSubreddit(
-                    f"“{shown}” is not a subreddit name: use letters, digits and underscores, "
-                    "like r/LocalLLaMA or selfhosted."
-                )
-            if name.lower() not in (o.lower() for o in out):
-                out.append(name)
-    if not out:
-        raise InvalidSubreddit("Name at least one subreddit, like r/LocalLLaMA.")
-    return out
 
 
 class RedditSource:

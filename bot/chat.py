@@ -1,0 +1,125 @@
+"""The chat side of the core: neutral requests, message references, reactions, and the port every
+chat adapter (Discord, Slack, console, tests) implements."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from digest.report import Report
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """A message the bot (or anyone) posted, stable across restarts."""
+
+    platform: str
+    channel_id: str
+    message_id: str
+    thread_id: str | None = None  # when the message sits inside a thread
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.channel_id}:{self.message_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One command from a person, whatever the platform."""
+
+    platform: str
+    server_id: str  # Discord guild / Slack workspace / "console"
+    channel_id: str
+    user_id: str
+    command: str  # digest, subscribe, … (without a slash)
+    text: str  # the arguments as typed
+    can_manage: bool = False  # may manage the server/workspace (checked again by the core)
+    channel_nsfw: bool = False
+    reply_token: str | None = None  # the adapter's handle to answer this request (opaque)
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    message: MessageRef
+    emoji: str  # the emoji as the platform names it: "🔍" (Discord) or "mag" (Slack)
+    user_id: str
+    server_id: str
+    by_bot: bool = False  # the bot's own reaction: ignored
+    message_text: str | None = None  # the reacted message's text, when the adapter can read it
+    channel_nsfw: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelTarget:
+    channel_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadTarget:
+    """Replies in a thread under a message (a plain reply where the platform has no threads)."""
+
+    parent: MessageRef
+
+
+@dataclass(frozen=True, slots=True)
+class EphemeralTarget:
+    channel_id: str
+    user_id: str
+    reply_token: str | None = None
+
+
+Target = ChannelTarget | ThreadTarget | EphemeralTarget
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """A scheduled digest: several threads condensed into one post."""
+
+    title: str
+    reports: tuple[Report, ...]
+    note: str | None = None  # e.g. "late: the bot was down at 09:00"
+    empty_text: str | None = None  # what to say when no thread passed the filters
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What to post: a report, a bundle, or plain text (answers, errors)."""
+
+    report: Report | None = None
+    bundle: Bundle | None = None
+    text: str | None = None
+    header: str | None = None  # one line above a report (e.g. who asked, or "late")
+
+
+class ChatPort(Protocol):
+    """What the core needs from a chat platform.
+
+    Contract: `post` returns a reference for every message it created (the first one is the
+    "main" message a reaction would land on); when an `idempotency_key` is given the adapter
+    marks the message with it so `find_posted` can tell, after a crash, whether it went out.
+    Errors the platform raises for a post propagate; the core records and retries.
+    """
+
+    platform: str
+
+    async def post(
+        self, target: Target, delivery: Delivery, *, idempotency_key: str | None = None
+    ) -> list[MessageRef]: ...
+
+    async def find_posted(self, target: Target, idempotency_key: str) -> list[MessageRef] | None:
+        """The messages posted with this key, or None if none can be found."""
+        ...
+
+
+RequestHandler = Callable[[Request], Awaitable[None]]
+ReactionHandler = Callable[[Reaction], Awaitable[None]]
+
+
+@dataclass
+class Inbox:
+    """What an adapter calls into: the core's handlers (set by the composition root)."""
+
+    on_request: RequestHandler
+    on_reaction: ReactionHandler
+    flag_emojis: Sequence[str] = field(default_factory=lambda: ("🔍", "mag"))
