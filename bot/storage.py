@@ -1,0 +1,728 @@
+"""State in SQLite through aiosqlite: WAL, numbered migrations recorded in a table, parametrised SQL
+only, one transaction per unit of work.
+
+Everything that must survive a crash lives here: subscriptions, jobs (with their idempotency keys
+and results), what was posted where, reaction flags, cached reports, watch candidates and spend.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiosqlite
+
+from bot.chat import MessageRef
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class StorageError(Exception):
+    """The database cannot be used; the message says what to do (start-up stops on it)."""
+
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "initial schema",
+        """
+        CREATE TABLE server_settings (
+            platform TEXT NOT NULL, server_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+            PRIMARY KEY (platform, server_id, key)
+        );
+        CREATE TABLE subscriptions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            platform TEXT NOT NULL, server_id TEXT NOT NULL, channel_id TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('schedule', 'watch')),
+            spec TEXT NOT NULL,
+            paused INTEGER NOT NULL DEFAULT 0,
+            next_run_at TEXT,
+            last_run_at TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            key TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'running', 'posting', 'done', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            not_before TEXT NOT NULL,
+            report TEXT,
+            post_attempted INTEGER NOT NULL DEFAULT 0,
+            result TEXT,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX jobs_runnable ON jobs (status, not_before);
+        CREATE TABLE posted_messages (
+            platform TEXT NOT NULL, channel_id TEXT NOT NULL, message_id TEXT NOT NULL,
+            thread_id TEXT,
+            post_id TEXT NOT NULL, focus_comment_id TEXT, job_key TEXT NOT NULL,
+            posted_at TEXT NOT NULL,
+            PRIMARY KEY (platform, channel_id, message_id)
+        );
+        CREATE TABLE posted_threads (
+            platform TEXT NOT NULL, channel_id TEXT NOT NULL, post_id TEXT NOT NULL,
+            posted_at TEXT NOT NULL,
+            PRIMARY KEY (platform, channel_id, post_id)
+        );
+        CREATE TABLE flags (
+            platform TEXT NOT NULL, channel_id TEXT NOT NULL, message_id TEXT NOT NULL,
+            user_id TEXT NOT NULL, created_at TEXT NOT NULL,
+            PRIMARY KEY (platform, channel_id, message_id, user_id)
+        );
+        CREATE TABLE report_cache (
+            key TEXT PRIMARY KEY, report TEXT NOT NULL, created_at TEXT NOT NULL
+        );
+        CREATE TABLE candidates (
+            subscription_id INTEGER NOT NULL, post_id TEXT NOT NULL,
+            created_at TEXT NOT NULL, last_score INTEGER NOT NULL DEFAULT 0,
+            last_comments INTEGER NOT NULL DEFAULT 0, checks INTEGER NOT NULL DEFAULT 0,
+            next_check_at TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'waiting' CHECK (state IN ('waiting', 'queued', 'expired')),
+            PRIMARY KEY (subscription_id, post_id)
+        );
+        CREATE TABLE usage (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            platform TEXT NOT NULL, server_id TEXT NOT NULL, day TEXT NOT NULL,
+            model TEXT, input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+            cost_usd REAL NOT NULL, created_at TEXT NOT NULL
+        );
+        CREATE INDEX usage_by_day ON usage (platform, server_id, day);
+        """,
+    ),
+    (
+        2,
+        "indexes for the scheduler and the watcher",
+        """
+        CREATE INDEX subscriptions_due ON subscriptions (paused, next_run_at);
+        CREATE INDEX candidates_due ON candidates (state, next_check_at);
+        CREATE INDEX posted_threads_recent ON posted_threads (platform, channel_id, posted_at);
+        """,
+    ),
+]
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat()
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRow:
+    id: int
+    platform: str
+    server_id: str
+    channel_id: str
+    created_by: str
+    kind: str
+    spec: dict[str, Any]
+    paused: bool
+    next_run_at: datetime | None
+    last_run_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    id: int
+    key: str
+    kind: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    not_before: datetime
+    report: str | None
+    post_attempted: bool
+    result: list[MessageRef] | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateRow:
+    subscription_id: int
+    post_id: str
+    created_at: datetime
+    last_score: int
+    last_comments: int
+    checks: int
+    next_check_at: datetime
+    state: str
+
+
+def _refs(text: str | None) -> list[MessageRef] | None:
+    if text is None:
+        return None
+    return [MessageRef(**r) for r in json.loads(text)]
+
+
+def _refs_text(refs: Sequence[MessageRef]) -> str:
+    return json.dumps(
+        [
+            {
+                "platform": r.platform,
+                "channel_id": r.channel_id,
+                "message_id": r.message_id,
+                "thread_id": r.thread_id,
+            }
+            for r in refs
+        ]
+    )
+
+
+class Storage:
+    """Use as `async with Storage(path) as db`. One connection, shared by the whole process."""
+
+    def __init__(self, path: Path | str, *, clock: Clock = utcnow) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self._db: aiosqlite.Connection | None = None
+
+    async def __aenter__(self) -> Storage:
+        try:
+            if str(self.path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = await aiosqlite.connect(self.path, isolation_level=None)
+            self._db.row_factory = aiosqlite.Row
+            await self._db.execute("PRAGMA journal_mode=WAL")
+            await self._db.execute("PRAGMA foreign_keys=ON")
+            await self._db.execute("PRAGMA busy_timeout=5000")
+            await self._migrate()
+        except sqlite3.DatabaseError as exc:
+            await self._close()
+            message = str(exc).lower()
+            if "not a database" in message or "malformed" in message:
+                raise StorageError(
+                    f"The database {self.path} is damaged or not a SQLite file: move it aside "
+                    "(redigest then starts a new one) or restore a backup."
+                ) from None
+            raise StorageError(
+                f"The database {self.path} cannot be opened or written ({exc}): check the "
+                "folder's permissions and free space, or set REDIGEST_DATABASE_PATH elsewhere."
+            ) from None
+        except OSError as exc:
+            await self._close()
+            raise StorageError(
+                f"The database folder {self.path.parent} cannot be created ({exc.strerror}): "
+                "set REDIGEST_DATABASE_PATH to a writable place."
+            ) from None
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._close()
+
+    async def _close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("Storage used outside `async with`")
+        return self._db
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One unit of work: all of it is written, or none of it."""
+        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            await self.db.execute("ROLLBACK")
+            raise
+        await self.db.execute("COMMIT")
+
+    async def _migrate(self) -> None:
+        await self.db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        async with self.db.execute("SELECT version FROM schema_migrations") as cur:
+            done = {row[0] for row in await cur.fetchall()}
+        newest = max(v for v, _, _ in MIGRATIONS)
+        if done and max(done) > newest:
+            raise StorageError(
+                f"The database {self.path} was written by a newer redigest (schema "
+                f"{max(done)} > {newest}): upgrade redigest or use another database file."
+            )
+        for version, name, sql in MIGRATIONS:
+            if version in done:
+                continue
+            async with self.transaction() as db:
+                for statement in (s.strip() for s in sql.split(";")):
+                    if statement:
+                        await db.execute(statement)
+                await db.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (version, name, _iso(self.now())),
+                )
+
+    async def schema_version(self) -> int:
+        async with self.db.execute("SELECT MAX(version) FROM schema_migrations") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    # ------------------------------------------------------------------ server settings
+
+    async def get_settings(self, platform: str, server_id: str) -> dict[str, str]:
+        async with self.db.execute(
+            "SELECT key, value FROM server_settings WHERE platform = ? AND server_id = ?",
+            (platform, server_id),
+        ) as cur:
+            return {row["key"]: row["value"] for row in await cur.fetchall()}
+
+    async def set_setting(self, platform: str, server_id: str, key: str, value: str) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO server_settings (platform, server_id, key, value) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (platform, server_id, key) DO UPDATE SET value = excluded.value",
+                (platform, server_id, key, value),
+            )
+
+    # ------------------------------------------------------------------ subscriptions
+
+    async def add_subscription(
+        self,
+        *,
+        platform: str,
+        server_id: str,
+        channel_id: str,
+        created_by: str,
+        kind: str,
+        spec: dict[str, Any],
+        next_run_at: datetime | None,
+    ) -> int:
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "INSERT INTO subscriptions (platform, server_id, channel_id, created_by, kind, spec,"
+                " next_run_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    platform,
+                    server_id,
+                    channel_id,
+                    created_by,
+                    kind,
+                    json.dumps(spec),
+                    _iso(next_run_at) if next_run_at else None,
+                    _iso(self.now()),
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    @staticmethod
+    def _subscription(row: aiosqlite.Row) -> SubscriptionRow:
+        return SubscriptionRow(
+            id=row["id"],
+            platform=row["platform"],
+            server_id=row["server_id"],
+            channel_id=row["channel_id"],
+            created_by=row["created_by"],
+            kind=row["kind"],
+            spec=json.loads(row["spec"]),
+            paused=bool(row["paused"]),
+            next_run_at=_time(row["next_run_at"]),
+            last_run_at=_time(row["last_run_at"]),
+        )
+
+    async def subscription(self, sub_id: int) -> SubscriptionRow | None:
+        async with self.db.execute("SELECT * FROM subscriptions WHERE id = ?", (sub_id,)) as cur:
+            row = await cur.fetchone()
+        return self._subscription(row) if row else None
+
+    async def subscriptions(
+        self, *, platform: str | None = None, channel_id: str | None = None, kind: str | None = None
+    ) -> list[SubscriptionRow]:
+        sql = "SELECT * FROM subscriptions WHERE 1 = 1"
+        args: list[Any] = []
+        for column, value in (("platform", platform), ("channel_id", channel_id), ("kind", kind)):
+            if value is not None:
+                sql += f" AND {column} = ?"  # column names are ours, values are parameters
+                args.append(value)
+        async with self.db.execute(sql + " ORDER BY id", args) as cur:
+            return [self._subscription(r) for r in await cur.fetchall()]
+
+    async def delete_subscription(self, sub_id: int) -> None:
+        async with self.transaction() as db:
+            await db.execute("DELETE FROM candidates WHERE subscription_id = ?", (sub_id,))
+            await db.execute("DELETE FROM subscriptions WHERE id = ?", (sub_id,))
+
+    async def set_paused(self, sub_id: int, paused: bool) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE subscriptions SET paused = ? WHERE id = ?", (int(paused), sub_id)
+            )
+
+    async def set_next_run(
+        self, sub_id: int, next_run_at: datetime | None, last_run_at: datetime | None = None
+    ) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE subscriptions SET next_run_at = ?, last_run_at = COALESCE(?, last_run_at)"
+                " WHERE id = ?",
+                (
+                    _iso(next_run_at) if next_run_at else None,
+                    _iso(last_run_at) if last_run_at else None,
+                    sub_id,
+                ),
+            )
+
+    async def schedule_due(
+        self, sub_id: int, job_key: str, job_kind: str, payload: dict[str, Any],
+        next_run_at: datetime, ran_at: datetime,
+    ) -> bool:  # fmt: skip
+        """Queue a subscription's run and move its next run, in one transaction (so a crash
+        neither loses the run nor queues it twice). False if that run was already queued."""
+        async with self.transaction() as db:
+            created = await self._insert_job(db, job_key, job_kind, payload, ran_at)
+            await db.execute(
+                "UPDATE subscriptions SET next_run_at = ?, last_run_at = ? WHERE id = ?",
+                (_iso(next_run_at), _iso(ran_at), sub_id),
+            )
+        return created
+
+    async def earliest_next_run(self) -> datetime | None:
+        async with self.db.execute(
+            "SELECT MIN(next_run_at) FROM subscriptions "
+            "WHERE paused = 0 AND kind = 'schedule' AND next_run_at IS NOT NULL"
+        ) as cur:
+            row = await cur.fetchone()
+        return _time(row[0]) if row else None
+
+    async def due_subscriptions(self, now: datetime) -> list[SubscriptionRow]:
+        async with self.db.execute(
+            "SELECT * FROM subscriptions WHERE paused = 0 AND kind = 'schedule' "
+            "AND next_run_at IS NOT NULL AND next_run_at <= ? ORDER BY next_run_at",
+            (_iso(now),),
+        ) as cur:
+            return [self._subscription(r) for r in await cur.fetchall()]
+
+    # ------------------------------------------------------------------ jobs
+
+    async def _insert_job(
+        self,
+        db: aiosqlite.Connection,
+        key: str,
+        kind: str,
+        payload: dict[str, Any],
+        not_before: datetime,
+    ) -> bool:
+        now = _iso(self.now())
+        cur = await db.execute(
+            "INSERT INTO jobs (key, kind, payload, not_before, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            (key, kind, json.dumps(payload), _iso(not_before), now, now),
+        )
+        return cur.rowcount == 1
+
+    async def add_job(
+        self, key: str, kind: str, payload: dict[str, Any], not_before: datetime | None = None
+    ) -> bool:
+        """Queue a job; False when a job with this idempotency key exists (it is not redone)."""
+        async with self.transaction() as db:
+            return await self._insert_job(db, key, kind, payload, not_before or self.now())
+
+    @staticmethod
+    def _job(row: aiosqlite.Row) -> JobRow:
+        return JobRow(
+            id=row["id"],
+            key=row["key"],
+            kind=row["kind"],
+            payload=json.loads(row["payload"]),
+            status=row["status"],
+            attempts=row["attempts"],
+            not_before=datetime.fromisoformat(row["not_before"]),
+            report=row["report"],
+            post_attempted=bool(row["post_attempted"]),
+            result=_refs(row["result"]),
+            error=row["error"],
+        )
+
+    async def job(self, key: str) -> JobRow | None:
+        async with self.db.execute("SELECT * FROM jobs WHERE key = ?", (key,)) as cur:
+            row = await cur.fetchone()
+        return self._job(row) if row else None
+
+    async def jobs(self, status: str | None = None) -> list[JobRow]:
+        sql = "SELECT * FROM jobs"
+        args: tuple[str, ...] = ()
+        if status is not None:
+            sql, args = sql + " WHERE status = ?", (status,)
+        async with self.db.execute(sql + " ORDER BY id", args) as cur:
+            return [self._job(r) for r in await cur.fetchall()]
+
+    async def claim_job(self) -> JobRow | None:
+        """Take the oldest runnable job (pending, or interrupted mid-way by a crash)."""
+        async with self.transaction() as db:
+            async with db.execute(
+                "SELECT * FROM jobs WHERE status = 'pending' AND not_before <= ? "
+                "ORDER BY not_before, id LIMIT 1",
+                (_iso(self.now()),),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            await db.execute(
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = ? "
+                "WHERE id = ?",
+                (_iso(self.now()), row["id"]),
+            )
+        return await self.job(row["key"])
+
+    async def recover_jobs(self) -> int:
+        """After a restart: jobs left `running` go back to pending (their posting step, if any,
+        is recorded separately as `posting` and reconciled before posting again)."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE jobs SET status = 'pending', updated_at = ? WHERE status = 'running'",
+                (_iso(self.now()),),
+            )
+            cur2 = await db.execute(
+                "UPDATE jobs SET status = 'pending', updated_at = ? WHERE status = 'posting'",
+                (_iso(self.now()),),
+            )
+            return (cur.rowcount or 0) + (cur2.rowcount or 0)
+
+    async def save_job_report(self, key: str, report: str) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE jobs SET report = ?, updated_at = ? WHERE key = ?",
+                (report, _iso(self.now()), key),
+            )
+
+    async def mark_posting(self, key: str) -> None:
+        """The intent to post, recorded before posting: a later attempt of this job will look
+        for the message before posting again."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE jobs SET status = 'posting', post_attempted = 1, updated_at = ? "
+                "WHERE key = ?",
+                (_iso(self.now()), key),
+            )
+
+    async def finish_job(
+        self,
+        key: str,
+        refs: Sequence[MessageRef],
+        *,
+        post_id: str | None,
+        focus_comment_id: str | None = None,
+        thread_posts: Sequence[str] = (),
+    ) -> None:
+        """Record what was posted, in one transaction with the job's completion."""
+        now = _iso(self.now())
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE jobs SET status = 'done', result = ?, error = NULL, updated_at = ? "
+                "WHERE key = ?",
+                (_refs_text(refs), now, key),
+            )
+            for ref in refs:
+                if post_id is None:
+                    continue
+                await db.execute(
+                    "INSERT OR IGNORE INTO posted_messages (platform, channel_id, message_id,"
+                    " thread_id, post_id, focus_comment_id, job_key, posted_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        ref.platform,
+                        ref.channel_id,
+                        ref.message_id,
+                        ref.thread_id,
+                        post_id,
+                        focus_comment_id,
+                        key,
+                        now,
+                    ),
+                )
+            for pid in thread_posts:
+                if refs:
+                    await db.execute(
+                        "INSERT INTO posted_threads (platform, channel_id, post_id, posted_at) "
+                        "VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET posted_at = excluded.posted_at",
+                        (refs[0].platform, refs[0].channel_id, pid, now),
+                    )
+
+    async def fail_job(self, key: str, error: str, *, retry_at: datetime | None) -> None:
+        status = "pending" if retry_at is not None else "failed"
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE jobs SET status = ?, error = ?, not_before = COALESCE(?, not_before),"
+                " updated_at = ? WHERE key = ?",
+                (status, error[:500], _iso(retry_at) if retry_at else None, _iso(self.now()), key),
+            )
+
+    # ------------------------------------------------------------------ what was posted
+
+    async def posted_thread_for(self, ref: MessageRef) -> tuple[str, str | None] | None:
+        """(post id, focus comment id) of the thread a bot message was about."""
+        async with self.db.execute(
+            "SELECT post_id, focus_comment_id FROM posted_messages "
+            "WHERE platform = ? AND channel_id = ? AND message_id = ?",
+            (ref.platform, ref.channel_id, ref.message_id),
+        ) as cur:
+            row = await cur.fetchone()
+        return (row["post_id"], row["focus_comment_id"]) if row else None
+
+    async def recently_posted(self, platform: str, channel_id: str, days: int) -> set[str]:
+        since = _iso(self.now() - timedelta(days=days))
+        async with self.db.execute(
+            "SELECT post_id FROM posted_threads WHERE platform = ? AND channel_id = ? "
+            "AND posted_at >= ?",
+            (platform, channel_id, since),
+        ) as cur:
+            return {row["post_id"] for row in await cur.fetchall()}
+
+    # ------------------------------------------------------------------ reaction flags
+
+    async def add_flag(self, ref: MessageRef, user_id: str) -> int:
+        """Record one user's flag; returns how many distinct users flagged the message."""
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT OR IGNORE INTO flags (platform, channel_id, message_id, user_id, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (ref.platform, ref.channel_id, ref.message_id, user_id, _iso(self.now())),
+            )
+            async with db.execute(
+                "SELECT COUNT(*) FROM flags WHERE platform = ? AND channel_id = ? "
+                "AND message_id = ?",
+                (ref.platform, ref.channel_id, ref.message_id),
+            ) as cur:
+                row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    # ------------------------------------------------------------------ report cache
+
+    async def cached_report(self, key: str, max_age: timedelta) -> str | None:
+        async with self.db.execute(
+            "SELECT report FROM report_cache WHERE key = ? AND created_at >= ?",
+            (key, _iso(self.now() - max_age)),
+        ) as cur:
+            row = await cur.fetchone()
+        return row["report"] if row else None
+
+    async def cache_report(self, key: str, report: str) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO report_cache (key, report, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET report = excluded.report, "
+                "created_at = excluded.created_at",
+                (key, report, _iso(self.now())),
+            )
+
+    # ------------------------------------------------------------------ usage and spend
+
+    async def record_usage(
+        self, platform: str, server_id: str, model: str | None, input_tokens: int,
+        output_tokens: int, cost_usd: float,
+    ) -> None:  # fmt: skip
+        now = self.now()
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO usage (platform, server_id, day, model, input_tokens, output_tokens,"
+                " cost_usd, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    platform,
+                    server_id,
+                    now.date().isoformat(),
+                    model,
+                    input_tokens,
+                    output_tokens,
+                    cost_usd,
+                    _iso(now),
+                ),
+            )
+
+    async def spent_today(self, platform: str, server_id: str) -> float:
+        async with self.db.execute(
+            "SELECT COALESCE(SUM(cost_usd), 0) FROM usage WHERE platform = ? AND server_id = ? "
+            "AND day = ?",
+            (platform, server_id, self.now().date().isoformat()),
+        ) as cur:
+            row = await cur.fetchone()
+        return float(row[0]) if row else 0.0
+
+    # ------------------------------------------------------------------ watch candidates
+
+    async def add_candidate(
+        self, subscription_id: int, post_id: str, created_at: datetime, next_check_at: datetime
+    ) -> bool:
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "INSERT INTO candidates (subscription_id, post_id, created_at, next_check_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (subscription_id, post_id, _iso(created_at), _iso(next_check_at)),
+            )
+            return cur.rowcount == 1
+
+    async def due_candidates(self, now: datetime, limit: int = 100) -> list[CandidateRow]:
+        async with self.db.execute(
+            "SELECT * FROM candidates WHERE state = 'waiting' AND next_check_at <= ? "
+            "ORDER BY next_check_at LIMIT ?",
+            (_iso(now), limit),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [
+            CandidateRow(
+                subscription_id=r["subscription_id"],
+                post_id=r["post_id"],
+                created_at=datetime.fromisoformat(r["created_at"]),
+                last_score=r["last_score"],
+                last_comments=r["last_comments"],
+                checks=r["checks"],
+                next_check_at=datetime.fromisoformat(r["next_check_at"]),
+                state=r["state"],
+            )
+            for r in rows
+        ]
+
+    async def update_candidate(
+        self, subscription_id: int, post_id: str, *, score: int, comments: int,
+        next_check_at: datetime | None, state: str,
+    ) -> None:  # fmt: skip
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE candidates SET last_score = ?, last_comments = ?, checks = checks + 1, "
+                "next_check_at = COALESCE(?, next_check_at), state = ? "
+                "WHERE subscription_id = ? AND post_id = ?",
+                (
+                    score,
+                    comments,
+                    _iso(next_check_at) if next_check_at else None,
+                    state,
+                    subscription_id,
+                    post_id,
+                ),
+            )
+
+    async def earliest_candidate_check(self) -> datetime | None:
+        async with self.db.execute(
+            "SELECT MIN(next_check_at) FROM candidates WHERE state = 'waiting'"
+        ) as cur:
+            row = await cur.fetchone()
+        return _time(row[0]) if row else None
