@@ -79,6 +79,10 @@ class ThreadSource(Protocol):
         """A subreddit's posts (subreddit names may be joined with `+`)."""
         ...
 
+    async def posts(self, post_ids: Sequence[str]) -> list[Post]:
+        """The current state (score, comment count) of these posts; missing ones are left out."""
+        ...
+
     def stream(self, subreddits: Sequence[str]) -> AsyncIterator[Post]:
         """New posts of the subreddits as they arrive (runs until cancelled)."""
         ...

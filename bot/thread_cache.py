@@ -97,6 +97,9 @@ class CachingThreadSource:
     ) -> list[Post]:
         return await self._inner.listing(subreddit, sort, period=period, limit=limit)
 
+    async def posts(self, post_ids: Sequence[str]) -> list[Post]:
+        return await self._inner.posts(post_ids)
+
     def stream(self, subreddits: Sequence[str]) -> AsyncIterator[Post]:
         return self._inner.stream(subreddits)
 

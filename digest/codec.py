@@ -87,7 +87,11 @@ def from_jsonable(tp: Any, data: Any) -> Any:
         return datetime.fromisoformat(data)
     if tp is float and isinstance(data, int | float) and not isinstance(data, bool):
         return float(data)
-    if tp in (int, str, bool) and isinstance(data, tp) and not (tp is int and isinstance(data, bool)):
+    if (
+        tp in (int, str, bool)
+        and isinstance(data, tp)
+        and not (tp is int and isinstance(data, bool))
+    ):
         return data
     if tp is type(None) and data is None:
         return None

@@ -405,6 +405,9 @@ class _CountingSource:
     async def resolve(self, text: str) -> ThreadRef:
         return ThreadRef(text)
 
+    async def posts(self, ids: Any) -> list[Any]:
+        return []
+
     async def listing(self, *a: Any, **k: Any) -> list[Any]:
         return []
 
@@ -452,3 +455,10 @@ def test_budget_plans_are_configurable() -> None:
     plan = FetchPlan(requests=3, limit=100, max_depth=4)
     assert plan.sort == "top"
     assert Path(__file__).exists()
+
+
+async def test_posts_by_id(fake: FakeReddit, source: RedditSource) -> None:
+    for i in range(3):
+        fake.add_submission("watchme", make_post(f"w{i}", subreddit="watchme", score=10 * i))
+    posts = await source.posts(["w0", "w2", "missing1"])
+    assert sorted((p.id, p.score) for p in posts) == [("w0", 0), ("w2", 20)]

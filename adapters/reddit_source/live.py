@@ -502,6 +502,21 @@ class RedditSource:
                     break
         return posts[:limit]
 
+    async def posts(self, post_ids: Sequence[str]) -> list[Post]:
+        out: list[Post] = []
+        ids = list(dict.fromkeys(post_ids))
+        with _mapped("posts"):
+            for start in range(0, len(ids), 100):
+                batch = ",".join(f"t3_{i}" for i in ids[start : start + 100])
+                raw = await self._request("GET", "api/info", params={"id": batch, "raw_json": 1})
+                children = raw.get("data", {}).get("children", []) if isinstance(raw, dict) else []
+                out += [
+                    post_from_data(c["data"])
+                    for c in children
+                    if isinstance(c, dict) and c.get("kind") == "t3"
+                ]
+        return out
+
     async def stream(self, subreddits: Sequence[str]) -> AsyncIterator[Post]:
         """New posts as they arrive, from asyncpraw's stream (skips what already existed)."""
         names = "+".join(validate_subreddits(subreddits))

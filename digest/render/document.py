@@ -326,3 +326,34 @@ def deep_document(report: Report) -> Document:
 
 def document(report: Report) -> Document:
     return deep_document(report) if report.depth is Depth.DEEP else brief_document(report)
+
+
+def condensed_lines(report: Report) -> list[Line]:
+    """One thread in a few lines: its title line, the gist, and the best comment."""
+    lines: list[Line] = [title_line(report)]
+    gist = next((p for p in report.summary if p.quote is not None and p.quote.comment_id), None)
+    first = report.summary[0] if report.summary else None
+    if first is not None and first.quote is not None:
+        lines.append((Span(first.text + " "), Span(first.quote.text, "quote")))
+    elif first is not None:
+        lines.append((Span(first.text),))
+    if gist is not None and gist is not first and gist.quote is not None:
+        lines.append(quote_line(gist.quote, "Top comment:"))
+    mood = report.sentiment.label
+    lines.append((Span(f"Mood: {mood} · {report.coverage.describe()}", "muted"),))
+    return lines
+
+
+def bundle_document(
+    title: str, reports: Sequence[Report], note: str | None = None, empty_text: str | None = None
+) -> Document:
+    """A scheduled digest: each thread condensed, in one post."""
+    sections: list[Section] = []
+    if note:
+        sections.append(Section("Note", (para(Span(note, "muted")),)))
+    if not reports:
+        sections.append(Section("Nothing new", (para(empty_text or "No thread qualified."),)))
+    for i, report in enumerate(reports, 1):
+        sections.append(Section(f"{i}. {report.thread.title}", (bullets(condensed_lines(report)),)))
+    footer = tuple(dict.fromkeys(n for r in reports for n in r.notes))
+    return Document((Span(title, "strong"),), tuple(sections), footer)

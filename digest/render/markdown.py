@@ -80,7 +80,10 @@ def _text_line(line: Line) -> str:
 
 
 def render_text(report: Report) -> str:
-    doc = document(report)
+    return text_of(document(report))
+
+
+def text_of(doc: Document) -> str:
     parts = [_text_line(doc.title), ""]
     for section in doc.sections:
         parts += [section.title.upper(), ""]

@@ -1,0 +1,192 @@
+"""A chat platform in the terminal: `redigest console` feeds the real core the same Requests and
+Reactions a chat would, and prints every delivery with its message reference.
+
+    /digest <url|file> [brief|deep]      any command, as in a chat (`/help` lists them)
+    :say <text>                           post a message as you (react to it if it has a link)
+    :react <emoji> <message-ref>          react, e.g. `:react 🔍 m3`
+    :next                                 the scheduler's next runs
+    :run <subscription-id>                run a scheduled digest now
+    :jobs                                 the job queue
+    :quit                                 leave (pending jobs stay queued)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+from bot.chat import (
+    ChannelTarget,
+    Delivery,
+    EphemeralTarget,
+    Inbox,
+    MessageRef,
+    Reaction,
+    Request,
+    Target,
+    ThreadTarget,
+)
+from digest.render.document import bundle_document, document
+from digest.render.markdown import text_of
+
+PLATFORM = "console"
+HELP = __doc__ or ""
+
+
+@dataclass
+class ConsoleControl:
+    """What the console can ask of the core beyond requests (wired by the composition root)."""
+
+    next_runs: Callable[[], Awaitable[str]]
+    run_now: Callable[[int], Awaitable[bool]]
+    jobs: Callable[[], Awaitable[str]]
+
+
+class ConsoleChat:
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        out: TextIO | None = None,
+        *,
+        server_id: str = "console",
+        channel_id: str = "general",
+        user_id: str = "you",
+    ) -> None:
+        self._out = out or sys.stdout
+        self.server_id = server_id
+        self.channel_id = channel_id
+        self.user_id = user_id
+        self._counter = 0
+        self._by_key: dict[str, list[MessageRef]] = {}
+        self.messages: dict[str, str] = {}  # message id → text, for reactions and tests
+
+    def _new_ref(self, target: Target) -> MessageRef:
+        self._counter += 1
+        mid = f"m{self._counter}"
+        if isinstance(target, ThreadTarget):
+            return MessageRef(PLATFORM, target.parent.channel_id, mid, target.parent.message_id)
+        channel = target.channel_id
+        return MessageRef(PLATFORM, channel, mid)
+
+    def _print(self, text: str) -> None:
+        self._out.write(text if text.endswith("\n") else text + "\n")
+        self._out.flush()
+
+    async def post(
+        self, target: Target, delivery: Delivery, *, idempotency_key: str | None = None
+    ) -> list[MessageRef]:
+        if delivery.report is not None:
+            body = text_of(document(delivery.report))
+        elif delivery.bundle is not None:
+            b = delivery.bundle
+            body = text_of(bundle_document(b.title, b.reports, b.note, b.empty_text))
+        else:
+            body = delivery.text or ""
+        if delivery.header:
+            body = f"{delivery.header}\n{body}"
+        ref = self._new_ref(target)
+        if isinstance(target, EphemeralTarget):
+            where = f"only you see this, in #{target.channel_id}"
+        elif isinstance(target, ThreadTarget):
+            where = f"in the thread under {target.parent.message_id}"
+        else:
+            where = f"#{target.channel_id}"
+        self._print(f"\n── [{ref.message_id}] {where} ──\n{body}")
+        self.messages[ref.message_id] = body
+        if idempotency_key:
+            self._by_key[idempotency_key] = [ref]
+        return [ref]
+
+    async def find_posted(self, target: Target, idempotency_key: str) -> list[MessageRef] | None:
+        return self._by_key.get(idempotency_key)
+
+    def request(self, command: str, text: str) -> Request:
+        self._counter += 1
+        return Request(
+            platform=PLATFORM,
+            server_id=self.server_id,
+            channel_id=self.channel_id,
+            user_id=self.user_id,
+            command=command,
+            text=text,
+            can_manage=True,  # it is your own terminal
+            reply_token=f"r{self._counter}",
+        )
+
+    async def handle_line(self, line: str, inbox: Inbox, control: ConsoleControl) -> bool:
+        """One line of input; False when the user wants to leave."""
+        line = line.strip()
+        if not line or line.startswith("#"):
+            return True
+        if line in (":quit", ":q", ":exit"):
+            return False
+        if line.startswith("/"):
+            command, _, text = line[1:].partition(" ")
+            await inbox.on_request(self.request(command, text))
+            return True
+        verb, _, rest = line.partition(" ")
+        if verb == ":say":
+            ref = self._new_ref(ChannelTarget(self.channel_id))
+            self.messages[ref.message_id] = rest
+            self._print(f"── [{ref.message_id}] you, in #{self.channel_id}: {rest}")
+        elif verb == ":react":
+            try:
+                emoji, message_id = shlex.split(rest)
+            except ValueError:
+                self._print("usage: :react <emoji> <message-ref>, e.g. :react 🔍 m3")
+                return True
+            if message_id not in self.messages:
+                self._print(f"There is no message {message_id} here.")
+                return True
+            await inbox.on_reaction(
+                Reaction(
+                    MessageRef(PLATFORM, self.channel_id, message_id),
+                    emoji,
+                    self.user_id,
+                    self.server_id,
+                    message_text=self.messages[message_id],
+                )
+            )
+        elif verb == ":next":
+            self._print(await control.next_runs())
+        elif verb == ":run":
+            try:
+                sub_id = int(rest.strip().lstrip("#"))
+            except ValueError:
+                self._print("usage: :run <subscription-id>, e.g. :run 1")
+                return True
+            ok = await control.run_now(sub_id)
+            self._print(f"Queued a run of #{sub_id}." if ok else f"No scheduled subscription #{sub_id}.")
+        elif verb == ":jobs":
+            self._print(await control.jobs())
+        elif verb in (":help", ":h", "help"):
+            self._print(HELP)
+        else:
+            self._print(f"Unknown input {verb!r}: commands start with / (try /help), or :help.")
+        return True
+
+    async def run(self, lines: AsyncIterator[str], inbox: Inbox, control: ConsoleControl) -> None:
+        self._print(
+            "redigest console: type /help for commands, :help for console controls, :quit to leave."
+        )
+        async for line in lines:
+            if not await self.handle_line(line, inbox, control):
+                break
+
+
+async def stdin_lines(prompt: str = "> ") -> AsyncIterator[str]:
+    """Lines from standard input without blocking the event loop."""
+    loop = asyncio.get_running_loop()
+    while True:
+        if sys.stdin.isatty():
+            sys.stdout.write(prompt)
+            sys.stdout.flush()
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            return
+        yield line
