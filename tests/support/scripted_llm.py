@@ -3,7 +3,7 @@ the model "says" and read back every request it got."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,8 +37,6 @@ class ScriptedLLM:
 
 def short_ids(request: StructuredRequest) -> dict[str, dict[str, Any]]:
     """The comments of a prompt by their short id (parsed back from the thread block)."""
-    import json
-
     out: dict[str, dict[str, Any]] = {}
     for block in request.blocks:
         for line in block.text.splitlines():
@@ -52,8 +50,13 @@ def grounded_answer(request: StructuredRequest) -> dict[str, Any]:
     """A valid answer built from what the prompt holds (quotes copied from real bodies)."""
     comments = {k: v for k, v in short_ids(request).items() if k != "post" and v["body"][:1] != "["}
     ids = sorted(comments, key=lambda k: -comments[k]["score"])
-    pick: Callable[[int], str] = lambda i: ids[i % len(ids)]  # noqa: E731
-    first_words = lambda cid: " ".join(comments[cid]["body"].split()[:6])  # noqa: E731
+
+    def pick(i: int) -> str:
+        return ids[i % len(ids)]
+
+    def first_words(cid: str) -> str:
+        return " ".join(comments[cid]["body"].split()[:6])
+
     if not ids:
         return {"summary": [{"text": "Nobody has commented yet."}], "themes": [],
                 "sentiment_reading": "No comments to read.", "stances": [], "notable": [],
