@@ -20,7 +20,14 @@ def _reddit() -> int:
     return 0
 
 
+def _llm() -> int:
+    from bench import llm_tokens
+
+    return llm_tokens.main()
+
+
 BENCHMARKS: dict[str, tuple[Callable[[], int], str]] = {
+    "llm": (_llm, "LLM prompt tokens and estimated $ per digest, budgeted vs every comment"),
     "offline": (_offline, "the offline digest pipeline, stage by stage, against the naive way"),
     "reddit": (_reddit, "budgeted thread fetching vs replace_more(limit=None), fake Reddit"),
 }
