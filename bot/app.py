@@ -16,9 +16,13 @@ from types import TracebackType
 from adapters.llm.anthropic_client import AnthropicClient
 from adapters.llm.openai_client import OpenAICompatibleClient
 from adapters.reddit_source.live import DEFAULT_PLANS, RedditConfig, RedditSource
+from adapters.reddit_source.saved import SavedThreadSource
 from adapters.reddit_source.thread_json import thread_from_json_text
+from bot.chat import ChatPort
+from bot.core import Core, CoreConfig, Engines
 from bot.ports import ThreadSource
 from bot.settings import Settings
+from bot.storage import Clock, Storage, utcnow
 from bot.thread_cache import CachingThreadSource
 from bot.thread_ref import EXAMPLE
 from digest.analysis import Analyzer
@@ -27,6 +31,7 @@ from digest.llm import DEFAULT_PRICES, LLMAnalyzer, LLMClient, RetryPolicy
 from digest.model import Thread
 from digest.pipeline import Budgets, DigestEngine
 from digest.report import Depth, Report
+from digest.sentiment import make_scorer
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +96,10 @@ class App:
     def __init__(self, settings: Settings, *, analyzer: str | None = None) -> None:
         self.settings = settings
         self.analyzer_name = settings.resolved_analyzer(analyzer)  # SettingsError if unusable
-        self.engine = DigestEngine(
-            budgets=Budgets(brief=settings.brief_budget, deep=settings.deep_budget)
-        )
+        self._budgets = Budgets(brief=settings.brief_budget, deep=settings.deep_budget)
+        self._scorer = make_scorer()
+        self.engine = DigestEngine(budgets=self._budgets, scorer=self._scorer)
+        self.engines = Engines({"offline": self.engine}, default="offline")
         self.source: ThreadSource | None = None
         self._stack = AsyncExitStack()
 
@@ -128,10 +134,11 @@ class App:
     async def __aenter__(self) -> App:
         analyzer = await self._llm()
         if analyzer is not None:
-            self.engine = DigestEngine(
-                analyzer,
-                budgets=Budgets(brief=self.settings.brief_budget, deep=self.settings.deep_budget),
+            llm = DigestEngine(analyzer, budgets=self._budgets, scorer=self._scorer)
+            self.engines = Engines(
+                {"offline": self.engine, analyzer.name: llm}, default=analyzer.name
             )
+            self.engine = llm
         config = reddit_config(self.settings)
         if config is not None:
             reddit = await self._stack.enter_async_context(RedditSource(config))
@@ -164,6 +171,23 @@ class App:
         raise InputError(
             f"No such file: {target}. Pass a saved thread JSON file, or a Reddit thread URL "
             f"such as {EXAMPLE}"
+        )
+
+    async def bot(self, chats: dict[str, ChatPort], *, clock: Clock | None = None) -> Core:
+        """The core, on the database and (without Reddit credentials) the saved threads."""
+        s = self.settings
+        storage = await self._stack.enter_async_context(
+            Storage(s.database_path, clock=clock or utcnow)
+        )
+        source = self.source or SavedThreadSource(s.saved_threads)
+        return Core(
+            storage=storage,
+            source=source,
+            engines=self.engines,
+            chats=chats,
+            clock=clock or utcnow,
+            config=CoreConfig(default_timezone=s.timezone, workers=s.workers),
+            default_spend_cap=s.daily_spend_cap,
         )
 
     async def digest(self, target: str, depth: Depth, budget: int | None = None) -> Report:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -12,8 +15,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from adapters.console_chat import ConsoleChat, ConsoleControl, stdin_lines
 from bot.app import App
-from bot.settings import SettingsError, load_settings
+from bot.chat import Inbox
+from bot.settings import Settings, SettingsError, load_settings
+from bot.storage import StorageError
 from digest.errors import DigestError
 from digest.render.json_report import render_json
 from digest.render.markdown import render_markdown, render_text
@@ -114,6 +120,68 @@ def digest(
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise _fail(f"cannot write {output}: {exc.strerror or exc}.") from None
+
+
+async def _console(settings: Settings, lines: AsyncIterator[str] | None = None) -> None:
+    chat = ConsoleChat()
+    async with App(settings) as application:
+        core = await application.bot({chat.platform: chat})
+        control = ConsoleControl(
+            next_runs=core.describe_next_runs,
+            run_now=core.run_subscription_now,
+            jobs=core.describe_jobs,
+        )
+        await core.start()
+        try:
+            await chat.run(
+                lines or stdin_lines(), Inbox(core.handle_request, core.handle_reaction), control
+            )
+            await core.drain()
+        finally:
+            await core.stop()
+
+
+def _start() -> Settings:
+    try:
+        settings = load_settings()
+        settings.resolved_analyzer()
+    except SettingsError as exc:
+        raise _fail(str(exc)) from None
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    return settings
+
+
+def _run_until_signal(main: Callable[[], Awaitable[None]]) -> None:
+    """Run the bot; SIGINT/SIGTERM stop it gracefully (jobs finish or stay pending)."""
+
+    async def runner() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(main())
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    try:
+        asyncio.run(runner())
+    except (DigestError, StorageError) as exc:
+        message = exc.user_message if isinstance(exc, DigestError) else str(exc)
+        raise _fail(message) from None
+
+
+@app.command()
+def console() -> None:
+    """Drive the real bot core from the terminal: commands, reactions, schedules, no account needed."""
+    settings = _start()
+    _run_until_signal(lambda: _console(settings))
+
+
+@app.command()
+def run() -> None:
+    """Run the bot on every configured platform (the console when no chat tokens are set)."""
+    settings = _start()
+    _run_until_signal(lambda: _console(settings))
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,6 +49,17 @@ class Settings(BaseSettings):
         "WARNING", validation_alias="REDIGEST_LOG_LEVEL"
     )
 
+    # The bot
+    database_path: Path = Field(Path("redigest.sqlite3"), validation_alias="REDIGEST_DATABASE_PATH")
+    saved_threads: list[Path] = Field(
+        default_factory=lambda: [Path("examples")], validation_alias="REDIGEST_SAVED_THREADS"
+    )
+    timezone: str = Field("UTC", validation_alias="REDIGEST_TIMEZONE")
+    workers: int = Field(4, ge=1, le=64, validation_alias="REDIGEST_WORKERS")
+    daily_spend_cap: float = Field(
+        1.0, ge=0, le=10_000, validation_alias="REDIGEST_DAILY_SPEND_CAP"
+    )
+
     # Reddit API credentials (https://www.reddit.com/prefs/apps, a "script" app).
     reddit_client_id: str | None = Field(None, validation_alias="REDDIT_CLIENT_ID")
     reddit_client_secret: SecretStr | None = Field(None, validation_alias="REDDIT_CLIENT_SECRET")
@@ -80,6 +92,22 @@ class Settings(BaseSettings):
             raise ValueError(
                 "Reddit wants a descriptive user agent, like 'linux:redigest:0.1 (by u/yourname)'"
             )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("use an IANA timezone name like Europe/Berlin or UTC") from None
+        return value
+
+    @field_validator("saved_threads", mode="before")
+    @classmethod
+    def _paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
         return value
 
     @field_validator("brief_model", "deep_model", "anthropic_base_url", "openai_base_url")

@@ -1,0 +1,86 @@
+"""A chat platform for tests: records every post, remembers idempotency keys like a real platform
+keeps its messages, and can "crash" right after posting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.chat import (
+    ChannelTarget,
+    Delivery,
+    EphemeralTarget,
+    MessageRef,
+    Target,
+    ThreadTarget,
+)
+
+
+class SimulatedCrash(BaseException):
+    """The process dies here (BaseException: nothing in the core may swallow it)."""
+
+
+@dataclass
+class Posted:
+    ref: MessageRef
+    target: Target
+    delivery: Delivery
+    key: str | None
+
+    @property
+    def ephemeral(self) -> bool:
+        return isinstance(self.target, EphemeralTarget)
+
+    @property
+    def text(self) -> str:
+        d = self.delivery
+        if d.text is not None:
+            return d.text
+        if d.report is not None:
+            return d.report.thread.title
+        assert d.bundle is not None
+        return d.bundle.title
+
+
+@dataclass
+class FakeChat:
+    platform: str = "fake"
+    posts: list[Posted] = field(default_factory=list)
+    crash_after_post: bool = False
+    fail_posts: int = 0  # the next N posts raise (a platform outage)
+    _n: int = 0
+
+    async def post(
+        self, target: Target, delivery: Delivery, *, idempotency_key: str | None = None
+    ) -> list[MessageRef]:
+        if self.fail_posts:
+            self.fail_posts -= 1
+            raise ConnectionError("the platform is down")
+        self._n += 1
+        if isinstance(target, ThreadTarget):
+            ref = MessageRef(
+                self.platform, target.parent.channel_id, f"m{self._n}", target.parent.message_id
+            )
+        else:
+            ref = MessageRef(self.platform, target.channel_id, f"m{self._n}")
+        self.posts.append(Posted(ref, target, delivery, idempotency_key))
+        if self.crash_after_post:
+            self.crash_after_post = False
+            raise SimulatedCrash
+        return [ref]
+
+    async def find_posted(self, target: Target, idempotency_key: str) -> list[MessageRef] | None:
+        found = [p.ref for p in self.posts if p.key == idempotency_key]
+        return found or None
+
+    def public(self) -> list[Posted]:
+        return [p for p in self.posts if not p.ephemeral]
+
+    def ephemeral(self) -> list[Posted]:
+        return [p for p in self.posts if p.ephemeral]
+
+    def in_channel(self, channel_id: str) -> list[Posted]:
+        return [
+            p
+            for p in self.public()
+            if isinstance(p.target, ChannelTarget) and p.target.channel_id == channel_id
+        ]

@@ -1,0 +1,496 @@
+"""The bot core end to end: a fake chat, a fake Reddit, a scripted or offline analyser, a fake
+clock and a real SQLite file. Crashes are simulated at every step of a job, then the core is
+restarted on the same database: exactly one post each time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.reddit_source.thread_json import thread_from_json
+from bot.chat import ChannelTarget, Delivery, MessageRef, Reaction, Request, ThreadTarget
+from bot.core import Core, CoreConfig, Engines
+from bot.storage import Storage
+from digest.llm import LLMAnalyzer
+from digest.model import Thread
+from digest.pipeline import DigestEngine
+from digest.report import Depth
+from digest.sentiment import make_scorer
+from tests.support.fake_chat import FakeChat, SimulatedCrash
+from tests.support.fake_source import FakeSource
+from tests.support.scripted_llm import ScriptedLLM, grounded_answer
+from tests.support.synthetic import post_data, thread_json
+
+SCORER = make_scorer()
+T0 = datetime(2026, 3, 27, 6, 0, tzinfo=UTC)  # a Friday, before the spring DST change in Europe
+
+
+def make_thread(
+    post_id: str, sub: str = "LocalLLaMA", score: int = 500, n: int = 30, **post: Any
+) -> Thread:
+    raw = thread_json(n, seed=hash(post_id) % 1000, post_id=post_id)
+    raw[0]["data"]["children"][0]["data"] = post_data(post_id, n, subreddit=sub) | {
+        "score": score,
+        "title": f"Thread {post_id} about models",
+        "created_utc": T0.timestamp() - 3600,
+        **post,
+    }
+    return thread_from_json(raw)
+
+
+class Clock:
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class Harness:
+    path: Path
+    clock: Clock
+    chat: FakeChat
+    source: FakeSource
+    llm: ScriptedLLM
+    core: Core
+    stack: AsyncExitStack
+
+    async def restart(self, **engine_kw: Any) -> Core:
+        """The process died and comes back: a new Core on the same database and chat."""
+        await self.stack.aclose()
+        self.stack = AsyncExitStack()
+        self.core = await _core(self.stack, self.path, self.clock, self.chat, self.source, self.llm)
+        await self.core.storage.recover_jobs()
+        return self.core
+
+    async def run_jobs(self) -> int:
+        n = 0
+        while await self.core.run_one_job() is not None:
+            n += 1
+        return n
+
+    def request(self, command: str, text: str, **kw: Any) -> Request:
+        base: dict[str, Any] = {
+            "platform": "fake",
+            "server_id": "S1",
+            "channel_id": "C1",
+            "user_id": "U1",
+            "command": command,
+            "text": text,
+            "can_manage": True,
+            "reply_token": f"tok-{len(self.chat.posts)}-{text[:10]}-{kw.get('user_id', 'U1')}",
+        }
+        return Request(**(base | kw))
+
+
+async def _core(
+    stack: AsyncExitStack,
+    path: Path,
+    clock: Clock,
+    chat: FakeChat,
+    source: FakeSource,
+    llm: ScriptedLLM,
+) -> Core:
+    storage = await stack.enter_async_context(Storage(path, clock=clock))
+    offline = DigestEngine(scorer=SCORER)
+    scripted = DigestEngine(
+        LLMAnalyzer(llm, models=dict.fromkeys(Depth, "claude-haiku-5-5")), scorer=SCORER
+    )
+    return Core(
+        storage=storage,
+        source=source,
+        engines=Engines({"offline": offline, "anthropic": scripted}, default="offline"),
+        chats={"fake": chat},
+        clock=clock,
+        config=CoreConfig(default_timezone="Europe/Berlin", workers=1),
+    )
+
+
+@pytest.fixture
+async def h(tmp_path: Path) -> AsyncIterator[Harness]:
+    stack = AsyncExitStack()
+    clock, chat, source = Clock(), FakeChat(), FakeSource()
+    llm = ScriptedLLM(default=grounded_answer, name="anthropic")
+    for pid, score in (("aaa111", 900), ("bbb222", 400), ("ccc333", 50)):
+        source.add(make_thread(pid, score=score))
+    core = await _core(stack, tmp_path / "bot.sqlite3", clock, chat, source, llm)
+    harness = Harness(tmp_path / "bot.sqlite3", clock, chat, source, llm, core, stack)
+    yield harness
+    await harness.stack.aclose()
+
+
+# ----------------------------------------------------------------------------- digests
+
+
+async def test_digest_request_posts_one_report(h: Harness) -> None:
+    await h.core.handle_request(h.request("digest", "https://redd.it/aaa111"))
+    assert h.chat.posts == []  # answered by the job, not by the request handler
+    assert await h.run_jobs() == 1
+    [post] = h.chat.public()
+    assert post.delivery.report is not None
+    assert post.delivery.report.thread.id == "aaa111"
+    assert post.target == ChannelTarget("C1")
+    assert await h.core.storage.posted_thread_for(post.ref) == ("aaa111", None)
+
+
+async def test_bad_input_gets_one_clear_sentence(h: Harness) -> None:
+    await h.core.handle_request(h.request("digest", "https://www.reddit.com/r/foo/wiki"))
+    await h.core.handle_request(h.request("frobnicate", ""))
+    await h.core.handle_request(h.request("digest", "https://redd.it/zzz999"))
+    await h.run_jobs()
+    texts = [p.text for p in h.chat.ephemeral()]
+    assert "is not a Reddit thread link" in texts[0]
+    assert "https://www.reddit.com/r/" in texts[0]
+    assert "frobnicate" in texts[1]
+    assert "no thread" in texts[2]
+    assert h.chat.public() == []
+
+
+async def test_permission_is_rechecked_by_the_core(h: Harness) -> None:
+    for command, text in (
+        ("subscribe", "r/LocalLLaMA daily 09:00"),
+        ("watch", "r/LocalLLaMA min-score 100"),
+        ("settings", "spend-cap 5"),
+        ("unsubscribe", "1"),
+    ):
+        await h.core.handle_request(h.request(command, text, can_manage=False))
+    texts = [p.text for p in h.chat.ephemeral()]
+    assert len(texts) == 4
+    assert all(t.startswith("Only people who can manage this server") for t in texts)
+    assert await h.core.storage.subscriptions() == []
+
+
+async def test_rate_limits_per_user_and_channel(h: Harness) -> None:
+    for i in range(6):
+        await h.core.handle_request(
+            h.request("digest", "https://redd.it/aaa111", reply_token=f"r{i}")
+        )
+    refusals = [p.text for p in h.chat.ephemeral()]
+    assert len(refusals) == 1
+    assert "try again in" in refusals[0]
+    h.clock.advance(minutes=11)
+    await h.core.handle_request(h.request("digest", "https://redd.it/aaa111", reply_token="later"))
+    assert len(h.chat.ephemeral()) == 1
+
+
+async def test_spend_cap_switches_to_offline(h: Harness) -> None:
+    await h.core.handle_request(h.request("settings", "analyzer anthropic"))
+    h.llm.usage = (300_000, 20_000, 0, 0)  # ≈ $0.40 per call on Haiku prices
+    await h.core.handle_request(h.request("settings", "spend-cap 0.50"))
+    for i, pid in enumerate(("aaa111", "bbb222", "ccc333")):
+        await h.core.handle_request(
+            h.request("digest", f"https://redd.it/{pid}", reply_token=f"s{i}")
+        )
+        await h.run_jobs()
+    analyzers = [p.delivery.report.analyzer for p in h.chat.public() if p.delivery.report]
+    assert analyzers == ["anthropic", "anthropic", "offline"]
+    last = h.chat.public()[-1].delivery.report
+    assert last is not None
+    assert any("LLM budget" in n for n in last.notes)
+    assert await h.core.storage.spent_today("fake", "S1") > 0.5
+
+
+async def test_one_analysis_serves_many_channels(h: Harness) -> None:
+    await h.core.handle_request(h.request("settings", "analyzer anthropic"))
+    for channel in ("C1", "C2", "C3"):
+        await h.core.handle_request(
+            h.request("digest", "https://redd.it/aaa111", channel_id=channel, reply_token=channel)
+        )
+    await h.run_jobs()
+    assert len(h.chat.public()) == 3
+    assert len(h.llm.requests) == 1
+
+
+async def test_nsfw_threads_only_in_nsfw_channels(h: Harness) -> None:
+    h.source.add(make_thread("nsf001", over_18=True))
+    await h.core.handle_request(h.request("digest", "https://redd.it/nsf001"))
+    await h.run_jobs()
+    assert h.chat.public() == []
+    assert "NSFW" in h.chat.ephemeral()[0].text
+    await h.core.handle_request(
+        h.request("digest", "https://redd.it/nsf001", channel_nsfw=True, reply_token="x")
+    )
+    await h.run_jobs()
+    assert len(h.chat.public()) == 1
+
+
+async def test_platform_outage_is_retried_not_lost(h: Harness) -> None:
+    h.chat.fail_posts = 1
+    await h.core.handle_request(h.request("digest", "https://redd.it/aaa111"))
+    await h.run_jobs()
+    assert h.chat.public() == []
+    [job] = await h.core.storage.jobs()
+    assert job.status == "pending"
+    h.clock.advance(minutes=1)
+    await h.run_jobs()
+    assert len(h.chat.public()) == 1
+    assert (await h.core.storage.jobs())[0].status == "done"
+
+
+# ----------------------------------------------------------------------------- crashes
+
+
+@pytest.mark.parametrize("step", ["after fetch", "after analysis", "after posting"])
+async def test_a_crash_at_any_step_posts_exactly_once(h: Harness, step: str) -> None:
+    await h.core.handle_request(h.request("settings", "analyzer anthropic"))
+    await h.core.handle_request(h.request("digest", "https://redd.it/aaa111"))
+    core = h.core
+    if step == "after fetch":
+        original = core.engines.by_name["anthropic"].digest
+
+        async def crash(*a: Any, **k: Any) -> Any:
+            raise SimulatedCrash
+
+        core.engines.by_name["anthropic"].digest = crash  # type: ignore[method-assign]
+    elif step == "after analysis":
+
+        async def crash_marking(key: str) -> None:
+            raise SimulatedCrash
+
+        core.storage.mark_posting = crash_marking  # type: ignore[method-assign]
+    else:
+        h.chat.crash_after_post = True
+    with pytest.raises(SimulatedCrash):
+        await core.run_one_job()
+    if step == "after fetch":
+        core.engines.by_name["anthropic"].digest = original  # type: ignore[method-assign]
+    calls_before = len(h.llm.requests)
+    await h.restart()
+    await h.run_jobs()
+    assert len(h.chat.public()) == 1
+    [job] = await h.core.storage.jobs()
+    assert job.status == "done"
+    # After the analysis was saved, a restart does not pay for it again.
+    if step != "after fetch":
+        assert len(h.llm.requests) == calls_before
+
+
+# ----------------------------------------------------------------------------- scheduling
+
+
+async def test_subscribe_shows_next_run_and_posts_one_bundle(h: Harness) -> None:
+    await h.core.handle_request(
+        h.request("subscribe", "r/LocalLLaMA daily 09:00 Europe/Berlin top 2")
+    )
+    answer = h.chat.ephemeral()[0].text
+    assert answer.startswith("Subscribed #1")
+    assert "2026-03-27 08:00 UTC" in answer  # 09:00 in Berlin, UTC+1 before the change
+    assert await h.core.scheduler_tick() == 0
+    h.clock.advance(hours=2, minutes=1)
+    assert await h.core.scheduler_tick() == 1
+    await h.run_jobs()
+    [post] = h.chat.public()
+    bundle = post.delivery.bundle
+    assert bundle is not None
+    assert [r.thread.id for r in bundle.reports] == ["aaa111", "bbb222"]
+    # The next day skips what this channel already got.
+    h.clock.advance(days=1)
+    await h.core.scheduler_tick()
+    await h.run_jobs()
+    second = h.chat.public()[-1].delivery.bundle
+    assert second is not None
+    assert [r.thread.id for r in second.reports] == ["ccc333"]
+
+
+async def test_filters(h: Harness) -> None:
+    h.source.add(make_thread("flr001", score=2000, link_flair_text="Meme"))
+    h.source.add(make_thread("kw0001", score=30, title="Qwen release notes"))
+    await h.core.handle_request(
+        h.request("subscribe", "r/LocalLLaMA daily 09:00 top 5 min-score 100 exclude-flair Meme")
+    )
+    await h.core.handle_request(
+        h.request("subscribe", "r/LocalLLaMA daily 09:00 top 5 keywords qwen", channel_id="C2")
+    )
+    h.clock.advance(hours=3)
+    await h.core.scheduler_tick()
+    await h.run_jobs()
+    by_channel = {p.target.channel_id: p.delivery.bundle for p in h.chat.public()}  # type: ignore[union-attr]
+    assert [r.thread.id for r in by_channel["C1"].reports] == ["aaa111", "bbb222"]  # type: ignore[union-attr]
+    assert [r.thread.id for r in by_channel["C2"].reports] == ["kw0001"]  # type: ignore[union-attr]
+
+
+async def test_a_run_missed_while_down_runs_once_and_says_late(h: Harness) -> None:
+    await h.core.handle_request(h.request("subscribe", "r/LocalLLaMA hourly"))
+    await h.restart()
+    h.clock.advance(hours=5, minutes=20)  # five runs were missed while the bot was down
+    assert await h.core.scheduler_tick() == 1
+    assert await h.core.scheduler_tick() == 0
+    await h.run_jobs()
+    [post] = h.chat.public()
+    assert post.delivery.bundle is not None
+    assert post.delivery.bundle.note is not None
+    assert post.delivery.bundle.note.startswith("Late:")
+    sub = (await h.core.storage.subscriptions())[0]
+    assert sub.next_run_at == datetime(2026, 3, 27, 12, 0, tzinfo=UTC)
+
+
+async def test_too_old_missed_runs_are_skipped(h: Harness) -> None:
+    await h.core.handle_request(h.request("subscribe", "r/LocalLLaMA weekly mon 09:00"))
+    h.clock.advance(days=3, hours=10)  # Monday 09:00 passed 7 hours ago…
+    h.clock.advance(hours=1)  # … past the 6-hour grace window
+    assert await h.core.scheduler_tick() == 0
+    assert h.chat.public() == []
+
+
+async def test_schedule_across_the_dst_change(h: Harness) -> None:
+    await h.core.handle_request(h.request("subscribe", "r/LocalLLaMA daily 09:00 Europe/Berlin"))
+    runs = []
+    for _ in range(4):
+        sub = (await h.core.storage.subscriptions())[0]
+        assert sub.next_run_at is not None
+        runs.append(sub.next_run_at)
+        h.clock.now = sub.next_run_at + timedelta(seconds=1)
+        await h.core.scheduler_tick()
+    assert [r.hour for r in runs] == [8, 8, 7, 7]  # 09:00 CET, then 09:00 CEST from 29 March
+    assert len({r.date() for r in runs}) == 4
+
+
+async def test_quiet_period(h: Harness) -> None:
+    await h.core.handle_request(h.request("subscribe", "r/EmptySub daily 09:00"))
+    h.clock.advance(hours=3)
+    await h.core.scheduler_tick()
+    await h.run_jobs()
+    [post] = h.chat.public()
+    assert post.delivery.bundle is not None
+    assert post.delivery.bundle.reports == ()
+    assert "Nothing new" in (post.delivery.bundle.empty_text or "")
+    await h.core.handle_request(h.request("settings", "quiet silent"))
+    h.clock.advance(days=1)
+    await h.core.scheduler_tick()
+    await h.run_jobs()
+    assert len(h.chat.public()) == 1
+
+
+async def test_pause_resume_unsubscribe_and_list(h: Harness) -> None:
+    await h.core.handle_request(h.request("subscribe", "r/LocalLLaMA daily 09:00"))
+    await h.core.handle_request(h.request("pause", "#1"))
+    h.clock.advance(hours=3)
+    assert await h.core.scheduler_tick() == 0
+    await h.core.handle_request(h.request("subscriptions", ""))
+    assert "paused" in h.chat.ephemeral()[-1].text
+    await h.core.handle_request(h.request("resume", "1"))
+    await h.core.handle_request(h.request("unsubscribe", "1", server_id="OTHER"))
+    assert "no subscription #1 here" in h.chat.ephemeral()[-1].text
+    await h.core.handle_request(h.request("unsubscribe", "1"))
+    assert await h.core.storage.subscriptions() == []
+
+
+# ----------------------------------------------------------------------------- watch mode
+
+
+async def test_watch_posts_a_thread_once_it_crosses_the_threshold(h: Harness) -> None:
+    await h.core.handle_request(h.request("watch", "r/LocalLLaMA min-score 300 within 12h"))
+    fresh = h.source.add(make_thread("new001", score=20, created_utc=T0.timestamp()))
+    assert await h.core.add_candidate(fresh.post) == 1
+    h.clock.advance(minutes=11)
+    assert await h.core.watch_tick() == 0  # not there yet: checked again later
+    h.source.set_score("new001", 350)
+    h.clock.advance(minutes=25)
+    assert await h.core.watch_tick() == 1
+    await h.run_jobs()
+    [post] = h.chat.public()
+    assert post.delivery.header is not None
+    assert "crossed 300" in post.delivery.header
+    h.clock.advance(hours=1)
+    assert await h.core.watch_tick() == 0
+    assert await h.core.add_candidate(fresh.post) == 0  # already known: never twice
+
+
+async def test_watch_waits_for_comments_and_ages_out(h: Harness) -> None:
+    await h.core.handle_request(h.request("watch", "r/LocalLLaMA min-score 10 within 2 hours"))
+    quiet = h.source.add(make_thread("qq0001", score=50, n=0, created_utc=T0.timestamp()))
+    await h.core.add_candidate(quiet.post)
+    h.clock.advance(minutes=11)
+    assert await h.core.watch_tick() == 0  # no comments yet: matures first
+    h.clock.advance(hours=3)
+    assert await h.core.watch_tick() == 0
+    assert await h.core.storage.due_candidates(h.clock() + timedelta(days=1)) == []
+
+
+# ----------------------------------------------------------------------------- flags
+
+
+async def _bot_digest(h: Harness) -> MessageRef:
+    await h.core.handle_request(h.request("digest", "https://redd.it/aaa111 brief"))
+    await h.run_jobs()
+    return h.chat.public()[-1].ref
+
+
+async def test_flag_on_a_digest_posts_the_deep_report_in_its_thread_once(h: Harness) -> None:
+    ref = await _bot_digest(h)
+    for user in ("U2", "U3", "U2"):
+        await h.core.handle_reaction(Reaction(ref, "🔍", user, "S1"))
+    await h.core.handle_reaction(Reaction(ref, "🔍", "BOT", "S1", by_bot=True))
+    await h.restart()
+    await h.core.handle_reaction(Reaction(ref, "🔍", "U4", "S1"))
+    await h.run_jobs()
+    deep = [p for p in h.chat.public() if isinstance(p.target, ThreadTarget)]
+    assert len(deep) == 1
+    assert deep[0].target == ThreadTarget(ref)
+    assert deep[0].delivery.report is not None
+    assert deep[0].delivery.report.depth is Depth.DEEP
+
+
+async def test_flag_on_a_users_message_with_a_link(h: Harness) -> None:
+    ref = MessageRef("fake", "C1", "user-msg-1")
+    text = "look at this https://www.reddit.com/r/LocalLLaMA/comments/bbb222/x/ wow"
+    await h.core.handle_reaction(
+        Reaction(ref, "mag", "U2", "S1", message_text=text)
+    )  # Slack's name
+    await h.core.handle_reaction(Reaction(ref, "👍", "U3", "S1", message_text=text))
+    await h.core.handle_reaction(
+        Reaction(MessageRef("fake", "C1", "plain"), "🔍", "U3", "S1", message_text="hello")
+    )
+    await h.run_jobs()
+    [deep] = h.chat.public()
+    assert deep.delivery.report is not None
+    assert deep.delivery.report.thread.id == "bbb222"
+
+
+async def test_flag_threshold(h: Harness) -> None:
+    await h.core.handle_request(h.request("settings", "flag-threshold 2"))
+    ref = await _bot_digest(h)
+    await h.core.handle_reaction(Reaction(ref, "🔍", "U2", "S1"))
+    await h.run_jobs()
+    assert len(h.chat.public()) == 1
+    await h.core.handle_reaction(Reaction(ref, "🔍", "U3", "S1"))
+    await h.run_jobs()
+    assert len(h.chat.public()) == 2
+
+
+# ----------------------------------------------------------------------------- loops
+
+
+async def test_the_loops_run_and_stop_gracefully(h: Harness) -> None:
+    await h.core.start()
+    await h.core.handle_request(h.request("digest", "https://redd.it/aaa111"))
+    assert await h.core.drain(10)
+    await h.core.stop()
+    assert len(h.chat.public()) == 1
+
+
+async def test_unexpected_errors_never_kill_the_bot(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    h.source.fail_fetch = RuntimeError("boom")
+    await h.core.handle_request(h.request("digest", "https://redd.it/aaa111"))
+    await h.run_jobs()
+    assert "job digest:" in caplog.text
+    h.clock.advance(minutes=5)
+    await h.run_jobs()
+    assert len(h.chat.public()) == 1
+
+
+def test_delivery_type_is_exported() -> None:
+    assert Delivery(text="x").text == "x"
+    assert replace(CoreConfig(), workers=2).workers == 2
