@@ -62,6 +62,7 @@ class ConsoleChat:
         self.channel_id = channel_id
         self.user_id = user_id
         self._counter = 0
+        self._requests = 0
         self._by_key: dict[str, list[MessageRef]] = {}
         self.messages: dict[str, str] = {}  # message id → text, for reactions and tests
 
@@ -106,7 +107,7 @@ class ConsoleChat:
         return self._by_key.get(idempotency_key)
 
     def request(self, command: str, text: str) -> Request:
-        self._counter += 1
+        self._requests += 1
         return Request(
             platform=PLATFORM,
             server_id=self.server_id,
@@ -115,7 +116,7 @@ class ConsoleChat:
             command=command,
             text=text,
             can_manage=True,  # it is your own terminal
-            reply_token=f"r{self._counter}",
+            reply_token=f"r{self._requests}",
         )
 
     async def handle_line(self, line: str, inbox: Inbox, control: ConsoleControl) -> bool:
@@ -161,7 +162,9 @@ class ConsoleChat:
                 self._print("usage: :run <subscription-id>, e.g. :run 1")
                 return True
             ok = await control.run_now(sub_id)
-            self._print(f"Queued a run of #{sub_id}." if ok else f"No scheduled subscription #{sub_id}.")
+            self._print(
+                f"Queued a run of #{sub_id}." if ok else f"No scheduled subscription #{sub_id}."
+            )
         elif verb == ":jobs":
             self._print(await control.jobs())
         elif verb in (":help", ":h", "help"):

@@ -605,14 +605,14 @@ class Core:
                 except UserFacing:
                     continue
             subs = ", ".join(f"r/{n}" for n in spec["subreddits"])
-            period = schedule.period()
+            when = {"hour": "in the last hour", "day": "today", "week": "this week"}[
+                schedule.period()
+            ]
             bundle = Bundle(
-                title=f"Top of {subs} — this {period}"
-                if period != "day"
-                else f"Today's top of {subs}",
+                title=f"Top of {subs} {when}",
                 reports=tuple(reports),
                 note=p.get("late_note"),
-                empty_text=f"Nothing new in {subs} passed the filters this {period}.",
+                empty_text=f"Nothing new in {subs} passed the filters {when}.",
             )
             await self.storage.save_job_report(job.key, codec.dumps(bundle))
         if not bundle.reports and settings["quiet"] == "silent":

@@ -27,7 +27,7 @@ from statistics import median
 from typing import Literal, cast
 from zoneinfo import ZoneInfo, available_timezones
 
-from croniter import CroniterError, croniter  # type: ignore[import-untyped]
+from croniter import CroniterError, croniter
 
 from digest.errors import DigestError
 

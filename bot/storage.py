@@ -7,6 +7,7 @@ and results), what was posted where, reaction flags, cached reports, watch candi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -194,6 +195,9 @@ class Storage:
         self.path = Path(path)
         self._clock = clock
         self._db: aiosqlite.Connection | None = None
+        # One connection is shared by every task: units of work take turns (SQLite has one
+        # writer anyway), reads go straight through.
+        self._write = asyncio.Lock()
 
     async def __aenter__(self) -> Storage:
         try:
@@ -250,13 +254,14 @@ class Storage:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """One unit of work: all of it is written, or none of it."""
-        await self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            await self.db.execute("ROLLBACK")
-            raise
-        await self.db.execute("COMMIT")
+        async with self._write:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+            await self.db.execute("COMMIT")
 
     async def _migrate(self) -> None:
         await self.db.execute(

@@ -494,3 +494,23 @@ async def test_unexpected_errors_never_kill_the_bot(
 def test_delivery_type_is_exported() -> None:
     assert Delivery(text="x").text == "x"
     assert replace(CoreConfig(), workers=2).workers == 2
+
+
+async def test_many_workers_share_one_database(h: Harness) -> None:
+    h.core = replace(
+        h.core,
+        config=replace(h.core.config, workers=4, user_limit=(100, 60), channel_limit=(100, 60)),
+    )
+    await h.core.start()
+    for i in range(12):
+        await h.core.handle_request(
+            h.request(
+                "digest",
+                f"https://redd.it/{('aaa111', 'bbb222', 'ccc333')[i % 3]}",
+                reply_token=f"p{i}",
+            )
+        )
+    assert await h.core.drain(20)
+    await h.core.stop()
+    assert len(h.chat.public()) == 12
+    assert {j.status for j in await h.core.storage.jobs()} == {"done"}
