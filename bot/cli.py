@@ -10,7 +10,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 from rich.console import Console
@@ -122,8 +122,10 @@ def digest(
         raise _fail(f"cannot write {output}: {exc.strerror or exc}.") from None
 
 
-async def _console(settings: Settings, lines: AsyncIterator[str] | None = None) -> None:
-    chat = ConsoleChat()
+async def _console(
+    settings: Settings, lines: AsyncIterator[str] | None = None, out: TextIO | None = None
+) -> None:
+    chat = ConsoleChat(out)
     async with App(settings) as application:
         core = await application.bot({chat.platform: chat})
         control = ConsoleControl(

@@ -6,11 +6,11 @@ Secrets are SecretStr: they never show in a repr, a log line or an error message
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class SettingsError(Exception):
@@ -51,7 +51,7 @@ class Settings(BaseSettings):
 
     # The bot
     database_path: Path = Field(Path("redigest.sqlite3"), validation_alias="REDIGEST_DATABASE_PATH")
-    saved_threads: list[Path] = Field(
+    saved_threads: Annotated[list[Path], NoDecode] = Field(
         default_factory=lambda: [Path("examples")], validation_alias="REDIGEST_SAVED_THREADS"
     )
     timezone: str = Field("UTC", validation_alias="REDIGEST_TIMEZONE")

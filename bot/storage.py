@@ -209,6 +209,9 @@ class Storage:
             await self._db.execute("PRAGMA foreign_keys=ON")
             await self._db.execute("PRAGMA busy_timeout=5000")
             await self._migrate()
+        except StorageError:
+            await self._close()
+            raise
         except sqlite3.DatabaseError as exc:
             await self._close()
             message = str(exc).lower()

@@ -1,0 +1,87 @@
+"""The database: migrations recorded and applied at start-up, clear errors when it is unusable."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.storage import MIGRATIONS, Storage, StorageError
+
+
+async def test_a_new_database_gets_every_migration(tmp_path: Path) -> None:
+    async with Storage(tmp_path / "db" / "new.sqlite3") as db:
+        assert await db.schema_version() == max(v for v, _, _ in MIGRATIONS)
+        async with db.db.execute("PRAGMA journal_mode") as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        assert row[0] == "wal"
+
+
+async def test_an_older_database_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    con = sqlite3.connect(path)
+    con.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)"
+    )
+    version, name, sql = MIGRATIONS[0]
+    con.executescript(sql)
+    con.execute("INSERT INTO schema_migrations VALUES (?, ?, 'then')", (version, name))
+    con.execute(
+        "INSERT INTO subscriptions (platform, server_id, channel_id, created_by, kind, spec, created_at)"
+        " VALUES ('x', 's', 'c', 'u', 'watch', '{}', 'then')"
+    )
+    con.commit()
+    con.close()
+    async with Storage(path) as db:
+        assert await db.schema_version() == 2
+        assert len(await db.subscriptions()) == 1  # data kept
+        async with db.db.execute(
+            "SELECT name FROM sqlite_master WHERE name = 'subscriptions_due'"
+        ) as cur:
+            assert await cur.fetchone() is not None
+
+
+async def test_a_newer_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.sqlite3"
+    async with Storage(path):
+        pass
+    con = sqlite3.connect(path)
+    con.execute("INSERT INTO schema_migrations VALUES (99, 'future', 'later')")
+    con.commit()
+    con.close()
+    with pytest.raises(StorageError, match="newer redigest"):
+        async with Storage(path):
+            pass
+
+
+async def test_a_corrupt_file_stops_start_up_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "corrupt.sqlite3"
+    path.write_bytes(b"this is not a database, just text" * 200)
+    with pytest.raises(StorageError, match="damaged or not a SQLite file"):
+        async with Storage(path):
+            pass
+
+
+async def test_an_unwritable_place_stops_start_up_clearly(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(StorageError, match="REDIGEST_DATABASE_PATH"):
+        async with Storage(blocker / "db.sqlite3"):
+            pass
+
+
+async def test_a_failed_unit_of_work_leaves_nothing(tmp_path: Path) -> None:
+    async with Storage(tmp_path / "t.sqlite3") as db:
+
+        async def failing_unit() -> None:
+            async with db.transaction() as con:
+                await con.execute("INSERT INTO server_settings VALUES ('p', 's', 'k', 'v')")
+                raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError):
+            await failing_unit()
+        assert await db.get_settings("p", "s") == {}
+        assert await db.add_job("k1", "digest", {}) is True
+        assert await db.add_job("k1", "digest", {}) is False  # idempotency key
