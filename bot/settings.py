@@ -60,6 +60,25 @@ class Settings(BaseSettings):
         1.0, ge=0, le=10_000, validation_alias="REDIGEST_DAILY_SPEND_CAP"
     )
 
+    # Discord
+    discord_token: SecretStr | None = Field(None, validation_alias="DISCORD_TOKEN")
+    discord_api_base: str | None = Field(None, validation_alias="REDIGEST_DISCORD_API_BASE")
+    discord_gateway_url: str | None = Field(None, validation_alias="REDIGEST_DISCORD_GATEWAY_URL")
+    discord_guild_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, validation_alias="REDIGEST_DISCORD_GUILD_IDS"
+    )
+    discord_message_content: bool = Field(
+        False, validation_alias="REDIGEST_DISCORD_MESSAGE_CONTENT"
+    )
+
+    # Slack
+    slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_port: int = Field(3000, ge=1, le=65535, validation_alias="REDIGEST_SLACK_PORT")
+    slack_api_url: str | None = Field(None, validation_alias="REDIGEST_SLACK_API_URL")
+    slack_admin_group: str | None = Field(None, validation_alias="REDIGEST_SLACK_ADMIN_GROUP")
+
     # Reddit API credentials (https://www.reddit.com/prefs/apps, a "script" app).
     reddit_client_id: str | None = Field(None, validation_alias="REDDIT_CLIENT_ID")
     reddit_client_secret: SecretStr | None = Field(None, validation_alias="REDDIT_CLIENT_SECRET")
@@ -110,13 +129,36 @@ class Settings(BaseSettings):
             return [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
         return value
 
-    @field_validator("brief_model", "deep_model", "anthropic_base_url", "openai_base_url")
+    @field_validator("discord_guild_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+        return value
+
+    @field_validator(
+        "brief_model",
+        "deep_model",
+        "anthropic_base_url",
+        "openai_base_url",
+        "discord_api_base",
+        "discord_gateway_url",
+        "slack_api_url",
+        "slack_admin_group",
+    )
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if isinstance(value, str) else value
 
     @field_validator(
-        "anthropic_api_key", "openai_api_key", "reddit_password", "reddit_client_secret"
+        "anthropic_api_key",
+        "openai_api_key",
+        "reddit_password",
+        "reddit_client_secret",
+        "discord_token",
+        "slack_bot_token",
+        "slack_app_token",
+        "slack_signing_secret",
     )
     @classmethod
     def _blank_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
