@@ -3,8 +3,8 @@ chat adapter (Discord, Slack, console, tests) implements."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from digest.report import Report
@@ -122,4 +122,5 @@ class Inbox:
 
     on_request: RequestHandler
     on_reaction: ReactionHandler
-    flag_emojis: Sequence[str] = field(default_factory=lambda: ("🔍", "mag"))
+    # (platform, server id, channel id) → [(subscription id, label)], for autocomplete.
+    list_subscriptions: Callable[[str, str, str], Awaitable[list[tuple[int, str]]]] | None = None

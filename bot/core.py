@@ -320,6 +320,27 @@ class Core:
             f"{cmd.min_score:,} points within {cmd.within_hours} hours."
         )
 
+    async def subscription_choices(
+        self, platform: str, server_id: str, channel_id: str
+    ) -> list[tuple[int, str]]:
+        """This channel's subscriptions first, then the server's, as (id, label)."""
+        subs = [
+            s
+            for s in await self.storage.subscriptions(platform=platform)
+            if s.server_id == server_id
+        ]
+        subs.sort(key=lambda s: (s.channel_id != channel_id, s.id))
+        out = []
+        for s in subs:
+            names = ", ".join(f"r/{n}" for n in s.spec["subreddits"])
+            what = (
+                Schedule.from_text(s.spec["schedule"]).describe()
+                if s.kind == "schedule"
+                else "watch"
+            )
+            out.append((s.id, f"#{s.id} {names} — {what}"[:100]))
+        return out
+
     async def _own_subscription(self, request: Request, sub_id: int) -> SubscriptionRow:
         sub = await self.storage.subscription(sub_id)
         if sub is None or (sub.platform, sub.server_id) != (request.platform, request.server_id):
