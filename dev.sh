@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine: sets up .venv on first use, then runs what you asked.
+#   bash dev.sh run    – start the bot (the terminal console when no Discord/Slack token is set)
 #   bash dev.sh demo   – digest the bundled example thread (offline analyser, no account needed)
 #   bash dev.sh test   – lint (ruff), type-check (mypy) and run the test suite (pytest)
 #   bash dev.sh bench  – the benchmarks in bench/
@@ -25,9 +26,13 @@ setup() {
   fi
 }
 
-cmd="${1:-demo}"
+cmd="${1:-run}"
 shift || true
 case "$cmd" in
+  run)
+    setup
+    exec "$VENV/bin/redigest" run "$@"
+    ;;
   demo)
     setup
     exec "$VENV/bin/redigest" digest examples/selfhosted_thread.json --depth deep "$@"
@@ -44,7 +49,7 @@ case "$cmd" in
     exec "$VENV/bin/python" -m bench "$@"
     ;;
   *)
-    echo "usage: bash dev.sh [demo|test|bench] [args…]" >&2
+    echo "usage: bash dev.sh [run|demo|test|bench] [args…]" >&2
     exit 2
     ;;
 esac
