@@ -140,13 +140,18 @@ def add_recorded(fake: FakeReddit, reddit_dir: Path, spec: RecordedSpec) -> Case
     return Case(name, post_id, size, None, recorded=True, remark=spec.remark)
 
 
-def add_synthetic(fake: FakeReddit, size: int) -> Case:
-    post_id = f"syn{size}"
-    comments = generate_comment_tree(post_id, size, seed=SYNTHETIC_SEED, subreddit="bench")
+def add_synthetic(fake: FakeReddit, size: int, reply_decay: float | None = None) -> Case:
+    """reply_decay None: every score independent of the tree (worst case); a number: replies
+    mostly score below their parent, as on Reddit (see generate_comment_tree)."""
+    post_id = f"syn{size}{'r' if reply_decay else ''}"
+    comments = generate_comment_tree(
+        post_id, size, seed=SYNTHETIC_SEED, subreddit="bench", reply_decay=reply_decay
+    )
     fake.add_full_thread(make_post(post_id, subreddit="bench", title="Synthetic"), comments)
     truth = {str(c["id"]): int(c["score"]) for c in comments}
     parents = {str(c["id"]): str(c["parent_id"] or f"t3_{post_id}") for c in comments}
-    return Case(f"synthetic {size:,}", post_id, size, truth, recorded=False, parents=parents)
+    label = f"synthetic {size:,}" + (" (replies decay)" if reply_decay else " (independent scores)")
+    return Case(label, post_id, size, truth, recorded=False, parents=parents)
 
 
 # --- measuring -------------------------------------------------------------------------------
@@ -635,6 +640,7 @@ async def run_all(notes: list[str]) -> list[CaseResult]:
                 results.append(await measure(fake, case))
         for size in SYNTHETIC_SIZES:
             results.append(await measure(fake, add_synthetic(fake, size)))
+            results.append(await measure(fake, add_synthetic(fake, size, reply_decay=0.8)))
     return results
 
 

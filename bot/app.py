@@ -101,6 +101,7 @@ class App:
         self.engine = DigestEngine(budgets=self._budgets, scorer=self._scorer)
         self.engines = Engines({"offline": self.engine}, default="offline")
         self.source: ThreadSource | None = None
+        self._reddit: RedditSource | None = None
         self._stack = AsyncExitStack()
 
     async def _llm(self) -> Analyzer | None:
@@ -142,6 +143,7 @@ class App:
         config = reddit_config(self.settings)
         if config is not None:
             reddit = await self._stack.enter_async_context(RedditSource(config))
+            self._reddit = reddit
             ttl = float(self.settings.thread_cache_seconds)
             self.source = CachingThreadSource(reddit, ttl_seconds=dict.fromkeys(Depth, ttl))
         return self
@@ -176,6 +178,9 @@ class App:
     async def bot(self, chats: dict[str, ChatPort], *, clock: Clock | None = None) -> Core:
         """The core, on the database and (without Reddit credentials) the saved threads."""
         s = self.settings
+        if self._reddit is not None:
+            # Bad credentials stop start-up with one line, not the first digest an hour later.
+            await self._reddit.check_credentials()
         storage = await self._stack.enter_async_context(
             Storage(s.database_path, clock=clock or utcnow)
         )
