@@ -26,7 +26,14 @@ def _llm() -> int:
     return llm_tokens.main()
 
 
+def _core() -> int:
+    from bench import core_load
+
+    return core_load.main()
+
+
 BENCHMARKS: dict[str, tuple[Callable[[], int], str]] = {
+    "core": (_core, "200 concurrent digests through the core: ack latency, throughput, loop lag"),
     "llm": (_llm, "LLM prompt tokens and estimated $ per digest, budgeted vs every comment"),
     "offline": (_offline, "the offline digest pipeline, stage by stage, against the naive way"),
     "reddit": (_reddit, "budgeted thread fetching vs replace_more(limit=None), fake Reddit"),

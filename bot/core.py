@@ -162,6 +162,8 @@ class Core:
         self._streams: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
         self._running_jobs = 0
+        # Analyses under way, by cache key: a second job for the same thread waits for the first.
+        self._analysing: dict[str, asyncio.Future[tuple[Report, str]]] = {}
         self.on_job_done: Callable[[JobRow], None] | None = None  # for tests and the console
 
     # ================================================================== requests
@@ -264,6 +266,7 @@ class Core:
                 "depth": depth.value,
                 "nsfw_ok": request.channel_nsfw,
             },
+            urgent=True,
         )
         self._jobs_ready.set()
         return None  # the digest itself is the answer
@@ -524,8 +527,9 @@ class Core:
     async def report_for(
         self, platform: str, server_id: str, ref: ThreadRef, depth: Depth, settings: dict[str, str],
         *, nsfw_ok: bool = True,
-    ) -> Report:  # fmt: skip
-        """One analysis per (thread, depth, content, analyser), reused across channels."""
+    ) -> tuple[Report, str]:  # fmt: skip
+        """One analysis per (thread, depth, content, analyser), reused across channels; returns
+        the report and its serialised form (made once, off the event loop)."""
         thread = await self.source.fetch_thread(ref, depth)
         if thread.post.nsfw and not nsfw_ok:
             raise UserFacing(
@@ -535,34 +539,56 @@ class Core:
         spent = await self.storage.spent_today(platform, server_id)
         engine, note = self.engines.pick(settings["analyzer"], spend_ok=cap > 0 and spent < cap)
         key = f"{thread.post.id}:{ref.comment_id or ''}:{depth.value}:{_fingerprint(thread)}:{engine.analyzer_name}"
-        cached = await self.storage.cached_report(key, self.config.report_cache_ttl)
-        if cached is not None:
-            report = codec.loads(Report, cached)
+        pending = self._analysing.get(key)
+        if pending is not None:
+            report, text = await asyncio.shield(pending)
         else:
-            report = await engine.digest(thread, depth)
-            await self.storage.cache_report(key, codec.dumps(report))
-            if report.usage.input_tokens or report.usage.cost_usd:
-                u = report.usage
-                await self.storage.record_usage(
-                    platform, server_id, u.model, u.input_tokens, u.output_tokens, u.cost_usd
-                )
+            future: asyncio.Future[tuple[Report, str]] = asyncio.get_running_loop().create_future()
+            self._analysing[key] = future
+            try:
+                report, text = await self._analyse(key, engine, thread, depth, platform, server_id)
+            except BaseException as exc:
+                future.set_exception(exc)
+                future.exception()  # waiters re-raise it; nobody else must
+                raise
+            finally:
+                self._analysing.pop(key, None)
+            future.set_result((report, text))
         if note:
             report = replace(report, notes=(*report.notes, note))
-        return report
+            text = await asyncio.to_thread(codec.dumps, report)
+        return report, text
+
+    async def _analyse(
+        self, key: str, engine: DigestEngine, thread: Thread, depth: Depth, platform: str,
+        server_id: str,
+    ) -> tuple[Report, str]:  # fmt: skip
+        cached = await self.storage.cached_report(key, self.config.report_cache_ttl)
+        if cached is not None:
+            return await asyncio.to_thread(codec.loads, Report, cached), cached
+        report = await engine.digest(thread, depth)
+        text = await asyncio.to_thread(codec.dumps, report)
+        await self.storage.cache_report(key, text)
+        u = report.usage
+        if u.input_tokens or u.cost_usd:
+            await self.storage.record_usage(
+                platform, server_id, u.model, u.input_tokens, u.output_tokens, u.cost_usd
+            )
+        return report, text
 
     async def _run_digest(self, job: JobRow) -> None:
         p = job.payload
         depth = Depth(p.get("depth", "brief"))
         settings = await self.server_settings(p["platform"], p["server_id"])
         report: Report
-        if job.report is not None:
-            report = codec.loads(Report, job.report)  # analysed before a crash: not redone
+        if job.report is not None:  # analysed before a crash: not redone
+            report = await asyncio.to_thread(codec.loads, Report, job.report)
         else:
             ref = await self._resolve(p["target"])
-            report = await self.report_for(
+            report, text = await self.report_for(
                 p["platform"], p["server_id"], ref, depth, settings, nsfw_ok=p.get("nsfw_ok", True)
             )
-            await self.storage.save_job_report(job.key, codec.dumps(report))
+            await self.storage.save_job_report(job.key, text)
         post_id = report.thread.id
         await self._deliver(job, Delivery(report=report, header=p.get("header")), post_id=post_id,
                             focus=report.focus_comment_id, thread_posts=[post_id])  # fmt: skip
@@ -611,16 +637,15 @@ class Core:
             reports = []
             for post in chosen:
                 try:
-                    reports.append(
-                        await self.report_for(
-                            sub.platform,
-                            sub.server_id,
-                            ThreadRef(post.id),
-                            Depth.BRIEF,
-                            settings,
-                            nsfw_ok=spec.get("channel_nsfw", False),
-                        )
+                    report, _ = await self.report_for(
+                        sub.platform,
+                        sub.server_id,
+                        ThreadRef(post.id),
+                        Depth.BRIEF,
+                        settings,
+                        nsfw_ok=spec.get("channel_nsfw", False),
                     )
+                    reports.append(report)
                 except SourceError as exc:  # one thread gone must not sink the whole digest
                     log.info("scheduled #%s: skipping %s: %s", sub.id, post.id, exc)
                 except UserFacing:

@@ -7,6 +7,7 @@ reason each stands out, and takeaways quoted from comments that recommend, warn 
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections import Counter, defaultdict
@@ -342,7 +343,8 @@ class OfflineAnalyzer:
         return 0
 
     async def narrate(self, inp: AnalysisInput) -> NarrativeResult:
-        return NarrativeResult(self.narrate_sync(inp))
+        # CPU-bound on big threads: off the event loop, so acknowledgements stay fast.
+        return NarrativeResult(await asyncio.to_thread(self.narrate_sync, inp))
 
     def narrate_sync(self, inp: AnalysisInput) -> Narrative:
         comments = inp.comments

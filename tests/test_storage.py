@@ -85,3 +85,30 @@ async def test_a_failed_unit_of_work_leaves_nothing(tmp_path: Path) -> None:
         assert await db.get_settings("p", "s") == {}
         assert await db.add_job("k1", "digest", {}) is True
         assert await db.add_job("k1", "digest", {}) is False  # idempotency key
+
+
+async def test_urgent_writes_go_first(tmp_path: Path) -> None:
+    import asyncio
+
+    order: list[str] = []
+    async with Storage(tmp_path / "u.sqlite3") as db:
+
+        async def unit(name: str, urgent: bool) -> None:
+            async with db.transaction(urgent=urgent):
+                order.append(name)
+                await asyncio.sleep(0.01)
+
+        first = asyncio.create_task(unit("holder", False))
+        await asyncio.sleep(0)
+        tasks = [asyncio.create_task(unit(f"bg{i}", False)) for i in range(3)]
+        await asyncio.sleep(0)
+        tasks.append(asyncio.create_task(unit("ack", True)))
+        cancelled = asyncio.create_task(unit("gone", False))
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        await asyncio.gather(first, *tasks)
+        assert order[0] == "holder"
+        assert order[1] == "ack"
+        assert order[2:] == ["bg0", "bg1", "bg2"]
+        async with db.transaction():  # the lock is free again
+            pass
