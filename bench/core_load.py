@@ -38,12 +38,12 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from adapters.reddit_source.thread_json import thread_from_json
 from bot.chat import Delivery, EphemeralTarget, MessageRef, Request, Target
 from bot.core import Core, CoreConfig, Engines, _fingerprint
-from bot.storage import Storage
+from bot.storage import Storage, _WriteTurns
 from digest import codec
 from digest.llm import (
     LLMAnalyzer,
@@ -159,7 +159,7 @@ def _is_worker() -> bool:
     return task is not None and task.get_name().startswith("worker")
 
 
-class TimedLock(asyncio.Lock):
+class TimedLock(_WriteTurns):
     """The storage's write lock, timed: how long each unit of work waited for it and held it."""
 
     def __init__(self) -> None:
@@ -169,12 +169,11 @@ class TimedLock(asyncio.Lock):
         self.holds: list[float] = []
         self._since = 0.0
 
-    async def acquire(self) -> Literal[True]:
+    async def acquire(self, urgent: bool) -> None:
         asked = time.perf_counter()
-        await super().acquire()
+        await super().acquire(urgent)
         self._since = time.perf_counter()
         (self.waits_worker if _is_worker() else self.waits_request).append(_ms(self._since - asked))
-        return True
 
     def release(self) -> None:
         self.holds.append(_ms(time.perf_counter() - self._since))
@@ -214,7 +213,7 @@ class Instruments:
             self.add_job_ms, storage.add_job
         )
         current = getattr(storage, "_write", None)
-        if isinstance(current, asyncio.Lock) and not current.locked():
+        if isinstance(current, _WriteTurns) and not isinstance(current, TimedLock):
             self.lock = TimedLock()
             storage._write = self.lock  # the benchmark times the storage's own lock
 
