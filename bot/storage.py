@@ -234,6 +234,12 @@ class Storage:
         # One connection is shared by every task: units of work take turns (SQLite has one
         # writer anyway), reads go straight through.
         self._write = _WriteTurns()
+        # Urgent jobs (someone waits for the acknowledgement) are written in groups: one
+        # transaction for everything queued while the previous one was being written.
+        self._queued_jobs: list[
+            tuple[str, str, dict[str, Any], datetime, asyncio.Future[bool]]
+        ] = []
+        self._job_writer: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Storage:
         try:
@@ -280,6 +286,8 @@ class Storage:
         await self._close()
 
     async def _close(self) -> None:
+        if self._job_writer is not None and not self._job_writer.done():
+            await asyncio.wait([self._job_writer], timeout=5)
         if self._db is not None:
             await self._db.close()
             self._db = None
@@ -501,8 +509,33 @@ class Storage:
         urgent: bool = False,
     ) -> bool:
         """Queue a job; False when a job with this idempotency key exists (it is not redone)."""
-        async with self.transaction(urgent=urgent) as db:
-            return await self._insert_job(db, key, kind, payload, not_before or self.now())
+        if not urgent:
+            async with self.transaction() as db:
+                return await self._insert_job(db, key, kind, payload, not_before or self.now())
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queued_jobs.append((key, kind, payload, not_before or self.now(), future))
+        if self._job_writer is None or self._job_writer.done():
+            self._job_writer = asyncio.create_task(self._write_queued_jobs())
+        return await asyncio.shield(future)
+
+    async def _write_queued_jobs(self) -> None:
+        while self._queued_jobs:
+            batch, self._queued_jobs = self._queued_jobs, []
+            try:
+                async with self.transaction(urgent=True) as db:
+                    created = [
+                        await self._insert_job(db, k, kind, p, nb) for k, kind, p, nb, _ in batch
+                    ]
+            except BaseException as exc:
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (*_, future), ok in zip(batch, created, strict=True):
+                if not future.done():
+                    future.set_result(ok)
 
     @staticmethod
     def _job(row: aiosqlite.Row) -> JobRow:

@@ -112,3 +112,14 @@ async def test_urgent_writes_go_first(tmp_path: Path) -> None:
         assert order[2:] == ["bg0", "bg1", "bg2"]
         async with db.transaction():  # the lock is free again
             pass
+
+
+async def test_urgent_jobs_are_written_in_groups(tmp_path: Path) -> None:
+    import asyncio
+
+    async with Storage(tmp_path / "g.sqlite3") as db:
+        results = await asyncio.gather(
+            *(db.add_job(f"k{i % 50}", "digest", {"i": i}, urgent=True) for i in range(100))
+        )
+        assert results.count(True) == 50  # each key once, whatever the grouping
+        assert len(await db.jobs()) == 50
