@@ -32,11 +32,18 @@ def _core() -> int:
     return core_load.main()
 
 
+def _slack() -> int:
+    from bench import slack_load
+
+    return slack_load.main()
+
+
 BENCHMARKS: dict[str, tuple[Callable[[], int], str]] = {
     "core": (_core, "200 concurrent digests through the core: ack latency, throughput, loop lag"),
     "llm": (_llm, "LLM prompt tokens and estimated $ per digest, budgeted vs every comment"),
     "offline": (_offline, "the offline digest pipeline, stage by stage, against the naive way"),
     "reddit": (_reddit, "budgeted thread fetching vs replace_more(limit=None), fake Reddit"),
+    "slack": (_slack, "200 concurrent slash commands to the Slack adapter: time to the ack"),
 }
 
 

@@ -48,6 +48,7 @@ class Reaction:
     by_bot: bool = False  # the bot's own reaction: ignored
     message_text: str | None = None  # the reacted message's text, when the adapter can read it
     channel_nsfw: bool = False
+    requested: bool = False  # asked for explicitly (a "Deep analysis" menu): any emoji counts
 
 
 @dataclass(frozen=True, slots=True)

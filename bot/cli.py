@@ -16,8 +16,10 @@ import typer
 from rich.console import Console
 
 from adapters.console_chat import ConsoleChat, ConsoleControl, stdin_lines
+from adapters.discord_chat import DiscordChat, DiscordConfig
+from adapters.slack_chat import SlackChat, SlackConfig
 from bot.app import App
-from bot.chat import Inbox
+from bot.chat import ChatPort, Inbox
 from bot.settings import Settings, SettingsError, load_settings
 from bot.storage import StorageError
 from digest.errors import DigestError
@@ -179,11 +181,47 @@ def console() -> None:
     _run_until_signal(lambda: _console(settings))
 
 
+async def _chat_bot(settings: Settings) -> None:
+    """Discord and/or Slack, as configured, on one core."""
+    async with App(settings) as application, contextlib.AsyncExitStack() as stack:
+        chats: dict[str, ChatPort] = {}
+        runners: list[Callable[[Inbox], Awaitable[None]]] = []
+        if settings.discord_token is not None:
+            discord = await stack.enter_async_context(
+                DiscordChat(
+                    DiscordConfig(
+                        token=settings.discord_token.get_secret_value(),
+                        api_base=settings.discord_api_base,
+                        gateway_url=settings.discord_gateway_url,
+                        guild_ids=tuple(settings.discord_guild_ids),
+                        message_content=settings.discord_message_content,
+                    )
+                )
+            )
+            chats[discord.platform] = discord
+            runners.append(discord.run)
+        slack_config = SlackConfig.from_settings(settings)
+        if slack_config is not None:
+            slack = await stack.enter_async_context(SlackChat(slack_config))
+            chats[slack.platform] = slack
+            runners.append(slack.run)
+        core = await application.bot(chats)
+        inbox = Inbox(core.handle_request, core.handle_reaction, core.subscription_choices)
+        await core.start()
+        try:
+            await asyncio.gather(*(run_chat(inbox) for run_chat in runners))
+        finally:
+            await core.stop()
+
+
 @app.command()
 def run() -> None:
     """Run the bot on every configured platform (the console when no chat tokens are set)."""
     settings = _start()
-    _run_until_signal(lambda: _console(settings))
+    if settings.discord_token is None and settings.slack_bot_token is None:
+        _run_until_signal(lambda: _console(settings))
+    else:
+        _run_until_signal(lambda: _chat_bot(settings))
 
 
 def main() -> None:

@@ -419,8 +419,10 @@ class Core:
         if reaction.by_bot:
             return
         settings = await self.server_settings(reaction.message.platform, reaction.server_id)
-        wanted = EMOJI_ALIASES.get(settings["flag-emoji"], (settings["flag-emoji"],))
-        if reaction.emoji not in wanted:
+        flag = settings["flag-emoji"]
+        # Slack names emoji ("mag") and sends a typed 🔍 as ":mag:" in command text.
+        wanted = (*EMOJI_ALIASES.get(flag, (flag,)), flag.strip(":"))
+        if reaction.emoji not in wanted and not reaction.requested:
             return
         known = await self.storage.posted_thread_for(reaction.message)
         target: str | None = None

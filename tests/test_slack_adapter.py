@@ -1,0 +1,932 @@
+"""The Slack adapter against the fake Slack, with the real slack-bolt and the real core.
+
+Every test runs the adapter as the bot runs it: `async with SlackChat(config)` then `run(inbox)`,
+HTTP mode on 127.0.0.1 (signed requests) or Socket Mode (envelopes from the fake), the core on
+a SQLite file in tmp_path with an in-memory Reddit and the offline analyser. Listeners work
+after the ack, so tests poll the fake for what the bot posted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import parse_qsl
+
+import aiohttp
+import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import builtin_async_handlers
+
+from adapters.reddit_source.thread_json import thread_from_json, thread_from_json_text
+from adapters.slack_chat import (
+    MAX_BLOCKS,
+    MESSAGE_CHARS,
+    SlackChat,
+    SlackConfig,
+    SlackConfigError,
+    SlackMessage,
+    SlackPostError,
+    delivery_messages,
+    escape_mrkdwn,
+    reaction_from_event,
+    reaction_from_shortcut,
+    reddit_to_mrkdwn,
+    report_messages,
+    request_from_command,
+    text_messages,
+)
+from bot.chat import (
+    Bundle,
+    ChannelTarget,
+    Delivery,
+    EphemeralTarget,
+    Inbox,
+    MessageRef,
+    Reaction,
+    Request,
+    ThreadTarget,
+)
+from bot.core import Core, CoreConfig, Engines
+from bot.settings import Settings
+from bot.storage import Storage
+from digest.model import Thread
+from digest.pipeline import DigestEngine
+from digest.report import Depth, Report
+from digest.sentiment import make_scorer
+from digest.text import find_urls
+from tests.conftest import thread_params
+from tests.fakes.slack_server import (
+    ApiCall,
+    FakeSlack,
+    JSONDict,
+    _block_errors,
+    form_body,
+    interactive_form_body,
+    sign,
+)
+from tests.support.fake_source import FakeSource
+from tests.support.synthetic import comment_data, nest, post_data, thread_json
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SLACK_DATA = SHARED_DATA / "slack"
+needs_slack_data = pytest.mark.skipif(
+    not SLACK_DATA.is_dir(),
+    reason=f"real Slack payloads not found at {SLACK_DATA} (they live beside the repo)",
+)
+
+ENGINE = DigestEngine(scorer=make_scorer())
+FORM = "application/x-www-form-urlencoded"
+GOOD_URL = "https://www.reddit.com/r/LocalLLaMA/comments/abc123/models/"
+HOSTILE_URL = "https://www.reddit.com/r/LocalLLaMA/comments/evil66/psa/"
+FORBIDDEN = (
+    "<!channel>",
+    "<!here>",
+    "<!everyone>",
+    "<@U123",
+    "<#C0GENERAL",
+    "<!subteam",
+    "|totally safe>",
+)
+
+
+# ----------------------------------------------------------------------------- threads
+
+
+def good_thread() -> Thread:
+    raw = thread_json(30, seed=7, post_id="abc123")
+    raw[0]["data"]["children"][0]["data"] = post_data("abc123", 30, subreddit="LocalLLaMA") | {
+        "title": "Which quantized model runs best on one GPU?"
+    }
+    return thread_from_json(raw)
+
+
+def hostile_thread() -> Thread:
+    """Reddit text that tries to ping, link and format its way into the channel."""
+    bodies = [
+        (
+            "c1",
+            "t3_evil66",
+            500,
+            "<!channel> wake up, <@U123> said **this** is [the best](https://github.com/example/"
+            "project) tool. `rm -rf <!here>` and *really* ~~not~~ fine",
+        ),
+        (
+            "c2",
+            "t3_evil66",
+            300,
+            "I disagree with <@U123|bob> and <#C0GENERAL|general>; @everyone should read "
+            "https://arxiv.org/abs/2401.00001 first, it is great.",
+        ),
+        (
+            "c3",
+            "t3_evil66",
+            200,
+            "Honestly it is great & fast > slow < fast, recommend it. <!subteam^S123|admins> "
+            "5 * 3 * 2 = 30",
+        ),
+        (
+            "c4",
+            "t1_c1",
+            150,
+            "<https://evil.example/phish|totally safe> click here <!everyone> for more details",
+        ),
+        ("c5", "t1_c2", 90, "<!here> agreed, you should always test it on your own data first."),
+    ]
+    comments = [
+        comment_data(cid, parent, author=f"user_{cid}", body=body, score=score,
+                     created=1_735_689_600 + i * 60, depth=0 if parent.startswith("t3") else 1)
+        for i, (cid, parent, score, body) in enumerate(bodies)
+    ]  # fmt: skip
+    post = post_data("evil66", len(comments), subreddit="LocalLLaMA") | {
+        "title": "PSA <!channel> the new model is out <@U123>",
+        "selftext": "Details: <!here> see https://github.com/example/project and **enjoy**",
+    }
+    raw = [
+        {"kind": "Listing", "data": {"children": [{"kind": "t3", "data": post}]}},
+        {"kind": "Listing", "data": {"children": nest(comments)}},
+    ]
+    return thread_from_json(raw)
+
+
+def thread_urls(thread: Thread) -> set[str]:
+    urls = {thread.post.permalink, thread.post.url}
+    for text in (thread.post.body, *(c.body for c in thread.comments)):
+        urls.update(find_urls(text))
+    return urls
+
+
+# ----------------------------------------------------------------------------- the fake
+
+
+class MetaSlack(FakeSlack):
+    """The shared fake plus message metadata, which it does not keep: chat.postMessage stores
+    `metadata`, conversations.history/replies return it with `include_all_metadata`."""
+
+    def _chat_post_message(self, call: ApiCall) -> JSONDict:
+        answer = super()._chat_post_message(call)
+        metadata = call.args.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        if metadata:
+            stored = self.find_message(answer["channel"], answer["ts"])
+            assert stored is not None
+            stored.extra["metadata"] = metadata
+            answer["message"]["metadata"] = metadata
+        return answer
+
+    def _with_metadata(self, call: ApiCall, answer: JSONDict) -> JSONDict:
+        if str(call.args.get("include_all_metadata", "")).lower() in ("1", "true"):
+            for m in answer["messages"]:
+                stored = self.find_message(str(call.args["channel"]), m["ts"])
+                if stored is not None and "metadata" in stored.extra:
+                    m["metadata"] = stored.extra["metadata"]
+        return answer
+
+    def _conversations_history(self, call: ApiCall) -> JSONDict:
+        return self._with_metadata(call, super()._conversations_history(call))
+
+    def _conversations_replies(self, call: ApiCall) -> JSONDict:
+        return self._with_metadata(call, super()._conversations_replies(call))
+
+    def key_of(self, ts: str, channel: str = "C0GENERAL") -> str | None:
+        msg = self.find_message(channel, ts)
+        meta = msg.extra.get("metadata") if msg is not None else None
+        return meta["event_payload"]["key"] if meta else None
+
+
+# ----------------------------------------------------------------------------- the bot
+
+
+@dataclass
+class Recorder:
+    """An Inbox that only records (for payload tests that need no core)."""
+
+    requests: list[Request] = field(default_factory=list)
+    reactions: list[Reaction] = field(default_factory=list)
+
+    async def on_request(self, request: Request) -> None:
+        self.requests.append(request)
+
+    async def on_reaction(self, reaction: Reaction) -> None:
+        self.reactions.append(reaction)
+
+    def inbox(self) -> Inbox:
+        return Inbox(self.on_request, self.on_reaction)
+
+
+@dataclass
+class Bot:
+    fake: MetaSlack
+    chat: SlackChat
+    core: Core
+    source: FakeSource
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.chat.http_port}/slack/events"
+
+    async def send(
+        self, body: bytes, content_type: str = FORM, headers: dict[str, str] | None = None
+    ) -> tuple[int, str, float]:
+        """POST a (signed, unless headers are given) body to the adapter: status, body, seconds."""
+        signed = sign(body, self.fake.signing_secret) if headers is None else headers
+        async with aiohttp.ClientSession() as session:
+            started = time.monotonic()
+            async with session.post(
+                self.url, data=body, headers={**signed, "Content-Type": content_type}
+            ) as response:
+                text = await response.text()
+                return response.status, text, time.monotonic() - started
+
+    async def slash(self, command: str, text: str, **kw: Any) -> tuple[int, str, float]:
+        return await self.send(form_body(self.fake.slash_command_payload(command, text, **kw)))
+
+    async def event(self, body: JSONDict) -> int:
+        status, _, _ = await self.send(json.dumps(body).encode(), "application/json")
+        return status
+
+    async def settle(self) -> None:
+        """Until the core has nothing left to do (and listeners have finished)."""
+        await asyncio.sleep(0.05)
+        assert await self.core.drain(10.0)
+        await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def running(
+    fake: MetaSlack,
+    tmp_path: Path,
+    *,
+    socket: bool = False,
+    inbox: Inbox | None = None,
+    **config: Any,
+) -> AsyncIterator[Bot]:
+    cfg = SlackConfig(
+        bot_token=fake.bot_token,
+        app_token=fake.app_token if socket else None,
+        signing_secret=fake.signing_secret,
+        host="127.0.0.1",
+        port=0,
+        api_url=fake.api_url,
+        **{"post_interval": 0.0, **config},
+    )
+    async with AsyncExitStack() as stack:
+        storage = await stack.enter_async_context(Storage(tmp_path / "bot.sqlite3"))
+        source = FakeSource()
+        source.add(good_thread())
+        source.add(hostile_thread())
+        chat = await stack.enter_async_context(SlackChat(cfg))
+        core = Core(
+            storage=storage,
+            source=source,
+            engines=Engines({"offline": ENGINE}),
+            chats={"slack": chat},
+            config=CoreConfig(workers=2, idle_poll_seconds=0.05),
+        )
+        await core.start()
+        stack.push_async_callback(core.stop, 2.0)
+        task = asyncio.create_task(
+            chat.run(inbox or Inbox(core.handle_request, core.handle_reaction))
+        )
+
+        async def cancel() -> None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        stack.push_async_callback(cancel)
+        await chat.wait_ready(5.0)
+        yield Bot(fake, chat, core, source)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[MetaSlack]:
+    server = MetaSlack()
+    async with server:
+        yield server
+
+
+@pytest.fixture
+async def bot(fake: MetaSlack, tmp_path: Path) -> AsyncIterator[Bot]:
+    async with running(fake, tmp_path) as b:
+        yield b
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def strings(obj: Any) -> Iterator[str]:
+    """Every string in a JSON-like value."""
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, dict):
+        for value in obj.values():
+            yield from strings(value)
+    elif isinstance(obj, list | tuple):
+        for value in obj:
+            yield from strings(value)
+
+
+def check_message(text: str, blocks: list[JSONDict] | tuple[JSONDict, ...] | None) -> None:
+    """Slack's limits and ours, for one message."""
+    assert text.strip(), "a message always carries a plain-text fallback"
+    size = len(text)
+    if blocks is not None:
+        assert _block_errors(list(blocks)) == []
+        assert len(blocks) <= MAX_BLOCKS
+        for block in blocks:
+            if block["type"] == "section":
+                assert len(block["text"]["text"]) <= 3000
+                assert block["text"]["verbatim"] is True
+                size += len(block["text"]["text"])
+            elif block["type"] == "header":
+                assert block["text"]["type"] == "plain_text"
+                assert len(block["text"]["text"]) <= 150
+            elif block["type"] == "context":
+                assert len(block["elements"]) <= 10
+                size += sum(len(e["text"]) for e in block["elements"])
+    assert size <= MESSAGE_CHARS
+
+
+def posted_payloads(fake: FakeSlack) -> list[JSONDict]:
+    out: list[JSONDict] = [c.args for c in fake.calls_to("chat.postMessage")]
+    out += [c.args for c in fake.calls_to("chat.postEphemeral")]
+    out += [r.body for r in fake.responses]
+    return out
+
+
+async def replies_settled(bot: Bot, thread_ts: str, channel: str = "C0GENERAL") -> list[Any]:
+    await bot.fake.wait_until(
+        lambda: any(m.thread_ts == thread_ts for m in bot.fake.posted), timeout=10.0
+    )
+    await bot.settle()
+    return [m for m in bot.fake.posted if m.thread_ts == thread_ts and m.channel == channel]
+
+
+# ----------------------------------------------------------------------------- configuration
+
+
+def test_config_keeps_secrets_out_of_repr_and_needs_a_transport() -> None:
+    cfg = SlackConfig(bot_token="xoxb-secret-1", app_token="xapp-secret-2", signing_secret="s3")
+    shown = repr(cfg) + str(cfg)
+    assert "secret" not in shown
+    assert "s3" not in shown
+    assert cfg.socket_mode
+    assert cfg.web_api_url == "https://slack.com/api/"
+    http = SlackConfig(bot_token="xoxb-1", signing_secret="s", api_url="http://127.0.0.1:9/api")
+    assert not http.socket_mode
+    assert http.web_api_url == "http://127.0.0.1:9/api/"
+    with pytest.raises(SlackConfigError, match=r"SLACK_APP_TOKEN .* or SLACK_SIGNING_SECRET"):
+        SlackConfig(bot_token="xoxb-1")
+    with pytest.raises(SlackConfigError, match="xapp-"):
+        SlackConfig(bot_token="xoxb-1", app_token="xoxb-wrong-kind")
+
+
+def test_config_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert SlackConfig.from_settings(Settings(_env_file=None)) is None  # type: ignore[call-arg]
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-from-env")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "sign-from-env")
+    monkeypatch.setenv("REDIGEST_SLACK_PORT", "3100")
+    monkeypatch.setenv("REDIGEST_SLACK_API_URL", "http://127.0.0.1:1/api")
+    monkeypatch.setenv("REDIGEST_SLACK_ADMIN_GROUP", "S0ADMINS1")
+    cfg = SlackConfig.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert cfg is not None
+    assert (cfg.bot_token, cfg.signing_secret, cfg.app_token) == (
+        "xoxb-from-env",
+        "sign-from-env",
+        None,
+    )
+    assert (cfg.port, cfg.web_api_url, cfg.admin_group) == (
+        3100,
+        "http://127.0.0.1:1/api/",
+        "S0ADMINS1",
+    )
+
+
+async def test_a_bad_bot_token_stops_start_up_with_one_sentence(fake: MetaSlack) -> None:
+    cfg = SlackConfig(bot_token="xoxb-wrong", signing_secret="s", api_url=fake.api_url)
+    with pytest.raises(SlackConfigError, match=r"invalid_auth.*SLACK_BOT_TOKEN"):
+        async with SlackChat(cfg):
+            pass
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+async def test_slash_digest_over_http_acks_then_posts_block_kit(bot: Bot) -> None:
+    status, body, seconds = await bot.slash("/digest", f"{GOOD_URL} brief")
+    assert status == 200
+    assert seconds < 3.0  # Slack's deadline for the ack
+    assert "digest will be posted here" in body
+
+    call = await bot.fake.wait_for_call("chat.postMessage", timeout=10.0)
+    assert call.args["channel"] == "C0GENERAL"
+    blocks = call.args["blocks"]
+    assert blocks[0]["type"] == "header"
+    assert "Which quantized model runs best on one GPU?" in blocks[1]["text"]["text"]
+    permalink = good_thread().post.permalink
+    assert f"<{permalink}|" in blocks[1]["text"]["text"]  # the thread's own link, as <url|label>
+    assert "Which quantized model" in call.args["text"]  # the fallback names the thread too
+    check_message(call.args["text"], blocks)
+    metadata = call.args["metadata"]
+    assert metadata["event_type"] == "redigest_post"
+    assert metadata["event_payload"]["key"].startswith("digest:slack:C0GENERAL:")
+    assert call.args["unfurl_links"] is False
+
+    # The message reference is (channel, ts): a later reaction on it finds the thread.
+    await bot.settle()
+    ref = MessageRef("slack", "C0GENERAL", bot.fake.posted[0].ts)
+    assert await bot.core.storage.posted_thread_for(ref) == ("abc123", None)
+    assert bot.fake.calls_to("users.info") == []  # /digest needs no admin check
+
+
+async def test_slash_command_through_socket_mode(fake: MetaSlack, tmp_path: Path) -> None:
+    async with running(fake, tmp_path, socket=True) as bot:
+        assert fake.socket_connected
+        assert fake.calls_to("apps.connections.open")[0].token == fake.app_token
+        payload = fake.slash_command_payload("/digest", GOOD_URL)
+        envelope_id = await fake.socket_send(fake.envelope("slash_commands", payload))
+        ack = await fake.wait_ack(envelope_id)
+        assert "digest will be posted here" in ack["payload"]["text"]
+        call = await fake.wait_for_call("chat.postMessage", timeout=10.0)
+        check_message(call.args["text"], call.args["blocks"])
+        assert "Which quantized model" in call.args["blocks"][1]["text"]["text"]
+        await bot.settle()
+    assert not fake.socket_connected  # run() was cancelled: the connection is closed
+
+
+async def test_subcommands_are_namespaced_and_answered_ephemerally(bot: Bot) -> None:
+    status, body, _ = await bot.slash("/redigest", "help")
+    assert (status, body) == (200, "")
+    await bot.fake.wait_until(lambda: len(bot.fake.ephemerals) == 1)
+    answer = bot.fake.ephemerals[0]
+    assert (answer.via, answer.user) == ("response_url", "U0ALICE01")
+    assert "subscribe r/SUB" in answer.text
+    assert bot.fake.posted == []
+
+
+async def test_non_admin_cannot_subscribe(bot: Bot) -> None:
+    await bot.slash("/redigest", "subscribe r/LocalLLaMA daily 09:00", user_id="U0ALICE01")
+    await bot.fake.wait_until(lambda: len(bot.fake.ephemerals) == 1)
+    refusal = bot.fake.ephemerals[0]
+    assert refusal.user == "U0ALICE01"
+    assert refusal.text == "Only people who can manage this workspace can subscribe a channel."
+    assert await bot.core.storage.subscriptions() == []
+    assert bot.fake.calls_to("users.info")[0].args["user"] == "U0ALICE01"
+
+    await bot.slash("/redigest", "subscribe r/LocalLLaMA daily 09:00", user_id="U0OWNER01")
+    await bot.fake.wait_until(lambda: len(bot.fake.ephemerals) == 2)
+    assert bot.fake.ephemerals[1].text.startswith("Subscribed #1: r/LocalLLaMA")
+
+
+async def test_members_of_the_admin_group_may_manage(fake: MetaSlack, tmp_path: Path) -> None:
+    fake.add_usergroup("S0ADMINS1", ["U0ALICE01"])
+    async with running(fake, tmp_path, admin_group="S0ADMINS1") as bot:
+        await bot.slash("/redigest", "watch r/LocalLLaMA min-score 200")
+        await fake.wait_until(lambda: len(fake.ephemerals) == 1)
+        assert fake.ephemerals[0].text.startswith("Watching #1")
+        await bot.slash("/redigest", "pause #1")
+        await fake.wait_until(lambda: len(fake.ephemerals) == 2)
+        assert fake.ephemerals[1].text == "Paused #1."
+        assert len(fake.calls_to("usergroups.users.list")) == 1  # cached
+
+
+async def test_errors_reach_the_user_in_one_sentence(bot: Bot) -> None:
+    await bot.slash("/digest", "https://www.reddit.com/r/foo/wiki")
+    await bot.fake.wait_until(lambda: len(bot.fake.ephemerals) == 1)
+    assert bot.fake.ephemerals[0].text.count(". ") <= 1
+
+    bot.fake.fail_next("chat.postMessage", "not_in_channel")
+    await bot.slash("/digest", GOOD_URL)
+    await bot.fake.wait_until(lambda: len(bot.fake.ephemerals) == 2, timeout=10.0)
+    assert bot.fake.ephemerals[1].text == (
+        "I can't post in this channel: invite me with /invite @redigest, then try again."
+    )
+    assert bot.fake.posted == []
+
+
+# ----------------------------------------------------------------------------- signatures
+
+
+@pytest.mark.parametrize(
+    "headers_for",
+    [
+        pytest.param(lambda body, secret: sign(body, "forged-secret"), id="forged"),
+        pytest.param(lambda body, secret: sign(body, secret, int(time.time()) - 301), id="stale"),
+        pytest.param(lambda body, secret: {}, id="unsigned"),
+    ],
+)
+async def test_bad_signatures_get_401_and_no_work(
+    fake: MetaSlack, tmp_path: Path, headers_for: Any
+) -> None:
+    recorder = Recorder()
+    async with running(fake, tmp_path, inbox=recorder.inbox()) as bot:
+        calls_before = len(fake.calls)
+        body = form_body(fake.slash_command_payload("/digest", GOOD_URL))
+        status, _, _ = await bot.send(body, headers=headers_for(body, fake.signing_secret))
+        assert status == 401
+        event = fake.reaction_added_event("U0ALICE01", "mag", "C0GENERAL", "1.000001")
+        raw = json.dumps(event).encode()
+        status, _, _ = await bot.send(
+            raw, "application/json", headers_for(raw, fake.signing_secret)
+        )
+        assert status == 401
+        await asyncio.sleep(0.1)
+    assert recorder.requests == []
+    assert recorder.reactions == []
+    assert fake.calls[calls_before:] == []
+
+
+# ----------------------------------------------------------------------------- flags
+
+
+async def test_flag_reactions_post_the_deep_report_once(bot: Bot) -> None:
+    await bot.slash("/digest", GOOD_URL)
+    await bot.fake.wait_for_call("chat.postMessage", timeout=10.0)
+    await bot.settle()
+    digest_ts = bot.fake.posted[0].ts
+
+    for user in ("U0ALICE01", "U0BOB0001", "U0CAROL01"):
+        assert (
+            await bot.event(bot.fake.reaction_added_event(user, "mag", "C0GENERAL", digest_ts))
+            == 200
+        )
+    assert await bot.event(
+        bot.fake.reaction_added_event(bot.fake.bot_user_id, "mag", "C0GENERAL", digest_ts)
+    ) == 200  # fmt: skip
+    replies = await replies_settled(bot, digest_ts)
+
+    keys = {bot.fake.key_of(m.ts) for m in replies}
+    assert keys == {f"flag:slack:C0GENERAL:{digest_ts}:deep"}  # one deep report, whatever the flags
+    parts = [bot.fake.find_message("C0GENERAL", m.ts) for m in replies]
+    assert [p.extra["metadata"]["event_payload"]["part"] for p in parts if p] == list(
+        range(len(replies))
+    )
+    assert "Deep analysis" in (replies[0].blocks or [])[0]["text"]["text"]
+    for call in bot.fake.calls_to("chat.postMessage"):
+        check_message(call.args["text"], call.args.get("blocks"))
+    # A flag on the bot's own digest needs no reading back: the core knows its thread.
+    assert bot.fake.calls_to("conversations.history") == []
+
+
+async def test_the_bots_own_reaction_and_other_emoji_are_ignored(bot: Bot) -> None:
+    await bot.slash("/digest", GOOD_URL)
+    await bot.fake.wait_for_call("chat.postMessage", timeout=10.0)
+    await bot.settle()
+    digest_ts = bot.fake.posted[0].ts
+    fake = bot.fake
+    await bot.event(fake.reaction_added_event(fake.bot_user_id, "mag", "C0GENERAL", digest_ts))
+    await bot.event(fake.reaction_added_event("U0ALICE01", "tada", "C0GENERAL", digest_ts))
+    plain = fake.add_message("C0GENERAL", f"look {GOOD_URL}", user="U0ALICE01")
+    await bot.event(fake.reaction_added_event("U0ALICE01", "heart", "C0GENERAL", plain))
+    await bot.settle()
+    assert len(fake.posted) == 1
+    assert fake.calls_to("conversations.history") == []  # other emoji never cost a read
+
+
+async def test_flag_on_a_users_link_reads_the_message(bot: Bot) -> None:
+    fake = bot.fake
+    ts = fake.add_message("C0GENERAL", f"have you seen <{GOOD_URL}|this thread>?", user="U0OWNER01")
+    no_link = fake.add_message("C0GENERAL", "no thread here", user="U0OWNER01")
+    await bot.event(fake.reaction_added_event("U0ALICE01", "mag", "C0GENERAL", no_link))
+    await bot.event(fake.reaction_added_event("U0ALICE01", "mag::skin-tone-2", "C0GENERAL", ts))
+    replies = await replies_settled(bot, ts)
+    assert replies
+    assert all(m.thread_ts == ts for m in replies)
+    assert "Which quantized model" in (replies[0].blocks or [])[1]["text"]["text"]
+    assert not any(m.thread_ts == no_link for m in fake.posted)
+
+
+async def test_deep_analysis_shortcut_does_what_the_flag_does(bot: Bot) -> None:
+    fake = bot.fake
+    ts = fake.add_message("C0GENERAL", f"worth a read: {GOOD_URL}", user="U0OWNER01")
+    payload = fake.message_shortcut_payload("deep_analysis", ts, user="U0ALICE01")
+    status, _, seconds = await bot.send(interactive_form_body(payload))
+    assert status == 200
+    assert seconds < 3.0
+    replies = await replies_settled(bot, ts)
+    assert {fake.key_of(m.ts) for m in replies} == {f"flag:slack:C0GENERAL:{ts}:deep"}
+    assert fake.ephemerals[-1].via == "response_url"
+    assert "deep analysis will appear in a thread" in fake.ephemerals[-1].text
+
+    # Asked again (by someone else): the same analysis is not posted twice.
+    again = fake.message_shortcut_payload("deep_analysis", ts, user="U0OWNER01")
+    await bot.send(interactive_form_body(again))
+    await bot.settle()
+    assert len([m for m in fake.posted if m.thread_ts == ts]) == len(replies)
+
+    nothing = fake.add_message("C0GENERAL", "just chatting", user="U0OWNER01")
+    await bot.send(interactive_form_body(fake.message_shortcut_payload("deep_analysis", nothing)))
+    await fake.wait_until(lambda: "nothing to analyse" in fake.ephemerals[-1].text)
+
+
+# ----------------------------------------------------------------------------- safety
+
+
+async def test_a_hostile_thread_never_pings_links_or_formats(bot: Bot) -> None:
+    fake = bot.fake
+    await bot.slash("/digest", HOSTILE_URL)
+    await fake.wait_for_call("chat.postMessage", timeout=10.0)
+    await bot.settle()
+    digest_ts = fake.posted[0].ts
+    await bot.event(fake.reaction_added_event("U0ALICE01", "mag", "C0GENERAL", digest_ts))
+    replies = await replies_settled(bot, digest_ts)
+    assert replies
+
+    allowed = thread_urls(hostile_thread())
+    payloads = posted_payloads(fake)
+    everything = [s for p in payloads for s in strings(p)]
+    for text in everything:
+        for bad in FORBIDDEN:
+            assert bad not in text, (bad, text)
+        for target in re.findall(r"<([^<>]*)>", text):  # every <…> left is a link we made
+            url = target.split("|", 1)[0].replace("&amp;", "&")
+            assert url in allowed, url
+    joined = "\n".join(everything)
+    assert "&lt;!channel&gt;" in joined  # shown, not dropped
+    assert "&lt;@U123&gt;" in joined
+    assert "@\u200beveryone" in joined
+    assert "<https://github.com/example/project|the best>" in joined  # Reddit link kept
+    assert "*this*" in joined
+    assert "`rm -rf &lt;!here&gt;`" in joined
+    assert "5 ∗ 3 ∗ 2 = 30" in joined  # a stray marker cannot pair with anything
+    for call in fake.calls_to("chat.postMessage"):
+        check_message(call.args["text"], call.args.get("blocks"))
+
+
+def test_reddit_markdown_becomes_mrkdwn() -> None:
+    listed = frozenset({"example.com/a?"})
+    cases = {
+        "**bold** and *it* and _it2_ and ~~gone~~": "*bold* and _it_ and _it2_ and ~gone~",
+        "***both***": "*_both_*",
+        "`code <!here>` & more": "`code &lt;!here&gt;` &amp; more",
+        "[ok](https://example.com/a) [no](https://evil.example/x)": (
+            "<https://example.com/a|ok> no (https://evil.example/x)"
+        ),
+        "see https://www.example.com/a/.": "see <https://www.example.com/a/|example.com/a>.",
+        "snake_case_name stays, trailing_ does not": "snake_case_name stays, trailingˍ does not",
+        "**unclosed bold": "∗∗unclosed bold",
+        "**bold**text": "boldtext",
+        "> not a quote >!spoiler!<": "&gt; not a quote spoiler",
+        "<@U1> @channel": "&lt;@U1&gt; @\u200bchannel",
+    }
+    for source, expected in cases.items():
+        assert reddit_to_mrkdwn(source, listed) == expected, source
+    assert escape_mrkdwn("<!here>  *x*\n_y_") == "&lt;!here&gt; ∗x∗ ˍyˍ"
+
+
+# ----------------------------------------------------------------------------- limits
+
+
+@pytest.mark.parametrize("path", thread_params())
+def test_block_kit_limits_hold_for_every_real_thread(path: Path) -> None:
+    thread = thread_from_json_text(path.read_bytes(), source=str(path))
+    for depth in Depth:
+        report = ENGINE.digest_sync(thread, depth)
+        messages = report_messages(report, intro="asked by someone")
+        for message in messages:
+            check_message(message.text, message.blocks)
+        if depth is Depth.BRIEF:
+            assert len(messages) == 1
+        # Nothing is lost between pages: every section title appears once, in order.
+        titles = [
+            line
+            for m in messages
+            for b in m.blocks or ()
+            if b["type"] == "section"
+            for line in b["text"]["text"].split("\n")
+            if re.fullmatch(r"\*(\d+\. )?[A-Z][a-z ]+\*", line)
+        ]
+        assert len(titles) == len(set(titles)) >= 5
+
+
+def test_long_text_and_bundles_split_into_messages(report: Report) -> None:
+    long_text = "\n".join(f"line {i}: " + "words " * 30 for i in range(400))
+    pages = text_messages(long_text)
+    assert len(pages) > 1
+    for page in pages:
+        check_message(page.text, page.blocks)
+    assert text_messages("short & <sweet>") == [SlackMessage("short &amp; &lt;sweet&gt;")]
+
+    bundle = Bundle("Top of r/LocalLLaMA today", (report,) * 20, note="Late: the bot was down.")
+    for page in delivery_messages(Delivery(bundle=bundle, header="r/LocalLLaMA")):
+        check_message(page.text, page.blocks)
+    empty = delivery_messages(Delivery(bundle=Bundle("Top of r/x today", (), empty_text="None.")))
+    assert len(empty) == 1
+    assert "None." in json.dumps(empty[0].blocks)
+
+
+@pytest.fixture(scope="module")
+def report() -> Report:
+    return ENGINE.digest_sync(good_thread(), Depth.BRIEF)
+
+
+# ----------------------------------------------------------------------------- posting
+
+
+async def test_a_rate_limited_post_is_retried(
+    fake: MetaSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # slack_sdk sleeps Retry-After + random() seconds; no random jitter keeps the test fast.
+    monkeypatch.setattr(builtin_async_handlers, "random", SimpleNamespace(random=lambda: 0.0))
+    async with running(fake, tmp_path) as bot:
+        fake.rate_limit_next("chat.postMessage", retry_after=0)
+        refs = await bot.chat.post(ChannelTarget("C0GENERAL"), Delivery(text="hello"))
+        first, second = fake.calls_to("chat.postMessage")
+        assert (first.status, first.error) == (429, "ratelimited")
+        assert second.ok
+        assert refs == [MessageRef("slack", "C0GENERAL", fake.posted[0].ts)]
+
+        fake.rate_limit_next("chat.postMessage", retry_after=0, times=3)
+        with pytest.raises(SlackApiError) as exc:  # still limited: the core retries later
+            await bot.chat.post(ChannelTarget("C0GENERAL"), Delivery(text="again"))
+        assert not isinstance(exc.value, SlackPostError)
+        assert len(fake.posted) == 1
+
+
+async def test_posts_are_paced_per_channel(fake: MetaSlack, tmp_path: Path) -> None:
+    async with running(fake, tmp_path, post_interval=0.2) as bot:
+        fake.add_channel("C0OTHER01", "other")
+        await asyncio.gather(
+            bot.chat.post(ChannelTarget("C0GENERAL"), Delivery(text="one")),
+            bot.chat.post(ChannelTarget("C0GENERAL"), Delivery(text="two")),
+            bot.chat.post(ChannelTarget("C0OTHER01"), Delivery(text="elsewhere")),
+        )
+        general = [
+            c.time for c in fake.calls_to("chat.postMessage") if c.args["channel"] == "C0GENERAL"
+        ]
+        assert general[1] - general[0] >= 0.15
+
+
+async def test_ephemeral_without_response_url_uses_post_ephemeral(bot: Bot) -> None:
+    refs = await bot.chat.post(
+        EphemeralTarget("C0GENERAL", "U0ALICE01", "unknown-token"), Delivery(text="<!here> hi")
+    )
+    [eph] = bot.fake.ephemerals
+    assert (eph.via, eph.text) == ("chat.postEphemeral", "&lt;!here&gt; hi")
+    assert refs == [MessageRef("slack", "C0GENERAL", eph.message_ts)]
+
+
+async def test_find_posted_after_a_crash(fake: MetaSlack, tmp_path: Path) -> None:
+    text = "\n".join(f"line {i}: " + "words " * 30 for i in range(300))
+    target = ChannelTarget("C0GENERAL")
+    async with running(fake, tmp_path) as bot:
+        assert await bot.chat.find_posted(target, "job-1") is None
+        refs = await bot.chat.post(target, Delivery(text=text), idempotency_key="job-1")
+        assert len(refs) > 1
+    async with running(fake, tmp_path) as bot:  # a new process: only Slack remembers
+        assert await bot.chat.find_posted(target, "job-1") == refs
+        # The crash came between two parts: the missing ones go out, the others not again.
+        fake.messages.remove(next(m for m in fake.messages if m.ts == refs[-1].message_id))
+        assert await bot.chat.find_posted(target, "job-1") is None
+        before = len(fake.calls_to("chat.postMessage"))
+        again = await bot.chat.post(target, Delivery(text=text), idempotency_key="job-1")
+        assert again[:-1] == refs[:-1]
+        assert len(fake.calls_to("chat.postMessage")) == before + 1
+
+        parent = fake.add_message("C0GENERAL", "parent")
+        thread = ThreadTarget(MessageRef("slack", "C0GENERAL", parent))
+        posted = await bot.chat.post(thread, Delivery(text="reply"), idempotency_key="job-2")
+        assert posted[0].thread_id == parent
+    async with running(fake, tmp_path) as bot:
+        assert await bot.chat.find_posted(thread, "job-2") == posted
+        assert await bot.chat.find_posted(thread, "job-3") is None
+
+
+# ----------------------------------------------------------------------------- the manifest
+
+MANIFEST = Path(__file__).resolve().parents[1] / "slack-manifest.yml"
+# The bot scope each Web API method the adapter calls needs (the app token opens the socket).
+SCOPES_BY_METHOD = {
+    "auth.test": set(),
+    "apps.connections.open": set(),
+    "chat.postMessage": {"chat:write", "chat:write.public"},
+    "chat.postEphemeral": {"chat:write"},
+    "conversations.history": {"channels:history", "groups:history", "im:history", "mpim:history"},
+    "conversations.replies": {"channels:history", "groups:history", "im:history", "mpim:history"},
+    "users.info": {"users:read"},
+    "usergroups.users.list": {"usergroups:read"},
+}
+
+
+def test_the_manifest_asks_for_what_the_adapter_uses() -> None:
+    text = MANIFEST.read_text(encoding="utf-8")
+    bot_scopes = text.split("    bot:\n", 1)[1].split("settings:", 1)[0]
+    scopes = set(re.findall(r"^\s+- ([a-z:._]+)", bot_scopes, re.MULTILINE))
+    used = set().union(*SCOPES_BY_METHOD.values()) | {"commands", "reactions:read"}
+    assert scopes == used
+    assert re.search(r"^\s+- command: /digest$", text, re.MULTILINE)
+    assert re.search(r"^\s+- command: /redigest$", text, re.MULTILINE)
+    assert (
+        f"callback_id: {SlackConfig(bot_token='x', app_token='xapp-1').shortcut_callback_id}"
+        in text
+    )
+    assert re.search(r"bot_events:\n\s+- reaction_added\n", text)
+    assert "socket_mode_enabled: true" in text
+    assert "\t" not in text
+
+
+async def test_every_method_the_tests_saw_is_covered_by_a_scope(
+    fake: MetaSlack, tmp_path: Path
+) -> None:
+    fake.add_usergroup("S0ADMINS1", [])
+    async with running(fake, tmp_path, admin_group="S0ADMINS1") as bot:
+        await bot.slash("/redigest", "pause #1")
+        ts = fake.add_message("C0GENERAL", f"see {GOOD_URL}")
+        await bot.event(fake.reaction_added_event("U0ALICE01", "mag", "C0GENERAL", ts))
+        await replies_settled(bot, ts)
+        await bot.chat.find_posted(ChannelTarget("C0GENERAL"), "nothing")
+    assert {c.method for c in fake.calls} <= set(SCOPES_BY_METHOD)
+
+
+# ----------------------------------------------------------------------------- real payloads
+
+
+def _load(relative: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((SLACK_DATA / relative).read_text())
+    return data
+
+
+@needs_slack_data
+def test_real_payloads_parse_into_requests_and_reactions() -> None:
+    body = (SLACK_DATA / "slash_commands" / "slash_command_body.txt").read_text().strip()
+    request = request_from_command(dict(parse_qsl(body)))
+    assert request == Request(
+        platform="slack",
+        server_id="T111",
+        channel_id="C111",
+        user_id="W111",
+        command="redigest",  # any slash command but /digest is the redigest namespace
+        text="Hi",
+        reply_token="111.111.xxx",
+    )
+    event = _load("events/event_callback_reaction_added.json")
+    assert reaction_from_event(event, bot_user_id="U0BOT0001") == Reaction(
+        MessageRef("slack", "C111", "1599529504.000400"), "heart_eyes", "W111", "T111"
+    )
+    assert reaction_from_event(event, bot_user_id="W111") is not None
+    assert reaction_from_event(event, bot_user_id="W111").by_bot  # type: ignore[union-attr]
+    shortcut = _load("interactivity/message_action_shortcut.json")
+    assert reaction_from_shortcut(shortcut, emoji="mag", bot_user_id="U0BOT0001") == Reaction(
+        MessageRef("slack", "C111", "1583636382.000300"),
+        "mag",
+        "W111",
+        "T111",
+        message_text="@W222 test",
+        requested=True,
+    )
+
+
+@needs_slack_data
+async def test_real_payloads_through_the_adapter(fake: MetaSlack, tmp_path: Path) -> None:
+    fake.add_channel("C111", "random")
+    fake.add_user("W111", "primary-owner")
+    recorder = Recorder()
+    event = _load("events/event_callback_reaction_added.json")
+    item = event["event"]["item"]
+    fake.add_message("C111", f"this one: <{GOOD_URL}>", user="W222", ts=item["ts"])
+    async with running(
+        fake, tmp_path, inbox=recorder.inbox(), flag_emoji="heart_eyes",
+        shortcut_callback_id="test-shortcut",
+    ) as bot:  # fmt: skip
+        body = (SLACK_DATA / "slash_commands" / "slash_command_body.txt").read_bytes().strip()
+        status, _, _ = await bot.send(body)
+        assert status == 200
+        assert await bot.event(event) == 200
+        status, _, _ = await bot.send(
+            interactive_form_body(_load("interactivity/message_action_shortcut.json"))
+        )
+        assert status == 200
+        # Its response_url is hooks.slack.com (unreachable here): chat.postEphemeral instead.
+        await fake.wait_until(lambda: len(fake.ephemerals) == 1 and bool(recorder.reactions))
+    [request] = recorder.requests
+    assert (request.command, request.text, request.channel_id) == ("redigest", "Hi", "C111")
+    assert request.can_manage is False  # W111 is no admin in the fake
+    [reaction] = recorder.reactions
+    assert reaction.message == MessageRef("slack", "C111", item["ts"])
+    assert reaction.emoji == "heart_eyes"
+    assert reaction.message_text is not None
+    assert GOOD_URL in reaction.message_text
+    assert fake.ephemerals[0].via == "chat.postEphemeral"
+    assert "nothing to analyse" in fake.ephemerals[0].text  # "<@W222> test" has no thread
+
+
+@needs_slack_data
+async def test_real_slash_command_reaches_the_core(fake: MetaSlack, tmp_path: Path) -> None:
+    fake.add_channel("C111", "random")
+    fake.add_user("W111", "primary-owner")
+    async with running(fake, tmp_path) as bot:
+        body = (SLACK_DATA / "slash_commands" / "slash_command_body.txt").read_bytes().strip()
+        assert (await bot.send(body))[0] == 200
+        await fake.wait_until(lambda: len(fake.ephemerals) == 1, timeout=5.0)
+    assert fake.ephemerals[0].text.startswith("There is no command “Hi”")
+    assert (fake.ephemerals[0].channel, fake.ephemerals[0].user) == ("C111", "W111")
