@@ -198,6 +198,10 @@ async def _chat_bot(settings: Settings) -> None:
                     )
                 )
             )
+            if discord.invite_url:  # shown whatever the log level: the one thing to act on
+                Console(stderr=True, highlight=False, soft_wrap=True).print(
+                    f"redigest: invite the bot to a Discord server with {discord.invite_url}"
+                )
             chats[discord.platform] = discord
             runners.append(discord.run)
         slack_config = SlackConfig.from_settings(settings)
