@@ -48,6 +48,8 @@ from bot.chat import (
     ThreadTarget,
 )
 from bot.commands import SETTING_KEYS
+from bot.ports import ThreadRef
+from bot.thread_ref import parse_thread_text
 from digest.errors import DigestError
 from digest.render.document import Document, Line, Section, Span, bundle_document, document
 from digest.render.markdown import ZWSP, defuse_mentions
@@ -506,17 +508,6 @@ def read_marker(message: discord.Message) -> tuple[str, int, int] | None:
     return None
 
 
-def _with_header(header: str | None, messages: list[OutMessage]) -> list[OutMessage]:
-    if not header:
-        return messages
-    line = _cut(escape(header), MAX_CONTENT)
-    first = messages[0] if messages else OutMessage(None)
-    content = f"{line}\n{first.content}" if first.content else line
-    if ulen(content) > MAX_CONTENT:
-        return [OutMessage(line), *messages]
-    return [OutMessage(content, first.embeds), *messages[1:]]
-
-
 def _embed_messages(
     embeds: list[EmbedPart], doc_footer: str, key: str | None, content: str | None = None
 ) -> list[OutMessage]:
@@ -562,12 +553,15 @@ def render_report(report: Report, key: str | None = None) -> list[OutMessage]:
     return _embed_messages(embeds, footer, key)
 
 
-def render_bundle(bundle: Bundle, key: str | None = None) -> list[OutMessage]:
+def render_bundle(
+    bundle: Bundle, key: str | None = None, header: str | None = None
+) -> list[OutMessage]:
     """A scheduled digest: its title (and note) as content, one embed per thread, in one message
     when it fits (each thread's embed is shortened to make it fit)."""
     doc = bundle_document(bundle.title, bundle.reports, bundle.note, bundle.empty_text)
     footer = _doc_footer(doc)
-    lines = [f"**{escape(''.join(s.text for s in doc.title))}**"]
+    lines = [header] if header else []
+    lines.append(f"**{escape(''.join(s.text for s in doc.title))}**")
     threads: list[Section] = []
     for section in doc.sections:
         if all(b.kind == "paragraph" for b in section.blocks):  # the note, "nothing new"
@@ -583,9 +577,10 @@ def render_bundle(bundle: Bundle, key: str | None = None) -> list[OutMessage]:
         items, _ = _section_items(section)
         url = next((safe_url(s.text) for _, ln in items for s in ln if s.style == "link"), None)
         title = _heading(section.title, MAX_TITLE)
-        room = max(min(MAX_DESCRIPTION, each - ulen(title)), 64)
-        chunks = _fill(items, room)
-        embeds.append(EmbedPart(title=title, url=url, description=chunks[0] if chunks else ""))
+        room = max(min(MAX_DESCRIPTION, each - ulen(title)), 64) - 2
+        chunks = _fill(items, room) or [""]
+        more = "\n…" if len(chunks) > 1 else ""  # shortened to keep the bundle in one message
+        embeds.append(EmbedPart(title=title, url=url, description=chunks[0] + more))
     if not embeds:
         text = content + (f"\n-# {_cut(footer, 400)}" if footer else "")
         return render_text(text, key)
@@ -593,14 +588,16 @@ def render_bundle(bundle: Bundle, key: str | None = None) -> list[OutMessage]:
 
 
 def render(delivery: Delivery, key: str | None = None) -> list[OutMessage]:
-    """What to send for a delivery: the header first, then the report, bundle or text."""
+    """What to send for a delivery: the header line first (as the first message's content),
+    then the report, bundle or text."""
+    header = _cut(escape(delivery.header), MAX_CONTENT // 2) if delivery.header else None
     if delivery.report is not None:
-        messages = render_report(delivery.report, key)
-    elif delivery.bundle is not None:
-        messages = render_bundle(delivery.bundle, key)
-    else:
-        messages = render_text(delivery.text or "", key)
-    return _with_header(delivery.header, messages)
+        first, *rest = render_report(delivery.report, key)
+        return [OutMessage(header, first.embeds), *rest] if header else [first, *rest]
+    if delivery.bundle is not None:
+        return render_bundle(delivery.bundle, key, header)
+    text = delivery.text or ""
+    return render_text(f"{header}\n{text}" if header else text, key)
 
 
 def thread_name(delivery: Delivery) -> str:
@@ -634,8 +631,9 @@ class _Pending:
 
     interaction: discord.Interaction[Any]
     channel_id: int
+    post_id: str | None = None  # for /digest: the Reddit post asked for, when the link says it
     created: float = field(default_factory=time.monotonic)
-    open: bool = True  # the deferred response still shows "thinking" or our placeholder
+    open: bool = True  # the deferred response still shows "thinking…"
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -651,6 +649,15 @@ def _nsfw(channel: object) -> bool:
     ):
         return channel.is_nsfw()
     return False
+
+
+def _post_id(url: str) -> str | None:
+    """The post a /digest link names (None for share links and anything unreadable)."""
+    try:
+        ref = parse_thread_text(url)
+    except DigestError:
+        return None
+    return ref.post_id if isinstance(ref, ThreadRef) else None
 
 
 def _words(*parts: tuple[str, object] | str) -> str:
@@ -715,7 +722,6 @@ class DiscordChat:
         self._resume: dict[str, dict[int, MessageRef]] = {}
         self._texts: OrderedDict[tuple[int, int], str] = OrderedDict()
         self._saved: tuple[str, yarl.URL] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self._register_commands()
 
     def __repr__(self) -> str:
@@ -743,6 +749,7 @@ class DiscordChat:
         """Log in and sync the commands; raises DiscordStartupError with one line if Discord
         refuses (bad token, commands not allowed) or cannot be reached."""
         self._apply_overrides()
+        base = discord.http.Route.BASE
         try:
             await self.client.__aenter__()
             await self.client.login(self.config.token)
@@ -752,7 +759,7 @@ class DiscordChat:
                 raise DiscordStartupError(BAD_TOKEN) from None
             if isinstance(exc, aiohttp.ClientError | OSError):
                 raise DiscordStartupError(
-                    f"Discord's API at {discord.http.Route.BASE} cannot be reached "
+                    f"Discord's API at {base} cannot be reached "
                     f"({type(exc).__name__}): check the network or REDIGEST_DISCORD_API_BASE."
                 ) from None
             raise
@@ -767,10 +774,6 @@ class DiscordChat:
         await self._shutdown()
 
     async def _shutdown(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self.client.close()
         self._restore_overrides()
@@ -841,7 +844,7 @@ class DiscordChat:
         async def digest(
             interaction: Interaction, url: str, depth: Literal["brief", "deep"] | None = None
         ) -> None:
-            await self._command(interaction, "digest", _words(url, depth or ""))
+            await self._command(interaction, "digest", _words(url, depth or ""), _post_id(url))
 
         @tree.command(name="subscribe", description="Post the top threads of subreddits here")
         @app_commands.describe(
@@ -951,7 +954,9 @@ class DiscordChat:
         tree.add_command(deep_analysis)
         tree.error(self._on_tree_error)
 
-    def _remember(self, interaction: Interaction) -> tuple[str, _Pending]:
+    def _remember(
+        self, interaction: Interaction, post_id: str | None = None
+    ) -> tuple[str, _Pending]:
         """A reply token for the core, mapped to the interaction while it can be answered."""
         now = time.monotonic()
         while self._pending:  # oldest first (insertion order): drop the expired ones
@@ -960,7 +965,7 @@ class DiscordChat:
                 break
             del self._pending[oldest]
         token = secrets.token_hex(8)
-        pending = _Pending(interaction, interaction.channel_id or 0)
+        pending = _Pending(interaction, interaction.channel_id or 0, post_id)
         self._pending[token] = pending
         return token, pending
 
@@ -991,10 +996,12 @@ class DiscordChat:
             reply_token=token,
         )
 
-    async def _command(self, interaction: Interaction, command: str, text: str) -> None:
+    async def _command(
+        self, interaction: Interaction, command: str, text: str, post_id: str | None = None
+    ) -> None:
         if not await self._defer(interaction):
             return
-        token, pending = self._remember(interaction)
+        token, pending = self._remember(interaction, post_id)
         try:
             await self._require_inbox().on_request(self._request(interaction, command, text, token))
         except Exception:
@@ -1258,18 +1265,19 @@ class DiscordChat:
                 await first.add_reaction(self.config.flag_emoji)
             except discord.HTTPException as exc:
                 log.info("cannot add %s under %s: %s", self.config.flag_emoji, first.id, exc)
-        if key is None:
+        # Which /digest this answers: the core's job key carries our reply token; failing
+        # that, the oldest open /digest here that asked for this thread.
+        here = [(t, p) for t, p in self._pending.items() if str(p.channel_id) == target.channel_id]
+        found = next((t for t, _ in here if key is not None and t in key), None)
+        if found is None and report is not None:
+            found = next((t for t, p in here if p.open and p.post_id == report.thread.id), None)
+        pending = self._pending.pop(found, None) if found is not None else None
+        if pending is None:
             return
-        for token, pending in list(self._pending.items()):
-            if token in key and str(pending.channel_id) == target.channel_id:
-                self._pending.pop(token, None)
-                try:
-                    await self._answer(pending, [OutMessage(f"Posted: {first.jump_url}")])
-                except discord.HTTPException as exc:
-                    log.info(
-                        "cannot tell %s where the digest went: %s", pending.interaction.id, exc
-                    )
-                break
+        try:
+            await self._answer(pending, [OutMessage(f"Posted: {first.jump_url}")])
+        except discord.HTTPException as exc:
+            log.info("cannot tell %s where the digest went: %s", pending.interaction.id, exc)
 
     async def _post_ephemeral(
         self, target: EphemeralTarget, messages: list[OutMessage]

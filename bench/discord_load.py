@@ -110,12 +110,12 @@ async def _serve(conn: Connection) -> None:
     loop = asyncio.get_running_loop()
     async with RoomyFakeDiscord() as fake:
         conn.send((fake.token, fake.api_base, fake.gateway_url))
-        await loop.run_in_executor(None, conn.recv)  # the bot is ready
-        conn.send(await _burst(fake))
+        with_core = await loop.run_in_executor(None, conn.recv)  # the bot is ready
+        conn.send(await _burst(fake, with_core=with_core))
         await loop.run_in_executor(None, conn.recv)  # the bot has stopped
 
 
-async def _burst(fake: FakeDiscord) -> dict[str, Any]:
+async def _burst(fake: FakeDiscord, *, with_core: bool) -> dict[str, Any]:
     interactions = [
         fake.slash_command("digest", {"url": f"https://redd.it/{post_id(i)}"}) for i in range(N)
     ]
@@ -139,7 +139,13 @@ async def _burst(fake: FakeDiscord) -> dict[str, Any]:
                 out.setdefault(by_post[post], r.received_at)
         return out
 
-    await fake.wait_until(lambda: len(digests()) >= N, timeout=TIMEOUT)
+    def deferred() -> int:
+        return sum(1 for c in fake.callbacks if c.type == CALLBACK_DEFERRED_CHANNEL_MESSAGE)
+
+    if with_core:
+        await fake.wait_until(lambda: len(digests()) >= N, timeout=TIMEOUT)
+    else:
+        await fake.wait_until(lambda: deferred() >= N, timeout=TIMEOUT)
     total = time.monotonic() - start
     return {
         "dispatched": dispatched,
@@ -169,7 +175,11 @@ def _source() -> FakeSource:
     return source
 
 
-async def _bot(conn: Connection) -> dict[str, Any]:
+async def _ignore(_: object) -> None:
+    return None
+
+
+async def _bot(conn: Connection, *, with_core: bool) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     token, api_base, gateway_url = await loop.run_in_executor(None, conn.recv)
     scorer = make_scorer()
@@ -194,10 +204,12 @@ async def _bot(conn: Connection) -> dict[str, Any]:
             )
             await core.start()
             inbox = Inbox(core.handle_request, core.handle_reaction, core.subscription_choices)
+            if not with_core:  # the floor: the adapter and discord.py alone
+                inbox = Inbox(_ignore, _ignore)
             runner = asyncio.create_task(chat.run(inbox))
             try:
                 await asyncio.wait_for(chat.wait_until_ready(), 10)
-                conn.send("go")
+                conn.send(with_core)
                 result: dict[str, Any] = await loop.run_in_executor(None, conn.recv)
             finally:
                 runner.cancel()
@@ -207,15 +219,18 @@ async def _bot(conn: Connection) -> dict[str, Any]:
     return result
 
 
-def _rows(r: dict[str, Any]) -> list[Row]:
+def _rows(r: dict[str, Any], floor: dict[str, Any]) -> list[Row]:
     defers = [s * 1000 for s in r["defers"]]
     finals = [s * 1000 for s in r["digests"]]
+    bare = [s * 1000 for s in floor["defers"]]
 
     def ms(v: float) -> str:
         return f"{v:,.1f}"
 
     return [
         ("burst of INTERACTION_CREATE sent", N, ms(r["dispatched"] * 1000), "ms", "—"),
+        ("event → defer, p50, no core (floor)", len(bare), ms(percentile(bare, 50)), "ms", "—"),
+        ("event → defer, p99, no core (floor)", len(bare), ms(percentile(bare, 99)), "ms", "—"),
         ("event → defer callback, p50", len(defers), ms(percentile(defers, 50)), "ms", ms(percentile(finals, 50))),
         ("event → defer callback, p99", len(defers), ms(percentile(defers, 99)), "ms", ms(percentile(finals, 99))),
         ("event → defer callback, max", len(defers), ms(max(defers)), "ms", ms(max(finals))),
@@ -227,8 +242,8 @@ def _rows(r: dict[str, Any]) -> list[Row]:
     ]  # fmt: skip
 
 
-def main() -> int:
-    logging.basicConfig(level=logging.ERROR)
+def _measure(*, with_core: bool) -> dict[str, Any]:
+    """One burst against a fresh fake Discord in a child process."""
     ctx = multiprocessing.get_context("spawn")
     ours, theirs = ctx.Pipe()
     child = ctx.Process(target=discord_process, args=(theirs,), daemon=True)
@@ -236,12 +251,17 @@ def main() -> int:
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
-            result = asyncio.run(_bot(ours))
+            return asyncio.run(_bot(ours, with_core=with_core))
     finally:
         child.join(timeout=10)
         if child.is_alive():
             child.terminate()
-    rows = _rows(result)
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.ERROR)
+    floor = _measure(with_core=False)
+    rows = _rows(_measure(with_core=True), floor)
     print(
         f"Discord load: {N} concurrent /digest through the fake gateway (in another process); "
         f"the analyser answers after {ANALYSER_SECONDS:.0f} s; {WORKERS} core workers"

@@ -300,6 +300,19 @@ async def test_bad_token_stops_start_up_with_one_line(tmp_path: Path) -> None:
     assert discord.http.Route.BASE == "https://discord.com/api/v10"
 
 
+async def test_unreachable_api_stops_start_up_with_one_line() -> None:
+    config = DiscordConfig(
+        token="x.y.z", api_base="http://127.0.0.1:9", gateway_url="ws://127.0.0.1:9/"
+    )
+    with pytest.raises(DiscordStartupError) as caught:
+        async with DiscordChat(config):
+            pass
+    message = caught.value.user_message
+    assert "http://127.0.0.1:9/api/v10" in message
+    assert "REDIGEST_DISCORD_API_BASE" in message
+    assert "\n" not in message
+
+
 async def test_missing_privileged_intent_names_the_portal_setting(tmp_path: Path) -> None:
     async with (
         FakeDiscord(privileged_intents=0) as fake,
@@ -342,7 +355,11 @@ async def test_digest_defers_first_then_posts_an_embed(fake: FakeDiscord, tmp_pa
         assert f"{thread.post.num_comments:,} comments" in embed["description"]
         assert "Coverage:" in embed["footer"]["text"]
         assert message.allowed_mentions == {"parse": []}
-        assert message.nonce is not None  # enforced: a retry cannot post a twin
+        sent = next(
+            r for r in fake.requests if r.path == f"/channels/{message.channel_id}/messages"
+        )
+        assert sent.json["enforce_nonce"] is True  # a retry within minutes cannot post a twin
+        assert sent.json["nonce"] == message.nonce
 
         # The asker is told where it went; the flag is offered under the digest.
         (answer,) = await bot.answers(interaction)  # "thinking…" until then
@@ -367,6 +384,23 @@ async def test_digest_errors_reach_the_asker_in_one_sentence(
             assert "\n" not in text
         assert bot.channel_posts(fake.guild.text_channel.id) == []
         assert all(fake.message(i.original_message_id or 0).ephemeral for i in (bad, missing))
+
+
+async def test_the_asker_learns_where_the_digest_went_even_without_the_token(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    async with running_bot(fake, tmp_path) as bot:
+        bot.chat._inbox = Inbox(_ignore, _ignore)  # the core will post later, under its own key
+        interaction = await bot.slash("digest", {"url": URL})
+        await fake.wait_until(lambda: interaction.response_type is not None)
+        await asyncio.sleep(0.1)
+        report = ENGINE.digest_sync(make_thread(), Depth.BRIEF)
+        channel = str(fake.guild.text_channel.id)
+        (ref,) = await bot.chat.post(
+            ChannelTarget(channel), Delivery(report=report), idempotency_key="k"
+        )
+        (answer,) = await bot.answers(interaction)
+        assert answer.endswith(f"/{channel}/{ref.message_id}")
 
 
 async def test_nsfw_channel_flag_reaches_the_core(fake: FakeDiscord, tmp_path: Path) -> None:
@@ -468,12 +502,21 @@ async def test_deep_analysis_menu_does_what_the_flag_does(
         assert callback.type == CALLBACK_DEFERRED_CHANNEL_MESSAGE
         assert callback.ephemeral
 
+        # On one of the bot's digests: the core knows which thread it was about.
+        await bot.slash("digest", {"url": URL})
+        digest = await bot.digest_message()
+        menu = fake.message_command("Deep analysis", digest.id, user=fake.admin)
+        await fake.dispatch("INTERACTION_CREATE", menu.payload)
+        await fake.wait_until(lambda: digest.id in fake.channels)
+        assert await _pages(fake, digest.id)
+        assert len([r for r in fake.requests if r.path.endswith("/threads")]) == 2
+
 
 async def test_reading_flagged_messages_needs_the_message_content_setting(
     fake: FakeDiscord, tmp_path: Path
 ) -> None:
     channel = fake.guild.text_channel
-    async with running_bot(fake, tmp_path / "off", make_thread()) as bot:
+    async with running_bot(fake, tmp_path / "off", make_thread()):
         text = fake.message_create(channel, f"see {URL}", author=fake.admin)
         await fake.dispatch(
             "MESSAGE_REACTION_ADD",
@@ -482,7 +525,7 @@ async def test_reading_flagged_messages_needs_the_message_content_setting(
         await asyncio.sleep(0.3)
         assert int(text["id"]) not in fake.channels
         assert not any(r.path.endswith(f"/messages/{text['id']}") for r in fake.requests)
-    async with running_bot(fake, tmp_path / "on", make_thread(), message_content=True) as bot:
+    async with running_bot(fake, tmp_path / "on", make_thread(), message_content=True):
         identify = fake.identify
         assert identify is not None
         assert discord.Intents._from_value(identify["intents"]).message_content
@@ -493,7 +536,6 @@ async def test_reading_flagged_messages_needs_the_message_content_setting(
         )
         await fake.wait_until(lambda: int(text["id"]) in fake.channels)
         assert await _pages(fake, int(text["id"]))
-        del bot
 
 
 # ----------------------------------------------------------------------------- safety
@@ -563,7 +605,10 @@ def _check(messages: list[Any]) -> None:
 
 def _real_reports() -> list[tuple[str, Report, Report]]:
     out = []
-    for path in sorted(p for p in REDDIT_DATA.glob("*/*.json") if "morechildren" not in p.name):
+    files = REDDIT_DATA.glob("*/*.json")
+    for path in sorted(
+        p for p in files if "morechildren" not in p.name and p.parent.name != "cassettes"
+    ):
         thread = thread_from_json_text(path.read_bytes(), source=str(path))
         out.append(
             (
