@@ -1033,6 +1033,7 @@ class DiscordChat:
                 server_id=str(interaction.guild_id or ""),
                 message_text=message_text(message) or None,
                 channel_nsfw=_nsfw(channel) or _nsfw(interaction.channel),
+                requested=True,  # asked for by name: the server's flag-emoji does not matter
             )
             await self._require_inbox().on_reaction(reaction)
         except Exception:

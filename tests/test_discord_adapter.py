@@ -502,7 +502,9 @@ async def test_deep_analysis_menu_does_what_the_flag_does(
         assert callback.type == CALLBACK_DEFERRED_CHANNEL_MESSAGE
         assert callback.ephemeral
 
-        # On one of the bot's digests: the core knows which thread it was about.
+        # On one of the bot's digests (the core knows which thread it was about), in a server
+        # whose flag is another emoji: the menu asks by name, so it still counts.
+        await bot.core.storage.set_setting("discord", str(fake.guild.id), "flag-emoji", "👀")
         await bot.slash("digest", {"url": URL})
         digest = await bot.digest_message()
         menu = fake.message_command("Deep analysis", digest.id, user=fake.admin)
