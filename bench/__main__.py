@@ -38,7 +38,14 @@ def _slack() -> int:
     return slack_load.main()
 
 
+def _discord() -> int:
+    from bench import discord_load
+
+    return discord_load.main()
+
+
 BENCHMARKS: dict[str, tuple[Callable[[], int], str]] = {
+    "discord": (_discord, "200 concurrent /digest through the fake Discord: time to the defer"),
     "core": (_core, "200 concurrent digests through the core: ack latency, throughput, loop lag"),
     "llm": (_llm, "LLM prompt tokens and estimated $ per digest, budgeted vs every comment"),
     "offline": (_offline, "the offline digest pipeline, stage by stage, against the naive way"),
