@@ -285,20 +285,25 @@ class Core:
             "nsfw": cmd.nsfw,
             "channel_nsfw": request.channel_nsfw,
         }
-        sub_id = await self.storage.add_subscription(
-            platform=request.platform,
-            server_id=request.server_id,
-            channel_id=request.channel_id,
-            created_by=request.user_id,
-            kind="schedule",
-            spec=spec,
-            next_run_at=next_run,
-        )
+        sub_id = await self._add_subscription(request, "schedule", spec, next_run)
         self._schedule_changed.set()
         subs = ", ".join(f"r/{s}" for s in cmd.subreddits)
         return (
             f"Subscribed #{sub_id}: {subs}, {cmd.schedule.describe()}, top {cmd.top}. "
             f"Next run {next_run:%Y-%m-%d %H:%M} UTC (in {_ago(next_run - now)})."
+        )
+
+    async def _add_subscription(
+        self, request: Request, kind: str, spec: dict[str, Any], next_run: datetime | None
+    ) -> int:
+        return await self.storage.add_subscription(
+            platform=request.platform,
+            server_id=request.server_id,
+            channel_id=request.channel_id,
+            created_by=request.user_id,
+            kind=kind,
+            spec=spec,
+            next_run_at=next_run,
         )
 
     async def _watch(self, request: Request, cmd: WatchCmd) -> str:
@@ -308,15 +313,7 @@ class Core:
             "within_hours": cmd.within_hours,
             "channel_nsfw": request.channel_nsfw,
         }
-        sub_id = await self.storage.add_subscription(
-            platform=request.platform,
-            server_id=request.server_id,
-            channel_id=request.channel_id,
-            created_by=request.user_id,
-            kind="watch",
-            spec=spec,
-            next_run_at=None,
-        )
+        sub_id = await self._add_subscription(request, "watch", spec, None)
         self._ensure_streams()
         return (
             f"Watching #{sub_id}: new posts in r/{cmd.subreddit} are posted here once they reach "
