@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from adapters.discord_chat import (
+from adapters.discord_chat.chat import (
     MAX_CONTENT,
     DiscordChat,
     DiscordConfig,
@@ -368,6 +368,70 @@ async def test_digest_defers_first_then_posts_an_embed(fake: FakeDiscord, tmp_pa
             == f"Posted: https://discord.com/channels/{fake.guild.id}/{message.channel_id}/{message.id}"
         )
         await fake.wait_until(lambda: ("🔍", fake.bot.id) in fake.message(message.id).reactions)
+
+
+def _callbacks(fake: FakeDiscord, interaction: FakeInteraction) -> list[Any]:
+    return [r for r in fake.requests if r.path.startswith(f"/interactions/{interaction.id}/")]
+
+
+async def test_commands_are_acknowledged_straight_from_the_gateway_event(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    async with running_bot(fake, tmp_path, make_thread()) as bot:
+        interaction = await bot.slash("digest", {"url": URL})
+        await bot.digest_message()
+        (ack,) = _callbacks(fake, interaction)  # deferred exactly once
+        assert ack.json == {"type": CALLBACK_DEFERRED_CHANNEL_MESSAGE, "data": {"flags": 64}}
+        # Not discord.py's own defer (it asks for the callback resource): the early path.
+        assert ack.query == {}
+        assert ack.headers["User-Agent"].startswith("DiscordBot (")
+        assert await bot.answers(interaction) == [
+            f"Posted: https://discord.com/channels/{fake.guild.id}/{fake.guild.text_channel.id}/"
+            f"{(await bot.digest_message()).id}"
+        ]
+
+
+async def test_a_failed_early_acknowledgement_is_made_through_discord_py(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    async with running_bot(fake, tmp_path, make_thread()) as bot:
+        fake.fail_next(r"/callback$", 500)
+        interaction = await bot.slash("digest", {"url": URL})
+        await bot.digest_message()
+        assert [
+            (r.status, r.query.get("with_response")) for r in _callbacks(fake, interaction)
+        ] == [
+            (500, None),
+            (200, "1"),
+        ]
+        (answer,) = await bot.answers(interaction)
+        assert answer.startswith("Posted: ")
+
+
+async def test_an_early_acknowledgement_whose_answer_was_lost_still_counts(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    async with running_bot(fake, tmp_path, make_thread()) as bot:
+        fake.fail_next(r"/callback$", 503, lost=True)  # Discord got it; the bot cannot know
+        interaction = await bot.slash("digest", {"url": URL})
+        await bot.digest_message()
+        calls = _callbacks(fake, interaction)
+        assert [r.status for r in calls[:2]] == [503, 400]  # then: "already acknowledged"
+        (answer,) = await bot.answers(interaction)
+        assert answer.startswith("Posted: ")
+        assert len(bot.channel_posts(fake.guild.text_channel.id)) == 1
+
+
+async def test_a_command_discord_no_longer_knows_replaces_the_thinking_message(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    async with running_bot(fake, tmp_path) as bot:
+        interaction = fake.slash_command("redigest")
+        interaction.payload["data"]["options"] = [{"type": 1, "name": "oldsub", "options": []}]
+        await fake.dispatch("INTERACTION_CREATE", interaction.payload)
+        (answer,) = await bot.answers(interaction)
+        assert answer == "This command changed since your Discord loaded it; try again in a minute."
+        assert interaction.followup_ids == []
 
 
 async def test_digest_errors_reach_the_asker_in_one_sentence(

@@ -651,6 +651,7 @@ class _Fault:
     status: int
     body: JSON
     headers: dict[str, str]
+    lost: bool = False  # the request takes effect; only its answer is replaced by the failure
 
 
 class DiscordHTTPError(Exception):
@@ -1106,13 +1107,17 @@ class FakeDiscord:
         message: str | None = None,
         method: str | None = None,
         count: int = 1,
+        lost: bool = False,
     ) -> None:
         """Answer the next ``count`` matching requests with ``status`` and Discord's
         error body (e.g. ``403, code=50013, message="Missing Permissions"``). Note that
-        discord.py retries 500/502/504 after sleeping 1 s, 3 s, ..."""
+        discord.py retries 500/502/504 after sleeping 1 s, 3 s, ...
+
+        With ``lost=True`` the request is carried out as usual and only its answer is the
+        failure (a response lost on the way back: the client cannot know it worked)."""
         body: JSON = {"message": message or f"{status}: fake failure", "code": code}
         self._faults.append(
-            _Fault(re.compile(path_regex), method, count, status, body, {"Via": "1.1 google"})
+            _Fault(re.compile(path_regex), method, count, status, body, {"Via": "1.1 google"}, lost)
         )
 
     # ------------------------------------------------------------------ gateway
@@ -2016,6 +2021,7 @@ class FakeDiscord:
         files: list[tuple[str, str, str, bytes]],
         record: RecordedRequest,
     ) -> web.StreamResponse:
+        lost: web.StreamResponse | None = None
         for fault in self._faults:
             if (
                 fault.remaining > 0
@@ -2028,8 +2034,23 @@ class FakeDiscord:
                     headers["X-RateLimit-Bucket"] = self._ratelimit_headers(request.method, path)[
                         "X-RateLimit-Bucket"
                     ]
-                return _json_response(fault.body, fault.status, headers)
+                failure = _json_response(fault.body, fault.status, headers)
+                if not fault.lost:
+                    return failure
+                lost = failure
+                break
         self._faults = [f for f in self._faults if f.remaining > 0]
+        answer = await self._route(request, path, body, files, record)
+        return answer if lost is None else lost
+
+    async def _route(
+        self,
+        request: web.Request,
+        path: str,
+        body: Any,
+        files: list[tuple[str, str, str, bytes]],
+        record: RecordedRequest,
+    ) -> web.StreamResponse:
         if request.match_info["version"] != str(API_VERSION):
             return _json_response({"message": "Invalid API version", "code": 50041}, 400)
         for method, pattern, handler, auth in self._routes:

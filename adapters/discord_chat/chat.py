@@ -9,7 +9,8 @@ formatting, masked links or mentions, and every message is sent with `AllowedMen
     async with DiscordChat(config) as chat:   # logs in, syncs the commands (or raises one line)
         await chat.run(inbox)                  # the gateway, until cancelled
 
-Interactions are answered within Discord's 3 seconds by deferring before anything else; the
+Interactions are answered within Discord's 3 seconds by deferring before anything else (from
+the gateway event itself, before discord.py builds the interaction: `adapters.discord_chat.ack`); the
 core's answer then arrives through `post(EphemeralTarget(..., reply_token))`, which edits the
 deferred response (or follows it up). A digest itself is posted as a normal channel message, so
 the bot can later open a thread under it. Each post carries a short hash of its idempotency key
@@ -35,6 +36,7 @@ from typing import Any, Literal, TypeAlias
 import aiohttp
 import yarl
 
+from adapters.discord_chat.ack import EarlyAcks
 from bot.chat import (
     Bundle,
     ChannelTarget,
@@ -87,6 +89,7 @@ MARKER_ROOM = 48  # " · page 12/12 · ref 0123456789ab"
 HISTORY_LIMIT = 100  # how far back find_posted looks, per channel or thread
 INTERACTION_TTL = 14.5 * 60  # interaction tokens live 15 minutes
 TEXT_CACHE = 512  # reacted messages whose text we keep (several people flag the same one)
+INTERACTION_ACKNOWLEDGED = 40060  # Discord's code: "Interaction has already been acknowledged."
 ALREADY_HAS_THREAD = 160004  # Discord's code: "a thread has already been created for this message"
 
 INVITE_PERMISSIONS = discord.Permissions(
@@ -722,6 +725,9 @@ class DiscordChat:
         self._resume: dict[str, dict[int, MessageRef]] = {}
         self._texts: OrderedDict[tuple[int, int], str] = OrderedDict()
         self._saved: tuple[str, yarl.URL] | None = None
+        self._acks = EarlyAcks(
+            base_url=lambda: discord.http.Route.BASE, user_agent=self.client.http.user_agent
+        )
         self._register_commands()
 
     def __repr__(self) -> str:
@@ -753,6 +759,7 @@ class DiscordChat:
         try:
             await self.client.__aenter__()
             await self.client.login(self.config.token)
+            await self._acks.open()
         except BaseException as exc:
             await self._shutdown()
             if isinstance(exc, discord.LoginFailure):
@@ -776,12 +783,19 @@ class DiscordChat:
     async def _shutdown(self) -> None:
         with contextlib.suppress(Exception):
             await self.client.close()
+        with contextlib.suppress(Exception):
+            await self._acks.close()
         self._restore_overrides()
 
     async def run(self, inbox: Inbox) -> None:
         """Connect to the gateway and hand commands and reactions to `inbox` until cancelled.
         discord.py reconnects and resumes by itself, and waits out rate limits."""
         self._inbox = inbox
+        # Every command defers first: acknowledge them from the gateway event (see ack.py).
+        self._acks.install(
+            getattr(self.client._connection, "parsers", None),
+            {command.name for command in self.client.tree.get_commands()},
+        )
         try:
             await self.client.connect(reconnect=True)
         except discord.PrivilegedIntentsRequired:
@@ -969,11 +983,29 @@ class DiscordChat:
         self._pending[token] = pending
         return token, pending
 
+    def _claim_ack(self, interaction: Interaction) -> bool:
+        """True when the gateway hook already deferred this interaction (ack.py)."""
+        if not self._acks.claim(interaction.id):
+            return False
+        # Tell discord.py the response is done, as its own defer() would have.
+        interaction.response._response_type = (
+            discord.InteractionResponseType.deferred_channel_message
+        )
+        return True
+
     async def _defer(self, interaction: Interaction) -> bool:
-        """Acknowledge at once (ephemeral "thinking"): nothing else happens before this."""
+        """Acknowledge at once (ephemeral "thinking"): nothing else happens before this.
+        Usually done already, straight from the gateway event (see `adapters.discord_chat.ack`)."""
+        if self._claim_ack(interaction):
+            return True
         try:
             await interaction.response.defer(ephemeral=True, thinking=True)
         except discord.HTTPException as exc:
+            if exc.code == INTERACTION_ACKNOWLEDGED:  # the early one got there after all
+                interaction.response._response_type = (
+                    discord.InteractionResponseType.deferred_channel_message
+                )
+                return True
             log.warning(
                 "could not acknowledge interaction %s (%s) in time: %s",
                 interaction.id,
@@ -1094,7 +1126,9 @@ class DiscordChat:
             else OOPS
         )
         with contextlib.suppress(discord.HTTPException):
-            if interaction.response.is_done():
+            if self._claim_ack(interaction):  # "thinking…" since the gateway event: replace it
+                await interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS)
+            elif interaction.response.is_done():
                 await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
             else:
                 await interaction.response.send_message(
