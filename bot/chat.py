@@ -54,6 +54,9 @@ class Reaction:
 @dataclass(frozen=True, slots=True)
 class ChannelTarget:
     channel_id: str
+    # The reply token of the request this post answers (a /digest), so the platform can tell
+    # the asker where it went; None for scheduled and watch posts.
+    reply_token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -516,7 +516,9 @@ class Core:
         if job.kind == "flag":
             parent = MessageRef(p["platform"], p["channel_id"], p["message_id"], p.get("thread_id"))
             return ThreadTarget(parent)
-        return ChannelTarget(p["channel_id"])
+        return ChannelTarget(
+            p["channel_id"], p.get("reply_token") if job.kind == "digest" else None
+        )
 
     async def _resolve(self, target: str) -> ThreadRef:
         if target.startswith("t3_"):

@@ -133,13 +133,16 @@ async def h(tmp_path: Path) -> AsyncIterator[Harness]:
 
 
 async def test_digest_request_posts_one_report(h: Harness) -> None:
-    await h.core.handle_request(h.request("digest", "https://redd.it/aaa111"))
+    request = h.request("digest", "https://redd.it/aaa111")
+    await h.core.handle_request(request)
     assert h.chat.posts == []  # answered by the job, not by the request handler
     assert await h.run_jobs() == 1
     [post] = h.chat.public()
     assert post.delivery.report is not None
     assert post.delivery.report.thread.id == "aaa111"
-    assert post.target == ChannelTarget("C1")
+    # The post names the request it answers, so the platform can tell the asker where it went.
+    assert post.target == ChannelTarget("C1", request.reply_token)
+    assert request.reply_token
     assert await h.core.storage.posted_thread_for(post.ref) == ("aaa111", None)
 
 

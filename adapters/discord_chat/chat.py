@@ -1281,14 +1281,13 @@ class DiscordChat:
             sent_first = sent_first or (sent if part == 1 else None)
             refs.append(self._ref(sent.id, dest))
         if isinstance(target, ChannelTarget):
-            await self._after_channel_post(target, delivery, idempotency_key, sent_first)
+            await self._after_channel_post(target, delivery, sent_first)
         return refs
 
     async def _after_channel_post(
         self,
         target: ChannelTarget,
         delivery: Delivery,
-        key: str | None,
         first: discord.Message | None,
     ) -> None:
         """Offer the flag under a brief digest; tell the person who asked where it went."""
@@ -1300,10 +1299,10 @@ class DiscordChat:
                 await first.add_reaction(self.config.flag_emoji)
             except discord.HTTPException as exc:
                 log.info("cannot add %s under %s: %s", self.config.flag_emoji, first.id, exc)
-        # Which /digest this answers: the core's job key carries our reply token; failing
-        # that, the oldest open /digest here that asked for this thread.
+        # Which /digest this answers: the target names its reply token; failing that, the
+        # oldest open /digest here that asked for this thread.
         here = [(t, p) for t, p in self._pending.items() if str(p.channel_id) == target.channel_id]
-        found = next((t for t, _ in here if key is not None and t in key), None)
+        found = next((t for t, _ in here if t == target.reply_token), None)
         if found is None and report is not None:
             found = next((t for t, p in here if p.open and p.post_id == report.thread.id), None)
         pending = self._pending.pop(found, None) if found is not None else None
