@@ -391,6 +391,20 @@ async def test_commands_are_acknowledged_straight_from_the_gateway_event(
         ]
 
 
+async def test_after_a_gateway_reconnect_commands_still_work(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    async with running_bot(fake, tmp_path, make_thread()) as bot:
+        await fake.request_reconnect()
+        await fake.wait_until(lambda: len(fake.connections) == 2 and fake.connections[-1].resumed)
+        interaction = await bot.slash("digest", {"url": URL})
+        await bot.digest_message()
+        (ack,) = _callbacks(fake, interaction)
+        assert ack.query == {}  # still acknowledged from the gateway event
+        (answer,) = await bot.answers(interaction)
+        assert answer.startswith("Posted: ")
+
+
 async def test_a_failed_early_acknowledgement_is_made_through_discord_py(
     fake: FakeDiscord, tmp_path: Path
 ) -> None:
