@@ -39,8 +39,6 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 from adapters.discord_chat import DiscordChat, DiscordConfig
 from adapters.reddit_source.thread_json import thread_from_json
 from bot.chat import Inbox
@@ -81,18 +79,7 @@ class SlowLLM:
 class RoomyFakeDiscord(FakeDiscord):
     """The fake Discord with a listen backlog a burst of connections does not overflow."""
 
-    async def start(self) -> None:
-        if self._runner is not None:
-            return
-        app = web.Application()
-        app.router.add_route("*", "/api/v{version:\\d+}{tail:.*}", self._handle_rest)
-        app.router.add_get("/{tail:.*}", self._handle_gateway)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0, backlog=BACKLOG).start()
-        host, port = runner.addresses[0][:2]
-        self._runner = runner
-        self._base_url = f"http://{host}:{port}"
+    backlog = BACKLOG
 
 
 def post_id(i: int) -> str:

@@ -12,15 +12,22 @@ import pytest
 from aiohttp import web
 
 from adapters.discord_chat.ack import INTERACTION_CREATE, EarlyAcks
+from tests.fakes.local_server import LocalServer
 
 
-class Callbacks:
+class Callbacks(LocalServer):
     """A stand-in for Discord's callback endpoint that records what reached it, in order."""
 
     def __init__(self, status: int = 204) -> None:
         self.status = status
         self.seen: list[tuple[str, Any]] = []
-        self.base = ""
+
+    def _add_routes(self, app: web.Application) -> None:
+        app.router.add_post("/api/v10/interactions/{iid}/{token}/callback", self.handle)
+
+    @property
+    def base(self) -> str:
+        return f"{self.base_url}/api/v10"
 
     async def handle(self, request: web.Request) -> web.Response:
         self.seen.append((request.match_info["iid"], await request.json()))
@@ -29,17 +36,8 @@ class Callbacks:
 
 @pytest.fixture
 async def endpoint() -> AsyncIterator[Callbacks]:
-    callbacks = Callbacks()
-    app = web.Application()
-    app.router.add_post("/api/v10/interactions/{iid}/{token}/callback", callbacks.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    callbacks.base = f"http://{host}:{port}/api/v10"
-    yield callbacks
-    await runner.cleanup()
+    async with Callbacks() as callbacks:
+        yield callbacks
 
 
 def event(iid: int, name: str = "digest", type_: int = 2) -> dict[str, Any]:

@@ -60,10 +60,11 @@ import warnings
 import zlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import BodyPartReader, WSMsgType, web
+
+from tests.fakes.local_server import LocalServer
 
 if TYPE_CHECKING:
     import pytest
@@ -792,7 +793,7 @@ class _Call:
 # --------------------------------------------------------------------------- the fake
 
 
-class FakeDiscord:
+class FakeDiscord(LocalServer):
     """An aiohttp server on ``127.0.0.1`` that answers like Discord (REST + gateway).
 
     :param bad_token: every authenticated REST route answers 401 (``login`` raises
@@ -857,41 +858,16 @@ class FakeDiscord:
         self._sessions: dict[str, GatewayConnection] = {}
         self._faults: list[_Fault] = []
         self._background: set[asyncio.Task[Any]] = set()
-        self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
         self._routes: list[tuple[str, re.Pattern[str], _Handler, bool]] = self._route_table()
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def __aenter__(self) -> FakeDiscord:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def start(self) -> None:
-        """Bind ``127.0.0.1`` on a free port and start serving."""
-        if self._runner is not None:
-            return
-        app = web.Application()
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/v{version:\\d+}{tail:.*}", self._handle_rest)
         app.router.add_get("/{tail:.*}", self._handle_gateway)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        self._runner = runner
-        self._base_url = f"http://{host}:{port}"
 
-    async def close(self) -> None:
-        """Close every gateway socket (code 1001) and stop serving."""
+    async def _stopping(self) -> None:
+        """Close every gateway socket (code 1001)."""
         for task in list(self._background):
             task.cancel()
         if self._background:
@@ -900,15 +876,6 @@ class FakeDiscord:
             if not conn.ws.closed:
                 with contextlib.suppress(Exception):
                     await conn.ws.close(code=1001, message=b"fake Discord shutting down")
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    @property
-    def base_url(self) -> str:
-        if self._base_url is None:
-            raise RuntimeError("FakeDiscord is not started")
-        return self._base_url
 
     @property
     def api_base(self) -> str:

@@ -57,10 +57,11 @@ import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.local_server import LocalServer
 
 JSONDict = dict[str, Any]
 
@@ -287,7 +288,7 @@ def _without_cache_control(block: Any) -> Any:
 # --------------------------------------------------------------------------- base server
 
 
-class _FakeLLMServer:
+class _FakeLLMServer(LocalServer):
     """Lifecycle, step queue and request log shared by the fakes."""
 
     def __init__(
@@ -307,51 +308,21 @@ class _FakeLLMServer:
         self._queue: deque[Step] = deque()
         self._ids = itertools.count(1)
         self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
 
     # ----------------------------------------------------------------- lifecycle
 
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
+    shutdown_timeout = 2.0
+    client_max_size = 64 * 1024 * 1024
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def start(self) -> None:
-        """Bind ``127.0.0.1`` on a free port and start serving."""
-        if self._runner is not None:
-            return
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        self._runner = runner
-        self._base_url = f"http://{host}:{port}"
+
+    async def _started(self) -> None:
         self._closing.clear()
 
-    async def close(self) -> None:
-        """Stop serving (pending :class:`Slow` answers are released at once)."""
+    async def _stopping(self) -> None:
+        """Pending :class:`Slow` answers are released at once."""
         self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (no trailing slash, no ``/v1``)."""
-        if self._base_url is None:
-            raise RuntimeError(f"{type(self).__name__} is not started")
-        return self._base_url
 
     # ----------------------------------------------------------------- scripting
 

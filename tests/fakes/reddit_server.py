@@ -45,11 +45,12 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
 
 from aiohttp import web
+
+from tests.fakes.local_server import LocalServer
 
 JSONDict = dict[str, Any]
 
@@ -826,7 +827,7 @@ class _Subreddit:
 # --------------------------------------------------------------------------- server
 
 
-class FakeReddit:
+class FakeReddit(LocalServer):
     """An aiohttp server on ``127.0.0.1`` that answers like Reddit's OAuth API.
 
     :param ratelimit_budget: requests allowed per window (Reddit: 600 or 1000).
@@ -888,52 +889,21 @@ class FakeReddit:
         self._used = 0
         self._morechildren_in_flight = 0
         self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
 
     # ----------------------------------------------------------------- lifecycle
 
-    async def __aenter__(self) -> FakeReddit:
-        await self.start()
-        return self
+    shutdown_timeout = 2.0
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def start(self) -> None:
-        """Bind ``127.0.0.1`` on a free port and start serving."""
-        if self._runner is not None:
-            return
-        app = web.Application()
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        self._runner = runner
-        self._base_url = f"http://{host}:{port}"
+
+    async def _started(self) -> None:
         self._closing.clear()
         self._window_start = time.monotonic()
 
-    async def close(self) -> None:
-        """Stop serving (pending delayed answers are released at once)."""
+    async def _stopping(self) -> None:
+        """Pending delayed answers are released at once."""
         self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (use as oauth_url, reddit_url and short_url)."""
-        if self._base_url is None:
-            raise RuntimeError("FakeReddit is not started")
-        return self._base_url
 
     def reddit_kwargs(self, **overrides: Any) -> dict[str, Any]:
         """Keyword arguments for ``asyncpraw.Reddit`` pointing at this server."""

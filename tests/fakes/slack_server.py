@@ -51,11 +51,12 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import WSMsgType, web
+
+from tests.fakes.local_server import LocalServer
 
 JSONDict = dict[str, Any]
 
@@ -308,7 +309,7 @@ class _Fault:
 _Handler = Callable[[ApiCall], JSONDict]
 
 
-class FakeSlack:
+class FakeSlack(LocalServer):
     """An in-process Slack workspace on ``127.0.0.1``; see the module docstring."""
 
     def __init__(
@@ -352,8 +353,6 @@ class FakeSlack:
         self._socket_tasks: set[asyncio.Task[Any]] = set()
         self._ids = itertools.count(1)
         self._last_ts = 0.0
-        self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
         self._handlers: dict[str, _Handler] = {
             "api.test": self._api_test,
             "auth.test": self._auth_test,
@@ -377,51 +376,18 @@ class FakeSlack:
 
     # ----------------------------------------------------------------- lifecycle
 
-    async def __aenter__(self) -> FakeSlack:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def start(self) -> None:
-        """Bind ``127.0.0.1`` on a free port and start serving."""
-        if self._runner is not None:
-            return
-        app = web.Application()
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_get("/socket", self._handle_socket)
         app.router.add_post("/response/{response_id}", self._handle_response_url)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        self._runner = runner
-        self._base_url = f"http://{host}:{port}"
 
-    async def close(self) -> None:
-        """Close every socket-mode connection, then stop serving."""
+    async def _stopping(self) -> None:
+        """Close every socket-mode connection."""
         for ws in list(self._sockets):
             with contextlib.suppress(Exception):
                 await ws.close(code=1001, message=b"server shutting down")
         if self._socket_tasks:
             await asyncio.wait(self._socket_tasks, timeout=1.0)
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        if self._base_url is None:
-            raise RuntimeError("FakeSlack is not started")
-        return self._base_url
 
     @property
     def api_url(self) -> str:
