@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters.discord_chat.chat import (
     MAX_CONTENT,
@@ -667,6 +669,42 @@ def test_escape_neutralises_markup_and_mentions() -> None:
     assert escape("a_b") == "a\\_b"
     assert safe_url("https://x.example/a>b|c@everyone") == "https://x.example/a%3Eb%7Cc%40everyone"
     assert safe_url("javascript:alert(1)") is None
+
+
+_PIECES = st.sampled_from(
+    ["@everyone", "@here", "<@123>", "<@&5>", "<@!9>", "<#7>", "<id:customize>", "<t:1:R>",
+     "</digest:1>", "<:e:1>", "https://x.example/a_b*c", "http://y.example/(x)", "<https://z.example>",
+     "[a](https://e.example)", "||s||", "```", "`", "**", "__", "~~", "> ", "# ", "-# ", "- ",
+     "1. ", "\\", "\n", " ", "|", "*", "_", "~", "[", "]", "(", ")", "<", ">", "@", ":", "a", "é", "😀"]
+)  # fmt: skip
+_SAFE_LINK = re.compile(r"<https?://[^\s<>]+>")
+
+
+def _unescaped_markup(out: str) -> list[str]:
+    """The markdown characters of `out` that are neither escaped nor part of a `<url>` link."""
+    text = _SAFE_LINK.sub("", out)
+    found: list[str] = []
+    i = 0
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text[i] in "*_~`|[]#>":
+            found.append(text[i])
+        i += 1
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=30).map("".join))
+def test_escaped_reddit_text_is_inert_whatever_it_holds(raw: str) -> None:
+    out = escape(raw)
+    assert "\n" not in out
+    assert not LIVE_MENTION.search(out)
+    assert not re.search(r"<(?:[@#/:]|a:|t:|id:)", out, re.IGNORECASE)
+    assert _unescaped_markup(out) == []
+    for link in _SAFE_LINK.findall(out):  # a link cannot end early, hide a spoiler or ping
+        assert not re.search(r"[<>`|\\\s]|@(everyone|here)", link[1:-1]), link
 
 
 # ----------------------------------------------------------------------------- limits

@@ -142,7 +142,8 @@ class DiscordConfig:
 
 _WS = re.compile(r"\s+")
 _SPECIAL = re.compile(r"([\\*_~`|\[\]#>])")  # what could start formatting or a masked link
-_MENTION_LIKE = re.compile(r"<(?=[@#/:]|a:|t:)", re.IGNORECASE)  # <@1>, <@&1>, <#1>, </x:1>, <:e:1>
+# <@1>, <@&1>, <#1>, </x:1>, <:e:1>, <a:e:1>, <t:1>, <id:customize> (a server navigation link)
+_MENTION_LIKE = re.compile(r"<(?=[@#/:]|a:|t:|id:)", re.IGNORECASE)
 _LINE_START = re.compile(r"^(?:[-+]|\d+[.)])(?=\s|$)")  # list items a line could start
 _URL = re.compile(r"https?://[^\s<>]+", re.IGNORECASE)
 _URL_TRAIL = ".,;:!?)]}'\"*_~"
