@@ -204,7 +204,7 @@ class SlackConfig:
 
 ZWSP: Final = "\u200b"
 _WS = re.compile(r"\s+")
-_BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
+_BROADCAST = re.compile(r"@(channel|here|everyone)", re.IGNORECASE)  # also glued to a link
 # Formatting markers a piece of text could use to start bold/italic/strike/code of its own; a
 # marker that is not inside a word is replaced by a look-alike that Slack does not interpret.
 _MARKER_LOOKALIKES: Final = {"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"}
@@ -398,7 +398,7 @@ def reddit_to_mrkdwn(
         inner = _WS.sub(" ", text[i + run : close]).strip().replace("`", "ˋ")
         flush()
         if inner:
-            out.append(f"`{_escape_entities(inner)}`")
+            out.append(f"`{defuse_broadcasts(_escape_entities(inner))}`")  # never pings
         return close + run
 
     def link(i: int) -> int | None:

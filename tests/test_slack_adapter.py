@@ -23,6 +23,8 @@ from urllib.parse import parse_qsl
 
 import aiohttp
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import builtin_async_handlers
 
@@ -682,6 +684,27 @@ def test_reddit_markdown_becomes_mrkdwn() -> None:
     for source, expected in cases.items():
         assert reddit_to_mrkdwn(source, listed) == expected, source
     assert escape_mrkdwn("<!here>  *x*\n_y_") == "&lt;!here&gt; ∗x∗ ˍyˍ"
+
+
+_REDDIT_PIECES = st.sampled_from(
+    ["<!here>", "<!channel>", "<@U1>", "<#C1>", "<!subteam^S1>", "@channel", "@here", "@everyone",
+     "&", "&amp;", "&lt;", "<", ">", "**", "*", "_", "~~", "~", "`", "```", ">!", "!<", "[x](",
+     "https://example.com/a", "https://evil.example/x", "[ok](https://example.com/a)",
+     "[no](https://evil.example/x|<!here>)", "|", "\n", " ", "a", "b_c", "5*3", "é", "😀"]
+)  # fmt: skip
+_LISTED_LINK = re.compile(r"<https://(?:www\.)?example\.com/a[^<>|]*\|[^<>]*>")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_REDDIT_PIECES, max_size=30).map("".join))
+def test_reddit_text_in_mrkdwn_is_inert_whatever_it_holds(raw: str) -> None:
+    out = reddit_to_mrkdwn(raw, frozenset({"example.com/a"}))
+    assert "\n" not in out
+    rest = _LISTED_LINK.sub("", out)  # the only live syntax: links found in the thread
+    assert "<" not in rest, out
+    assert ">" not in rest, out
+    assert not re.search(r"&(?!amp;|lt;|gt;)", rest), out
+    assert not re.search(r"@(channel|here|everyone)", rest, re.IGNORECASE), out  # defused
 
 
 # ----------------------------------------------------------------------------- limits

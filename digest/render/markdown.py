@@ -13,7 +13,7 @@ from digest.report import Report
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")  # what could start formatting mid-line
 _WS = re.compile(r"\s+")
-_MENTION = re.compile(r"@(everyone|here)\b", re.IGNORECASE)
+_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)  # "@everyone2" too: never a ping
 ZWSP = "\u200b"
 
 
