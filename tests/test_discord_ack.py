@@ -21,6 +21,7 @@ class Callbacks(LocalServer):
     def __init__(self, status: int = 204) -> None:
         self.status = status
         self.seen: list[tuple[str, Any]] = []
+        self.gates: dict[str, asyncio.Event] = {}  # callbacks answered only once set
 
     def _add_routes(self, app: web.Application) -> None:
         app.router.add_post("/api/v10/interactions/{iid}/{token}/callback", self.handle)
@@ -30,7 +31,10 @@ class Callbacks(LocalServer):
         return f"{self.base_url}/api/v10"
 
     async def handle(self, request: web.Request) -> web.Response:
-        self.seen.append((request.match_info["iid"], await request.json()))
+        iid = request.match_info["iid"]
+        self.seen.append((iid, await request.json()))
+        if iid in self.gates:
+            await self.gates[iid].wait()
         return web.Response(status=self.status)
 
 
@@ -117,3 +121,24 @@ async def test_an_unknown_parser_table_leaves_acknowledgements_to_discord_py(
         assert not acks.install({}, {"digest"})
     assert "acknowledged through discord.py" in caplog.text
     assert not acks.installed
+
+
+async def test_commands_held_at_shutdown_still_reach_discord_py(endpoint: Callbacks) -> None:
+    parsed: list[str] = []
+    endpoint.gates["2"] = asyncio.Event()  # the second acknowledgement stays in flight
+    acks = EarlyAcks(
+        base_url=lambda: endpoint.base, user_agent="DiscordBot (test, 1)", hold_max=3600
+    )
+    await acks.open()
+    parsers: dict[str, Any] = {INTERACTION_CREATE: lambda d: parsed.append(d["id"])}
+    acks.install(parsers, {"digest"})
+    parsers[INTERACTION_CREATE](event(2))
+    parsers[INTERACTION_CREATE](event(1))
+    try:
+        while acks.held < 1:  # noqa: ASYNC110 (nothing to wait on: the ack's answer is inside)
+            await asyncio.sleep(0.01)
+        assert parsed == []  # 1 is acknowledged, held while 2 is in flight
+        await acks.close()
+        assert parsed == ["1"]  # handed over, not dropped
+    finally:
+        endpoint.gates["2"].set()

@@ -88,10 +88,7 @@ class EarlyAcks:
             )
 
     async def close(self) -> None:
-        if self._flush_at is not None:
-            self._flush_at.cancel()
-            self._flush_at = None
-        self._held.clear()  # shutting down: discord.py would not run them either
+        self._flush()  # acknowledged commands still reach discord.py (and the core, if it runs)
         for task in list(self._tasks):
             task.cancel()
         with contextlib.suppress(Exception):
@@ -194,6 +191,11 @@ class EarlyAcks:
                 original(data)
             except Exception:
                 log.exception("discord.py could not parse interaction %s", iid)
+
+    @property
+    def held(self) -> int:
+        """Acknowledged commands waiting for the other acknowledgements in flight."""
+        return len(self._held)
 
     def claim(self, interaction_id: int) -> bool:
         """True once: when this interaction was deferred here (the caller must not defer it
