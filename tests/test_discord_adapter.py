@@ -26,6 +26,7 @@ from adapters.discord_chat.chat import (
     escape,
     render,
     safe_url,
+    ulen,
 )
 from adapters.reddit_source.thread_json import thread_from_json, thread_from_json_text
 from bot.chat import (
@@ -705,6 +706,12 @@ def test_escaped_reddit_text_is_inert_whatever_it_holds(raw: str) -> None:
     assert _unescaped_markup(out) == []
     for link in _SAFE_LINK.findall(out):  # a link cannot end early, hide a spoiler or ping
         assert not re.search(r"[<>`|\\\s]|@(everyone|here)", link[1:-1]), link
+
+
+@given(st.text())
+def test_lengths_are_counted_as_discord_counts_them(text: str) -> None:
+    # Discord counts UTF-16 code units: an emoji outside the BMP is two.
+    assert ulen(text) == len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
 
 
 # ----------------------------------------------------------------------------- limits

@@ -152,7 +152,9 @@ _URL_UNSAFE = re.compile(r"[<>\"\\`|{}^]|@(?=everyone|here)", re.IGNORECASE)
 
 def ulen(text: str) -> int:
     """Length as Discord counts it, at worst (UTF-16 code units; never less than code points)."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _cut(text: str, limit: int, ellipsis: str = "…") -> str:
