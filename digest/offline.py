@@ -85,18 +85,20 @@ def _stem(word: str) -> str:
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
-def _phrases(text: str) -> set[str]:
-    """Candidate keyphrases: runs of 1–3 content words between stopwords (RAKE-style)."""
-    out: set[str] = set()
-    run: list[str] = []
-    for w in [*_words(_prose(text)), ""]:
-        if w and w not in _STOP and len(w) > 2 and not w.isdigit():
+def _phrases(text: str) -> dict[str, str]:
+    """Candidate keyphrases: runs of 1–3 content words between stopwords (RAKE-style), each
+    keyed by its stems (`local model`) with the words as written here (`local models`)."""
+    out: dict[str, str] = {}
+    run: list[str] = []  # as written (GPU stays GPU)
+    for w in [*(w.strip(".'’-") for w in _WORD.findall(_prose(text))), ""]:
+        low = w.lower()
+        if low and low not in _STOP and len(low) > 2 and not low.isdigit():
             run.append(w)
             continue
-        stems = [_stem(w) for w in run]
+        stems = [_stem(w.lower()) for w in run]
         for n in (1, 2, 3):
             for i in range(len(run) - n + 1):
-                out.add(" ".join(stems[i : i + n]))
+                out.setdefault(" ".join(stems[i : i + n]), " ".join(run[i : i + n]))
         run = []
     return out
 
@@ -114,9 +116,11 @@ def find_themes(thread: Thread, comments: list[Comment], limit: int) -> tuple[Th
     if not texts:
         return ()
     holders: dict[str, list[Comment]] = defaultdict(list)
+    written: dict[str, Counter[str]] = defaultdict(Counter)  # how people wrote each phrase
     for c in texts:
-        for p in _phrases(c.body):
+        for p, surface in _phrases(c.body).items():
             holders[p].append(c)
+            written[p][surface] += 1
     min_df = 2  # a phrase only one comment used is that comment's, not the thread's
     title_words = set(_words(thread.post.title))
     candidates = []
@@ -133,30 +137,43 @@ def find_themes(thread: Thread, comments: list[Comment], limit: int) -> tuple[Th
     chosen: list[_Candidate] = []
     used_words: set[str] = set()
     for cand in candidates:
-        # Phrases sharing a word are one theme: the strongest names it.
+        # Phrases sharing a word are one theme: the strongest names it. So are phrases the same
+        # comments carry (most of one's comments hold the other): that is one conversation.
         phrase_words = set(cand.phrase.split())
-        if phrase_words & used_words:
+        if phrase_words & used_words or any(_same_comments(cand, c) for c in chosen):
             continue
         chosen.append(cand)
         used_words |= phrase_words
         if len(chosen) == limit:
             break
-    analysed = len(texts)
+    analysed = len(comments)  # the denominator the report's coverage line uses
     themes = []
+    cited: set[str] = set()
     for cand in chosen:
         top = thread.by_id[cand.comment_ids[0]]
         who = f"u/{top.author}" if top.author else "a deleted account"
+        # Examples: the most upvoted comment, then the best not already quoted for a theme.
+        first, *rest = cand.comment_ids
+        examples = [first, *sorted(rest, key=lambda cid: cid in cited)[:2]]
+        examples.sort(key=cand.comment_ids.index)
+        cited.update(examples)
+        name = min(written[cand.phrase].items(), key=lambda kv: (-kv[1], kv[0]))[0]
         themes.append(
             Theme(
-                name=cand.phrase,
+                name=name,
                 summary=(
                     f"Raised in {len(cand.comment_ids)} of the {analysed} analysed comments; "
                     f"the most upvoted of them is by {who} ({points(top.score)})."
                 ),
-                comment_ids=cand.comment_ids[:3],
+                comment_ids=tuple(examples),
             )
         )
     return tuple(themes)
+
+
+def _same_comments(a: _Candidate, b: _Candidate, overlap: float = 0.75) -> bool:
+    shared = len(set(a.comment_ids) & set(b.comment_ids))
+    return shared >= overlap * min(len(a.comment_ids), len(b.comment_ids))
 
 
 def _centrality(comments: list[Comment]) -> dict[str, float]:

@@ -10,7 +10,7 @@ from digest.analysis import AnalysisInput, Analyzer, AnalyzerUnavailable, Narrat
 from digest.grounding import check_quote, url_in_thread
 from digest.model import ContentState, Thread
 from digest.offline import OfflineAnalyzer
-from digest.quotes import quote_of
+from digest.quotes import quote_about, quote_of
 from digest.report import (
     CommentNote,
     Depth,
@@ -285,7 +285,10 @@ def assemble(
     observations = (*_observations(thread, stats, inp), *narrative.observations)
     themes = tuple(
         replace(
-            t, examples=tuple(quote_of(thread, thread.by_id[i], 140) for i in t.comment_ids[:2])
+            t,
+            examples=tuple(
+                quote_about(thread, thread.by_id[i], t.name, 140) for i in t.comment_ids[:2]
+            ),
         )
         for t in narrative.themes
     )

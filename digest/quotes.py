@@ -51,6 +51,22 @@ def quote_of(thread: Thread, comment: Comment, limit: int = QUOTE_LIMIT) -> Quot
     return Quote(comment.id, comment.author, comment.score, text)
 
 
+def quote_about(thread: Thread, comment: Comment, topic: str, limit: int = QUOTE_LIMIT) -> Quote:
+    """The comment's first sentence of its own that mentions `topic` (any of its words, plural
+    or not), cut at a word boundary; its first words when no sentence does."""
+    keys = [w[:-1] if len(w) > 3 and w.endswith("s") else w for w in _TOPIC_WORD.findall(topic)]
+    if keys:
+        words = "|".join(map(re.escape, keys))
+        mentions = re.compile(rf"\b(?:{words})(?:s|es)?\b", re.IGNORECASE)
+        for sentence in own_sentences(comment.body):
+            if mentions.search(sentence):
+                return Quote(comment.id, comment.author, comment.score, excerpt(sentence, limit))
+    return quote_of(thread, comment, limit)
+
+
+_TOPIC_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
 def quote_text(thread: Thread, comment_id: str | None, text: str) -> Quote:
     """A quote of given words, attributed from the thread (author and score are never taken
     from an analyser)."""

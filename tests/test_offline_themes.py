@@ -1,0 +1,76 @@
+"""The offline analyser's key themes: named as people wrote them, counted against the same
+denominator as the report's coverage, and illustrated by sentences that mention them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.reddit_source.thread_json import thread_from_json
+from digest.model import Thread
+from digest.offline import find_themes
+from digest.pipeline import DigestEngine
+from digest.quotes import quote_about, quote_of
+from digest.report import Depth
+from digest.sentiment import make_scorer
+from tests.support.synthetic import T0, comment_data, post_data
+
+ENGINE = DigestEngine(scorer=make_scorer())
+
+
+def thread_of(bodies: list[tuple[str, int]]) -> Thread:
+    kids: list[dict[str, Any]] = []
+    for i, (body, score) in enumerate(bodies):
+        data = comment_data(
+            f"c{i}", "t3_syn", author=f"user{i}", body=body, score=score, created=T0 + i, depth=0
+        )
+        kids.append({"kind": "t1", "data": data})
+    post = post_data("syn", len(bodies)) | {"title": "What do you run at home?"}
+    return thread_from_json(
+        [
+            {"kind": "Listing", "data": {"children": [{"kind": "t3", "data": post}]}},
+            {"kind": "Listing", "data": {"children": kids}},
+        ]
+    )
+
+
+BODIES = [
+    ("I moved all my summaries to a local model. Works well on one GPU.", 300),
+    ("Summaries are nice. The hard part is hosting the quantized weights.", 200),
+    ("We generate summaries nightly. Nobody reads them in the morning though.", 150),
+    ("[deleted]", 120),
+    ("Quantized weights fit in 8 GB. A GPU with more memory is still nicer.", 90),
+    ("Cats are great. My GPU keeps them warm at night.", 10),
+]
+
+
+def test_theme_names_are_words_people_wrote_not_stems() -> None:
+    thread = thread_of(BODIES)
+    themes = find_themes(thread, list(thread.comments), limit=6)
+    names = {t.name for t in themes}
+    assert "summaries" in names or "Summaries" in names  # not the stem "summarie"
+    assert not any(n.lower().endswith("summarie") for n in names)
+
+
+def test_theme_counts_use_the_coverage_denominator() -> None:
+    thread = thread_of(BODIES)
+    comments = list(thread.comments)  # six, one of them deleted (no text)
+    (summaries,) = [
+        t for t in find_themes(thread, comments, limit=6) if t.name.lower() == "summaries"
+    ]
+    assert summaries.summary.startswith(f"Raised in 3 of the {len(comments)} analysed comments")
+
+
+def test_theme_examples_quote_the_sentence_that_mentions_the_theme() -> None:
+    thread = thread_of(BODIES)
+    report = ENGINE.digest_sync(thread, Depth.DEEP)
+    by_name = {t.name: t for t in report.themes}
+    for quote in by_name["GPU"].examples:  # named as written, not lower-cased
+        assert "GPU" in quote.text
+    assert quote_about(thread, thread.by_id["c0"], "gpu").text == "Works well on one GPU."
+    # Plural or not, the topic is found; with no mention, the comment's first words.
+    assert (
+        quote_about(thread, thread.by_id["c1"], "weight").text
+        == "The hard part is hosting the quantized weights."
+    )
+    cats = thread.by_id["c5"]
+    assert quote_about(thread, cats, "weights") == quote_of(thread, cats)
