@@ -142,3 +142,23 @@ async def test_commands_held_at_shutdown_still_reach_discord_py(endpoint: Callba
         assert parsed == ["1"]  # handed over, not dropped
     finally:
         endpoint.gates["2"].set()
+
+
+async def test_a_slow_acknowledgement_holds_the_others_back_only_briefly(
+    endpoint: Callbacks,
+) -> None:
+    got_1 = asyncio.Event()
+    endpoint.gates["2"] = asyncio.Event()  # never answered during the test
+    acks = EarlyAcks(
+        base_url=lambda: endpoint.base, user_agent="DiscordBot (test, 1)", hold_max=0.05
+    )
+    await acks.open()
+    parsers: dict[str, Any] = {INTERACTION_CREATE: lambda d: got_1.set() if d["id"] == "1" else 0}
+    acks.install(parsers, {"digest"})
+    parsers[INTERACTION_CREATE](event(2))
+    parsers[INTERACTION_CREATE](event(1))
+    try:
+        await asyncio.wait_for(got_1.wait(), 10)  # handed over while 2 is still in flight
+    finally:
+        endpoint.gates["2"].set()
+        await acks.close()
