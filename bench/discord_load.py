@@ -115,6 +115,7 @@ async def _burst(fake: FakeDiscord, *, with_core: bool) -> dict[str, Any]:
     ]
     sent: dict[int, float] = {}
     by_post = {post_id(i): it.id for i, it in enumerate(interactions)}
+    by_token = {it.token: it.id for it in interactions}
     start = time.monotonic()
     for interaction in interactions:
         sent[interaction.id] = time.monotonic()
@@ -133,11 +134,22 @@ async def _burst(fake: FakeDiscord, *, with_core: bool) -> dict[str, Any]:
                 out.setdefault(by_post[post], r.received_at)
         return out
 
+    def answered() -> dict[int, float]:
+        """When the deferred response was replaced by "Posted: <link>" (the follow-up)."""
+        out: dict[int, float] = {}
+        for r in fake.requests:
+            parts = r.path.split("/")  # /webhooks/{app}/{token}/messages/@original
+            token = parts[3] if len(parts) > 3 else ""
+            ok = r.method == "PATCH" and r.status == 200 and r.path.endswith("/@original")
+            if ok and token in by_token:
+                out.setdefault(by_token[token], r.received_at)
+        return out
+
     def deferred() -> int:
         return sum(1 for c in fake.callbacks if c.type == CALLBACK_DEFERRED_CHANNEL_MESSAGE)
 
     if with_core:
-        await fake.wait_until(lambda: len(digests()) >= N, timeout=TIMEOUT)
+        await fake.wait_until(lambda: len(digests()) >= N and len(answered()) >= N, timeout=TIMEOUT)
     else:
         await fake.wait_until(lambda: deferred() >= N, timeout=TIMEOUT)
     total = time.monotonic() - start
@@ -150,6 +162,7 @@ async def _burst(fake: FakeDiscord, *, with_core: bool) -> dict[str, Any]:
             if c.interaction_id in sent and c.type == CALLBACK_DEFERRED_CHANNEL_MESSAGE
         ],
         "digests": [t - sent[iid] for iid, t in digests().items()],
+        "answers": [t - sent[iid] for iid, t in answered().items()],
         "errors": sum(1 for r in fake.requests if r.status >= 400 and r.status != 429),
         "requests": len(fake.requests),
     }
@@ -234,8 +247,9 @@ def _rows(r: dict[str, Any], floor: dict[str, Any], more: list[dict[str, Any]]) 
         ],
         ("event → digest message, p50", len(finals), ms(percentile(finals, 50)), "ms", "—"),
         ("event → digest message, p99", len(finals), ms(percentile(finals, 99)), "ms", "—"),
+        ("event → \"Posted:\" follow-up, p99", len(r["answers"]), ms(percentile([s * 1000 for s in r["answers"]], 99)) if r["answers"] else "—", "ms", "—"),
         ("event → digest message, mean", len(finals), ms(statistics.fmean(finals)), "ms", "—"),
-        ("all 200 digests posted", N, ms(r["total"] * 1000), "ms", "—"),
+        ("all 200 digests posted, askers told", N, ms(r["total"] * 1000), "ms", "—"),
         ("REST requests (errors, not 429)", r["requests"], str(r["errors"]), "count", "—"),
     ]  # fmt: skip
 
