@@ -46,6 +46,11 @@ _STOP = frozenset(
     little long old true real work works worked point part lmao haha edit2 reddit's isn't also
     """.split()
 )
+# Words about Reddit itself ("great post", "this thread", "read the comments"): on their own they
+# rarely name what a discussion is about.
+_META = frozenset(
+    "thread comment post reddit subreddit sub upvote downvote karma mod op title question answer".split()
+)
 _ADVICE = re.compile(
     r"\b(?:you should|you shouldn't|you (?:need|want|have) to|you'll want|you can"
     r"|i(?:'d| would)? (?:recommend|suggest)|recommended|make sure|be careful|watch out|beware"
@@ -89,18 +94,22 @@ def _phrases(text: str) -> dict[str, str]:
     """Candidate keyphrases: runs of 1–3 content words between stopwords (RAKE-style), each
     keyed by its stems (`local model`) with the words as written here (`local models`)."""
     out: dict[str, str] = {}
-    run: list[str] = []  # as written (GPU stays GPU)
-    for w in [*(w.strip(".'’-") for w in _WORD.findall(_prose(text))), ""]:
-        low = w.lower()
-        if low and low not in _STOP and len(low) > 2 and not low.isdigit():
-            run.append(w)
-            continue
-        stems = [_stem(w.lower()) for w in run]
-        for n in (1, 2, 3):
-            for i in range(len(run) - n + 1):
-                out.setdefault(" ".join(stems[i : i + n]), " ".join(run[i : i + n]))
-        run = []
+    for clause in _CLAUSE.split(_prose(text)):  # a phrase never spans "post. Quantization"
+        run: list[str] = []  # as written (GPU stays GPU)
+        for w in [*(w.strip(".'’-") for w in _WORD.findall(clause)), ""]:
+            low = w.lower()
+            if low and low not in _STOP and len(low) > 2 and not low.isdigit():
+                run.append(w)
+                continue
+            stems = [_stem(w.lower()) for w in run]
+            for n in (1, 2, 3):
+                for i in range(len(run) - n + 1):
+                    out.setdefault(" ".join(stems[i : i + n]), " ".join(run[i : i + n]))
+            run = []
     return out
+
+
+_CLAUSE = re.compile(r"[.!?;:,()\[\]\"“”]+(?:\s+|$)|\s[-–—]+\s|\n+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +140,8 @@ def find_themes(thread: Thread, comments: list[Comment], limit: int) -> tuple[Th
         weight = sum(_weight(c.score) for c in cs) * (1.0 + 0.6 * (len(words) - 1))
         if len(words) == 1 and phrase in title_words:
             weight *= 0.5  # the title's words are everywhere; they say little on their own
+        if len(words) == 1 and phrase in _META:
+            weight *= 0.5
         best = sorted(cs, key=lambda c: (-c.score, c.id))
         candidates.append(_Candidate(phrase, weight, tuple(c.id for c in best)))
     candidates.sort(key=lambda c: (-c.weight, c.phrase))

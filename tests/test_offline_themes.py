@@ -74,3 +74,16 @@ def test_theme_examples_quote_the_sentence_that_mentions_the_theme() -> None:
     )
     cats = thread.by_id["c5"]
     assert quote_about(thread, cats, "weights") == quote_of(thread, cats)
+
+
+def test_words_about_reddit_itself_rank_below_the_topic() -> None:
+    thread = thread_of(
+        [
+            ("Great post. Quantization hurts less than I thought.", 50),
+            ("This post is gold. Quantization to 4 bits is fine.", 50),
+            ("Saving this post. Quantization with GGUF works.", 50),
+            ("Bookmarking the post. Quantization done right.", 50),
+        ]
+    )
+    names = [t.name for t in find_themes(thread, list(thread.comments), limit=4)]
+    assert names == ["Quantization"]  # not "post", nor "post Quantization" across a full stop
