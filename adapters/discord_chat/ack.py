@@ -12,9 +12,10 @@ defer (redigest's all do, ephemerally, with "thinking…"), it posts the deferra
 keep-alive connections kept for acknowledgements only (so they never queue behind a large
 embed or a rate-limited route), and hands the event to discord.py once the deferral is
 answered and no other deferral is in flight (or after HOLD_MAX at the latest): during a burst,
-every acknowledgement goes out before any command's work starts. The command's callback then `claim`s the acknowledgement instead of deferring again;
-when the early one failed (a timeout, a 5xx), it defers through discord.py as before, which
-retries and waits out rate limits. Autocomplete, components and modals are left untouched.
+every acknowledgement goes out before any command's work starts. The command's callback then
+`claim`s the acknowledgement instead of deferring again; when the early one failed (a timeout, a
+5xx), it defers through discord.py as before, which retries and waits out rate limits.
+Autocomplete, components and modals are left untouched.
 
 This wraps one entry of discord.py's gateway parser table (`ConnectionState.parsers`), which is
 not public API: when a future discord.py moves it, `install` says so in the log and every
@@ -104,26 +105,25 @@ class EarlyAcks:
         self._names = frozenset(names)
         if self.installed:
             return True
-        original = parsers.get(INTERACTION_CREATE) if isinstance(parsers, dict) else None
-        if not callable(original):
+        if not isinstance(parsers, dict) or not callable(parsers.get(INTERACTION_CREATE)):
             log.warning(
                 "discord.py's gateway parsers are not where redigest expects them: slash "
                 "commands are acknowledged through discord.py (slower under a burst)"
             )
             return False
-        assert isinstance(parsers, dict)
-        parsers[INTERACTION_CREATE] = self._wrap(original)
+        parsers[INTERACTION_CREATE] = self._wrap(parsers[INTERACTION_CREATE])
         self.installed = True
         return True
 
     def _wrap(self, original: Parser) -> Parser:
         def parse_interaction_create(data: Any) -> None:
             iid = self._deferrable(data)
-            if iid is None or self._session is None:
+            session = self._session
+            if iid is None or session is None:
                 original(data)
                 return
             task = asyncio.get_running_loop().create_task(
-                self._acknowledge(iid, str(data["token"])), name=f"ack-{iid}"
+                self._acknowledge(session, iid, str(data["token"])), name=f"ack-{iid}"
             )
             self._tasks.add(task)
             task.add_done_callback(lambda done: self._then(done, iid, original, data))
@@ -142,11 +142,10 @@ class EarlyAcks:
         except (KeyError, TypeError, ValueError):
             return None
 
-    async def _acknowledge(self, iid: int, token: str) -> bool:
-        assert self._session is not None
+    async def _acknowledge(self, session: aiohttp.ClientSession, iid: int, token: str) -> bool:
         url = f"{self._base_url()}/interactions/{iid}/{token}/callback"
         try:
-            async with self._session.post(url, data=_BODY) as response:
+            async with session.post(url, data=_BODY) as response:
                 if 200 <= response.status < 300:
                     return True
                 reason = f"HTTP {response.status}"
@@ -168,8 +167,9 @@ class EarlyAcks:
                 break
             del self._results[oldest]
         self._results[iid] = (now, ok)
-        if done.cancelled():
-            return  # shutting down
+        if done.cancelled():  # shutting down: discord.py gets it at once, as it would have
+            self._hand_over(iid, original, data)
+            return
         if not ok and done.exception() is not None:
             log.error(
                 "early acknowledgement of interaction %s failed", iid, exc_info=done.exception()
@@ -187,10 +187,14 @@ class EarlyAcks:
             self._flush_at = None
         held, self._held = self._held, []
         for iid, original, data in held:
-            try:
-                original(data)
-            except Exception:
-                log.exception("discord.py could not parse interaction %s", iid)
+            self._hand_over(iid, original, data)
+
+    @staticmethod
+    def _hand_over(iid: int, original: Parser, data: Any) -> None:
+        try:
+            original(data)
+        except Exception:
+            log.exception("discord.py could not parse interaction %s", iid)
 
     @property
     def held(self) -> int:
