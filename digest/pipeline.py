@@ -10,7 +10,7 @@ from digest.analysis import AnalysisInput, Analyzer, AnalyzerUnavailable, Narrat
 from digest.grounding import check_quote, url_in_thread
 from digest.model import ContentState, Thread
 from digest.offline import OfflineAnalyzer
-from digest.quotes import quote_about, quote_of
+from digest.quotes import mark_cut, quote_about, quote_of
 from digest.report import (
     CommentNote,
     Depth,
@@ -292,7 +292,7 @@ def assemble(
         )
         for t in narrative.themes
     )
-    return Report(
+    report = Report(
         depth=depth,
         analyzer=analyzer,
         thread=ThreadInfo.of(thread),
@@ -312,3 +312,4 @@ def assemble(
         notes=(*notes, *result.notes),
         usage=result.usage,
     )
+    return report.with_quotes(lambda q: mark_cut(thread, q))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 from digest.model import Comment, Thread
 from digest.report import Quote
@@ -65,6 +66,29 @@ def quote_about(thread: Thread, comment: Comment, topic: str, limit: int = QUOTE
 
 
 _TOPIC_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+def mark_cut(thread: Thread, quote: Quote) -> Quote:
+    """The quote, marked `cut` when the sentence it comes from goes on after its last word."""
+    sources: tuple[str, ...]
+    if quote.comment_id is None:
+        sources = (thread.post.body, thread.post.title)
+    else:
+        comment = thread.by_id.get(quote.comment_id)
+        sources = (comment.body,) if comment is not None else ()
+    text = quote.text.rstrip()
+    for source in sources:
+        flat = normalize_ws(source)
+        at = flat.find(text)
+        if at == -1:
+            continue
+        after = flat[at + len(text) :].lstrip()
+        cut = bool(after) and not text.endswith(_SENTENCE_END)
+        return quote if cut == quote.cut else replace(quote, cut=cut)
+    return quote
+
+
+_SENTENCE_END = (".", "!", "?", "…", ":", ";", '"', "”", "’", "'", ")", "]", "。", "！", "？")
 
 
 def quote_text(thread: Thread, comment_id: str | None, text: str) -> Quote:

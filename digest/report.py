@@ -6,8 +6,8 @@ quote in it names a comment that exists and is a verbatim (whitespace-normalised
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -30,6 +30,7 @@ class Quote:
     author: str | None
     score: int
     text: str
+    cut: bool = False  # the writer's sentence goes on after these words (renderers add "…")
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +162,22 @@ class Report:
     focus_comment_id: str | None = None
     notes: tuple[str, ...] = ()  # fallbacks, repairs, anything the reader should know
     usage: Usage = field(default_factory=Usage)
+
+    def with_quotes(self, mark: Callable[[Quote], Quote]) -> Report:
+        """The same report with `mark` applied to every quote (the places `quotes` lists)."""
+
+        def note(n: CommentNote) -> CommentNote:
+            return replace(n, quote=mark(n.quote))
+
+        return replace(
+            self,
+            summary=tuple(replace(p, quote=p.quote and mark(p.quote)) for p in self.summary),
+            top_comments=tuple(map(note, self.top_comments)),
+            notable_replies=tuple(map(note, self.notable_replies)),
+            notable=tuple(map(note, self.notable)),
+            takeaways=tuple(replace(t, quote=t.quote and mark(t.quote)) for t in self.takeaways),
+            themes=tuple(replace(t, examples=tuple(map(mark, t.examples))) for t in self.themes),
+        )
 
     def quotes(self) -> list[Quote]:
         """Every quote the report carries, wherever it sits."""

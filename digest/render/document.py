@@ -60,10 +60,15 @@ def who(author: str | None) -> str:
     return f"u/{author}" if author else "[deleted]"
 
 
+def quote_span(q: Quote) -> Span:
+    """The quoted words; "…" says the writer's sentence went on."""
+    return Span(q.text + ("…" if q.cut else ""), "quote")
+
+
 def quote_line(q: Quote, lead: str = "", extra: str = "") -> Line:
     spans = [Span(lead + " ")] if lead else []
     spans += [Span(f"{who(q.author)}", "strong"), Span(f" ({points(q.score)}{extra}): ")]
-    spans.append(Span(q.text, "quote"))
+    spans.append(quote_span(q))
     return tuple(spans)
 
 
@@ -140,7 +145,7 @@ def _summary_blocks(report: Report) -> list[Block]:
         if p.quote is None:
             lines.append((Span(p.text),))
         else:
-            lines.append((Span(p.text + " "), Span(p.quote.text, "quote")))
+            lines.append((Span(p.text + " "), quote_span(p.quote)))
     if not lines:
         return [para("No summary could be written: the thread has no text to work from.")]
     return [bullets(lines)]
@@ -155,7 +160,7 @@ def _themes_blocks(report: Report, deep: bool) -> list[Block]:
         if deep:
             for i, q in enumerate(theme.examples):
                 sep = " For example, " if i == 0 else "; "
-                line += [Span(f"{sep}{who(q.author)} ({points(q.score)}): "), Span(q.text, "quote")]
+                line += [Span(f"{sep}{who(q.author)} ({points(q.score)}): "), quote_span(q)]
         lines.append(tuple(line))
     return [bullets(lines)]
 
@@ -294,9 +299,7 @@ def deep_document(report: Report) -> Document:
         [
             bullets(
                 [
-                    (Span(t.text + " "), Span(t.quote.text, "quote"))
-                    if t.quote
-                    else (Span(t.text),)
+                    (Span(t.text + " "), quote_span(t.quote)) if t.quote else (Span(t.text),)
                     for t in report.takeaways
                 ]
             )
@@ -334,7 +337,7 @@ def condensed_lines(report: Report) -> list[Line]:
     gist = next((p for p in report.summary if p.quote is not None and p.quote.comment_id), None)
     first = report.summary[0] if report.summary else None
     if first is not None and first.quote is not None:
-        lines.append((Span(first.text + " "), Span(first.quote.text, "quote")))
+        lines.append((Span(first.text + " "), quote_span(first.quote)))
     elif first is not None:
         lines.append((Span(first.text),))
     if gist is not None and gist is not first and gist.quote is not None:

@@ -19,7 +19,13 @@ def _time(t: datetime | None) -> str | None:
 def _quote(q: Quote | None) -> dict[str, Any] | None:
     if q is None:
         return None
-    return {"comment_id": q.comment_id, "author": q.author, "score": q.score, "text": q.text}
+    return {
+        "comment_id": q.comment_id,
+        "author": q.author,
+        "score": q.score,
+        "text": q.text,
+        "cut": q.cut,
+    }
 
 
 def _note(n: CommentNote) -> dict[str, Any]:
@@ -28,6 +34,7 @@ def _note(n: CommentNote) -> dict[str, Any]:
         "author": n.quote.author,
         "score": n.quote.score,
         "quote": n.quote.text,
+        "quote_cut": n.quote.cut,
         "depth": n.depth,
         "replies": n.replies,
     }
