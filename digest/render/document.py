@@ -57,7 +57,7 @@ def bullets(lines: Sequence[Line]) -> Block:
 
 
 def who(author: str | None) -> str:
-    return f"u/{author}" if author else "[deleted]"
+    return f"u/{author}" if author else "a deleted account"
 
 
 def quote_span(q: Quote) -> Span:
