@@ -467,6 +467,26 @@ async def test_digest_errors_reach_the_asker_in_one_sentence(
         assert all(fake.message(i.original_message_id or 0).ephemeral for i in (bad, missing))
 
 
+async def test_a_channel_the_bot_cannot_post_in_is_explained_not_retried(
+    fake: FakeDiscord, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_bot(fake, tmp_path, make_thread()) as bot:
+        fake.fail_next(
+            r"^/channels/\d+/messages$",
+            403,
+            code=50013,
+            message="Missing Permissions",
+            method="POST",
+        )
+        interaction = await bot.slash("digest", {"url": URL})
+        (answer,) = await bot.answers(interaction)  # "thinking…" becomes the reason
+        assert answer.startswith("I can't post in this channel: give redigest the View Channel")
+        assert fake.message(interaction.original_message_id or 0).ephemeral
+        posts = [r for r in fake.requests if r.method == "POST" and r.path.endswith("/messages")]
+        assert [r.status for r in posts] == [403]  # a permission is not worth retrying
+        assert "Discord refused a post in channel" in caplog.text  # the admin can see it too
+
+
 async def test_the_asker_learns_where_the_digest_went_even_without_the_token(
     fake: FakeDiscord, tmp_path: Path
 ) -> None:

@@ -124,6 +124,22 @@ class DiscordStartupError(DigestError):
     """Discord refused to start the bot; the message names the setting to fix."""
 
 
+class DiscordPostError(DigestError):
+    """Discord refused a post for a reason a server admin can fix (a permission, a deleted
+    channel): not worth retrying; the message says what to do."""
+
+
+NO_POST_PERMISSION = (
+    "I can't post in this channel: give redigest the View Channel, Send Messages and Embed Links "
+    "permissions here, then try again."
+)
+NO_THREAD_PERMISSION = (
+    "I can't open a thread under that message: give redigest the Create Public Threads and Send "
+    "Messages in Threads permissions in this channel, then try again."
+)
+GONE = "That channel or message no longer exists, so there is nowhere to post."
+
+
 @dataclass(frozen=True, slots=True)
 class DiscordConfig:
     """How to reach Discord. `token` is a secret: it never appears in a repr or a log line."""
@@ -1255,9 +1271,35 @@ class DiscordChat:
         messages = render(delivery, idempotency_key)
         if isinstance(target, EphemeralTarget):
             return await self._post_ephemeral(target, messages)
+        try:
+            return await self._post_public(target, delivery, messages, idempotency_key)
+        except (discord.Forbidden, discord.NotFound) as exc:
+            refused = (
+                NO_THREAD_PERMISSION if isinstance(target, ThreadTarget) else NO_POST_PERMISSION
+            )
+            reason = GONE if isinstance(exc, discord.NotFound) else refused
+            where = (
+                f"under message {target.parent.message_id} in channel {target.parent.channel_id}"
+                if isinstance(target, ThreadTarget)
+                else f"in channel {target.channel_id}"
+            )
+            log.warning(
+                "Discord refused a post %s (%s %s): %s", where, exc.status, exc.code, reason
+            )
+            raise DiscordPostError(reason) from None
+
+    async def _post_public(
+        self,
+        target: ChannelTarget | ThreadTarget,
+        delivery: Delivery,
+        messages: list[OutMessage],
+        idempotency_key: str | None,
+    ) -> list[MessageRef]:
+        dest: Sendable | None
         if isinstance(target, ThreadTarget):
             dest = await self._thread(target.parent, thread_name(delivery), create=True)
-            assert dest is not None
+            if dest is None:
+                raise DiscordPostError(GONE)
         else:
             dest = await self._sendable(int(target.channel_id))
         done = self._resume.pop(idempotency_key, {}) if idempotency_key else {}
