@@ -572,6 +572,27 @@ async def test_flag_reactions_open_one_thread_with_the_deep_report(
         assert all(p.allowed_mentions == {"parse": []} for p in pages)
 
 
+async def test_a_thread_the_bot_cannot_open_is_explained_to_the_flagger(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    async with running_bot(fake, tmp_path, make_thread()) as bot:
+        await bot.slash("digest", {"url": URL})
+        digest = await bot.digest_message()
+        channel = fake.guild.text_channel.id
+        fake.fail_next(r"/threads$", 403, code=50013, message="Missing Permissions", method="POST")
+        await fake.dispatch(
+            "MESSAGE_REACTION_ADD", fake.reaction_add(channel, digest.id, fake.admin.id, "🔍")
+        )
+        # No interaction to answer through: said in the channel, addressed (never a ping).
+        await fake.wait_until(
+            lambda: any("open a thread" in (m.content or "") for m in bot.channel_posts(channel))
+        )
+        (said,) = [m for m in bot.channel_posts(channel) if "open a thread" in (m.content or "")]
+        assert said.content.startswith(f"<@{fake.admin.id}> I can't open a thread under that")
+        assert said.allowed_mentions == {"parse": []}
+        assert digest.id not in fake.channels
+
+
 async def _pages(fake: FakeDiscord, thread_id: int) -> list[StoredMessage]:
     def done() -> bool:
         msgs = fake.messages_in(thread_id)
