@@ -51,6 +51,7 @@ from bot.chat import (
     EphemeralTarget,
     Inbox,
     MessageRef,
+    PostRefused,
     Reaction,
     Request,
     Target,
@@ -132,6 +133,10 @@ class SlackPostError(DigestError):
     def __init__(self, user_message: str, slack_error: str) -> None:
         super().__init__(user_message)
         self.slack_error = slack_error
+
+
+class SlackPostRefused(SlackPostError, PostRefused):
+    """…and a workspace admin can fix it (invite the bot, unarchive the channel)."""
 
 
 # =============================================================================== configuration
@@ -1313,7 +1318,8 @@ class SlackChat:
         if error in _BUG_ERRORS:
             log.error("Slack rejected a post to %s: %s %s", channel, error,
                       exc.response.get("response_metadata") or exc.response.get("errors"))  # fmt: skip
-        return SlackPostError(message, error)
+            return SlackPostError(message, error)
+        return SlackPostRefused(message, error)
 
     async def _paced(self, channel: str, call: Callable[[], Awaitable[T]]) -> T:
         """Slack allows about one message per second per channel: keep to it."""

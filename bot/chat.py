@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from digest.errors import DigestError
 from digest.report import Report
 
 
@@ -96,13 +97,19 @@ class Delivery:
     header: str | None = None  # one line above a report (e.g. who asked, or "late")
 
 
+class PostRefused(DigestError):
+    """The platform refused a post for a reason retrying cannot fix (a missing permission, a
+    deleted or archived channel); the message says what an admin should do."""
+
+
 class ChatPort(Protocol):
     """What the core needs from a chat platform.
 
     Contract: `post` returns a reference for every message it created (the first one is the
     "main" message a reaction would land on); when an `idempotency_key` is given the adapter
     marks the message with it so `find_posted` can tell, after a crash, whether it went out.
-    Errors the platform raises for a post propagate; the core records and retries.
+    Errors the platform raises for a post propagate; the core records and retries, except
+    `PostRefused`: the asker is told, and a subscription that cannot post is paused.
     """
 
     platform: str

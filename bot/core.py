@@ -24,6 +24,7 @@ from bot.chat import (
     Delivery,
     EphemeralTarget,
     MessageRef,
+    PostRefused,
     Reaction,
     Request,
     Target,
@@ -489,6 +490,12 @@ class Core:
             await self.storage.fail_job(job.key, repr(exc), retry_at=self.clock() + delay)
             return
         await self.storage.fail_job(job.key, repr(exc), retry_at=None)
+        sub_id = job.payload.get("subscription_id")
+        if isinstance(exc, PostRefused) and isinstance(sub_id, int):
+            # Every later run would be refused too, after paying for its digests: pause it;
+            # /subscriptions shows it paused and /resume brings it back once fixed.
+            await self.storage.set_paused(sub_id, True)
+            log.warning("subscription #%s paused: %s", sub_id, exc.user_message)
         message = (
             exc.user_message
             if isinstance(exc, DigestError)
@@ -754,7 +761,7 @@ class Core:
                 created = await self.storage.add_job(
                     f"watch:{sub.id}:{post.id}",
                     "watch",
-                    {"platform": sub.platform, "server_id": sub.server_id,
+                    {"platform": sub.platform, "server_id": sub.server_id, "subscription_id": sub.id,
                      "channel_id": sub.channel_id, "target": f"t3_{post.id}", "depth": "brief",
                      "nsfw_ok": spec.get("channel_nsfw", False),
                      "header": f"r/{post.subreddit} · crossed {spec['min_score']:,} points"},

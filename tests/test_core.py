@@ -388,6 +388,32 @@ async def test_pause_resume_unsubscribe_and_list(h: Harness) -> None:
     assert await h.core.storage.subscriptions() == []
 
 
+async def test_a_subscription_whose_posts_are_refused_is_paused_not_rerun(h: Harness) -> None:
+    await h.core.handle_request(h.request("subscribe", "r/LocalLLaMA daily 09:00 top 2"))
+    h.chat.refused_channels.add("C1")  # say the bot lost its permission in the channel
+    h.clock.advance(hours=3)
+    assert await h.core.scheduler_tick() == 1
+    await h.run_jobs()
+    assert h.chat.public() == []
+    [sub] = await h.core.storage.subscriptions()
+    assert sub.paused  # tomorrow's run would be refused too, after paying for its digests
+    h.clock.advance(days=1)
+    assert await h.core.scheduler_tick() == 0
+    await h.core.handle_request(h.request("subscriptions", ""))
+    assert "paused" in h.chat.ephemeral()[-1].text
+    # Fixed, resumed: it posts again. An on-demand digest there is only told why, never paused.
+    h.chat.refused_channels.clear()
+    await h.core.handle_request(h.request("resume", "1"))
+    [sub] = await h.core.storage.subscriptions()
+    assert not sub.paused
+    h.chat.refused_channels.add("C1")
+    await h.core.handle_request(h.request("digest", "https://redd.it/aaa111"))
+    await h.run_jobs()
+    assert h.chat.ephemeral()[-1].text.startswith("I can't post in this channel")
+    [sub] = await h.core.storage.subscriptions()
+    assert not sub.paused
+
+
 # ----------------------------------------------------------------------------- watch mode
 
 
@@ -407,6 +433,19 @@ async def test_watch_posts_a_thread_once_it_crosses_the_threshold(h: Harness) ->
     h.clock.advance(hours=1)
     assert await h.core.watch_tick() == 0
     assert await h.core.add_candidate(fresh.post) == 0  # already known: never twice
+
+
+async def test_a_watch_whose_posts_are_refused_is_paused(h: Harness) -> None:
+    await h.core.handle_request(h.request("watch", "r/LocalLLaMA min-score 300 within 12h"))
+    h.chat.refused_channels.add("C1")
+    fresh = h.source.add(make_thread("new001", score=350, created_utc=T0.timestamp()))
+    await h.core.add_candidate(fresh.post)
+    h.clock.advance(minutes=11)
+    assert await h.core.watch_tick() == 1
+    await h.run_jobs()
+    assert h.chat.public() == []
+    [sub] = await h.core.storage.subscriptions()
+    assert sub.paused
 
 
 async def test_watch_waits_for_comments_and_ages_out(h: Harness) -> None:

@@ -53,6 +53,7 @@ from bot.chat import (
     EphemeralTarget,
     Inbox,
     MessageRef,
+    PostRefused,
     Reaction,
     Request,
     ThreadTarget,
@@ -774,6 +775,16 @@ async def test_a_rate_limited_post_is_retried(
             await bot.chat.post(ChannelTarget("C0GENERAL"), Delivery(text="again"))
         assert not isinstance(exc.value, SlackPostError)
         assert len(fake.posted) == 1
+
+        # An admin can fix these (the core pauses a subscription that hits one); a layout the
+        # bot got wrong is a bug, not the workspace's to fix.
+        fake.fail_next("chat.postMessage", "not_in_channel")
+        with pytest.raises(PostRefused):
+            await bot.chat.post(ChannelTarget("C0GENERAL"), Delivery(text="again"))
+        fake.fail_next("chat.postMessage", "invalid_blocks")
+        with pytest.raises(SlackPostError) as bug:
+            await bot.chat.post(ChannelTarget("C0GENERAL"), Delivery(text="again"))
+        assert not isinstance(bug.value, PostRefused)
 
 
 async def test_posts_are_paced_per_channel(fake: MetaSlack, tmp_path: Path) -> None:

@@ -44,6 +44,7 @@ from bot.chat import (
     EphemeralTarget,
     Inbox,
     MessageRef,
+    PostRefused,
     Reaction,
     Request,
     Target,
@@ -124,7 +125,7 @@ class DiscordStartupError(DigestError):
     """Discord refused to start the bot; the message names the setting to fix."""
 
 
-class DiscordPostError(DigestError):
+class DiscordPostError(PostRefused):
     """Discord refused a post for a reason a server admin can fix (a permission, a deleted
     channel): not worth retrying; the message says what to do."""
 

@@ -10,6 +10,7 @@ from bot.chat import (
     Delivery,
     EphemeralTarget,
     MessageRef,
+    PostRefused,
     Target,
     ThreadTarget,
 )
@@ -47,6 +48,7 @@ class FakeChat:
     posts: list[Posted] = field(default_factory=list)
     crash_after_post: bool = False
     fail_posts: int = 0  # the next N posts raise (a platform outage)
+    refused_channels: set[str] = field(default_factory=set)  # public posts here are refused
     _n: int = 0
 
     async def post(
@@ -55,6 +57,8 @@ class FakeChat:
         if self.fail_posts:
             self.fail_posts -= 1
             raise ConnectionError("the platform is down")
+        if isinstance(target, ChannelTarget) and target.channel_id in self.refused_channels:
+            raise PostRefused("I can't post in this channel: give me the permission to.")
         self._n += 1
         if isinstance(target, ThreadTarget):
             ref = MessageRef(
