@@ -380,7 +380,9 @@ class Core:
         for s in subs:
             where = "" if s.channel_id == request.channel_id else f" (in {s.channel_id})"
             names = ", ".join(f"r/{n}" for n in s.spec["subreddits"])
-            state = " — paused" if s.paused else ""
+            state = ""
+            if s.paused:
+                state = f" — paused: {s.paused_reason}" if s.paused_reason else " — paused"
             if s.kind == "schedule":
                 schedule = Schedule.from_text(s.spec["schedule"])
                 nxt = f"; next {s.next_run_at:%Y-%m-%d %H:%M} UTC" if s.next_run_at else ""
@@ -494,7 +496,7 @@ class Core:
         if isinstance(exc, PostRefused) and isinstance(sub_id, int):
             # Every later run would be refused too, after paying for its digests: pause it;
             # /subscriptions shows it paused and /resume brings it back once fixed.
-            await self.storage.set_paused(sub_id, True)
+            await self.storage.set_paused(sub_id, True, reason=exc.user_message)
             log.warning("subscription #%s paused: %s", sub_id, exc.user_message)
         message = (
             exc.user_message
@@ -873,7 +875,8 @@ class Core:
             schedule = Schedule.from_text(sub.spec["schedule"])
             names = ", ".join(f"r/{n}" for n in sub.spec["subreddits"])
             if sub.paused or sub.next_run_at is None:
-                lines.append(f"#{sub.id} {names}: paused")
+                why = f" ({sub.paused_reason})" if sub.paused and sub.paused_reason else ""
+                lines.append(f"#{sub.id} {names}: paused{why}")
                 continue
             lines.append(
                 f"#{sub.id} {names}: {schedule.describe()} — next run "

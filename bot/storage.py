@@ -152,6 +152,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX posted_threads_recent ON posted_threads (platform, channel_id, posted_at);
         """,
     ),
+    (
+        3,
+        "why a subscription was paused (when the platform refused its posts)",
+        """
+        ALTER TABLE subscriptions ADD COLUMN paused_reason TEXT;
+        """,
+    ),
 ]
 
 
@@ -175,6 +182,7 @@ class SubscriptionRow:
     paused: bool
     next_run_at: datetime | None
     last_run_at: datetime | None
+    paused_reason: str | None = None  # set when redigest paused it itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,6 +415,7 @@ class Storage:
             paused=bool(row["paused"]),
             next_run_at=_time(row["next_run_at"]),
             last_run_at=_time(row["last_run_at"]),
+            paused_reason=row["paused_reason"],
         )
 
     async def subscription(self, sub_id: int) -> SubscriptionRow | None:
@@ -431,10 +440,12 @@ class Storage:
             await db.execute("DELETE FROM candidates WHERE subscription_id = ?", (sub_id,))
             await db.execute("DELETE FROM subscriptions WHERE id = ?", (sub_id,))
 
-    async def set_paused(self, sub_id: int, paused: bool) -> None:
+    async def set_paused(self, sub_id: int, paused: bool, reason: str | None = None) -> None:
+        """Pause or resume; `reason` says why redigest paused it itself (cleared otherwise)."""
         async with self.transaction() as db:
             await db.execute(
-                "UPDATE subscriptions SET paused = ? WHERE id = ?", (int(paused), sub_id)
+                "UPDATE subscriptions SET paused = ?, paused_reason = ? WHERE id = ?",
+                (int(paused), reason if paused else None, sub_id),
             )
 
     async def set_next_run(

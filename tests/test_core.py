@@ -400,12 +400,13 @@ async def test_a_subscription_whose_posts_are_refused_is_paused_not_rerun(h: Har
     h.clock.advance(days=1)
     assert await h.core.scheduler_tick() == 0
     await h.core.handle_request(h.request("subscriptions", ""))
-    assert "paused" in h.chat.ephemeral()[-1].text
+    assert "paused: I can't post in this channel" in h.chat.ephemeral()[-1].text
     # Fixed, resumed: it posts again. An on-demand digest there is only told why, never paused.
     h.chat.refused_channels.clear()
     await h.core.handle_request(h.request("resume", "1"))
     [sub] = await h.core.storage.subscriptions()
     assert not sub.paused
+    assert sub.paused_reason is None
     h.chat.refused_channels.add("C1")
     await h.core.handle_request(h.request("digest", "https://redd.it/aaa111"))
     await h.run_jobs()
