@@ -18,7 +18,7 @@ from digest.model import Comment, Thread
 from digest.quotes import own_sentences, quote_of, quote_text
 from digest.report import CommentNote, Depth, Narrative, Passage, Takeaway, Theme
 from digest.sentiment import label
-from digest.text import excerpt, normalize_ws, points
+from digest.text import excerpt, normalize_ws, points, singular
 
 _WORD = re.compile(r"[^\W_][\w'’+#.-]*[^\W_]|[^\W_]", re.UNICODE)
 _STOP = frozenset(
@@ -73,8 +73,13 @@ def _weight(score: int) -> float:
     return 1.0 + math.log2(max(score, 0) + 1)
 
 
+def _tokens(text: str) -> list[str]:
+    """The words of `text` as written (GPU stays GPU)."""
+    return [w.strip(".'’-") for w in _WORD.findall(text)]
+
+
 def _words(text: str) -> list[str]:
-    return [w.lower().strip(".'’-") for w in _WORD.findall(text)]
+    return [w.lower() for w in _tokens(text)]
 
 
 _LINKISH = re.compile(r"\]\([^)]*\)|https?://\S+|`[^`]*`|&\w+;|\b\w+\.(?:com|org|net|io|it)\b")
@@ -85,23 +90,18 @@ def _prose(text: str) -> str:
     return _LINKISH.sub(" ", text)
 
 
-def _stem(word: str) -> str:
-    """A crude plural fold, enough to make `model` and `models` one theme."""
-    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
-
-
 def _phrases(text: str) -> dict[str, str]:
     """Candidate keyphrases: runs of 1–3 content words between stopwords (RAKE-style), each
     keyed by its stems (`local model`) with the words as written here (`local models`)."""
     out: dict[str, str] = {}
     for clause in _CLAUSE.split(_prose(text)):  # a phrase never spans "post. Quantization"
-        run: list[str] = []  # as written (GPU stays GPU)
-        for w in [*(w.strip(".'’-") for w in _WORD.findall(clause)), ""]:
+        run: list[str] = []
+        for w in [*_tokens(clause), ""]:
             low = w.lower()
             if low and low not in _STOP and len(low) > 2 and not low.isdigit():
                 run.append(w)
                 continue
-            stems = [_stem(w.lower()) for w in run]
+            stems = [singular(w.lower()) for w in run]
             for n in (1, 2, 3):
                 for i in range(len(run) - n + 1):
                     out.setdefault(" ".join(stems[i : i + n]), " ".join(run[i : i + n]))
@@ -162,7 +162,6 @@ def find_themes(thread: Thread, comments: list[Comment], limit: int) -> tuple[Th
     cited: set[str] = set()
     for cand in chosen:
         top = thread.by_id[cand.comment_ids[0]]
-        who = f"u/{top.author}" if top.author else "a deleted account"
         # Examples: the most upvoted comment, then the best not already quoted for a theme.
         first, *rest = cand.comment_ids
         examples = [first, *sorted(rest, key=lambda cid: cid in cited)[:2]]
@@ -174,7 +173,7 @@ def find_themes(thread: Thread, comments: list[Comment], limit: int) -> tuple[Th
                 name=name,
                 summary=(
                     f"Raised in {len(cand.comment_ids)} of the {analysed} analysed comments; "
-                    f"the most upvoted of them is by {who} ({points(top.score)})."
+                    f"the most upvoted of them is by {_who(top.author)} ({points(top.score)})."
                 ),
                 comment_ids=tuple(examples),
             )

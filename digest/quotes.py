@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from digest.model import Comment, Thread
 from digest.report import Quote
-from digest.text import excerpt, normalize_ws, sentences
+from digest.text import excerpt, normalize_ws, sentences, singular
 
 QUOTE_LIMIT = 220
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -55,7 +55,7 @@ def quote_of(thread: Thread, comment: Comment, limit: int = QUOTE_LIMIT) -> Quot
 def quote_about(thread: Thread, comment: Comment, topic: str, limit: int = QUOTE_LIMIT) -> Quote:
     """The comment's first sentence of its own that mentions `topic` (any of its words, plural
     or not), cut at a word boundary; its first words when no sentence does."""
-    keys = [w[:-1] if len(w) > 3 and w.endswith("s") else w for w in _TOPIC_WORD.findall(topic)]
+    keys = [singular(w) for w in _TOPIC_WORD.findall(topic)]
     if keys:
         words = "|".join(map(re.escape, keys))
         mentions = re.compile(rf"\b(?:{words})(?:s|es)?\b", re.IGNORECASE)

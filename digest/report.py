@@ -164,7 +164,7 @@ class Report:
     usage: Usage = field(default_factory=Usage)
 
     def with_quotes(self, mark: Callable[[Quote], Quote]) -> Report:
-        """The same report with `mark` applied to every quote (the places `quotes` lists)."""
+        """The same report with `mark` applied to every quote, wherever it sits."""
 
         def note(n: CommentNote) -> CommentNote:
             return replace(n, quote=mark(n.quote))
@@ -181,8 +181,11 @@ class Report:
 
     def quotes(self) -> list[Quote]:
         """Every quote the report carries, wherever it sits."""
-        out = [p.quote for p in self.summary if p.quote is not None]
-        out += [n.quote for n in (*self.top_comments, *self.notable_replies, *self.notable)]
-        out += [t.quote for t in self.takeaways if t.quote is not None]
-        out += [q for theme in self.themes for q in theme.examples]
+        out: list[Quote] = []
+
+        def collect(q: Quote) -> Quote:
+            out.append(q)
+            return q
+
+        self.with_quotes(collect)
         return out

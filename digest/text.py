@@ -84,6 +84,11 @@ def excerpt(text: str, limit: int = 200) -> str:
     return flat[: cut if cut > limit // 2 else limit].rstrip()
 
 
+def singular(word: str) -> str:
+    """A crude plural fold, enough to make `model` and `models` one word (`glass` stays)."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
 def points(n: int) -> str:
     """`1 point`, `2,345 points`."""
     return f"{n:,} point" + ("" if abs(n) == 1 else "s")

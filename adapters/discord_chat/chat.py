@@ -660,6 +660,11 @@ class _Pending:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
+def _mark_deferred(interaction: discord.Interaction[Any]) -> None:
+    """Tell discord.py the response is done, as its own defer() would have."""
+    interaction.response._response_type = discord.InteractionResponseType.deferred_channel_message
+
+
 def _nsfw(channel: object) -> bool:
     if isinstance(
         channel,
@@ -1007,10 +1012,7 @@ class DiscordChat:
         """True when the gateway hook already deferred this interaction (ack.py)."""
         if not self._acks.claim(interaction.id):
             return False
-        # Tell discord.py the response is done, as its own defer() would have.
-        interaction.response._response_type = (
-            discord.InteractionResponseType.deferred_channel_message
-        )
+        _mark_deferred(interaction)
         return True
 
     async def _defer(self, interaction: Interaction) -> bool:
@@ -1022,9 +1024,7 @@ class DiscordChat:
             await interaction.response.defer(ephemeral=True, thinking=True)
         except discord.HTTPException as exc:
             if exc.code == INTERACTION_ACKNOWLEDGED:  # the early one got there after all
-                interaction.response._response_type = (
-                    discord.InteractionResponseType.deferred_channel_message
-                )
+                _mark_deferred(interaction)
                 return True
             log.warning(
                 "could not acknowledge interaction %s (%s) in time: %s",
