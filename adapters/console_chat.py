@@ -13,11 +13,14 @@ Reactions a chat would, and prints every delivery with its message reference.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import shlex
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
 from bot.chat import (
     ChannelTarget,
@@ -37,6 +40,17 @@ PLATFORM = "console"
 HELP = __doc__ or ""
 
 
+class ConsoleStateError(Exception):
+    """The console's state file is unusable; the message says what to do."""
+
+
+def console_state_path(database: Path) -> Path | None:
+    """The console's own state lives beside the database it goes with (none in memory)."""
+    if str(database) == ":memory:":
+        return None
+    return database.with_name(database.name + ".console.json")
+
+
 @dataclass
 class ConsoleControl:
     """What the console can ask of the core beyond requests (wired by the composition root)."""
@@ -47,7 +61,14 @@ class ConsoleControl:
 
 
 class ConsoleChat:
+    """The terminal as a chat platform. With a `state_path`, what it posted and its message and
+    request numbers are kept in that file, as a chat platform keeps them on its servers: after a
+    restart a reference (m7) or request (r7) is never reused, and a job interrupted after
+    posting finds its message instead of posting it again."""
+
     platform = PLATFORM
+    KEEP_MESSAGES = 500  # the texts kept for :react (older messages cannot be reacted to)
+    KEEP_POSTS = 2000  # the posts kept by idempotency key for find_posted
 
     def __init__(
         self,
@@ -56,15 +77,62 @@ class ConsoleChat:
         server_id: str = "console",
         channel_id: str = "general",
         user_id: str = "you",
+        state_path: Path | None = None,
     ) -> None:
         self._out = out or sys.stdout
         self.server_id = server_id
         self.channel_id = channel_id
         self.user_id = user_id
+        self._state_path = state_path
         self._counter = 0
         self._requests = 0
         self._by_key: dict[str, list[MessageRef]] = {}
         self.messages: dict[str, str] = {}  # message id → text, for reactions and tests
+        self._save_lock = asyncio.Lock()
+        if state_path is not None:
+            self._load(state_path)
+
+    def _load(self, path: Path) -> None:
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+            self._counter = int(state["messages_made"])
+            self._requests = int(state["requests_made"])
+            self._by_key = {
+                key: [MessageRef(**ref) for ref in refs] for key, refs in state["posted"].items()
+            }
+            self.messages = {str(k): str(v) for k, v in state["texts"].items()}
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConsoleStateError(
+                f"The console's state file {path} cannot be read ({exc}): move it aside to "
+                "start afresh (message and request numbers then restart at 1)."
+            ) from None
+
+    async def _save(self) -> None:
+        """Durably, before a post returns (a crash right after must still find it)."""
+        if self._state_path is None:
+            return
+        while len(self.messages) > self.KEEP_MESSAGES:
+            del self.messages[next(iter(self.messages))]
+        while len(self._by_key) > self.KEEP_POSTS:
+            del self._by_key[next(iter(self._by_key))]
+        state: dict[str, Any] = {
+            "messages_made": self._counter,
+            "requests_made": self._requests,
+            "posted": {
+                key: [
+                    {"platform": r.platform, "channel_id": r.channel_id,
+                     "message_id": r.message_id, "thread_id": r.thread_id}
+                    for r in refs
+                ]
+                for key, refs in self._by_key.items()
+            },
+            "texts": self.messages,
+        }  # fmt: skip
+        text = json.dumps(state, ensure_ascii=False)
+        async with self._save_lock:  # one writer of the file at a time, newest state last
+            await asyncio.to_thread(_write_durably, self._state_path, text)
 
     def _new_ref(self, target: Target) -> MessageRef:
         self._counter += 1
@@ -101,6 +169,7 @@ class ConsoleChat:
         self.messages[ref.message_id] = body
         if idempotency_key:
             self._by_key[idempotency_key] = [ref]
+        await self._save()
         return [ref]
 
     async def find_posted(self, target: Target, idempotency_key: str) -> list[MessageRef] | None:
@@ -117,6 +186,7 @@ class ConsoleChat:
             text=text,
             can_manage=True,  # it is your own terminal
             reply_token=f"r{self._requests}",
+            at_terminal=True,  # so a saved thread file may be named
         )
 
     async def handle_line(self, line: str, inbox: Inbox, control: ConsoleControl) -> bool:
@@ -128,12 +198,15 @@ class ConsoleChat:
             return False
         if line.startswith("/"):
             command, _, text = line[1:].partition(" ")
-            await inbox.on_request(self.request(command, text))
+            request = self.request(command, text)
+            await self._save()  # r7 is never handed out twice, even after a crash
+            await inbox.on_request(request)
             return True
         verb, _, rest = line.partition(" ")
         if verb == ":say":
             ref = self._new_ref(ChannelTarget(self.channel_id))
             self.messages[ref.message_id] = rest
+            await self._save()
             self._print(f"── [{ref.message_id}] you, in #{self.channel_id}: {rest}")
         elif verb == ":react":
             try:
@@ -180,6 +253,15 @@ class ConsoleChat:
         async for line in lines:
             if not await self.handle_line(line, inbox, control):
                 break
+
+
+def _write_durably(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 async def stdin_lines(prompt: str = "> ") -> AsyncIterator[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from pathlib import Path
@@ -16,11 +17,12 @@ from types import TracebackType
 from adapters.llm.anthropic_client import AnthropicClient
 from adapters.llm.openai_client import OpenAICompatibleClient
 from adapters.reddit_source.live import DEFAULT_PLANS, RedditConfig, RedditSource
+from adapters.reddit_source.local_files import LocalThreadFiles
 from adapters.reddit_source.saved import SavedThreadSource
 from adapters.reddit_source.thread_json import thread_from_json_text
 from bot.chat import ChatPort
 from bot.core import Core, CoreConfig, Engines
-from bot.ports import ThreadSource
+from bot.ports import ListingSort, RateQuota, ThreadRef, ThreadSource, TopPeriod
 from bot.settings import Settings
 from bot.storage import Clock, Storage, utcnow
 from bot.thread_cache import CachingThreadSource
@@ -28,12 +30,54 @@ from bot.thread_ref import EXAMPLE
 from digest.analysis import Analyzer
 from digest.errors import DigestError
 from digest.llm import DEFAULT_PRICES, LLMAnalyzer, LLMClient, RetryPolicy
-from digest.model import Thread
+from digest.model import Post, Thread
 from digest.pipeline import Budgets, DigestEngine
 from digest.report import Depth, Report
 from digest.sentiment import make_scorer
 
 log = logging.getLogger(__name__)
+
+
+class _FilesFirst:
+    """The console's thread source: threads read from files the person at the terminal named
+    are found again by id (a 🔍 on their digest), before the configured source is asked."""
+
+    def __init__(self, inner: ThreadSource, keep: int = 50) -> None:
+        self.inner = inner
+        self._keep = keep
+        self._threads: dict[str, Thread] = {}
+
+    async def read(self, path: str) -> Thread:  # the ThreadFiles port
+        thread = await LocalThreadFiles().read(path)
+        self._threads.pop(thread.post.id, None)
+        self._threads[thread.post.id] = thread
+        while len(self._threads) > self._keep:
+            del self._threads[next(iter(self._threads))]
+        return thread
+
+    async def fetch_thread(self, ref: ThreadRef, depth: Depth) -> Thread:
+        known = self._threads.get(ref.post_id)
+        if known is not None and ref.comment_id is None:
+            return known
+        return await self.inner.fetch_thread(ref, depth)
+
+    async def resolve(self, text: str) -> ThreadRef:
+        return await self.inner.resolve(text)
+
+    async def listing(
+        self, subreddit: str, sort: ListingSort, *, period: TopPeriod = TopPeriod.DAY,
+        limit: int = 25,
+    ) -> list[Post]:  # fmt: skip
+        return await self.inner.listing(subreddit, sort, period=period, limit=limit)
+
+    async def posts(self, post_ids: Sequence[str]) -> list[Post]:
+        return await self.inner.posts(post_ids)
+
+    def stream(self, subreddits: Sequence[str]) -> AsyncIterator[Post]:
+        return self.inner.stream(subreddits)
+
+    def quota(self) -> RateQuota:
+        return self.inner.quota()
 
 
 class InputError(DigestError):
@@ -175,8 +219,12 @@ class App:
             f"such as {EXAMPLE}"
         )
 
-    async def bot(self, chats: dict[str, ChatPort], *, clock: Clock | None = None) -> Core:
-        """The core, on the database and (without Reddit credentials) the saved threads."""
+    async def bot(
+        self, chats: dict[str, ChatPort], *, clock: Clock | None = None, terminal: bool = False
+    ) -> Core:
+        """The core, on the database and (without Reddit credentials) the saved threads.
+        `terminal`: the person at this machine drives it (the console), so the files they name
+        may be read; chats never get that."""
         s = self.settings
         if self._reddit is not None:
             # Bad credentials stop start-up with one line, not the first digest an hour later.
@@ -184,7 +232,10 @@ class App:
         storage = await self._stack.enter_async_context(
             Storage(s.database_path, clock=clock or utcnow)
         )
-        source = self.source or SavedThreadSource(s.saved_threads)
+        source: ThreadSource = self.source or SavedThreadSource(s.saved_threads)
+        files: _FilesFirst | None = None
+        if terminal:
+            source = files = _FilesFirst(source)
         return Core(
             storage=storage,
             source=source,
@@ -193,6 +244,7 @@ class App:
             clock=clock or utcnow,
             config=CoreConfig(default_timezone=s.timezone, workers=s.workers),
             default_spend_cap=s.daily_spend_cap,
+            files=files,
         )
 
     async def digest(self, target: str, depth: Depth, budget: int | None = None) -> Report:

@@ -38,6 +38,9 @@ class Request:
     can_manage: bool = False  # may manage the server/workspace (checked again by the core)
     channel_nsfw: bool = False
     reply_token: str | None = None  # the adapter's handle to answer this request (opaque)
+    # Typed by the person at the bot's own terminal (the console): only then may a command name
+    # a file on the host. Chat requests never do, whatever they contain.
+    at_terminal: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,12 @@ class PostRefused(DigestError):
     deleted or archived channel); the message says what an admin should do."""
 
 
+class LookupUnavailable(DigestError):
+    """`find_posted` could not check (no access to the channel's history, the API is down):
+    the post may or may not be there, so the core must not post again blindly; it retries the
+    lookup later."""
+
+
 class ChatPort(Protocol):
     """What the core needs from a chat platform.
 
@@ -110,6 +119,8 @@ class ChatPort(Protocol):
     marks the message with it so `find_posted` can tell, after a crash, whether it went out.
     Errors the platform raises for a post propagate; the core records and retries, except
     `PostRefused`: the asker is told, and a subscription that cannot post is paused.
+    `find_posted` returns None only when it looked and found nothing; when it cannot look it
+    raises `LookupUnavailable` (or lets the platform's error propagate), never None.
     """
 
     platform: str

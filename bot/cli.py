@@ -15,7 +15,13 @@ from typing import Annotated, TextIO
 import typer
 from rich.console import Console
 
-from adapters.console_chat import ConsoleChat, ConsoleControl, stdin_lines
+from adapters.console_chat import (
+    ConsoleChat,
+    ConsoleControl,
+    ConsoleStateError,
+    console_state_path,
+    stdin_lines,
+)
 from adapters.discord_chat import DiscordChat, DiscordConfig
 from adapters.slack_chat import SlackChat, SlackConfig
 from bot.app import App
@@ -127,9 +133,13 @@ def digest(
 async def _console(
     settings: Settings, lines: AsyncIterator[str] | None = None, out: TextIO | None = None
 ) -> None:
-    chat = ConsoleChat(out)
     async with App(settings) as application:
-        core = await application.bot({chat.platform: chat})
+        # The database is ours once `bot` returns (one owner per file): only then is the
+        # console's state file beside it ours to read.
+        chats: dict[str, ChatPort] = {}
+        core = await application.bot(chats, terminal=True)
+        chat = ConsoleChat(out, state_path=console_state_path(settings.database_path))
+        chats[chat.platform] = chat
         control = ConsoleControl(
             next_runs=core.describe_next_runs,
             run_now=core.run_subscription_now,
@@ -169,7 +179,7 @@ def _run_until_signal(main: Callable[[], Awaitable[None]]) -> None:
 
     try:
         asyncio.run(runner())
-    except (DigestError, StorageError) as exc:
+    except (DigestError, StorageError, ConsoleStateError) as exc:
         message = exc.user_message if isinstance(exc, DigestError) else str(exc)
         raise _fail(message) from None
 

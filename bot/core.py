@@ -23,6 +23,7 @@ from bot.chat import (
     ChatPort,
     Delivery,
     EphemeralTarget,
+    LookupUnavailable,
     MessageRef,
     PostRefused,
     Reaction,
@@ -50,13 +51,14 @@ from bot.ports import (
     RateLimited,
     RedditUnavailable,
     SourceError,
+    ThreadFiles,
     ThreadRef,
     ThreadSource,
     TopPeriod,
 )
 from bot.ratelimit import RateLimiter
 from bot.schedule import Schedule
-from bot.storage import JobRow, Storage, SubscriptionRow
+from bot.storage import ClaimLost, JobRow, Storage, SubscriptionRow
 from bot.thread_ref import find_thread_urls, parse_thread_text
 from digest import codec
 from digest.errors import DigestError
@@ -84,11 +86,14 @@ class CoreConfig:
     workers: int = 4
     user_limit: tuple[int, float] = (5, 600.0)  # digests per user per window (s)
     channel_limit: tuple[int, float] = (20, 3600.0)
+    flag_limit: tuple[int, float] = (5, 600.0)  # deep analyses asked for per user per window
     report_cache_ttl: timedelta = timedelta(minutes=30)
     recent_days: int = 7  # a scheduled digest skips threads posted to the channel this recently
     schedule_grace: timedelta = timedelta(hours=6)  # a missed run older than this is skipped
     late_after: timedelta = timedelta(minutes=2)
     max_attempts: int = 3
+    job_lease: timedelta = timedelta(seconds=60)  # a claim lapses unless renewed
+    heartbeat_seconds: float = 15.0  # how often running jobs' claims are renewed
     watch_first_check: timedelta = timedelta(minutes=10)
     watch_max_backoff: timedelta = timedelta(hours=2)
     watch_min_comments: int = 1  # a post with no comments is not worth digesting yet
@@ -122,6 +127,17 @@ class UserFacing(DigestError):
     """A refusal or an answer to show the requester (ephemerally)."""
 
 
+class GaveUp(DigestError):
+    def __init__(self) -> None:
+        super().__init__(
+            "The digest could not be made: it failed several times in a row, so I stopped "
+            "trying. Please try again later."
+        )
+
+
+_JOB_NAMES = {"scheduled": "scheduled digest", "watch": "watched thread's digest"}
+
+
 def _fingerprint(thread: Thread) -> str:
     """What the text of a thread is, not how it is voted: a new comment changes it, a vote not."""
     h = hashlib.sha256()
@@ -150,6 +166,7 @@ class Core:
     engines: Engines
     chats: dict[str, ChatPort]
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    files: ThreadFiles | None = None  # saved files for requests typed at the terminal only
     config: CoreConfig = field(default_factory=CoreConfig)
     default_spend_cap: float = 1.0  # US$ per server per day, until the server sets its own
 
@@ -157,6 +174,8 @@ class Core:
         monotonic = lambda: self.clock().timestamp()  # noqa: E731 - the limiters share our clock
         self._user_limit = RateLimiter(*self.config.user_limit, clock=monotonic)
         self._channel_limit = RateLimiter(*self.config.channel_limit, clock=monotonic)
+        self._flag_limit = RateLimiter(*self.config.flag_limit, clock=monotonic)
+        self._running_keys: set[str] = set()  # jobs this process runs now (their claims renewed)
         self._jobs_ready = asyncio.Event()
         self._schedule_changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -184,15 +203,8 @@ class Core:
             await self._reply(request, answer)
 
     async def _reply(self, request: Request, text: str) -> None:
-        chat = self.chats.get(request.platform)
-        if chat is None:
-            log.error("no chat adapter for %s", request.platform)
-            return
         target = EphemeralTarget(request.channel_id, request.user_id, request.reply_token)
-        try:
-            await chat.post(target, Delivery(text=text))
-        except Exception:
-            log.exception("could not answer %s in %s", request.user_id, request.channel_id)
+        await self._tell(request.platform, target, text)
 
     async def server_settings(self, platform: str, server_id: str) -> dict[str, str]:
         stored = await self.storage.get_settings(platform, server_id)
@@ -244,33 +256,49 @@ class Core:
                 f"That is a lot of digests at once; try again in {_ago(timedelta(seconds=wait))}."
             )
         depth = cmd.depth or Depth(settings["default-depth"])
-        # A plain URL or id is checked now, so a typo is answered at once; files and share
-        # links are resolved by the job (they need I/O).
+        payload: dict[str, Any] = {
+            "platform": request.platform,
+            "server_id": request.server_id,
+            "channel_id": request.channel_id,
+            "user_id": request.user_id,
+            "reply_token": request.reply_token,
+            "target": cmd.target,
+            "depth": depth.value,
+            "nsfw_ok": request.channel_nsfw,
+        }
+        # A URL or id is checked now, so a typo is answered at once; share links are resolved
+        # by the job (they need I/O). A file on the host is read only for the person at the
+        # host's terminal: from a chat, a path is refused like any other non-link, so nobody
+        # learns which files exist.
         try:
             parse_thread_text(cmd.target)
         except DigestError:
-            if not cmd.target.lower().endswith(".json"):
+            if not (request.at_terminal and self.files is not None):
                 raise
+            payload["path"] = cmd.target
+        key = f"digest:{request.platform}:{request.channel_id}:{request.reply_token or uuid.uuid4().hex}"
+        if not await self.storage.add_job(key, "digest", payload, urgent=True):
+            return await self._existing_job(key, payload)
+        # Only work that was created counts against the limits (a replayed request does not).
         self._user_limit.hit(f"{request.platform}:{request.user_id}")
         self._channel_limit.hit(f"{request.platform}:{request.channel_id}")
-        key = f"digest:{request.platform}:{request.channel_id}:{request.reply_token or uuid.uuid4().hex}"
-        await self.storage.add_job(
-            key,
-            "digest",
-            {
-                "platform": request.platform,
-                "server_id": request.server_id,
-                "channel_id": request.channel_id,
-                "user_id": request.user_id,
-                "reply_token": request.reply_token,
-                "target": cmd.target,
-                "depth": depth.value,
-                "nsfw_ok": request.channel_nsfw,
-            },
-            urgent=True,
-        )
         self._jobs_ready.set()
         return None  # the digest itself is the answer
+
+    async def _existing_job(self, key: str, payload: dict[str, Any]) -> str | None:
+        """The job key exists: the same request delivered again (a platform retry, a replay) is
+        done once, quietly; a different request under a used key is said, never dropped."""
+        existing = await self.storage.job(key)
+        if existing is not None and all(
+            existing.payload.get(k) == payload.get(k) for k in ("user_id", "target", "depth")
+        ):
+            log.info("request %s arrived again; it is queued or done already", key)
+            return None
+        log.error("job key %s already used by another request; this one was not queued", key)
+        return (
+            "This request could not be queued: its id was already used by an earlier one. "
+            "Please send it again."
+        )
 
     async def _subscribe(self, request: Request, cmd: SubscribeCmd) -> str:
         now = self.clock()
@@ -438,6 +466,18 @@ class Core:
             target = urls[0] if urls else None
         if target is None:
             return  # not a digest and no thread link: nothing to do
+        who = f"{reaction.message.platform}:{reaction.user_id}"
+        wait = self._flag_limit.retry_after(who)
+        if wait > 0:
+            log.info("flag by %s on %s: over the per-user limit", who, reaction.message.key)
+            if reaction.requested:  # a menu answers; a plain reaction is not worth a message
+                await self._tell(
+                    reaction.message.platform,
+                    EphemeralTarget(reaction.message.channel_id, reaction.user_id),
+                    "That is a lot of deep analyses at once; try again in "
+                    f"{_ago(timedelta(seconds=wait))}.",
+                )
+            return
         count = await self.storage.add_flag(reaction.message, reaction.user_id)
         if count < int(settings["flag-threshold"]):
             return
@@ -458,59 +498,104 @@ class Core:
             },
         )
         if created:
+            self._flag_limit.hit(who)
             self._jobs_ready.set()
+
+    async def _tell(self, platform: str, target: Target, text: str) -> None:
+        """A best-effort message (a refusal, a failure): logged, never raised."""
+        chat = self.chats.get(platform)
+        if chat is None:
+            log.error("no chat adapter for %s", platform)
+            return
+        try:
+            await chat.post(target, Delivery(text=text))
+        except Exception:
+            log.exception("could not tell %s: %s", target, text[:100])
 
     # ================================================================== jobs
 
     async def run_one_job(self) -> JobRow | None:
         """Claim and run the next due job; returns it (as finished) or None if none was due."""
-        job = await self.storage.claim_job()
+        job = await self.storage.claim_job(
+            lease=self.config.job_lease,
+            max_attempts=self.config.max_attempts,
+            exclude=sorted(self._running_keys),
+        )
         if job is None:
             return None
+        if job.gave_up:  # it was tried max_attempts times (and perhaps killed the process)
+            log.error("job %s given up: %s", job.key, job.error)
+            await self._tell_failure(job, GaveUp())
+            return job
         self._running_jobs += 1
+        self._running_keys.add(job.key)
         try:
             await self._run(job)
+        except ClaimLost:
+            log.warning("job %s: its claim lapsed and another run took it over", job.key)
         except Exception as exc:  # the job failed; it is retried or given up, never lost
-            await self._job_failed(job, exc)
+            try:
+                await self._job_failed(job, exc)
+            except Exception:
+                # The bookkeeping failed too (a database locked for long?): the claim lapses
+                # and a worker takes the job again, counting the attempt.
+                log.exception("job %s: could not record its failure", job.key)
         finally:
             self._running_jobs -= 1
+            self._running_keys.discard(job.key)
         done = await self.storage.job(job.key)
         if done is not None and self.on_job_done is not None:
             self.on_job_done(done)
         return done
 
     async def _job_failed(self, job: JobRow, exc: Exception) -> None:
-        transient = isinstance(exc, RateLimited | RedditUnavailable) or not isinstance(
-            exc, DigestError
+        permanent = isinstance(exc, DigestError | RecursionError) and not isinstance(
+            exc, RateLimited | RedditUnavailable | LookupUnavailable
         )
         if not isinstance(exc, DigestError):
-            log.exception("job %s failed (attempt %d)", job.key, job.attempts, exc_info=exc)
-        if transient and job.attempts < self.config.max_attempts:
+            log.error("job %s failed (attempt %d)", job.key, job.attempts, exc_info=exc)
+        if not permanent and job.attempts < self.config.max_attempts:
             delay = timedelta(seconds=30 * 2 ** (job.attempts - 1))
             if isinstance(exc, RateLimited) and exc.reset_at is not None:
                 delay = max(delay, exc.reset_at - self.clock())
-            await self.storage.fail_job(job.key, repr(exc), retry_at=self.clock() + delay)
+            await self.storage.fail_job(
+                job.key, repr(exc), retry_at=self.clock() + delay, token=job.claim_token
+            )
             return
-        await self.storage.fail_job(job.key, repr(exc), retry_at=None)
+        if not await self.storage.fail_job(
+            job.key, repr(exc), retry_at=None, token=job.claim_token
+        ):
+            return  # another run holds it now
         sub_id = job.payload.get("subscription_id")
         if isinstance(exc, PostRefused) and isinstance(sub_id, int):
             # Every later run would be refused too, after paying for its digests: pause it;
             # /subscriptions shows it paused and /resume brings it back once fixed.
             await self.storage.set_paused(sub_id, True, reason=exc.user_message)
             log.warning("subscription #%s paused: %s", sub_id, exc.user_message)
-        message = (
-            exc.user_message
-            if isinstance(exc, DigestError)
-            else "The digest could not be made because of an error on our side; it has been logged."
-        )
+        await self._tell_failure(job, exc)
+
+    async def _tell_failure(self, job: JobRow, exc: Exception) -> None:
+        """Say once that a job failed for good: to the asker, or else in the channel."""
+        if isinstance(exc, DigestError):
+            message = exc.user_message
+        elif isinstance(exc, RecursionError):
+            message = "That thread's replies are nested too deeply to digest."
+        else:
+            message = (
+                "The digest could not be made because of an error on our side; it has been logged."
+            )
         p = job.payload
-        chat = self.chats.get(p.get("platform", ""))
-        if chat is not None and p.get("user_id"):
-            with contextlib.suppress(Exception):
-                await chat.post(
-                    EphemeralTarget(p["channel_id"], p["user_id"], p.get("reply_token")),
-                    Delivery(text=message),
-                )
+        platform, channel = p.get("platform", ""), p.get("channel_id")
+        if not channel:
+            return
+        if p.get("user_id"):
+            target: Target = EphemeralTarget(channel, p["user_id"], p.get("reply_token"))
+        elif isinstance(exc, PostRefused):
+            return  # the channel refuses our posts; the subscription says why when listed
+        else:
+            target = ChannelTarget(channel)
+            message = f"A {_JOB_NAMES.get(job.kind, 'digest')} could not be posted: {message}"
+        await self._tell(platform, target, message)
 
     async def _run(self, job: JobRow) -> None:
         if job.kind in ("digest", "flag", "watch"):
@@ -518,7 +603,9 @@ class Core:
         elif job.kind == "scheduled":
             await self._run_scheduled(job)
         else:
-            await self.storage.fail_job(job.key, f"unknown job kind {job.kind}", retry_at=None)
+            await self.storage.fail_job(
+                job.key, f"unknown job kind {job.kind}", retry_at=None, token=job.claim_token
+            )
 
     def _target_for(self, job: JobRow) -> Target:
         p = job.payload
@@ -536,11 +623,13 @@ class Core:
 
     async def report_for(
         self, platform: str, server_id: str, ref: ThreadRef, depth: Depth, settings: dict[str, str],
-        *, nsfw_ok: bool = True,
+        *, nsfw_ok: bool = True, thread: Thread | None = None,
     ) -> tuple[Report, str]:  # fmt: skip
         """One analysis per (thread, depth, content, analyser), reused across channels; returns
-        the report and its serialised form (made once, off the event loop)."""
-        thread = await self.source.fetch_thread(ref, depth)
+        the report and its serialised form (made once, off the event loop). `thread` is given
+        when it was read from a file rather than fetched."""
+        if thread is None:
+            thread = await self.source.fetch_thread(ref, depth)
         if thread.post.nsfw and not nsfw_ok:
             raise UserFacing(
                 "That thread is marked NSFW; digests of it are only posted in NSFW channels."
@@ -594,11 +683,19 @@ class Core:
         if job.report is not None:  # analysed before a crash: not redone
             report = await asyncio.to_thread(codec.loads, Report, job.report)
         else:
-            ref = await self._resolve(p["target"])
+            thread: Thread | None = None
+            if p.get("path") is not None:  # typed at the terminal (see _digest), never a chat's
+                if self.files is None:
+                    raise UserFacing("Saved thread files can only be read at the terminal.")
+                thread = await self.files.read(p["path"])
+                ref = ThreadRef(thread.post.id)
+            else:
+                ref = await self._resolve(p["target"])
             report, text = await self.report_for(
-                p["platform"], p["server_id"], ref, depth, settings, nsfw_ok=p.get("nsfw_ok", True)
-            )
-            await self.storage.save_job_report(job.key, text)
+                p["platform"], p["server_id"], ref, depth, settings,
+                nsfw_ok=p.get("nsfw_ok", True), thread=thread,
+            )  # fmt: skip
+            await self.storage.save_job_report(job.key, text, job.claim_token)
         post_id = report.thread.id
         await self._deliver(job, Delivery(report=report, header=p.get("header")), post_id=post_id,
                             focus=report.focus_comment_id, thread_posts=[post_id])  # fmt: skip
@@ -607,20 +704,24 @@ class Core:
         self, job: JobRow, delivery: Delivery, *, post_id: str | None, focus: str | None,
         thread_posts: Sequence[str],
     ) -> None:  # fmt: skip
-        """Post exactly once: intent recorded before posting; after a crash, look first."""
+        """Post exactly once: the intent is recorded before posting and what the post created
+        right after it; a later attempt reuses that, or looks first. A lookup that cannot be
+        made (LookupUnavailable) fails the attempt: it is retried later, never posted blindly."""
         chat = self.chats[job.payload["platform"]]
         target = self._target_for(job)
-        refs: list[MessageRef] | None = None
-        if job.post_attempted:
+        refs: list[MessageRef] | None = job.result if job.post_attempted else None
+        if not refs and job.post_attempted:
             refs = await chat.find_posted(target, job.key)
             if refs:
                 log.info("job %s had posted before a restart; not posting again", job.key)
         if not refs:
-            await self.storage.mark_posting(job.key)
+            await self.storage.mark_posting(job.key, job.claim_token)
             refs = await chat.post(target, delivery, idempotency_key=job.key)
+            await self.storage.record_post_result(job.key, refs, job.claim_token)
         await self.storage.finish_job(
-            job.key, refs, post_id=post_id, focus_comment_id=focus, thread_posts=thread_posts
-        )
+            job.key, refs, post_id=post_id, focus_comment_id=focus, thread_posts=thread_posts,
+            token=job.claim_token,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ scheduled digests
 
@@ -628,14 +729,14 @@ class Core:
         p = job.payload
         sub = await self.storage.subscription(p["subscription_id"])
         if sub is None:
-            await self.storage.finish_job(job.key, [], post_id=None)
+            await self.storage.finish_job(job.key, [], post_id=None, token=job.claim_token)
             return
         spec = sub.spec
         settings = await self.server_settings(sub.platform, sub.server_id)
         schedule = Schedule.from_text(spec["schedule"])
         names = "+".join(spec["subreddits"])
         if job.report is not None:
-            bundle = codec.loads(Bundle, job.report)
+            bundle = await asyncio.to_thread(codec.loads, Bundle, job.report)
         else:
             posts = await self.source.listing(
                 names, ListingSort.TOP, period=TopPeriod(schedule.period()), limit=100
@@ -670,9 +771,10 @@ class Core:
                 note=p.get("late_note"),
                 empty_text=f"Nothing new in {subs} passed the filters {when}.",
             )
-            await self.storage.save_job_report(job.key, codec.dumps(bundle))
+            text = await asyncio.to_thread(codec.dumps, bundle)
+            await self.storage.save_job_report(job.key, text, job.claim_token)
         if not bundle.reports and settings["quiet"] == "silent":
-            await self.storage.finish_job(job.key, [], post_id=None)
+            await self.storage.finish_job(job.key, [], post_id=None, token=job.claim_token)
             return
         # A flag on a bundle finds its threads through the links in the message text.
         await self._deliver(job, Delivery(bundle=bundle), post_id=None, focus=None,
@@ -823,7 +925,7 @@ class Core:
         """Recover interrupted jobs and start the workers, the scheduler and the watcher."""
         recovered = await self.storage.recover_jobs()
         if recovered:
-            log.info("recovered %d interrupted job(s)", recovered)
+            log.info("%d job(s) interrupted by the last stop will be taken up again", recovered)
         self._stopping = False
         self._tasks = [
             asyncio.create_task(self._worker(i), name=f"worker-{i}")
@@ -831,6 +933,7 @@ class Core:
         ]
         self._tasks.append(asyncio.create_task(self._scheduler_loop(), name="scheduler"))
         self._tasks.append(asyncio.create_task(self._watch_loop(), name="watcher"))
+        self._tasks.append(asyncio.create_task(self._heartbeat_loop(), name="heartbeat"))
         await self._sync_streams()
 
     async def stop(self, grace: float = 20.0) -> None:
@@ -907,6 +1010,15 @@ class Core:
                 job = None
             if job is None and not self._stopping:
                 await self._wait(self._jobs_ready, self.config.idle_poll_seconds)
+
+    async def _heartbeat_loop(self) -> None:
+        """Renew the claims of the jobs running here, so none is taken over while it runs."""
+        while not self._stopping:
+            await asyncio.sleep(self.config.heartbeat_seconds)
+            try:
+                await self.storage.renew_claims(sorted(self._running_keys), self.config.job_lease)
+            except Exception:
+                log.warning("could not renew job claims (database busy?); retrying", exc_info=True)
 
     async def _scheduler_loop(self) -> None:
         while not self._stopping:

@@ -90,6 +90,15 @@ class ThreadSource(Protocol):
     def quota(self) -> RateQuota: ...
 
 
+class ThreadFiles(Protocol):
+    """Saved thread files named by the person at the bot's own terminal (the console, the CLI).
+
+    Contract: reads any path it is given, so the core hands it only requests typed at the
+    terminal, never a chat's; raises SourceError with one sentence naming the path."""
+
+    async def read(self, path: str) -> Thread: ...
+
+
 class SourceError(DigestError):
     """Reddit could not give us what was asked; the message says why and what to do."""
 

@@ -8,12 +8,14 @@ and results), what was posted where, reaction flags, cached reports, watch candi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import json
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -22,6 +24,7 @@ from typing import Any
 import aiosqlite
 
 from bot.chat import MessageRef
+from bot.ownership import DatabaseInUse, DatabaseOwner
 
 Clock = Callable[[], datetime]
 
@@ -67,6 +70,34 @@ class _WriteTurns:
 
 class StorageError(Exception):
     """The database cannot be used; the message says what to do (start-up stops on it)."""
+
+
+def _database_error(path: Path, exc: sqlite3.DatabaseError) -> str:
+    message = str(exc).lower()
+    if "not a database" in message or "malformed" in message:
+        return (
+            f"The database {path} is damaged or not a SQLite file: move it aside (redigest then "
+            "starts a new one) or restore a backup."
+        )
+    if "locked" in message or "busy" in message:
+        return (
+            f"The database {path} is locked by another program (an open sqlite3 shell, a backup "
+            "tool?): close it and start redigest again."
+        )
+    if "readonly" in message or "read-only" in message or "unable to open" in message:
+        return (
+            f"The database {path} cannot be written: give the user running redigest write "
+            "access to the file and its folder, or set REDIGEST_DATABASE_PATH elsewhere."
+        )
+    return (
+        f"The database {path} cannot be opened or written ({exc}): check the folder's "
+        "permissions and free space, or set REDIGEST_DATABASE_PATH elsewhere."
+    )
+
+
+class ClaimLost(Exception):
+    """This run's claim on a job expired and another run took it: this one must stop and must
+    not post (the other run does)."""
 
 
 MIGRATIONS: list[tuple[int, str, str]] = [
@@ -159,6 +190,16 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE subscriptions ADD COLUMN paused_reason TEXT;
         """,
     ),
+    (
+        4,
+        "job leases: who runs a job, until when, and which claim may still post",
+        """
+        ALTER TABLE jobs ADD COLUMN claimed_by TEXT;
+        ALTER TABLE jobs ADD COLUMN claimed_until TEXT;
+        ALTER TABLE jobs ADD COLUMN claim_token TEXT;
+        CREATE INDEX jobs_claims ON jobs (status, claimed_until);
+        """,
+    ),
 ]
 
 
@@ -198,6 +239,8 @@ class JobRow:
     post_attempted: bool
     result: list[MessageRef] | None
     error: str | None
+    claim_token: str | None = None  # this run's claim: bookkeeping checks it is still ours
+    gave_up: bool = False  # claimed past its attempt cap: failed now, the asker is to be told
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,11 +276,28 @@ def _refs_text(refs: Sequence[MessageRef]) -> str:
 
 
 class Storage:
-    """Use as `async with Storage(path) as db`. One connection, shared by the whole process."""
+    """Use as `async with Storage(path) as db`. One connection, shared by the whole process.
 
-    def __init__(self, path: Path | str, *, clock: Clock = utcnow) -> None:
+    `exclusive` (the default) makes this process the database's only owner while it is open
+    (bot/ownership.py): a second bot on the same file is refused at start-up.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        clock: Clock = utcnow,
+        exclusive: bool = True,
+        busy_timeout_ms: int = 5000,
+    ) -> None:
         self.path = Path(path)
         self._clock = clock
+        self._busy_timeout_ms = busy_timeout_ms
+        self.owner_id = uuid.uuid4().hex[:12]  # names this process's job claims
+        in_memory = str(self.path) == ":memory:"
+        self._owner = (
+            None if in_memory or not exclusive else DatabaseOwner(self.path, self.owner_id)
+        )
         self._db: aiosqlite.Connection | None = None
         # One connection is shared by every task: units of work take turns (SQLite has one
         # writer anyway), reads go straight through.
@@ -251,39 +311,50 @@ class Storage:
 
     async def __aenter__(self) -> Storage:
         try:
-            if str(self.path) != ":memory:":
+            await self._open()
+        except BaseException:
+            await self._close()
+            raise
+        return self
+
+    async def _open(self) -> None:
+        """Open, probe and migrate; every failure a person can fix is one StorageError line."""
+        where = self.path
+        try:
+            if self._owner is not None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                await asyncio.to_thread(self._owner.acquire)
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
             self._db.row_factory = aiosqlite.Row
+            await self._db.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
             await self._db.execute("PRAGMA journal_mode=WAL")
             # With WAL, NORMAL loses nothing when the process dies, only (perhaps) the last
             # commit on a power cut; it halves the cost of each commit.
             await self._db.execute("PRAGMA synchronous=NORMAL")
             await self._db.execute("PRAGMA foreign_keys=ON")
-            await self._db.execute("PRAGMA busy_timeout=5000")
+            async with self._db.execute("PRAGMA quick_check") as cur:
+                verdict = [row[0] for row in await cur.fetchall()]
+            if verdict != ["ok"]:
+                raise sqlite3.DatabaseError(f"malformed: {'; '.join(verdict[:3])}")
             await self._migrate()
-        except StorageError:
-            await self._close()
-            raise
+            await self._probe_write()
+        except DatabaseInUse as exc:
+            raise StorageError(str(exc)) from None
         except sqlite3.DatabaseError as exc:
-            await self._close()
-            message = str(exc).lower()
-            if "not a database" in message or "malformed" in message:
-                raise StorageError(
-                    f"The database {self.path} is damaged or not a SQLite file: move it aside "
-                    "(redigest then starts a new one) or restore a backup."
-                ) from None
-            raise StorageError(
-                f"The database {self.path} cannot be opened or written ({exc}): check the "
-                "folder's permissions and free space, or set REDIGEST_DATABASE_PATH elsewhere."
-            ) from None
+            raise StorageError(_database_error(where, exc)) from None
         except OSError as exc:
-            await self._close()
             raise StorageError(
-                f"The database folder {self.path.parent} cannot be created ({exc.strerror}): "
-                "set REDIGEST_DATABASE_PATH to a writable place."
+                f"The database folder {self.path.parent} cannot be used ({exc.strerror or exc}): "
+                "give redigest write access to it, or set REDIGEST_DATABASE_PATH to a writable "
+                "place."
             ) from None
-        return self
+
+    async def _probe_write(self) -> None:
+        """A read-only file or folder shows only on the first write: find out now, not in the
+        middle of someone's digest."""
+        async with self.transaction() as db:
+            await db.execute("CREATE TABLE IF NOT EXISTS write_probe (x INTEGER)")
+            await db.execute("DROP TABLE write_probe")
 
     async def __aexit__(
         self,
@@ -297,8 +368,11 @@ class Storage:
         if self._job_writer is not None and not self._job_writer.done():
             await asyncio.wait([self._job_writer], timeout=5)
         if self._db is not None:
-            await self._db.close()
+            with contextlib.suppress(sqlite3.Error):
+                await self._db.close()
             self._db = None
+        if self._owner is not None:
+            await asyncio.to_thread(self._owner.release)
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -562,6 +636,7 @@ class Storage:
             post_attempted=bool(row["post_attempted"]),
             result=_refs(row["result"]),
             error=row["error"],
+            claim_token=row["claim_token"],
         )
 
     async def job(self, key: str) -> JobRow | None:
@@ -577,53 +652,113 @@ class Storage:
         async with self.db.execute(sql + " ORDER BY id", args) as cur:
             return [self._job(r) for r in await cur.fetchall()]
 
-    async def claim_job(self) -> JobRow | None:
-        """Take the oldest runnable job (pending, or interrupted mid-way by a crash)."""
+    async def claim_job(
+        self,
+        *,
+        lease: timedelta = timedelta(seconds=60),
+        max_attempts: int = 3,
+        exclude: Sequence[str] = (),
+    ) -> JobRow | None:
+        """Claim the oldest runnable job: pending and due, or left running by a run whose claim
+        expired (it died, or its bookkeeping failed). The claim lasts `lease` unless renewed by
+        `renew_claims`. Attempts are counted here, so a job that kills the process is not run
+        for ever: past `max_attempts` it is failed and returned with `gave_up` set, once.
+        `exclude` names jobs this process is still running (their claim may have lapsed while
+        the database was locked; they are not taken from under themselves)."""
+        now = self.now()
+        skip = f" AND key NOT IN ({', '.join('?' * len(exclude))})" if exclude else ""
         async with self.transaction() as db:
             async with db.execute(
-                "SELECT * FROM jobs WHERE status = 'pending' AND not_before <= ? "
-                "ORDER BY not_before, id LIMIT 1",
-                (_iso(self.now()),),
+                "SELECT * FROM jobs WHERE ((status = 'pending' AND not_before <= ?)"
+                " OR (status IN ('running', 'posting')"
+                "     AND (claimed_until IS NULL OR claimed_until <= ?)))" + skip + ""
+                " ORDER BY not_before, id LIMIT 1",
+                (_iso(now), _iso(now), *exclude),
             ) as cur:
                 row = await cur.fetchone()
             if row is None:
                 return None
+            if row["attempts"] >= max_attempts:
+                error = f"gave up after {row['attempts']} attempts: {row['error'] or 'interrupted'}"
+                await db.execute(
+                    "UPDATE jobs SET status = 'failed', error = ?, claimed_by = NULL,"
+                    " claimed_until = NULL, claim_token = NULL, updated_at = ? WHERE id = ?",
+                    (error[:500], _iso(now), row["id"]),
+                )
+                job = self._job(row)
+                return replace(job, status="failed", error=error, gave_up=True)
+            token = uuid.uuid4().hex
             await db.execute(
-                "UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = ? "
-                "WHERE id = ?",
-                (_iso(self.now()), row["id"]),
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, claimed_by = ?,"
+                " claimed_until = ?, claim_token = ?, updated_at = ? WHERE id = ?",
+                (self.owner_id, _iso(now + lease), token, _iso(now), row["id"]),
             )
         return await self.job(row["key"])
 
-    async def recover_jobs(self) -> int:
-        """After a restart: jobs left `running` go back to pending (their posting step, if any,
-        is recorded separately as `posting` and reconciled before posting again)."""
+    async def renew_claims(self, keys: Sequence[str], lease: timedelta) -> int:
+        """The heartbeat: extend this process's claims on the jobs it is running."""
+        if not keys:
+            return 0
+        now = self.now()
+        marks = ", ".join("?" * len(keys))
         async with self.transaction() as db:
             cur = await db.execute(
-                "UPDATE jobs SET status = 'pending', updated_at = ? WHERE status = 'running'",
-                (_iso(self.now()),),
+                "UPDATE jobs SET claimed_until = ? WHERE claimed_by = ? AND key IN (" + marks + ")"
+                " AND status IN ('running', 'posting')",
+                (_iso(now + lease), self.owner_id, *keys),
             )
-            cur2 = await db.execute(
-                "UPDATE jobs SET status = 'pending', updated_at = ? WHERE status = 'posting'",
-                (_iso(self.now()),),
-            )
-            return (cur.rowcount or 0) + (cur2.rowcount or 0)
+            return cur.rowcount or 0
 
-    async def save_job_report(self, key: str, report: str) -> None:
+    async def recover_jobs(self) -> int:
+        """At start-up: claims held by earlier processes lapse now (this process owns the
+        database, so their owners are gone); the jobs are reclaimed by the workers, their
+        attempts counted and capped. Returns how many there were."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE jobs SET claimed_until = ?, updated_at = ? "
+                "WHERE status IN ('running', 'posting')"
+                " AND (claimed_by IS NULL OR claimed_by != ?)",
+                (_iso(self.now()), _iso(self.now()), self.owner_id),
+            )
+            return cur.rowcount or 0
+
+    @staticmethod
+    def _claimed(token: str | None) -> tuple[str, tuple[str | None, str | None]]:
+        """A WHERE clause fragment: the row is still held by this claim (any, without one)."""
+        return " AND (? IS NULL OR claim_token = ?)", (token, token)
+
+    async def save_job_report(self, key: str, report: str, token: str | None = None) -> None:
+        claimed, args = self._claimed(token)
         async with self.transaction() as db:
             await db.execute(
-                "UPDATE jobs SET report = ?, updated_at = ? WHERE key = ?",
-                (report, _iso(self.now()), key),
+                "UPDATE jobs SET report = ?, updated_at = ? WHERE key = ?" + claimed,
+                (report, _iso(self.now()), key, *args),
             )
 
-    async def mark_posting(self, key: str) -> None:
+    async def mark_posting(self, key: str, token: str | None = None) -> None:
         """The intent to post, recorded before posting: a later attempt of this job will look
-        for the message before posting again."""
+        for the message before posting again. Raises ClaimLost when another run holds the job
+        now (it, not this one, may post)."""
+        claimed, args = self._claimed(token)
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE jobs SET status = 'posting', post_attempted = 1, updated_at = ? "
+                "WHERE key = ? AND status IN ('running', 'posting')" + claimed,
+                (_iso(self.now()), key, *args),
+            )
+            if cur.rowcount != 1:
+                raise ClaimLost(key)
+
+    async def record_post_result(
+        self, key: str, refs: Sequence[MessageRef], token: str | None = None
+    ) -> None:
+        """What a post created, written the moment it returns (its own small transaction): a
+        crash after this never leads to a second post, nor to a lookup."""
+        claimed, args = self._claimed(token)
         async with self.transaction() as db:
             await db.execute(
-                "UPDATE jobs SET status = 'posting', post_attempted = 1, updated_at = ? "
-                "WHERE key = ?",
-                (_iso(self.now()), key),
+                "UPDATE jobs SET result = ?, updated_at = ? WHERE key = ?" + claimed,
+                (_refs_text(refs), _iso(self.now()), key, *args),
             )
 
     async def finish_job(
@@ -634,15 +769,19 @@ class Storage:
         post_id: str | None,
         focus_comment_id: str | None = None,
         thread_posts: Sequence[str] = (),
+        token: str | None = None,
     ) -> None:
         """Record what was posted, in one transaction with the job's completion."""
         now = _iso(self.now())
+        claimed, args = self._claimed(token)
         async with self.transaction() as db:
-            await db.execute(
-                "UPDATE jobs SET status = 'done', result = ?, error = NULL, updated_at = ? "
-                "WHERE key = ?",
-                (_refs_text(refs), now, key),
+            cur = await db.execute(
+                "UPDATE jobs SET status = 'done', result = ?, error = NULL, claimed_by = NULL,"
+                " claimed_until = NULL, updated_at = ? WHERE key = ?" + claimed,
+                (_refs_text(refs), now, key, *args),
             )
+            if cur.rowcount != 1:
+                raise ClaimLost(key)
             for ref in refs:
                 if post_id is None:
                     continue
@@ -669,14 +808,20 @@ class Storage:
                         (refs[0].platform, refs[0].channel_id, pid, now),
                     )
 
-    async def fail_job(self, key: str, error: str, *, retry_at: datetime | None) -> None:
+    async def fail_job(
+        self, key: str, error: str, *, retry_at: datetime | None, token: str | None = None
+    ) -> bool:
+        """Retry later (`retry_at`) or give up; False when the claim was lost meanwhile."""
         status = "pending" if retry_at is not None else "failed"
+        claimed, args = self._claimed(token)
         async with self.transaction() as db:
-            await db.execute(
+            cur = await db.execute(
                 "UPDATE jobs SET status = ?, error = ?, not_before = COALESCE(?, not_before),"
-                " updated_at = ? WHERE key = ?",
-                (status, error[:500], _iso(retry_at) if retry_at else None, _iso(self.now()), key),
-            )
+                " claimed_by = NULL, claimed_until = NULL, updated_at = ? WHERE key = ?" + claimed,
+                (status, error[:500], _iso(retry_at) if retry_at else None, _iso(self.now()), key,
+                 *args),
+            )  # fmt: skip
+            return cur.rowcount == 1
 
     # ------------------------------------------------------------------ what was posted
 

@@ -4,130 +4,17 @@ restarted on the same database: exactly one post each time."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from adapters.reddit_source.thread_json import thread_from_json
-from bot.chat import ChannelTarget, Delivery, MessageRef, Reaction, Request, ThreadTarget
-from bot.core import Core, CoreConfig, Engines
-from bot.storage import Storage
-from digest.llm import LLMAnalyzer
-from digest.model import Thread
-from digest.pipeline import DigestEngine
+from bot.chat import ChannelTarget, Delivery, MessageRef, Reaction, ThreadTarget
+from bot.core import CoreConfig
 from digest.report import Depth
-from digest.sentiment import make_scorer
-from tests.support.fake_chat import FakeChat, SimulatedCrash
-from tests.support.fake_source import FakeSource
-from tests.support.scripted_llm import ScriptedLLM, grounded_answer
-from tests.support.synthetic import post_data, thread_json
-
-SCORER = make_scorer()
-T0 = datetime(2026, 3, 27, 6, 0, tzinfo=UTC)  # a Friday, before the spring DST change in Europe
-
-
-def make_thread(
-    post_id: str, sub: str = "LocalLLaMA", score: int = 500, n: int = 30, **post: Any
-) -> Thread:
-    raw = thread_json(n, seed=hash(post_id) % 1000, post_id=post_id)
-    raw[0]["data"]["children"][0]["data"] = post_data(post_id, n, subreddit=sub) | {
-        "score": score,
-        "title": f"Thread {post_id} about models",
-        "created_utc": T0.timestamp() - 3600,
-        **post,
-    }
-    return thread_from_json(raw)
-
-
-class Clock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@dataclass
-class Harness:
-    path: Path
-    clock: Clock
-    chat: FakeChat
-    source: FakeSource
-    llm: ScriptedLLM
-    core: Core
-    stack: AsyncExitStack
-
-    async def restart(self, **engine_kw: Any) -> Core:
-        """The process died and comes back: a new Core on the same database and chat."""
-        await self.stack.aclose()
-        self.stack = AsyncExitStack()
-        self.core = await _core(self.stack, self.path, self.clock, self.chat, self.source, self.llm)
-        await self.core.storage.recover_jobs()
-        return self.core
-
-    async def run_jobs(self) -> int:
-        n = 0
-        while await self.core.run_one_job() is not None:
-            n += 1
-        return n
-
-    def request(self, command: str, text: str, **kw: Any) -> Request:
-        base: dict[str, Any] = {
-            "platform": "fake",
-            "server_id": "S1",
-            "channel_id": "C1",
-            "user_id": "U1",
-            "command": command,
-            "text": text,
-            "can_manage": True,
-            "reply_token": f"tok-{len(self.chat.posts)}-{text[:10]}-{kw.get('user_id', 'U1')}",
-        }
-        return Request(**(base | kw))
-
-
-async def _core(
-    stack: AsyncExitStack,
-    path: Path,
-    clock: Clock,
-    chat: FakeChat,
-    source: FakeSource,
-    llm: ScriptedLLM,
-) -> Core:
-    storage = await stack.enter_async_context(Storage(path, clock=clock))
-    offline = DigestEngine(scorer=SCORER)
-    scripted = DigestEngine(
-        LLMAnalyzer(llm, models=dict.fromkeys(Depth, "claude-haiku-5-5")), scorer=SCORER
-    )
-    return Core(
-        storage=storage,
-        source=source,
-        engines=Engines({"offline": offline, "anthropic": scripted}, default="offline"),
-        chats={"fake": chat},
-        clock=clock,
-        config=CoreConfig(default_timezone="Europe/Berlin", workers=1),
-    )
-
-
-@pytest.fixture
-async def h(tmp_path: Path) -> AsyncIterator[Harness]:
-    stack = AsyncExitStack()
-    clock, chat, source = Clock(), FakeChat(), FakeSource()
-    llm = ScriptedLLM(default=grounded_answer, name="anthropic")
-    for pid, score in (("aaa111", 900), ("bbb222", 400), ("ccc333", 50)):
-        source.add(make_thread(pid, score=score))
-    core = await _core(stack, tmp_path / "bot.sqlite3", clock, chat, source, llm)
-    harness = Harness(tmp_path / "bot.sqlite3", clock, chat, source, llm, core, stack)
-    yield harness
-    await harness.stack.aclose()
-
+from tests.support.fake_chat import SimulatedCrash
+from tests.support.harness import T0, Harness, make_thread
 
 # ----------------------------------------------------------------------------- digests
 
@@ -257,10 +144,10 @@ async def test_a_crash_at_any_step_posts_exactly_once(h: Harness, step: str) -> 
         core.engines.by_name["anthropic"].digest = crash  # type: ignore[method-assign]
     elif step == "after analysis":
 
-        async def crash_marking(key: str) -> None:
+        async def crash_marking(*args: Any) -> None:
             raise SimulatedCrash
 
-        core.storage.mark_posting = crash_marking  # type: ignore[method-assign]
+        core.storage.mark_posting = crash_marking  # type: ignore[method-assign,assignment]
     else:
         h.chat.crash_after_post = True
     with pytest.raises(SimulatedCrash):

@@ -3,12 +3,14 @@ keeps its messages, and can "crash" right after posting."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.chat import (
     ChannelTarget,
     Delivery,
     EphemeralTarget,
+    LookupUnavailable,
     MessageRef,
     PostRefused,
     Target,
@@ -49,6 +51,9 @@ class FakeChat:
     crash_after_post: bool = False
     fail_posts: int = 0  # the next N posts raise (a platform outage)
     refused_channels: set[str] = field(default_factory=set)  # public posts here are refused
+    lookups_unavailable: int = 0  # the next N find_posted cannot look (no access, API down)
+    lookups: int = 0  # how many times find_posted was asked
+    after_post: Callable[[], Awaitable[None]] | None = None  # runs once a post went out
     _n: int = 0
 
     async def post(
@@ -70,9 +75,15 @@ class FakeChat:
         if self.crash_after_post:
             self.crash_after_post = False
             raise SimulatedCrash
+        if self.after_post is not None:
+            await self.after_post()
         return [ref]
 
     async def find_posted(self, target: Target, idempotency_key: str) -> list[MessageRef] | None:
+        self.lookups += 1
+        if self.lookups_unavailable:
+            self.lookups_unavailable -= 1
+            raise LookupUnavailable("I cannot read this channel's history to check my posts.")
         found = [p.ref for p in self.posts if p.key == idempotency_key]
         return found or None
 
