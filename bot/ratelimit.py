@@ -1,4 +1,9 @@
-"""Sliding-window rate limits per key (user, channel), in memory, with an injected clock."""
+"""Sliding-window rate limits per key (user, channel), in memory, with an injected clock.
+
+Memory is bounded by activity, not by history: a key keeps at most `limit` timestamps, a key with
+no hit in the last window is dropped when it is next looked at, and once per window every such key
+is swept out, so a bot that has seen a million users holds only those active in the last window.
+"""
 
 from __future__ import annotations
 
@@ -14,21 +19,49 @@ class RateLimiter:
         self.limit = limit
         self.window = window_seconds
         self._clock = clock
+        # key → its last `limit` hits, oldest first; only keys with a hit in the last window.
         self._hits: dict[str, deque[float]] = {}
+        self._next_sweep = clock() + window_seconds
 
-    def _prune(self, key: str) -> deque[float]:
-        hits = self._hits.setdefault(key, deque())
+    def __len__(self) -> int:
+        """How many keys are tracked (those with a hit in the last window, give or take one)."""
+        return len(self._hits)
+
+    def _sweep(self, now: float) -> None:
+        """Drop every key whose newest hit left the window; at most once per window, so the cost
+        is constant per call on average."""
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self.window
+        stale = [key for key, hits in self._hits.items() if now - hits[-1] >= self.window]
+        for key in stale:
+            del self._hits[key]
+
+    def _current(self, key: str) -> deque[float] | None:
+        """The key's hits still in the window; None (and the key forgotten) when there are none."""
         now = self._clock()
+        self._sweep(now)
+        hits = self._hits.get(key)
+        if hits is None:
+            return None
         while hits and now - hits[0] >= self.window:
             hits.popleft()
+        if not hits:
+            del self._hits[key]
+            return None
         return hits
 
     def retry_after(self, key: str) -> float:
         """0 when a hit is allowed now; otherwise seconds until it is."""
-        hits = self._prune(key)
-        if len(hits) < self.limit:
+        hits = self._current(key)
+        if hits is None or len(hits) < self.limit:
             return 0.0
+        # The oldest of the last `limit` hits: when it leaves the window, a hit is allowed.
         return max(self.window - (self._clock() - hits[0]), 0.0)
 
     def hit(self, key: str) -> None:
-        self._prune(key).append(self._clock())
+        hits = self._current(key)
+        if hits is None:
+            # Only the last `limit` hits decide anything: older ones fall off by themselves.
+            hits = self._hits[key] = deque(maxlen=max(self.limit, 1))
+        hits.append(self._clock())
