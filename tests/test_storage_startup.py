@@ -44,9 +44,9 @@ def _one_line(stderr: str) -> str:
     return lines[0]
 
 
-def _refusal(db: Path, **storage: int) -> str:
+def _refusal(db: Path, busy_timeout_ms: int = 5000) -> str:
     async def start() -> None:
-        async with Storage(db, **storage):
+        async with Storage(db, busy_timeout_ms=busy_timeout_ms):
             pass
 
     with pytest.raises(StorageError) as refused:
