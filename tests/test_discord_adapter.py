@@ -35,6 +35,7 @@ from bot.chat import (
     Delivery,
     EphemeralTarget,
     Inbox,
+    LookupUnavailable,
     MessageRef,
     ThreadTarget,
 )
@@ -920,6 +921,18 @@ async def test_find_posted_finds_every_page_and_a_partial_post_is_completed(
         assert await bot.chat.find_posted(ChannelTarget(str(channel.id)), "d:1") == posted
         answers = await bot.chat.find_posted(EphemeralTarget(str(channel.id), "1"), "d:1")
         assert answers is None
+
+
+async def test_a_history_the_bot_may_not_read_is_cannot_look_not_not_posted(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    async with running_bot(fake, tmp_path) as bot:
+        channel = fake.guild.text_channel
+        brief = Delivery(report=ENGINE.digest_sync(make_thread(n=5), Depth.BRIEF))
+        await bot.chat.post(ChannelTarget(str(channel.id)), brief, idempotency_key="d:7")
+        fake.fail_next(r"/messages", 403, code=50001, message="Missing Access", method="GET")
+        with pytest.raises(LookupUnavailable, match="Read Message History"):
+            await bot.chat.find_posted(ChannelTarget(str(channel.id)), "d:7")
 
 
 async def test_answers_without_a_live_interaction_go_to_the_channel(

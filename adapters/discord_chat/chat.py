@@ -43,6 +43,7 @@ from bot.chat import (
     Delivery,
     EphemeralTarget,
     Inbox,
+    LookupUnavailable,
     MessageRef,
     PostRefused,
     Reaction,
@@ -1445,9 +1446,15 @@ class DiscordChat:
                 if mark is not None and mark[0] == wanted:
                     found[mark[1]] = self._ref(message.id, dest)
                     parts = mark[2]
-        except (discord.NotFound, discord.Forbidden) as exc:
+        except discord.NotFound:
+            return None  # the channel or thread is gone: nothing of ours can be there
+        except discord.Forbidden as exc:
+            # Not "not posted": the post may be there. The core retries the lookup later.
             log.warning("cannot look for post %s: %s", idempotency_key, exc)
-            return None
+            raise LookupUnavailable(
+                "I can't read this channel's history to check whether the digest was already "
+                "posted: give redigest the Read Message History permission here."
+            ) from None
         if not found:
             return None
         if len(found) >= parts:
