@@ -136,11 +136,57 @@ class Thread:
             current = parent
 
     def top_level_of(self, comment_id: str) -> str:
-        """The id of the top-level comment whose branch holds this comment."""
-        root = comment_id
-        for a in self.ancestors(comment_id):
-            root = a.id
-        return root
+        """The id of the top-level comment whose branch holds this comment: the last of its
+        `ancestors`, or itself when it has none."""
+        return self.top_levels.get(comment_id, comment_id)
+
+    @cached_property
+    def top_levels(self) -> dict[str, str]:
+        """`top_level_of` for every comment, in one pass over the thread.
+
+        Walking each comment's ancestors would cost its depth per comment (quadratic in a long
+        chain of replies); here each parent chain is walked once and every comment on it shares
+        the answer. Malformed input may give parent cycles: the answers are still exactly what
+        `ancestors` gives. A comment on a cycle is its own top level (its ancestors go round to
+        it); a comment leading into one ends at the cycle's comment whose parent is where it
+        entered.
+        """
+        by_id = self.by_id
+        out: dict[str, str] = {}
+        # Comments on or leading into a cycle → the top level of a comment whose parent chain
+        # reaches the cycle through them.
+        cyclic: dict[str, str] = {}
+        for start in by_id:
+            if start in out or start in cyclic:
+                continue
+            path = [start]
+            at = {start: 0}
+            while True:
+                parent = by_id[path[-1]].parent_id
+                if parent is None or parent not in by_id:
+                    for cid in path:
+                        out[cid] = path[-1]
+                    break
+                if parent in cyclic:  # (checked first: those are in `out` too)
+                    for cid in path:
+                        out[cid] = cyclic[cid] = cyclic[parent]
+                    break
+                if parent in out:
+                    for cid in path:
+                        out[cid] = out[parent]
+                    break
+                if parent in at:  # a new cycle: path[at[parent]:] goes round
+                    entry = at[parent]
+                    for i, cid in enumerate(path):
+                        if i < entry:  # leading into the cycle
+                            out[cid] = cyclic[cid] = path[-1]
+                        else:
+                            out[cid] = cid
+                            cyclic[cid] = path[i - 1] if i > entry else path[-1]
+                    break
+                at[parent] = len(path)
+                path.append(parent)
+        return out
 
     @property
     def hidden_comment_count(self) -> int:

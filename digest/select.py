@@ -86,6 +86,16 @@ def select_comments(thread: Thread, budget: int, must_include: tuple[str, ...] =
     remaining = budget - post_tokens
     by_id = thread.by_id
     branch_of = {c.id: thread.top_level_of(c.id) for c in thread.comments}
+    costs: dict[str, int] = {}
+
+    def cost_of(c: Comment) -> int:
+        # Priced once each: every candidate deep in a long chain counts all its unchosen
+        # ancestors, which would otherwise be priced again for each candidate.
+        cost = costs.get(c.id)
+        if cost is None:
+            cost = costs[c.id] = comment_cost(c)
+        return cost
+
     picked_per_branch: dict[str, int] = {}
     chosen: set[str] = set()
     truncated: set[str] = set()
@@ -96,7 +106,7 @@ def select_comments(thread: Thread, budget: int, must_include: tuple[str, ...] =
     for cid in must_include:
         if cid in by_id and cid not in chosen:
             needed = [by_id[cid], *(a for a in thread.ancestors(cid) if a.id not in chosen)]
-            cost = sum(comment_cost(c) for c in needed)
+            cost = sum(map(cost_of, needed))
             if used + cost > remaining:
                 continue
             used += cost
@@ -118,7 +128,7 @@ def select_comments(thread: Thread, budget: int, must_include: tuple[str, ...] =
             heapq.heappush(heap, (-_priority(comment, picks), order, cid, picks))
             continue
         needed = [comment, *(a for a in thread.ancestors(cid) if a.id not in chosen)]
-        cost = sum(comment_cost(c) for c in needed)
+        cost = sum(map(cost_of, needed))
         if used + cost > remaining:
             misses += 1  # something smaller may still fit; give up after many misses
             continue

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
+import random
 from typing import Any
 
 import pytest
 
-from adapters.reddit_source.thread_json import thread_from_json, thread_from_json_text
+from adapters.reddit_source.thread_json import (
+    loads_iterative,
+    thread_from_json,
+    thread_from_json_text,
+)
 from digest.errors import ThreadDataError
 from digest.model import ContentState
 from tests.support.synthetic import comment_data, nest, post_data
@@ -158,3 +164,62 @@ def test_duplicate_ids_are_kept_once() -> None:
     raw = _thread([_c("a")])
     raw[1]["data"]["children"].append(json.loads(json.dumps(raw[1]["data"]["children"][0])))
     assert len(thread_from_json(raw).comments) == 1
+
+
+def _parse_outcome(parse: Any, text: str) -> tuple[Any, ...]:
+    try:
+        return ("value", json.dumps(parse(text)))  # dumps: NaN equals NaN, key order counts
+    except json.JSONDecodeError as exc:
+        return ("error", exc.msg, exc.pos)
+    except ValueError as exc:
+        return ("value error", str(exc))
+
+
+_SCALARS: tuple[Any, ...] = (
+    *(None, True, False, 0, -1, 12, 3.5, -2e-3, 1e300, 10**30),
+    *(math.nan, math.inf, -math.inf, "", "x", 'é\n"\\\u2028'),
+)
+
+
+def _random_json(rng: random.Random, depth: int = 0) -> Any:
+    roll = rng.random()
+    if depth > 4 or roll < 0.3:
+        return rng.choice(_SCALARS)
+    if roll < 0.65:
+        return [_random_json(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    return {rng.choice("abcd"): _random_json(rng, depth + 1) for _ in range(rng.randint(0, 4))}
+
+
+def test_the_iterative_parser_agrees_with_json_loads() -> None:
+    """The parser used for threads too deep for json.loads: same values and same errors (kind,
+    message, position) on valid documents and on mangled ones."""
+    rng = random.Random(3)
+    for _ in range(3_000):
+        text = json.dumps(_random_json(rng), indent=rng.choice([None, 1, "\t"]))
+        if rng.random() < 0.5:
+            at = rng.randrange(len(text) + 1)
+            roll = rng.random()
+            if roll < 0.3:
+                text = text[:at]
+            elif roll < 0.6:
+                text = text[:at] + rng.choice(list(',:[]{}"\\ 0-eE.nNtfIx\x01')) + text[at:]
+            else:
+                text = text[:at] + text[at + 1 :]
+        assert _parse_outcome(loads_iterative, text) == _parse_outcome(json.loads, text), text
+    for text in ["", " ", "[1,]", '{"a":1,}', "-Infinity", "-", "01", "1" * 5000, "\ufeff[]"]:
+        assert _parse_outcome(loads_iterative, text) == _parse_outcome(json.loads, text), text
+
+
+def test_numbers_python_cannot_convert_are_defaults_not_crashes() -> None:
+    raw = _thread([_c("a"), _c("b"), _c("c")])
+    text = json.dumps(raw).replace('"score": 1,', '"score": NaN,', 1)
+    text = text.replace('"score": 1,', '"score": Infinity,', 1)
+    text = text.replace('"score": 1,', '"score": -1e999,', 1)
+    text = text.replace('"upvote_ratio": 0.9', '"upvote_ratio": 1' + "0" * 400)
+    text = text.replace('"num_comments": 3', '"num_comments": ' + "9" * 400)
+    t = thread_from_json_text(text)
+    assert [c.score for c in t.comments] == [0, 0, 0]
+    assert t.post.upvote_ratio is None
+    assert t.post.num_comments == 10**15  # clamped: arithmetic on it stays finite
+    with pytest.raises(ThreadDataError, match=r"^x\.json holds a number too long to read\.$"):
+        thread_from_json_text(text.replace("9" * 400, "9" * 5_000), source="x.json")

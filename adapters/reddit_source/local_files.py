@@ -36,10 +36,15 @@ def read_regular_file(path: Path, *, follow_symlinks: bool = True) -> bytes:
     """The bytes of a regular file (NotARegularFile otherwise, without blocking)."""
     flags = os.O_RDONLY | _NONBLOCK | (0 if follow_symlinks else _NOFOLLOW)
     fd = os.open(path, flags)
-    with os.fdopen(fd, "rb") as f:
-        mode = os.fstat(f.fileno()).st_mode
+    try:
+        mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             raise NotARegularFile(path, stat.S_ISDIR(mode))
+        f = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
         return f.read()
 
 

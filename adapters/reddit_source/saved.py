@@ -1,6 +1,12 @@
 """The ThreadSource port on saved thread JSON files: the embedded default when Reddit is not
 configured or not reachable. A folder of `<thread>.json` files acts as a small offline Reddit:
-threads by id or path, subreddit listings from the files' posts, posts by id."""
+threads by URL or id, subreddit listings from the files' posts, posts by id.
+
+Chat users reach this source, so it reads only the configured folders: `resolve` never takes a
+path, a file whose real location is outside its folder (a symlink pointing elsewhere) is skipped,
+and a thread that is not there gets the same answer whatever is on disk. The person at the
+terminal names files through `local_files.LocalThreadFiles` instead.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from adapters.reddit_source.local_files import read_regular_file
 from adapters.reddit_source.thread_json import thread_from_json_text
 from bot.ports import (
     InvalidThreadUrl,
@@ -21,62 +28,87 @@ from bot.ports import (
 )
 from bot.subreddits import validate_subreddits
 from bot.thread_ref import ShareLink, parse_thread_text
-from digest.errors import ThreadDataError
+from digest.errors import DigestError
 from digest.model import Post, Thread
 from digest.report import Depth
 
 log = logging.getLogger(__name__)
 
+NOT_AVAILABLE = (
+    "Thread {id} is not available here: only the saved threads can be digested while Reddit is "
+    "not configured (set REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET and REDDIT_USER_AGENT for live "
+    "Reddit)."
+)
+
+
+def scan_folders(folders: Sequence[Path]) -> dict[str, Thread]:
+    """The threads in each folder's `*.json` files (not recursive), by post id; a later file
+    with the same post id wins. Blocking: run it in a worker thread.
+
+    A file is read only when its real path is inside its folder's real path. A file that cannot
+    be read or is not a thread (hostile input included) is skipped with a log line, and the
+    others still load.
+    """
+    threads: dict[str, Thread] = {}
+    for folder in folders:
+        try:
+            root = folder.resolve(strict=True)
+            paths = sorted(root.glob("*.json"))
+        except FileNotFoundError:
+            log.info("saved threads: no folder %s", folder)
+            continue
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+            log.warning("saved threads: cannot read the folder %s: %s", folder, exc)
+            continue
+        for path in paths:
+            try:
+                real = path.resolve(strict=True)
+                if not real.is_relative_to(root):
+                    log.warning("saved threads: skipping %s: it points outside %s", path, root)
+                    continue
+                data = read_regular_file(real, follow_symlinks=False)
+                thread = thread_from_json_text(data, source=str(path))
+            except Exception as exc:  # one bad file must never hide the others
+                expected = isinstance(exc, DigestError | OSError)
+                log.warning("saved threads: skipping %s: %s", path, exc, exc_info=not expected)
+                continue
+            threads[thread.post.id] = thread
+    return threads
+
 
 class SavedThreadSource:
-    """Threads from files; `folders` are scanned (not recursively) for `*.json` thread files."""
+    """Threads from files; `folders` are scanned (not recursively) for `*.json` thread files,
+    once, on first use."""
 
     def __init__(self, folders: Sequence[Path] = ()) -> None:
-        self._folders = [Path(f) for f in folders]
+        self._folders = [Path(f).expanduser() for f in folders]
         self._threads: dict[str, Thread] = {}
         self._scanned = False
+        self._scan_lock = asyncio.Lock()
 
-    def _load(self, path: Path) -> Thread:
-        thread = thread_from_json_text(path.read_bytes(), source=str(path))
-        self._threads[thread.post.id] = thread
-        return thread
-
-    def _load_if_file(self, text: str) -> Thread | None:
-        path = Path(text).expanduser()
-        return self._load(path) if path.is_file() else None
-
-    def _scan(self) -> None:
-        if self._scanned:
-            return
-        self._scanned = True
-        for folder in self._folders:
-            for path in sorted(folder.glob("*.json")):
-                try:
-                    self._load(path)
-                except (ThreadDataError, OSError) as exc:
-                    log.info("skipping %s: %s", path, exc)
+    async def _saved(self) -> dict[str, Thread]:
+        """The saved threads; the first callers wait for the one scan (run off the loop)."""
+        if not self._scanned:
+            async with self._scan_lock:
+                if not self._scanned:
+                    self._threads = await asyncio.to_thread(scan_folders, self._folders)
+                    self._scanned = True
+        return self._threads
 
     async def resolve(self, text: str) -> ThreadRef:
-        thread = await asyncio.to_thread(self._load_if_file, text.strip())
-        if thread is not None:
-            return ThreadRef(thread.post.id, None, thread.post.subreddit)
+        """A URL, id or t3_ fullname (never a path: this source only knows its folders)."""
         parsed = parse_thread_text(text)
         if isinstance(parsed, ShareLink):
             raise InvalidThreadUrl(
                 "Share links need Reddit access (set REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET and "
-                "REDDIT_USER_AGENT); paste the thread's full address or a saved file instead."
+                "REDDIT_USER_AGENT); paste the thread's full address instead."
             )
         return parsed
 
     async def fetch_thread(self, ref: ThreadRef, depth: Depth) -> Thread:
-        await asyncio.to_thread(self._scan)
-        thread = self._threads.get(ref.post_id)
+        thread = (await self._saved()).get(ref.post_id)
         if thread is None:
-            raise ThreadNotFound(
-                f"Thread {ref.post_id} is not among the saved threads, and Reddit is not "
-                "configured: set REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET and REDDIT_USER_AGENT, "
-                "or pass a saved thread file."
-            )
+            raise ThreadNotFound(NOT_AVAILABLE.format(id=ref.post_id))
         if ref.comment_id:
             if ref.comment_id not in thread.by_id:
                 raise ThreadNotFound(f"Comment {ref.comment_id} is not in the saved thread.")
@@ -100,8 +132,8 @@ class SavedThreadSource:
         limit: int = 25,
     ) -> list[Post]:
         names = {n.lower() for n in validate_subreddits(subreddit)}
-        await asyncio.to_thread(self._scan)
-        posts = [t.post for t in self._threads.values() if t.post.subreddit.lower() in names]
+        saved = await self._saved()
+        posts = [t.post for t in saved.values() if t.post.subreddit.lower() in names]
         if sort is ListingSort.NEW:
             posts.sort(key=lambda p: p.created, reverse=True)
         else:  # saved threads have no time window to speak of: top and hot both go by score
@@ -109,8 +141,8 @@ class SavedThreadSource:
         return posts[:limit]
 
     async def posts(self, post_ids: Sequence[str]) -> list[Post]:
-        await asyncio.to_thread(self._scan)
-        return [self._threads[i].post for i in post_ids if i in self._threads]
+        saved = await self._saved()
+        return [saved[i].post for i in post_ids if i in saved]
 
     async def stream(self, subreddits: Sequence[str]) -> AsyncIterator[Post]:
         validate_subreddits(subreddits)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import html
 import json
+import json.decoder
+import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +27,14 @@ _REMOVED_BODIES = frozenset({"[removed]", "[ Removed by Reddit ]", "[ Removed by
 _ENTITY = re.compile(r"&(?:amp|lt|gt|quot|#39|#x27);")
 _RAW_CHAR = re.compile(r"[<>]|&(?!(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);)")
 
+# json.loads recurses once per nesting level and stops at the interpreter's recursion limit
+# (about 1,000 levels); every reply level of a thread is five (thing, data, Listing, data,
+# children), so a chain of ~200 replies is beyond it. Such files are parsed again iteratively, up
+# to this many levels (20,000 replies).
+MAX_NESTING = 100_000
+# Scores and counts beyond this are not Reddit's: clamped, so arithmetic on them stays finite.
+_INT_LIMIT = 10**15
+
 NOT_A_THREAD = (
     "is not a Reddit thread: expected the JSON that Reddit serves at "
     "https://www.reddit.com/r/SUB/comments/ID.json (a list of a post listing and a comment listing)"
@@ -35,7 +45,7 @@ def thread_from_json_text(text: str | bytes, *, source: str = "") -> Thread:
     """Parse JSON text; every failure is a ThreadDataError naming the source."""
     name = source or "the input"
     try:
-        data = json.loads(text)
+        data = _loads(text)
     except json.JSONDecodeError as exc:
         if exc.pos >= len(exc.doc.rstrip()) or exc.msg.startswith("Unterminated string"):
             raise ThreadDataError(f"{name} is truncated: the JSON ends early.") from None
@@ -44,11 +54,29 @@ def thread_from_json_text(text: str | bytes, *, source: str = "") -> Thread:
         ) from None
     except UnicodeDecodeError:
         raise ThreadDataError(f"{name} is not text: a thread file is UTF-8 JSON.") from None
+    except _TooDeep:
+        raise ThreadDataError(
+            f"{name} is nested too deeply: more than {MAX_NESTING:,} levels of JSON."
+        ) from None
+    except ValueError:  # an integer longer than Python converts (4,300 digits)
+        raise ThreadDataError(f"{name} holds a number too long to read.") from None
     return thread_from_json(data, source=source)
 
 
 def thread_from_json(data: Any, *, source: str = "") -> Thread:
-    """Convert the parsed `[Listing t3, Listing t1|more]` structure into a Thread."""
+    """Convert the parsed `[Listing t3, Listing t1|more]` structure into a Thread.
+
+    Every walk here is iterative, so a thread of any depth converts; should anything still
+    recurse too deeply, the input is refused as a ThreadDataError, never a RecursionError.
+    """
+    try:
+        return _thread_from_json(data, source)
+    except RecursionError:
+        name = source or "the input"
+        raise ThreadDataError(f"{name} is nested too deeply to read.") from None
+
+
+def _thread_from_json(data: Any, source: str) -> Thread:
     name = source or "the input"
     listings = data if isinstance(data, list) else [data]
     post_data = _first_post(listings[0] if listings else None)
@@ -130,6 +158,124 @@ def nest(things: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return top
 
 
+class _TooDeep(Exception):
+    """The JSON nests more than MAX_NESTING levels."""
+
+
+# The C string scanner json.loads uses (not in typeshed's json.decoder).
+_scanstring: Callable[[str, int, bool], tuple[str, int]]
+_scanstring = json.decoder.scanstring  # type: ignore[attr-defined]
+_WS = re.compile(r"[ \t\n\r]*")
+_NUMBER = re.compile(r"(-?(?:0|[1-9]\d*))(\.\d+)?([eE][-+]?\d+)?")
+_CONSTANTS: tuple[tuple[str, Any], ...] = (
+    ("null", None),
+    ("true", True),
+    ("false", False),
+    ("NaN", math.nan),
+    ("Infinity", math.inf),
+    ("-Infinity", -math.inf),
+)
+
+
+def _loads(text: str | bytes) -> Any:
+    """`json.loads`, for any depth: what the C parser cannot nest is parsed again iteratively."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        pass
+    if isinstance(text, bytes):  # decoded as json.loads decodes bytes
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
+    return loads_iterative(text)
+
+
+def loads_iterative(s: str) -> Any:
+    """What `json.loads(s)` returns (the same values, the same JSONDecodeErrors), parsed with an
+    explicit stack of open containers instead of recursion, so any depth parses; beyond
+    MAX_NESTING levels it gives up (with an exception that thread_from_json_text turns into a
+    ThreadDataError). Slower than json.loads: only for what json.loads cannot nest."""
+    if s.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", s, 0)
+    ws = _skip_ws
+    # Each open container with, for an object, the key its next value goes under.
+    stack: list[tuple[list[Any] | dict[str, Any], str]] = []
+    pos = ws(s, 0)
+    while True:
+        value: Any
+        ch = s[pos : pos + 1]
+        if ch == '"':
+            value, pos = _scanstring(s, pos + 1, True)
+        elif ch in ("{", "["):
+            if len(stack) >= MAX_NESTING:
+                raise _TooDeep
+            pos = ws(s, pos + 1)
+            if s[pos : pos + 1] == ("}" if ch == "{" else "]"):
+                value, pos = ({} if ch == "{" else []), pos + 1
+            elif ch == "{":
+                key, pos = _object_key(s, pos)
+                stack.append(({}, key))
+                continue
+            else:
+                stack.append(([], ""))
+                continue
+        else:
+            value, pos = _scalar(s, pos)
+        # A value is complete: put it in its container; close the containers it completes.
+        while True:
+            if not stack:
+                end = ws(s, pos)
+                if end != len(s):
+                    raise json.JSONDecodeError("Extra data", s, end)
+                return value
+            container, key = stack[-1]
+            if isinstance(container, list):
+                container.append(value)
+            else:
+                container[key] = value
+            pos = ws(s, pos)
+            ch = s[pos : pos + 1]
+            if ch == ",":
+                pos = ws(s, pos + 1)
+                if isinstance(container, dict):
+                    key, pos = _object_key(s, pos)
+                    stack[-1] = (container, key)
+                break
+            if ch == ("]" if isinstance(container, list) else "}"):
+                stack.pop()
+                value, pos = container, pos + 1
+                continue
+            raise json.JSONDecodeError("Expecting ',' delimiter", s, pos)
+
+
+def _object_key(s: str, pos: int) -> tuple[str, int]:
+    """An object's `"key":` at pos; returns the key and where its value starts."""
+    if s[pos : pos + 1] != '"':
+        raise json.JSONDecodeError("Expecting property name enclosed in double quotes", s, pos)
+    key, pos = _scanstring(s, pos + 1, True)
+    pos = _skip_ws(s, pos)
+    if s[pos : pos + 1] != ":":
+        raise json.JSONDecodeError("Expecting ':' delimiter", s, pos)
+    return key, _skip_ws(s, pos + 1)
+
+
+def _skip_ws(s: str, pos: int) -> int:
+    m = _WS.match(s, pos)
+    return m.end() if m else pos
+
+
+def _scalar(s: str, pos: int) -> tuple[Any, int]:
+    """A number or a constant at pos, as json.loads reads it."""
+    m = _NUMBER.match(s, pos)
+    if m:
+        integer, frac, exp = m.groups()
+        if frac or exp:
+            return float(integer + (frac or "") + (exp or "")), m.end()
+        return int(integer), m.end()
+    for word, value in _CONSTANTS:
+        if s.startswith(word, pos):
+            return value, pos + len(word)
+    raise json.JSONDecodeError("Expecting value", s, pos)
+
+
 def _first_post(listing: Any) -> dict[str, Any] | None:
     if not (isinstance(listing, dict) and listing.get("kind") == "Listing"):
         return None
@@ -191,9 +337,19 @@ def _looks_escaped(texts: Iterable[str]) -> bool:
 def _int(value: Any, default: int = 0) -> int:
     if isinstance(value, bool):
         return int(value)
-    if isinstance(value, int | float):
-        return int(value)
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
+        return max(-_INT_LIMIT, min(int(value), _INT_LIMIT))
     return default
+
+
+def _ratio(value: Any) -> float | None:
+    if not isinstance(value, int | float):
+        return None
+    try:
+        ratio = float(value)
+    except OverflowError:
+        return None
+    return ratio if math.isfinite(ratio) else None
 
 
 def _time(value: Any) -> datetime | None:
@@ -266,7 +422,6 @@ def _post(d: dict[str, Any], text: Any) -> Post:
         )
     gallery = d.get("gallery_data")
     gallery_items = gallery.get("items") if isinstance(gallery, dict) else None
-    ratio = d.get("upvote_ratio")
     flair = d.get("link_flair_text")
     return Post(
         id=str(d["id"]),
@@ -277,7 +432,7 @@ def _post(d: dict[str, Any], text: Any) -> Post:
         permalink=permalink,
         body=body,
         score=_int(d.get("score")),
-        upvote_ratio=float(ratio) if isinstance(ratio, int | float) else None,
+        upvote_ratio=_ratio(d.get("upvote_ratio")),
         num_comments=_int(d.get("num_comments")),
         created=created,
         flair=text(flair) or None if isinstance(flair, str) else None,
