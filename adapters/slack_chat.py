@@ -8,7 +8,14 @@ imposes: the 3-second ack, Block Kit limits, mrkdwn escaping, message pacing and
         await chat.run(Inbox(core.handle_request, core.handle_reaction))  # until cancelled
 
 Transport: Socket Mode when an app token (`xapp-…`) is configured, otherwise HTTP mode serving
-`POST /slack/events` (slack-bolt checks the v0 signature and the 5-minute window).
+`POST /slack/events` on REDIGEST_SLACK_HOST (127.0.0.1 by default: a reverse proxy fronts it).
+In HTTP mode nothing reads a request's body before its v0 signature and 5-minute window are
+checked (over the raw bytes, at most 1 MiB of them); a request that fails is answered 401 and
+counted in a log line at most once a minute. Only a signed body is parsed, a replay of one is
+acknowledged without doing anything again, and one that is not a Slack payload is answered 400.
+Start-up checks the bot token (auth.test) and, in Socket Mode, the app token
+(apps.connections.open) once, within a time limit: a bad token or an unreachable Slack stops
+start-up with one sentence naming the setting to fix.
 
 Untrusted text (everything that came from Reddit, and anything a person typed) is escaped for
 mrkdwn (`&`, `<`, `>`), broadcast words are defused and stray formatting markers are neutralised,
@@ -22,7 +29,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
+import hmac
 import logging
+import os
 import re
 import time
 import uuid
@@ -35,9 +45,12 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
@@ -84,6 +97,13 @@ PLATFORM: Final = "slack"
 EVENTS_PATH: Final = "/slack/events"
 METADATA_EVENT: Final = "redigest_post"
 DEFAULT_API_URL: Final = "https://slack.com/api/"
+DEFAULT_HOST: Final = "127.0.0.1"  # HTTP mode: a reverse proxy (TLS, a public name) fronts it
+
+# HTTP mode: what a request must be before its body is read, parsed or handed to bolt.
+MAX_BODY_BYTES: Final = 1024 * 1024  # Slack's payloads are a few KiB; larger is refused (413)
+SIGNATURE_WINDOW: Final = 300  # seconds a signed request stays valid (Slack's 5 minutes)
+REJECTED_LOG_SECONDS: Final = 60.0  # refused requests are counted in one line this often
+REPLAYS_REMEMBERED: Final = 65_536  # signatures kept (for SIGNATURE_WINDOW) to spot replays
 
 # Slack's Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks), and our margins.
 MAX_BLOCKS: Final = 50
@@ -150,7 +170,7 @@ class SlackConfig:
     app_token: str | None = field(default=None, repr=False)  # xapp-…: Socket Mode
     signing_secret: str | None = field(default=None, repr=False)  # HTTP mode
     port: int = 3000
-    host: str = "0.0.0.0"  # HTTP mode has to be reachable by Slack
+    host: str = DEFAULT_HOST  # REDIGEST_SLACK_HOST: where HTTP mode listens
     api_url: str | None = None  # REDIGEST_SLACK_API_URL: another Web API base (tests, proxies)
     admin_group: str | None = None  # a user group (S…) whose members may manage the bot
     flag_emoji: str = "mag"  # 🔍, as Slack names it
@@ -160,6 +180,7 @@ class SlackConfig:
     admin_cache_seconds: float = 300.0
     history_scan: int = 1000  # messages find_posted reads back in a channel at most
     concurrency: int = 8  # commands, reactions and shortcuts worked on at once (after the ack)
+    startup_timeout: float = 15.0  # seconds for the token checks at start-up, all together
 
     def __post_init__(self) -> None:
         if not self.bot_token.strip():
@@ -177,6 +198,11 @@ class SlackConfig:
         if self.api_url and not self.api_url.startswith(("http://", "https://")):
             raise SlackConfigError(
                 "REDIGEST_SLACK_API_URL must be an http(s) URL, like https://slack.com/api/"
+            )
+        if not self.host.strip():
+            raise SlackConfigError(
+                "REDIGEST_SLACK_HOST is empty: set the address HTTP mode listens on, like "
+                "127.0.0.1 behind a reverse proxy."
             )
 
     @property
@@ -200,6 +226,7 @@ class SlackConfig:
             app_token=app_token.get_secret_value() if app_token else None,
             signing_secret=secret.get_secret_value() if secret else None,
             port=settings.slack_port,
+            host=settings.slack_host,
             api_url=settings.slack_api_url,
             admin_group=settings.slack_admin_group,
         )
@@ -865,6 +892,141 @@ def reaction_from_shortcut(
     )
 
 
+# =============================================================================== HTTP mode: the door
+
+# The JSON payloads redigest takes at its request URL (besides slash commands and ssl_check,
+# which are plain forms); Slack sends others only to apps that asked for them.
+_PAYLOAD_TYPES: Final = frozenset(
+    {"event_callback", "url_verification", "app_rate_limited", "message_action"}
+)
+_OBJECT_KEYS: Final = ("event", "message", "view", "container", "item", "previous_message")
+_OBJECT_OR_TEXT_KEYS: Final = ("user", "channel", "team", "enterprise")
+_TEXT_KEYS: Final = (
+    "token", "team_id", "enterprise_id", "api_app_id", "callback_id", "trigger_id",
+    "response_url", "message_ts", "action_ts", "challenge", "event_id",
+)  # fmt: skip
+
+
+_SLACK_TS: Final = re.compile(r"\d{1,12}\.\d{1,9}")  # a message's id in its channel
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+def _ts(value: Any) -> bool:
+    return isinstance(value, str) and _SLACK_TS.fullmatch(value) is not None
+
+
+def _shape_problem(obj: Mapping[str, Any]) -> str | None:
+    for key in _OBJECT_KEYS:
+        if obj.get(key) is not None and not isinstance(obj[key], dict):
+            return f"{key} is not an object"
+    for key in _OBJECT_OR_TEXT_KEYS:
+        if obj.get(key) is not None and not isinstance(obj[key], dict | str):
+            return f"{key} is neither an object nor text"
+    for key in _TEXT_KEYS:
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            return f"{key} is not text"
+    for key in ("authorizations", "actions", "attachments", "blocks"):
+        value = obj.get(key)
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(v, dict) for v in value)
+        ):
+            return f"{key} is not a list of objects"
+    return None
+
+
+def payload_problem(body: Any) -> str | None:
+    """Why a signed HTTP-mode body is not a payload Slack sends, in a few words; None when it
+    is one. Checked before bolt and the listeners read it, so neither meets a surprise."""
+    if not isinstance(body, dict) or not body:
+        return "not an object"
+    if "ssl_check" in body or "command" in body:  # plain forms: every field is text
+        if not all(isinstance(v, str) for v in body.values()):
+            return "a form field that is not text"
+        if "ssl_check" in body:
+            return None
+        if not body["command"].startswith("/"):
+            return "a command without a slash"
+        missing = [k for k in ("team_id", "channel_id", "user_id") if not body.get(k)]
+        return f"a command without {', '.join(missing)}" if missing else None
+    kind = body.get("type")
+    if not isinstance(kind, str) or kind not in _PAYLOAD_TYPES:
+        return "no payload type redigest takes"
+    problem = _shape_problem(body)
+    if problem is not None:
+        return problem
+    if kind == "url_verification" and not _text(body.get("challenge")):
+        return "url_verification without a challenge"
+    if kind == "event_callback":
+        event = body.get("event")
+        if not isinstance(event, dict) or not _text(event.get("type")):
+            return "an event without a type"
+        problem = _shape_problem(event)
+        if problem is not None:
+            return f"event: {problem}"
+        if event["type"] == "reaction_added":
+            item = event.get("item")
+            if not (isinstance(item, dict) and _text(item.get("channel")) and _ts(item.get("ts"))
+                    and _text(event.get("user")) and _text(event.get("reaction"))):  # fmt: skip
+                return "reaction_added without user, reaction or item"
+    if kind == "message_action":
+        channel, user, message = body.get("channel"), body.get("user"), body.get("message")
+        if not (_text(body.get("callback_id"))
+                and isinstance(channel, dict) and _text(channel.get("id"))
+                and isinstance(user, dict) and _text(user.get("id"))
+                and isinstance(message, dict) and _ts(message.get("ts"))
+                and isinstance(body.get("team") or {}, dict)):  # fmt: skip
+            return "message_action without channel, user, team or message"
+        problem = _shape_problem(message)
+        if problem is not None:
+            return f"message: {problem}"
+    return None
+
+
+def timestamp_problem(timestamp: str, now: float) -> str | None:
+    """Why X-Slack-Request-Timestamp rules a request out; None when it is within the window."""
+    if not timestamp:
+        return "no X-Slack-Request-Timestamp"
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
+        return "a malformed X-Slack-Request-Timestamp"
+    if abs(now - int(timestamp)) > SIGNATURE_WINDOW:
+        return "a timestamp outside the 5-minute window"
+    return None
+
+
+def signature_matches(secret: bytes, timestamp: str, body: bytes, signature: str) -> bool:
+    """Slack's v0 signature over the raw body, compared in constant time."""
+    base = b"v0:" + timestamp.encode("ascii") + b":" + body
+    expected = "v0=" + hmac.new(secret, base, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
+
+
+class _CountedLog:
+    """A log line at most every `seconds`, counting what happened in between: a flood of bad
+    requests costs one line a minute, never one a request."""
+
+    def __init__(self, message: str, seconds: float = REJECTED_LOG_SECONDS) -> None:
+        self.message = message  # %d: how many since the last line, %s: the latest reason
+        self.seconds = seconds
+        self.count = 0
+        self._next = 0.0
+
+    def note(self, reason: str) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if now < self._next:
+            return
+        log.warning(self.message, self.count, reason)
+        self.count = 0
+        self._next = now + self.seconds
+
+
+def _text_response(status: int, text: str) -> web.Response:
+    return web.Response(status=status, text=text)
+
+
 # =============================================================================== the adapter
 
 T = TypeVar("T")
@@ -925,6 +1087,27 @@ class SlackChat:
         self._admins = _TTLCache(config.admin_cache_seconds)
         self._posted: OrderedDict[str, list[MessageRef]] = OrderedDict()  # key → refs, this run
         self._partial: dict[str, dict[int, MessageRef]] = {}  # key → parts found after a crash
+        # HTTP mode's door: the signing key, signatures already seen (→ when they expire) and
+        # the counted log lines about what was turned away.
+        self._signing_key = (config.signing_secret or "").encode()
+        self._seen_signatures: OrderedDict[str, float] = OrderedDict()
+        self._refused = _CountedLog(
+            f"Slack: refused %d request(s) to {EVENTS_PATH} since the last such line (the "
+            "latest had %s); if Slack's own requests are refused, check SLACK_SIGNING_SECRET "
+            "and this host's clock."
+        )
+        self._malformed = _CountedLog(
+            "Slack: answered 400 to %d signed request(s) that are not Slack payloads since the "
+            "last such line (the latest: %s)."
+        )
+        self._rate_limited = _CountedLog(
+            "Slack: %d event delivery(ies) said Slack is dropping events to this app for a "
+            "while (app_rate_limited, minute %s): it answers too slowly or gets too many."
+        )
+        self._bolt_failed = _CountedLog(
+            "Slack: %d request(s) failed inside slack-bolt since the last such line (the "
+            "latest: %s)."
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -939,13 +1122,7 @@ class SlackChat:
             timeout=30,
         )
         try:
-            auth = await self._web.auth_test()
-        except SlackApiError as exc:
-            await self._close_session()
-            raise SlackConfigError(
-                f"Slack refused the bot token ({exc.response.get('error')}): check "
-                "SLACK_BOT_TOKEN (OAuth & Permissions → Bot User OAuth Token, xoxb-…)."
-            ) from None
+            auth = await self._check_tokens()
         except BaseException:
             await self._close_session()
             raise
@@ -972,6 +1149,43 @@ class SlackChat:
         )
         self._register(self._app)
         return self
+
+    async def _check_tokens(self) -> Mapping[str, Any]:
+        """auth.test with the bot token and, in Socket Mode, apps.connections.open with the app
+        token: once, within `startup_timeout`. Whatever fails is one sentence (SlackConfigError)
+        naming the setting, not a retry loop or a traceback. Returns auth.test's answer."""
+        cfg = self.config
+        web_client = self.web
+        step = "auth.test"
+        try:
+            async with asyncio.timeout(cfg.startup_timeout):
+                auth = await web_client.auth_test()
+                if cfg.socket_mode:
+                    step = "apps.connections.open"
+                    # The URL it answers is left unused: the socket handler asks for its own.
+                    await web_client.apps_connections_open(app_token=cfg.app_token or "")
+        except SlackApiError as exc:
+            error = slack_error(exc)
+            if step == "auth.test":
+                raise SlackConfigError(
+                    f"Slack refused the bot token ({error}): check SLACK_BOT_TOKEN "
+                    "(OAuth & Permissions → Bot User OAuth Token, xoxb-…)."
+                ) from None
+            raise SlackConfigError(
+                f"Slack refused the app token ({error}): check SLACK_APP_TOKEN (Basic "
+                "Information → App-Level Tokens, an xapp- token with connections:write) and "
+                "that Socket Mode is enabled for the app."
+            ) from None
+        except (aiohttp.ClientError, OSError) as exc:  # TimeoutError is an OSError
+            if isinstance(exc, TimeoutError):
+                reason = f"no answer to {step} within {cfg.startup_timeout:g} s"
+            else:
+                reason = f"{_connection_reason(exc)} on {step}"
+            raise SlackConfigError(
+                f"Slack's Web API at {cfg.web_api_url} cannot be reached ({reason}): check the "
+                "network, or REDIGEST_SLACK_API_URL if it is set."
+            ) from None
+        return auth.data if isinstance(auth.data, dict) else {}
 
     def _retry_handlers(self) -> list[AsyncRetryHandler]:
         # A 429 is retried after its Retry-After; anything else is the caller's to handle.
@@ -1026,11 +1240,12 @@ class SlackChat:
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("Slack: connected in Socket Mode as %s", self.bot_user_id)
             return
+        # Our own handler, not bolt's web_app(): bolt parses a body before checking its
+        # signature. A body larger than MAX_BODY_BYTES is refused while it is read.
+        http_app = web.Application(client_max_size=MAX_BODY_BYTES)
+        http_app.router.add_post(EVENTS_PATH, self._handle_http)
         runner = web.AppRunner(
-            self._app.web_app(path=EVENTS_PATH, port=self.config.port),
-            access_log=None,
-            handle_signals=False,
-            shutdown_timeout=2.0,
+            http_app, access_log=None, handle_signals=False, shutdown_timeout=2.0
         )
         await runner.setup()
         # A burst of commands opens many connections at once; aiohttp's default backlog (128)
@@ -1041,6 +1256,88 @@ class SlackChat:
         address = runner.addresses[0] if runner.addresses else None
         self._http_port = int(address[1]) if isinstance(address, tuple) else self.config.port
         log.info("Slack: HTTP mode on %s:%s%s", self.config.host, self._http_port, EVENTS_PATH)
+
+    @property
+    def http_host(self) -> str | None:
+        """The address HTTP mode listens on (None before it listens)."""
+        address = self._runner.addresses[0] if self._runner and self._runner.addresses else None
+        return str(address[0]) if isinstance(address, tuple) else None
+
+    async def _handle_http(self, request: web.Request) -> web.StreamResponse:
+        """POST /slack/events: the signature over the raw bytes first, then the body.
+
+        401 for a missing, stale or wrong signature (nothing is parsed), 413 for a body over
+        MAX_BODY_BYTES, 200 and nothing else for a replay of a request already handled, 400
+        for a signed body that is not a Slack payload; bolt sees only what passed.
+        """
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        problem = timestamp_problem(timestamp, time.time())
+        if problem is None and not signature.startswith("v0="):
+            problem = "no v0 X-Slack-Signature"
+        if problem is not None:
+            self._refused.note(problem)
+            return _text_response(401, "invalid request signature")
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            self._refused.note("a body over the size limit")
+            return _text_response(413, "request body too large")
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            self._refused.note("a body over the size limit")
+            return _text_response(413, "request body too large")
+        if not signature_matches(self._signing_key, timestamp, raw, signature):
+            self._refused.note("a signature that does not match its body")
+            return _text_response(401, "invalid request signature")
+        if self._replayed(signature, int(timestamp)):
+            log.debug("Slack: a replayed request was acknowledged and ignored")
+            return web.Response(status=200)
+        bolt_request = self._bolt_request(raw, request)
+        if bolt_request is None:
+            return _text_response(400, "not a Slack payload")
+        body = bolt_request.body
+        if body.get("type") == "app_rate_limited":
+            self._rate_limited.note(str(body.get("minute_rate_limited") or "?"))
+            return web.Response(status=200)
+        if body.get("type") == "event_callback" and body["event"]["type"] != "reaction_added":
+            return web.Response(status=200)  # not subscribed to (by the manifest): acknowledged
+        if (
+            body.get("type") == "message_action"
+            and body["callback_id"] != self.config.shortcut_callback_id
+        ):
+            self._malformed.note("a shortcut redigest does not have")
+            return _text_response(400, "unknown shortcut")
+        assert self._app is not None
+        return await to_aiohttp_response(await self._app.async_dispatch(bolt_request))
+
+    def _replayed(self, signature: str, timestamp: int) -> bool:
+        """Whether this exact signed request came before (within its window): remembered
+        until the window closes, at most REPLAYS_REMEMBERED of them."""
+        seen = self._seen_signatures
+        now = time.time()
+        while seen and (next(iter(seen.values())) < now or len(seen) >= REPLAYS_REMEMBERED):
+            seen.popitem(last=False)
+        if signature in seen:
+            return True
+        seen[signature] = timestamp + SIGNATURE_WINDOW
+        return False
+
+    def _bolt_request(self, raw: bytes, request: web.Request) -> AsyncBoltRequest | None:
+        """The signed body as bolt reads it; None (counted in a log line) when it is not a
+        payload Slack sends."""
+        headers: dict[str, str | Sequence[str]] = dict(request.headers.items())
+        try:
+            bolt_request = AsyncBoltRequest(
+                body=raw.decode("utf-8"), query=request.query_string, headers=headers
+            )
+        except Exception as exc:  # whatever bolt's parser trips on is junk
+            self._malformed.note(f"a body that does not parse ({type(exc).__name__})")
+            return None
+        problem = payload_problem(bolt_request.body)
+        if problem is not None:
+            self._malformed.note(problem)
+            return None
+        return bolt_request
 
     async def _stop_transport(self) -> None:
         if self._socket is not None:
@@ -1093,9 +1390,16 @@ class SlackChat:
             await ack()
             self._spawn(functools.partial(self._on_shortcut, shortcut))
 
+        async def on_error(error: Exception) -> BoltResponse:
+            # One counted line, no traceback: what reaches bolt has passed payload_problem(),
+            # so this is a payload shape it did not foresee (or a bug in an ack).
+            self._bolt_failed.note(f"{type(error).__name__}: {str(error)[:200]}")
+            return BoltResponse(status=400, body="")
+
         app.command(re.compile(r"^/"))(on_command)
         app.event("reaction_added")(on_reaction)
         app.message_shortcut(self.config.shortcut_callback_id)(on_shortcut)
+        app.error(on_error)
 
     def _spawn(self, work: Callable[[], Awaitable[None]]) -> None:
         task = asyncio.get_running_loop().create_task(self._run_work(work))
@@ -1216,7 +1520,7 @@ class SlackChat:
                     break
         except SlackApiError as exc:
             log.info("Slack: cannot read message %s in %s: %s", ts, channel,
-                     exc.response.get("error"))  # fmt: skip
+                     slack_error(exc))  # fmt: skip
         return None
 
     async def can_manage(self, user_id: str) -> bool:
@@ -1235,7 +1539,7 @@ class SlackChat:
                 allowed = user_id in await self._group_members(self.config.admin_group)
         except SlackApiError as exc:
             log.warning("Slack: cannot check whether %s may manage the bot: %s", user_id,
-                        exc.response.get("error"))  # fmt: skip
+                        slack_error(exc))  # fmt: skip
             return False
         self._admins.put(user_id, allowed)
         return allowed
@@ -1311,7 +1615,7 @@ class SlackChat:
             raise error from exc
 
     def _post_error(self, exc: SlackApiError, channel: str) -> Exception:
-        error = str(exc.response.get("error") or "")
+        error = slack_error(exc)
         message = _PERMANENT_POST_ERRORS.get(error)
         if message is None:
             return exc  # rate limits after retries, outages: the core retries later
@@ -1439,7 +1743,7 @@ class SlackChat:
                 found[part] = MessageRef(PLATFORM, channel, str(m["ts"]), thread_ts)
         except SlackApiError as exc:
             log.warning("Slack: cannot look for %s: %s", idempotency_key,
-                        exc.response.get("error"))  # fmt: skip
+                        slack_error(exc))  # fmt: skip
             return None
         if not found:
             return None
@@ -1478,6 +1782,27 @@ class SlackChat:
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor or not messages:
                 return
+
+
+def slack_error(exc: SlackApiError) -> str:
+    """Slack's error code (`not_in_channel`), or the HTTP status when the answer was not
+    Slack's JSON (a proxy's error page, an outage)."""
+    data = exc.response.data
+    if isinstance(data, dict) and data.get("error"):
+        return str(data["error"])
+    return f"HTTP {exc.response.status_code}"
+
+
+def _connection_reason(exc: BaseException) -> str:
+    """Why a connection failed, in a few words (no traceback, no addresses twice)."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "its host name does not resolve"
+    error = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
+    if isinstance(error, OSError) and error.errno:
+        return os.strerror(error.errno).lower()  # "connection refused", not asyncio's wording
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror.lower()
+    return type(error).__name__
 
 
 def _ack_text(command: str, text: str) -> str:

@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
     slack_port: int = Field(3000, ge=1, le=65535, validation_alias="REDIGEST_SLACK_PORT")
+    slack_host: str = Field("127.0.0.1", validation_alias="REDIGEST_SLACK_HOST")
     slack_api_url: str | None = Field(None, validation_alias="REDIGEST_SLACK_API_URL")
     slack_admin_group: str | None = Field(None, validation_alias="REDIGEST_SLACK_ADMIN_GROUP")
 
@@ -111,6 +112,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 "Reddit wants a descriptive user agent, like 'linux:redigest:0.1 (by u/yourname)'"
             )
+        return value
+
+    @field_validator("slack_host", mode="before")
+    @classmethod
+    def _blank_host_is_default(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip() or "127.0.0.1"
         return value
 
     @field_validator("timezone")

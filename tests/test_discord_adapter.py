@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
 import warnings
@@ -28,6 +29,7 @@ from adapters.discord_chat.chat import (
     safe_url,
     ulen,
 )
+from adapters.reddit_source.saved import SavedThreadSource
 from adapters.reddit_source.thread_json import thread_from_json, thread_from_json_text
 from bot.chat import (
     Bundle,
@@ -969,3 +971,38 @@ async def test_unexpected_errors_are_answered_and_logged(
         # Still alive: the next command is answered.
         again = await bot.slash("digest", {"url": URL})
         assert await bot.answers(again)
+
+
+async def test_a_path_on_the_bots_host_is_answered_like_a_missing_one(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    """Without Reddit (the saved-threads source), `/digest url:/some/file.json` from a chat
+    reads no file: a real thread file outside the saved folder and a missing one get the same
+    sentence (apart from the echo of what was typed), and nothing from the file is posted."""
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    raw = thread_json(20, seed=3, post_id="prb001")
+    raw[0]["data"]["children"][0]["data"]["title"] = "A private export nobody should read"
+    export = elsewhere / "export.json"
+    export.write_text(json.dumps(raw), encoding="utf-8")
+    assert thread_from_json_text(export.read_bytes()).post.id == "prb001"  # a valid thread
+    missing = elsewhere / "missing.json"
+    async with running_bot(fake, tmp_path) as bot:
+        bot.core.source = SavedThreadSource([saved])  # as the bot runs without Reddit
+        answers = []
+        for target in (export, missing):
+            interaction = await bot.slash("digest", {"url": str(target)})
+            (answer,) = await bot.answers(interaction)
+            answers.append(answer)
+        assert await bot.core.drain(10.0)
+        assert bot.channel_posts(fake.guild.text_channel.id) == []
+    first, second = (re.sub(r"“[^”]*”", "“…”", a, count=1) for a in answers)
+    assert first == second
+    assert "\n" not in first
+    assert first.count(". ") <= 1
+    assert "Reddit" in first
+    shown = json.dumps([texts_of(body) for body in message_bodies(fake)])
+    assert "private export" not in shown
+    assert "prb001" not in shown

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
+import logging
 import re
+import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
@@ -27,10 +30,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import builtin_async_handlers
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from adapters.reddit_source.saved import SavedThreadSource
 from adapters.reddit_source.thread_json import thread_from_json, thread_from_json_text
 from adapters.slack_chat import (
     MAX_BLOCKS,
+    MAX_BODY_BYTES,
     MESSAGE_CHARS,
     SlackChat,
     SlackConfig,
@@ -44,6 +50,7 @@ from adapters.slack_chat import (
     reddit_to_mrkdwn,
     report_messages,
     request_from_command,
+    slack_error,
     text_messages,
 )
 from bot.chat import (
@@ -59,6 +66,7 @@ from bot.chat import (
     ThreadTarget,
 )
 from bot.core import Core, CoreConfig, Engines
+from bot.ports import ThreadSource
 from bot.settings import Settings
 from bot.storage import Storage
 from digest.model import Thread
@@ -158,6 +166,20 @@ def hostile_thread() -> Thread:
         {"kind": "Listing", "data": {"children": nest(comments)}},
     ]
     return thread_from_json(raw)
+
+
+def numbered_thread(i: int) -> Thread:
+    """Another small thread (id abc00i) in r/LocalLLaMA."""
+    post_id = f"abc{i:03d}"
+    raw = thread_json(12, seed=i, post_id=post_id)
+    raw[0]["data"]["children"][0]["data"] = post_data(post_id, 12, subreddit="LocalLLaMA") | {
+        "title": f"Numbered thread {i}"
+    }
+    return thread_from_json(raw)
+
+
+def numbered_url(i: int) -> str:
+    return f"https://www.reddit.com/r/LocalLLaMA/comments/abc{i:03d}/numbered/"
 
 
 def thread_urls(thread: Thread) -> set[str]:
@@ -271,26 +293,26 @@ async def running(
     *,
     socket: bool = False,
     inbox: Inbox | None = None,
+    source: ThreadSource | None = None,
     **config: Any,
 ) -> AsyncIterator[Bot]:
     cfg = SlackConfig(
         bot_token=fake.bot_token,
         app_token=fake.app_token if socket else None,
         signing_secret=fake.signing_secret,
-        host="127.0.0.1",
         port=0,
         api_url=fake.api_url,
         **{"post_interval": 0.0, **config},
     )
     async with AsyncExitStack() as stack:
         storage = await stack.enter_async_context(Storage(tmp_path / "bot.sqlite3"))
-        source = FakeSource()
-        source.add(good_thread())
-        source.add(hostile_thread())
+        memory = FakeSource()
+        memory.add(good_thread())
+        memory.add(hostile_thread())
         chat = await stack.enter_async_context(SlackChat(cfg))
         core = Core(
             storage=storage,
-            source=source,
+            source=source or memory,
             engines=Engines({"offline": ENGINE}),
             chats={"slack": chat},
             config=CoreConfig(workers=2, idle_poll_seconds=0.05),
@@ -308,7 +330,7 @@ async def running(
 
         stack.push_async_callback(cancel)
         await chat.wait_ready(5.0)
-        yield Bot(fake, chat, core, source)
+        yield Bot(fake, chat, core, memory)
 
 
 @pytest.fixture
@@ -388,6 +410,9 @@ def test_config_keeps_secrets_out_of_repr_and_needs_a_transport() -> None:
     http = SlackConfig(bot_token="xoxb-1", signing_secret="s", api_url="http://127.0.0.1:9/api")
     assert not http.socket_mode
     assert http.web_api_url == "http://127.0.0.1:9/api/"
+    assert http.host == "127.0.0.1"  # a reverse proxy fronts it, unless told otherwise
+    with pytest.raises(SlackConfigError, match="REDIGEST_SLACK_HOST"):
+        SlackConfig(bot_token="xoxb-1", signing_secret="s", host=" ")
     with pytest.raises(SlackConfigError, match=r"SLACK_APP_TOKEN .* or SLACK_SIGNING_SECRET"):
         SlackConfig(bot_token="xoxb-1")
     with pytest.raises(SlackConfigError, match="xapp-"):
@@ -398,6 +423,11 @@ def test_config_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert SlackConfig.from_settings(Settings(_env_file=None)) is None  # type: ignore[call-arg]
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-from-env")
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "sign-from-env")
+    monkeypatch.setenv("REDIGEST_SLACK_HOST", " ")  # blank: the default
+    default = SlackConfig.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert default is not None
+    assert default.host == "127.0.0.1"
+    monkeypatch.setenv("REDIGEST_SLACK_HOST", "0.0.0.0")
     monkeypatch.setenv("REDIGEST_SLACK_PORT", "3100")
     monkeypatch.setenv("REDIGEST_SLACK_API_URL", "http://127.0.0.1:1/api")
     monkeypatch.setenv("REDIGEST_SLACK_ADMIN_GROUP", "S0ADMINS1")
@@ -408,7 +438,8 @@ def test_config_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         "sign-from-env",
         None,
     )
-    assert (cfg.port, cfg.web_api_url, cfg.admin_group) == (
+    assert (cfg.host, cfg.port, cfg.web_api_url, cfg.admin_group) == (
+        "0.0.0.0",
         3100,
         "http://127.0.0.1:1/api/",
         "S0ADMINS1",
@@ -420,6 +451,122 @@ async def test_a_bad_bot_token_stops_start_up_with_one_sentence(fake: MetaSlack)
     with pytest.raises(SlackConfigError, match=r"invalid_auth.*SLACK_BOT_TOKEN"):
         async with SlackChat(cfg):
             pass
+
+
+@pytest.mark.parametrize(
+    ("app_token", "error"),
+    [
+        pytest.param("xapp-1-A0APP0001-9999-revoked", "invalid_auth", id="unknown"),
+        pytest.param("xapp-1-A0APP0001-8888-botkind", "not_allowed_token_type", id="wrong-kind"),
+    ],
+)
+async def test_a_bad_app_token_stops_start_up_with_one_line(
+    fake: MetaSlack, app_token: str, error: str
+) -> None:
+    fake.extra_tokens.add("xapp-1-A0APP0001-8888-botkind")  # known, but not an app-level token
+    cfg = SlackConfig(bot_token=fake.bot_token, app_token=app_token, api_url=fake.api_url)
+    started = time.monotonic()
+    with pytest.raises(SlackConfigError) as caught:
+        async with SlackChat(cfg):
+            pass
+    message = caught.value.user_message
+    assert error in message
+    assert "SLACK_APP_TOKEN" in message
+    assert "\n" not in message
+    assert app_token not in message
+    assert caught.value.__suppress_context__  # the CLI prints this line, not a traceback
+    assert time.monotonic() - started < 5.0  # checked once, not retried
+    assert len(fake.calls_to("apps.connections.open")) == 1
+    assert fake.socket_connections_opened == 0
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize("socket_mode", [False, True], ids=["http", "socket"])
+async def test_an_unreachable_slack_stops_start_up_with_one_line(socket_mode: bool) -> None:
+    api_url = f"http://127.0.0.1:{_closed_port()}/api/"
+    cfg = SlackConfig(
+        bot_token="xoxb-1",
+        app_token="xapp-1" if socket_mode else None,
+        signing_secret="s",
+        api_url=api_url,
+    )
+    started = time.monotonic()
+    with pytest.raises(SlackConfigError) as caught:
+        async with SlackChat(cfg):
+            pass
+    message = caught.value.user_message
+    assert api_url in message
+    assert "REDIGEST_SLACK_API_URL" in message
+    assert "connection refused" in message
+    assert "\n" not in message
+    assert time.monotonic() - started < 5.0
+
+
+async def test_a_slack_that_never_answers_stops_start_up_in_time() -> None:
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # accepts the connection, never answers
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        cfg = SlackConfig(
+            bot_token="xoxb-1",
+            signing_secret="s",
+            api_url=f"http://127.0.0.1:{port}/api/",
+            startup_timeout=0.3,
+        )
+        started = time.monotonic()
+        with pytest.raises(SlackConfigError) as caught:
+            async with SlackChat(cfg):
+                pass
+        assert time.monotonic() - started < 3.0
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+    message = caught.value.user_message
+    assert "no answer to auth.test within 0.3 s" in message
+    assert "REDIGEST_SLACK_API_URL" in message
+    assert "\n" not in message
+
+
+async def test_http_mode_listens_on_the_configured_host(fake: MetaSlack, tmp_path: Path) -> None:
+    async with running(fake, tmp_path, host="127.0.0.2") as bot:
+        assert bot.chat.http_host == "127.0.0.2"
+        port = bot.chat.http_port
+        body = form_body(fake.slash_command_payload("/redigest", "help"))
+        async with aiohttp.ClientSession() as session:
+            async with session.post(
+                f"http://127.0.0.2:{port}/slack/events",
+                data=body,
+                headers={**sign(body, fake.signing_secret), "Content-Type": FORM},
+            ) as response:
+                assert response.status == 200
+            with pytest.raises(aiohttp.ClientConnectionError):
+                await session.post(f"http://127.0.0.1:{port}/slack/events", data=body)
+        await fake.wait_until(lambda: len(fake.ephemerals) == 1)
+
+
+def test_an_error_answer_that_is_not_slacks_json_is_named_by_its_status() -> None:
+    def error(data: Any, status: int) -> SlackApiError:
+        response = AsyncSlackResponse(
+            client=None, http_verb="POST", api_url="https://slack.com/api/chat.postMessage",
+            req_args={}, data=data, headers={}, status_code=status,
+        )  # fmt: skip
+        return SlackApiError("failed", response)  # type: ignore[no-untyped-call]
+
+    assert slack_error(error({"ok": False, "error": "not_in_channel"}, 200)) == "not_in_channel"
+    assert slack_error(error("<html>502 Bad Gateway</html>", 502)) == "HTTP 502"  # a proxy's page
+    assert slack_error(error({"ok": False}, 500)) == "HTTP 500"
 
 
 # ----------------------------------------------------------------------------- commands
@@ -517,6 +664,74 @@ async def test_errors_reach_the_user_in_one_sentence(bot: Bot) -> None:
     assert bot.fake.posted == []
 
 
+def _without_echo(answer: str) -> str:
+    """An answer with its quotation of the person's own words (“…”) taken out."""
+    return re.sub(r"“[^”]*”", "“…”", answer, count=1)
+
+
+async def test_a_path_on_the_bots_host_is_answered_like_a_missing_one(
+    fake: MetaSlack, tmp_path: Path
+) -> None:
+    """Without Reddit (the saved-threads source), a chat's `/digest /some/file.json` reads no
+    file: a real thread file outside the saved folder and a missing one get the same sentence,
+    so nobody learns which files exist, and nothing from the file reaches the channel."""
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    raw = thread_json(20, seed=3, post_id="prb001")
+    raw[0]["data"]["children"][0]["data"]["title"] = "A private export nobody should read"
+    export = elsewhere / "export.json"
+    export.write_text(json.dumps(raw), encoding="utf-8")
+    assert thread_from_json_text(export.read_bytes()).post.id == "prb001"  # a valid thread
+    missing = elsewhere / "missing.json"
+
+    source = SavedThreadSource([saved])
+    async with running(fake, tmp_path, source=source) as bot:
+        for target in (export, missing):
+            status, _, _ = await bot.slash("/digest", str(target))
+            assert status == 200
+        await fake.wait_until(lambda: len(fake.ephemerals) == 2, timeout=10.0)
+        await bot.settle()
+    first, second = (e.text for e in fake.ephemerals)
+    # The same answer, apart from the echo of what each person typed (which tells them
+    # nothing they did not know): no file is read, so nothing depends on the file.
+    assert _without_echo(first) == _without_echo(second)
+    for answer, target in ((first, export), (second, missing)):
+        echo = re.search(r"“([^”]*)”", answer)  # what was typed, nothing from the file
+        assert echo is None or str(target).startswith(echo.group(1).removesuffix("…"))
+    assert "\n" not in first
+    assert first.count(". ") <= 1  # one sentence
+    assert "Reddit" in first
+    assert fake.posted == []
+    shown = json.dumps(posted_payloads(fake))
+    assert "private export" not in shown
+    assert "prb001" not in shown
+
+
+async def test_a_command_delivered_twice_is_done_once_and_counted_once(
+    fake: MetaSlack, tmp_path: Path
+) -> None:
+    """Slack may deliver the same command again (same trigger_id), in Socket Mode as over
+    HTTP: one digest, and the user's 5 digests per 10 minutes stay 5."""
+    async with running(fake, tmp_path, socket=True) as bot:
+        for i in range(1, 7):
+            bot.source.add(numbered_thread(i))
+        payload = fake.slash_command_payload("/digest", numbered_url(1))
+        for _ in range(3):
+            envelope_id = await fake.socket_send(fake.envelope("slash_commands", payload))
+            await fake.wait_ack(envelope_id)
+            await bot.settle()
+        assert len(fake.posted) == 1
+        for i in range(2, 6):
+            envelope = fake.envelope("slash_commands", fake.slash_command_payload(
+                "/digest", numbered_url(i)))  # fmt: skip
+            await fake.wait_ack(await fake.socket_send(envelope))
+        await fake.wait_until(lambda: len(fake.posted) == 5, timeout=15.0)
+        await bot.settle()
+        assert [e.text for e in fake.ephemerals if "a lot of digests" in e.text] == []
+
+
 # ----------------------------------------------------------------------------- signatures
 
 
@@ -525,6 +740,7 @@ async def test_errors_reach_the_user_in_one_sentence(bot: Bot) -> None:
     [
         pytest.param(lambda body, secret: sign(body, "forged-secret"), id="forged"),
         pytest.param(lambda body, secret: sign(body, secret, int(time.time()) - 301), id="stale"),
+        pytest.param(lambda body, secret: sign(body, secret, int(time.time()) + 301), id="future"),
         pytest.param(lambda body, secret: {}, id="unsigned"),
     ],
 )
@@ -547,6 +763,196 @@ async def test_bad_signatures_get_401_and_no_work(
     assert recorder.requests == []
     assert recorder.reactions == []
     assert fake.calls[calls_before:] == []
+
+
+def _bad_headers(body: bytes, secret: str) -> list[dict[str, str]]:
+    """Every way a request can fail the signature check."""
+    now = int(time.time())
+    good = sign(body, secret)
+    return [
+        {},
+        {"X-Slack-Signature": good["X-Slack-Signature"]},  # no timestamp
+        {"X-Slack-Request-Timestamp": str(now)},  # no signature
+        {**good, "X-Slack-Request-Timestamp": "not-a-number"},
+        {**good, "X-Slack-Request-Timestamp": "1e10"},
+        {**good, "X-Slack-Request-Timestamp": "9" * 40},
+        {**good, "X-Slack-Request-Timestamp": "-1"},
+        sign(body, secret, now - 600),
+        sign(body, "forged-secret"),
+        {**good, "X-Slack-Signature": good["X-Slack-Signature"].removeprefix("v0=")},
+        {**good, "X-Slack-Signature": "v0=" + "0" * 64},
+        {**good, "X-Slack-Signature": "v0=é"},
+        {**good, "X-Slack-Signature": "v1=" + good["X-Slack-Signature"][3:]},
+    ]
+
+
+_JUNK_BODIES: list[tuple[bytes, str]] = [
+    (b"", FORM),
+    (b"\xff\xfe\x00junk", FORM),
+    (b"{", "application/json"),
+    (b"[1, 2]", "application/json"),
+    (b"null", "application/json"),
+    (b"[" * 100_000, "application/json"),  # deeper than any parser's stack
+    (b'{"type": "event_callback", "event": "x"}', "application/json"),
+    (b'{"type": "event_callback", "event": ["type"]}', "application/json"),
+    (b'{"type": "event_callback", "event": {"type": "reaction_added", "item": "x"}}',
+     "application/json"),
+    (b'{"type": "event_callback", "authorizations": "xyz", "event": {"type": "x"}}',
+     "application/json"),
+    (b'{"type": "block_actions", "actions": []}', "application/json"),
+    (b'{"command": 5, "text": "x"}', "application/json"),
+    (b'{"type": {"nested": true}}', "application/json"),
+    (b"payload=%7B", FORM),
+    (b"payload=%5B1%5D", FORM),
+    (b'payload={"type":"message_action","callback_id":"deep_analysis"}', FORM),
+    (b'payload={"type":"message_action","callback_id":"deep_analysis","team":"T1",'
+     b'"channel":{"id":"C0GENERAL"},"user":{"id":"U0ALICE01"},"message":{"ts":"1.2"}}', FORM),
+    (b"command=/digest", FORM),
+    (b"command=digest&team_id=T&channel_id=C&user_id=U", FORM),
+    (b"a=b&c=d", FORM),
+    (b"type=event_callback", FORM),
+]  # fmt: skip
+
+
+def _log_lines(caplog: pytest.LogCaptureFixture, text: str) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if text in r.getMessage()]
+
+
+def _assert_no_traceback_or_bolt_noise(caplog: pytest.LogCaptureFixture) -> None:
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert [r.getMessage() for r in caplog.records if r.name.endswith(".bolt")] == []
+
+
+async def test_unsigned_junk_is_refused_unread_with_one_log_line(
+    fake: MetaSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    recorder = Recorder()
+    async with running(fake, tmp_path, inbox=recorder.inbox()) as bot:
+        calls_before = len(fake.calls)
+        real = form_body(fake.slash_command_payload("/digest", GOOD_URL))
+        bodies = [*_JUNK_BODIES, (real, FORM)]
+        sent = 0
+        for body, content_type in bodies:
+            for headers in _bad_headers(body, fake.signing_secret):
+                status, text, _ = await bot.send(body, content_type, headers)
+                assert (status, text) == (401, "invalid request signature"), (body[:40], headers)
+                sent += 1
+        await asyncio.sleep(0.1)
+    assert sent > 250
+    assert recorder.requests == []
+    assert recorder.reactions == []
+    assert fake.calls[calls_before:] == []
+    # One line for the lot (they came within a minute), naming the setting to check.
+    [line] = _log_lines(caplog, "request(s) to /slack/events")
+    assert "SLACK_SIGNING_SECRET" in line.getMessage()
+    assert bot.chat._refused.count == sent - 1  # counted for the next line
+    _assert_no_traceback_or_bolt_noise(caplog)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+@pytest.mark.parametrize("size", [MAX_BODY_BYTES + 1, 8 * MAX_BODY_BYTES])
+async def test_a_body_over_one_mib_is_refused_with_413(
+    bot: Bot, size: int, chunked: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = b"a=" + b"x" * (size - 2)
+    headers = {
+        **sign(body, bot.fake.signing_secret),
+        "Content-Type": FORM,
+    }  # only its size is wrong
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: refused while read
+        for i in range(0, len(body), 65_536):
+            yield body[i : i + 65_536]
+
+    async with aiohttp.ClientSession() as session:
+        data = chunks() if chunked else io.BytesIO(body)
+        async with session.post(bot.url, data=data, headers=headers) as response:
+            assert response.status == 413
+    # Nothing is stuck: the next request works.
+    status, _, _ = await bot.slash("/redigest", "help")
+    assert status == 200
+    _assert_no_traceback_or_bolt_noise(caplog)
+
+
+async def test_signed_junk_gets_400_never_500_or_a_traceback(
+    fake: MetaSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    recorder = Recorder()
+    async with running(fake, tmp_path, inbox=recorder.inbox()) as bot:
+        calls_before = len(fake.calls)
+        for body, content_type in _JUNK_BODIES:
+            status, text, _ = await bot.send(body, content_type)  # validly signed
+            assert (status, text) == (400, "not a Slack payload"), body[:80]
+        await asyncio.sleep(0.1)
+        assert recorder.requests == []
+        assert recorder.reactions == []
+        assert fake.calls[calls_before:] == []
+        assert len(_log_lines(caplog, "signed request(s) that are not Slack payloads")) == 1
+        _assert_no_traceback_or_bolt_noise(caplog)
+        # The door is still open for Slack's own requests.
+        status, _, _ = await bot.slash("/redigest", "help")
+        assert status == 200
+        await fake.wait_until(lambda: len(recorder.requests) == 1)
+
+
+async def test_the_url_verification_challenge_is_answered(bot: Bot) -> None:
+    body = json.dumps({"token": "t", "challenge": "3eZbrw1aB", "type": "url_verification"})
+    status, text, _ = await bot.send(body.encode(), "application/json")
+    assert status == 200
+    assert "3eZbrw1aB" in text
+
+
+async def test_events_it_does_not_take_are_acknowledged_quietly(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A well-formed event the manifest does not subscribe to is acked (so Slack does not retry
+    it), without bolt's multi-line "unhandled request" warning."""
+    event = bot.fake.event_callback({"type": "member_joined_channel", "user": "U0ALICE01"})
+    assert await bot.event(event) == 200
+    limited = {"token": "t", "type": "app_rate_limited", "team_id": "T0FAKE001",
+               "minute_rate_limited": 1_518_467_820, "api_app_id": "A0APP0001"}  # fmt: skip
+    assert await bot.event(limited) == 200
+    [line] = _log_lines(caplog, "app_rate_limited")
+    assert "\n" not in line.getMessage()
+    _assert_no_traceback_or_bolt_noise(caplog)
+
+
+async def test_a_replayed_command_does_no_work_and_spends_no_limit(bot: Bot) -> None:
+    """The same signed request again (same body and signature, within the window): acked, not
+    handled again, and the user's 5 digests per 10 minutes are all still theirs."""
+    fake = bot.fake
+    for i in range(1, 7):
+        bot.source.add(numbered_thread(i))
+    first = form_body(fake.slash_command_payload("/digest", numbered_url(1)))
+    headers = sign(first, fake.signing_secret)
+    status, text, _ = await bot.send(first, headers=headers)
+    assert (status, "digest will be posted here" in text) == (200, True)
+    await fake.wait_for_call("chat.postMessage", timeout=10.0)
+    await bot.settle()
+    for _ in range(3):
+        status, text, _ = await bot.send(first, headers=headers)
+        assert (status, text) == (200, "")
+    await bot.settle()
+    assert len(fake.posted) == 1
+
+    for i in range(2, 6):  # digests 2 to 5 of the five allowed
+        status, _, _ = await bot.slash("/digest", numbered_url(i))
+        assert status == 200
+    await fake.wait_until(lambda: len(fake.posted) == 5, timeout=15.0)
+    await bot.settle()
+    assert [e.text for e in fake.ephemerals if "a lot of digests" in e.text] == []
+    titles = [m.blocks[1]["text"]["text"] for m in fake.posted if m.blocks]
+    assert [n for n in range(1, 6) if any(f"Numbered thread {n}" in t for t in titles)] == [
+        1, 2, 3, 4, 5
+    ]  # fmt: skip
+
+    await bot.slash("/digest", numbered_url(6))  # the sixth is one too many: the limit holds
+    await fake.wait_until(lambda: any("a lot of digests" in e.text for e in fake.ephemerals))
+    await bot.settle()
+    assert len(fake.posted) == 5
 
 
 # ----------------------------------------------------------------------------- flags
@@ -630,6 +1036,35 @@ async def test_deep_analysis_shortcut_does_what_the_flag_does(bot: Bot) -> None:
     nothing = fake.add_message("C0GENERAL", "just chatting", user="U0OWNER01")
     await bot.send(interactive_form_body(fake.message_shortcut_payload("deep_analysis", nothing)))
     await fake.wait_until(lambda: "nothing to analyse" in fake.ephemerals[-1].text)
+
+
+async def test_flags_and_shortcuts_are_rate_limited_per_user(bot: Bot) -> None:
+    """30 🔍 on 30 messages with thread links, then the shortcut, all by one person: at most
+    the per-user flag limit of deep reports (each one is a deep analysis someone pays for)."""
+    fake = bot.fake
+    for i in range(1, 32):
+        bot.source.add(numbered_thread(i))
+    messages = [
+        fake.add_message("C0GENERAL", f"look: {numbered_url(i)}", user="U0OWNER01")
+        for i in range(1, 31)
+    ]
+    for ts in messages:
+        event = fake.reaction_added_event("U0ALICE01", "mag", "C0GENERAL", ts)
+        assert await bot.event(event) == 200
+    last = fake.add_message("C0GENERAL", f"and: {numbered_url(31)}", user="U0OWNER01")
+    await bot.send(interactive_form_body(fake.message_shortcut_payload("deep_analysis", last)))
+    await fake.wait_until(  # every reaction and the shortcut have reached the core
+        lambda: len(fake.calls_to("conversations.history")) >= 30 and not bot.chat._inflight,
+        timeout=10.0,
+    )
+    await bot.settle()
+    analysed = {m.thread_ts for m in fake.posted if m.thread_ts}
+    assert 1 <= len(analysed) <= CoreConfig().flag_limit[0]  # 5 per 10 minutes
+    assert analysed <= set(messages)
+    # Someone else's flag is theirs to spend.
+    event = fake.reaction_added_event("U0OWNER01", "mag", "C0GENERAL", last)
+    assert await bot.event(event) == 200
+    await replies_settled(bot, last)
 
 
 # ----------------------------------------------------------------------------- safety

@@ -1108,8 +1108,8 @@ class FakeSlack(LocalServer):
         args = call.args
         channel = self._channel(args)
         inclusive = str(args.get("inclusive", "0")).lower() in ("1", "true")
-        latest = float(args["latest"]) if args.get("latest") else None
-        oldest = float(args["oldest"]) if args.get("oldest") else None
+        latest = _ts_arg(args, "latest")
+        oldest = _ts_arg(args, "oldest")
         found: list[Message] = []
         for msg in reversed(self.messages_in(channel.id)):
             if msg.is_reply:
@@ -1180,6 +1180,17 @@ class FakeSlack(LocalServer):
         if members is None:
             raise SlackError("no_such_subteam")
         return {"users": list(members)}
+
+
+def _ts_arg(args: JSONDict, key: str) -> float | None:
+    """A message-timestamp argument (``latest``, ``oldest``); Slack refuses one that is not."""
+    value = args.get(key)
+    if not value:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise SlackError(f"invalid_ts_{key}") from None
 
 
 def _json_field(args: JSONDict, key: str) -> Any:
