@@ -63,6 +63,7 @@ from bot.chat import (
     Delivery,
     EphemeralTarget,
     Inbox,
+    LookupUnavailable,
     MessageRef,
     PostRefused,
     Reaction,
@@ -1491,9 +1492,9 @@ class SlackChat:
                 return
             if self._inbox is None:
                 raise RuntimeError("a shortcut arrived while the adapter was not running")
-            await self._inbox.on_reaction(reaction)
-            await self._tell(channel, user, token, "The deep analysis will appear in a thread "
-                             "under that message (once per message, however often it is asked for).")  # fmt: skip
+            answer = await self._inbox.on_reaction(reaction)
+            await self._tell(channel, user, token, answer or "The deep analysis will appear in a "
+                             "thread under that message (once per message, however often it is asked for).")  # fmt: skip
         except Exception:
             log.exception("Slack shortcut by %s on %s failed", user, reaction.message.key)
             await self._tell(channel, user, token, SOMETHING_WENT_WRONG)
@@ -1723,28 +1724,55 @@ class SlackChat:
             return list(known)
         if isinstance(target, EphemeralTarget):
             return None
+        try:
+            return await self._look_for(target, idempotency_key)
+        except SlackApiError as exc:
+            error = slack_error(exc)
+            if error == "channel_not_found":
+                return None  # gone, or private without us: nothing of ours can be there
+            if error == "not_in_channel" and await self._join(target):
+                try:
+                    return await self._look_for(target, idempotency_key)
+                except SlackApiError as again:
+                    error = slack_error(again)
+            log.warning("Slack: cannot look for %s: %s", idempotency_key, error)
+            # Not "not posted": with chat:write.public a post can be there while its history
+            # cannot be read. The core retries the lookup later instead of posting again.
+            raise LookupUnavailable(
+                "I can't read this channel's history to check whether the digest was already "
+                "posted: invite me with /invite @redigest."
+                if error == "not_in_channel"
+                else f"I can't check this channel's history right now ({error}); I will try again."
+            ) from None
+
+    async def _join(self, target: Target) -> bool:
+        """Join a public channel to read its history (needs channels:join); False if not."""
+        channel = target.channel_id if isinstance(target, ChannelTarget | EphemeralTarget) else (
+            target.parent.channel_id)  # fmt: skip
+        try:
+            await self.web.conversations_join(channel=channel)
+        except SlackApiError as exc:
+            log.info("Slack: cannot join %s to look for a post: %s", channel, slack_error(exc))
+            return False
+        return True
+
+    async def _look_for(self, target: Target, idempotency_key: str) -> list[MessageRef] | None:
+        if isinstance(target, EphemeralTarget):
+            return None
         found: dict[int, MessageRef] = {}
         parts = 0
-        try:
-            async for m, thread_ts in self._recent_messages(target):
-                meta = m.get("metadata") or {}
-                payload = meta.get("event_payload") or {}
-                if (
-                    meta.get("event_type") != METADATA_EVENT
-                    or payload.get("key") != idempotency_key
-                ):
-                    continue
-                if m.get("user") != self.bot_user_id and m.get("bot_id") != self.bot_id:
-                    continue
-                part = int(payload.get("part", 0))
-                parts = max(parts, int(payload.get("parts", 1)))
-                channel = target.channel_id if isinstance(target, ChannelTarget) else (
-                    target.parent.channel_id)  # fmt: skip
-                found[part] = MessageRef(PLATFORM, channel, str(m["ts"]), thread_ts)
-        except SlackApiError as exc:
-            log.warning("Slack: cannot look for %s: %s", idempotency_key,
-                        slack_error(exc))  # fmt: skip
-            return None
+        async for m, thread_ts in self._recent_messages(target):
+            meta = m.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            if meta.get("event_type") != METADATA_EVENT or payload.get("key") != idempotency_key:
+                continue
+            if m.get("user") != self.bot_user_id and m.get("bot_id") != self.bot_id:
+                continue
+            part = int(payload.get("part", 0))
+            parts = max(parts, int(payload.get("parts", 1)))
+            channel = target.channel_id if isinstance(target, ChannelTarget) else (
+                target.parent.channel_id)  # fmt: skip
+            found[part] = MessageRef(PLATFORM, channel, str(m["ts"]), thread_ts)
         if not found:
             return None
         if len(found) < parts:

@@ -135,7 +135,8 @@ class ChatPort(Protocol):
 
 
 RequestHandler = Callable[[Request], Awaitable[None]]
-ReactionHandler = Callable[[Reaction], Awaitable[None]]
+# Returns the answer for a reaction asked for explicitly (Reaction.requested), else None.
+ReactionHandler = Callable[[Reaction], Awaitable[str | None]]
 
 
 @dataclass

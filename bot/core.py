@@ -69,6 +69,7 @@ from digest.report import Depth, Report
 log = logging.getLogger(__name__)
 
 EMOJI_ALIASES = {"🔍": ("🔍", "mag"), "🔎": ("🔎", "mag_right"), "👀": ("👀", "eyes")}
+SOMETHING_WENT_WRONG = "Something went wrong on our side; it has been logged. Please try again."
 SETTING_DEFAULTS = {
     "flag-emoji": "🔍",
     "default-depth": "brief",
@@ -198,7 +199,7 @@ class Core:
             answer = exc.user_message
         except Exception:
             log.exception("request %s %r failed", request.command, request.text[:200])
-            answer = "Something went wrong on our side; it has been logged. Please try again."
+            answer = SOMETHING_WENT_WRONG
         if answer:
             await self._reply(request, answer)
 
@@ -247,14 +248,32 @@ class Core:
     async def _digest(
         self, request: Request, cmd: DigestCmd, settings: dict[str, str]
     ) -> str | None:
-        wait = max(
-            self._user_limit.retry_after(f"{request.platform}:{request.user_id}"),
-            self._channel_limit.retry_after(f"{request.platform}:{request.channel_id}"),
-        )
+        user = f"{request.platform}:{request.user_id}"
+        channel = f"{request.platform}:{request.channel_id}"
+        # Counted before any await and given back if no work is created: a burst of requests
+        # cannot all pass the check before one of them counts.
+        wait = self._user_limit.reserve(user)
+        if wait == 0:
+            wait = self._channel_limit.reserve(channel)
+            if wait > 0:
+                self._user_limit.release(user)
         if wait > 0:
             return (
                 f"That is a lot of digests at once; try again in {_ago(timedelta(seconds=wait))}."
             )
+        created = False
+        try:
+            created, answer = await self._queue_digest(request, cmd, settings)
+        finally:
+            if not created:
+                self._user_limit.release(user)
+                self._channel_limit.release(channel)
+        return answer
+
+    async def _queue_digest(
+        self, request: Request, cmd: DigestCmd, settings: dict[str, str]
+    ) -> tuple[bool, str | None]:
+        """(whether a job was created, what to answer)."""
         depth = cmd.depth or Depth(settings["default-depth"])
         payload: dict[str, Any] = {
             "platform": request.platform,
@@ -278,12 +297,9 @@ class Core:
             payload["path"] = cmd.target
         key = f"digest:{request.platform}:{request.channel_id}:{request.reply_token or uuid.uuid4().hex}"
         if not await self.storage.add_job(key, "digest", payload, urgent=True):
-            return await self._existing_job(key, payload)
-        # Only work that was created counts against the limits (a replayed request does not).
-        self._user_limit.hit(f"{request.platform}:{request.user_id}")
-        self._channel_limit.hit(f"{request.platform}:{request.channel_id}")
+            return False, await self._existing_job(key, payload)
         self._jobs_ready.set()
-        return None  # the digest itself is the answer
+        return True, None  # the digest itself is the answer
 
     async def _existing_job(self, key: str, payload: dict[str, Any]) -> str | None:
         """The job key exists: the same request delivered again (a platform retry, a replay) is
@@ -436,22 +452,27 @@ class Core:
 
     # ================================================================== reactions
 
-    async def handle_reaction(self, reaction: Reaction) -> None:
-        """A flag on a message → the deep report in a thread under it, once. Never raises."""
+    async def handle_reaction(self, reaction: Reaction) -> str | None:
+        """A flag on a message → the deep report in a thread under it, once. Never raises.
+
+        Returns what to tell the person when they asked explicitly (a "Deep analysis" menu or
+        shortcut: `requested`); a plain reaction gets no answer (None)."""
         try:
-            await self._flag(reaction)
+            answer = await self._flag(reaction)
         except Exception:
             log.exception("reaction %s on %s failed", reaction.emoji, reaction.message.key)
+            answer = SOMETHING_WENT_WRONG
+        return answer if reaction.requested else None
 
-    async def _flag(self, reaction: Reaction) -> None:
+    async def _flag(self, reaction: Reaction) -> str | None:
         if reaction.by_bot:
-            return
+            return None
         settings = await self.server_settings(reaction.message.platform, reaction.server_id)
         flag = settings["flag-emoji"]
         # Slack names emoji ("mag") and sends a typed 🔍 as ":mag:" in command text.
         wanted = (*EMOJI_ALIASES.get(flag, (flag,)), flag.strip(":"))
         if reaction.emoji not in wanted and not reaction.requested:
-            return
+            return None
         known = await self.storage.posted_thread_for(reaction.message)
         target: str | None = None
         if known is not None:
@@ -464,42 +485,50 @@ class Core:
         elif reaction.message_text:
             urls = find_thread_urls(reaction.message_text)
             target = urls[0] if urls else None
-        if target is None:
-            return  # not a digest and no thread link: nothing to do
+        if target is None:  # not a digest and no thread link: nothing to do
+            return "That message is not a digest and links no Reddit thread: nothing to analyse."
         who = f"{reaction.message.platform}:{reaction.user_id}"
-        wait = self._flag_limit.retry_after(who)
+        # Counted before any await and given back if no job is created (as for digests).
+        wait = self._flag_limit.reserve(who)
         if wait > 0:
             log.info("flag by %s on %s: over the per-user limit", who, reaction.message.key)
-            if reaction.requested:  # a menu answers; a plain reaction is not worth a message
-                await self._tell(
-                    reaction.message.platform,
-                    EphemeralTarget(reaction.message.channel_id, reaction.user_id),
-                    "That is a lot of deep analyses at once; try again in "
-                    f"{_ago(timedelta(seconds=wait))}.",
+            return (
+                "That is a lot of deep analyses at once; try again in "
+                f"{_ago(timedelta(seconds=wait))}."
+            )
+        created = False
+        try:
+            count = await self.storage.add_flag(reaction.message, reaction.user_id)
+            threshold = int(settings["flag-threshold"])
+            if count < threshold:
+                return (
+                    f"Noted: the deep analysis starts once {threshold} people ask for it "
+                    f"({count} so far)."
                 )
-            return
-        count = await self.storage.add_flag(reaction.message, reaction.user_id)
-        if count < int(settings["flag-threshold"]):
-            return
-        ref = reaction.message
-        created = await self.storage.add_job(
-            f"flag:{ref.key}:deep",
-            "flag",
-            {
-                "platform": ref.platform,
-                "server_id": reaction.server_id,
-                "channel_id": ref.channel_id,
-                "message_id": ref.message_id,
-                "thread_id": ref.thread_id,
-                "user_id": reaction.user_id,
-                "target": target,
-                "depth": "deep",
-                "nsfw_ok": reaction.channel_nsfw,
-            },
+            ref = reaction.message
+            created = await self.storage.add_job(
+                f"flag:{ref.key}:deep",
+                "flag",
+                {
+                    "platform": ref.platform,
+                    "server_id": reaction.server_id,
+                    "channel_id": ref.channel_id,
+                    "message_id": ref.message_id,
+                    "thread_id": ref.thread_id,
+                    "user_id": reaction.user_id,
+                    "target": target,
+                    "depth": "deep",
+                    "nsfw_ok": reaction.channel_nsfw,
+                },
+            )
+        finally:
+            if not created:
+                self._flag_limit.release(who)
+        self._jobs_ready.set()
+        return (
+            "The deep analysis will appear in a thread under that message (once per message, "
+            "however often it is asked for)."
         )
-        if created:
-            self._flag_limit.hit(who)
-            self._jobs_ready.set()
 
     async def _tell(self, platform: str, target: Target, text: str) -> None:
         """A best-effort message (a refusal, a failure): logged, never raised."""

@@ -65,3 +65,19 @@ class RateLimiter:
             # Only the last `limit` hits decide anything: older ones fall off by themselves.
             hits = self._hits[key] = deque(maxlen=max(self.limit, 1))
         hits.append(self._clock())
+
+    def reserve(self, key: str) -> float:
+        """Check and count in one step (no await between them, so a burst cannot all pass the
+        check before any of it counts): 0 when the hit was counted, else seconds to wait."""
+        wait = self.retry_after(key)
+        if wait == 0:
+            self.hit(key)
+        return wait
+
+    def release(self, key: str) -> None:
+        """Give back the newest hit (a reserved hit whose work was not created after all)."""
+        hits = self._hits.get(key)
+        if hits:
+            hits.pop()
+            if not hits:
+                del self._hits[key]

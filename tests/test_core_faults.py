@@ -297,7 +297,7 @@ async def test_a_used_request_id_for_another_request_is_said_not_dropped(h: Harn
 async def test_flags_and_menus_are_rate_limited_per_user(h: Harness) -> None:
     core: Core = h.core
     for i in range(8):
-        await core.handle_reaction(
+        assert None is await core.handle_reaction(
             Reaction(
                 MessageRef("fake", "C1", f"u{i}"),
                 "🔍",
@@ -309,15 +309,28 @@ async def test_flags_and_menus_are_rate_limited_per_user(h: Harness) -> None:
     jobs = await core.storage.jobs()
     assert len(jobs) == core.config.flag_limit[0] == 5
     assert h.chat.ephemeral() == []  # a plain reaction over the limit is not answered
-    await core.handle_reaction(
+    answer = await core.handle_reaction(
         Reaction(MessageRef("fake", "C1", "u99"), "anything", "U9", "S1",
                  message_text="https://redd.it/aaa111", requested=True)
     )  # fmt: skip
-    [told] = h.chat.ephemeral()
-    assert "a lot of deep analyses" in told.text
+    assert answer is not None
+    assert "a lot of deep analyses" in answer  # a menu is answered (by the adapter)
     # Someone else is not held back by U9.
     await core.handle_reaction(
         Reaction(MessageRef("fake", "C1", "u1"), "🔍", "U8", "S1",
                  message_text="https://redd.it/aaa111")
     )  # fmt: skip
     assert len(await core.storage.jobs()) == 5  # u1 was flagged already: one analysis per message
+
+
+async def test_a_burst_cannot_pass_the_limit_before_it_counts(h: Harness) -> None:
+    """Requests handled concurrently all awaited the database between the check and the count,
+    so 12 at once used to make 8 digests against a limit of 5."""
+    await asyncio.gather(
+        *(
+            h.core.handle_request(h.request("digest", URL, reply_token=f"burst{i}"))
+            for i in range(12)
+        )
+    )
+    assert len(await h.core.storage.jobs()) == h.core.config.user_limit[0] == 5
+    assert len(h.chat.ephemeral()) == 7

@@ -80,3 +80,17 @@ def test_a_sweep_keeps_keys_still_in_the_window() -> None:
     limiter.hit("other")
     assert set(limiter._hits) == {"recent", "other"}
     assert limiter.retry_after("recent") == 29.0
+
+
+def test_reserve_counts_at_once_and_release_gives_back() -> None:
+    now = [0.0]
+    limiter = RateLimiter(2, 10.0, clock=lambda: now[0])
+    assert limiter.reserve("u") == 0
+    assert limiter.reserve("u") == 0
+    assert limiter.reserve("u") > 0  # refused, and not counted
+    limiter.release("u")  # the second one created no work after all
+    assert limiter.reserve("u") == 0
+    limiter.release("u")
+    limiter.release("u")
+    limiter.release("u")  # more releases than hits: nothing breaks, nothing is kept
+    assert len(limiter) == 0

@@ -59,6 +59,7 @@ from bot.chat import (
     Delivery,
     EphemeralTarget,
     Inbox,
+    LookupUnavailable,
     MessageRef,
     PostRefused,
     Reaction,
@@ -1271,6 +1272,27 @@ async def test_find_posted_after_a_crash(fake: MetaSlack, tmp_path: Path) -> Non
         assert await bot.chat.find_posted(thread, "job-3") is None
 
 
+async def test_a_channel_posted_in_uninvited_is_joined_to_look_never_posted_twice(
+    fake: MetaSlack, tmp_path: Path
+) -> None:
+    """chat:write.public posts in a public channel the bot is not in, but reading its history
+    needs membership: after a crash the bot joins to look, and without channels:join it says it
+    cannot look (LookupUnavailable) instead of 'not posted'."""
+    fake.add_channel("C0PUBLIC1", "lobby", is_member=False)
+    target = ChannelTarget("C0PUBLIC1")
+    async with running(fake, tmp_path) as bot:
+        refs = await bot.chat.post(target, Delivery(text="a digest"), idempotency_key="job-9")
+    fake.join_scope = False
+    async with running(fake, tmp_path) as bot:  # a new process: only Slack remembers
+        with pytest.raises(LookupUnavailable, match="/invite @redigest"):
+            await bot.chat.find_posted(target, "job-9")
+    fake.join_scope = True
+    async with running(fake, tmp_path) as bot:
+        assert await bot.chat.find_posted(target, "job-9") == refs
+    assert fake.channels["C0PUBLIC1"].is_member
+    assert len(fake.calls_to("chat.postMessage")) == 1
+
+
 # ----------------------------------------------------------------------------- the manifest
 
 MANIFEST = Path(__file__).resolve().parents[1] / "slack-manifest.yml"
@@ -1282,6 +1304,7 @@ SCOPES_BY_METHOD = {
     "chat.postEphemeral": {"chat:write"},
     "conversations.history": {"channels:history", "groups:history", "im:history", "mpim:history"},
     "conversations.replies": {"channels:history", "groups:history", "im:history", "mpim:history"},
+    "conversations.join": {"channels:join"},
     "users.info": {"users:read"},
     "usergroups.users.list": {"usergroups:read"},
 }

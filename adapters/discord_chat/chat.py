@@ -1088,7 +1088,7 @@ class DiscordChat:
                 channel_nsfw=_nsfw(channel) or _nsfw(interaction.channel),
                 requested=True,  # asked for by name: the server's flag-emoji does not matter
             )
-            await self._require_inbox().on_reaction(reaction)
+            answer = await self._require_inbox().on_reaction(reaction)
         except Exception:
             log.exception(
                 "Deep analysis of message %s by %s failed", message.id, interaction.user.id
@@ -1099,7 +1099,8 @@ class DiscordChat:
             pending,
             [
                 OutMessage(
-                    "Asked for the deep analysis: it is posted in a thread under that message "
+                    answer
+                    or "Asked for the deep analysis: it is posted in a thread under that message "
                     "if the message is a digest or links a Reddit thread."
                 )
             ],

@@ -343,6 +343,7 @@ class FakeSlack(LocalServer):
         self.acks: dict[str, JSONDict] = {}
         self.socket_connections_opened = 0
         self.channels: dict[str, Channel] = {}
+        self.join_scope = True  # whether the app was given channels:join
         self.users: dict[str, User] = {}
         self.usergroups: dict[str, list[str]] = {}
 
@@ -364,6 +365,7 @@ class FakeSlack(LocalServer):
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
             "conversations.info": self._conversations_info,
+            "conversations.join": self._conversations_join,
             "reactions.add": self._reactions_add,
             "users.info": self._users_info,
             "usergroups.users.list": self._usergroups_users_list,
@@ -1154,6 +1156,21 @@ class FakeSlack(LocalServer):
         channel = self.channels.get(ref) if isinstance(ref, str) else None
         if channel is None or (channel.is_private and not channel.is_member):
             raise SlackError("channel_not_found")
+        return {"channel": channel.to_slack()}
+
+    def _conversations_join(self, call: ApiCall) -> JSONDict:
+        """Join a public channel (needs the channels:join scope); private ones need an invite."""
+        ref = call.args.get("channel")
+        channel = self.channels.get(ref) if isinstance(ref, str) else None
+        if channel is None or (channel.is_private and not channel.is_member):
+            raise SlackError("channel_not_found")
+        if not self.join_scope:
+            raise SlackError("missing_scope", needed="channels:join", provided="chat:write")
+        if channel.is_private or channel.is_im:
+            raise SlackError("method_not_supported_for_channel_type")
+        if channel.is_archived:
+            raise SlackError("is_archived")
+        channel.is_member = True
         return {"channel": channel.to_slack()}
 
     def _reactions_add(self, call: ApiCall) -> JSONDict:
