@@ -99,6 +99,9 @@ class CoreConfig:
     watch_max_backoff: timedelta = timedelta(hours=2)
     watch_min_comments: int = 1  # a post with no comments is not worth digesting yet
     idle_poll_seconds: float = 5.0
+    stream_retry_seconds: float = 60.0  # a stream that failed is opened again after this
+    # Reddit is off (REDIGEST_REDDIT_MODE=saved): subscriptions see only the saved threads.
+    saved_only: bool = False
 
 
 @dataclass
@@ -181,6 +184,7 @@ class Core:
         self._schedule_changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._streams: dict[str, asyncio.Task[None]] = {}
+        self._streams_ok: set[str] = set()  # streams known to reach Reddit since the start
         self._stopping = False
         self._running_jobs = 0
         # Analyses under way, by cache key: a second job for the same thread waits for the first.
@@ -335,7 +339,15 @@ class Core:
         subs = ", ".join(f"r/{s}" for s in cmd.subreddits)
         return (
             f"Subscribed #{sub_id}: {subs}, {cmd.schedule.describe()}, top {cmd.top}. "
-            f"Next run {next_run:%Y-%m-%d %H:%M} UTC (in {_ago(next_run - now)})."
+            f"Next run {next_run:%Y-%m-%d %H:%M} UTC (in {_ago(next_run - now)}).{self._saved_note()}"
+        )
+
+    def _saved_note(self) -> str:
+        if not self.config.saved_only:
+            return ""
+        return (
+            " Note: this bot does not read Reddit (REDIGEST_REDDIT_MODE=saved), so only its saved "
+            "threads are available to it."
         )
 
     async def _add_subscription(
@@ -362,7 +374,7 @@ class Core:
         self._ensure_streams()
         return (
             f"Watching #{sub_id}: new posts in r/{cmd.subreddit} are posted here once they reach "
-            f"{cmd.min_score:,} points within {cmd.within_hours} hours."
+            f"{cmd.min_score:,} points within {cmd.within_hours} hours.{self._saved_note()}"
         )
 
     async def subscription_choices(
@@ -427,6 +439,8 @@ class Core:
             state = ""
             if s.paused:
                 state = f" — paused: {s.paused_reason}" if s.paused_reason else " — paused"
+            elif s.source_problem:
+                state = f" — Reddit could not be reached on the last try: {s.source_problem}"
             if s.kind == "schedule":
                 schedule = Schedule.from_text(s.spec["schedule"])
                 nxt = f"; next {s.next_run_at:%Y-%m-%d %H:%M} UTC" if s.next_run_at else ""
@@ -767,9 +781,17 @@ class Core:
         if job.report is not None:
             bundle = await asyncio.to_thread(codec.loads, Bundle, job.report)
         else:
-            posts = await self.source.listing(
-                names, ListingSort.TOP, period=TopPeriod(schedule.period()), limit=100
-            )
+            try:
+                posts = await self.source.listing(
+                    names, ListingSort.TOP, period=TopPeriod(schedule.period()), limit=100
+                )
+            except SourceError as exc:
+                transient = isinstance(exc, RateLimited | RedditUnavailable)
+                if transient and job.attempts < self.config.max_attempts:
+                    raise  # retried in a minute or two, as any job
+                await self._reddit_unreachable(sub, job, exc, schedule.next_after(self.clock()))
+                return
+            await self._reddit_reachable(sub)
             recent = await self.storage.recently_posted(
                 sub.platform, sub.channel_id, self.config.recent_days
             )
@@ -808,6 +830,30 @@ class Core:
         # A flag on a bundle finds its threads through the links in the message text.
         await self._deliver(job, Delivery(bundle=bundle), post_id=None, focus=None,
                             thread_posts=[r.thread.id for r in bundle.reports])  # fmt: skip
+
+    async def _reddit_unreachable(
+        self, sub: SubscriptionRow, job: JobRow, exc: SourceError, next_run: datetime
+    ) -> None:
+        """This run is over (the next one tries again); the channel hears why once, however
+        many runs the problem lasts."""
+        log.warning("subscription #%s: Reddit could not be reached: %s", sub.id, exc.user_message)
+        if not await self.storage.fail_job(
+            job.key, repr(exc), retry_at=None, token=job.claim_token
+        ):
+            return
+        if await self.storage.note_source_problem(sub.id, exc.user_message):
+            subs = ", ".join(f"r/{n}" for n in sub.spec["subreddits"])
+            await self._tell(
+                sub.platform,
+                ChannelTarget(sub.channel_id),
+                f"The scheduled digest of {subs} could not be made: {exc.user_message} "
+                f"I will try again at the next run ({next_run:%Y-%m-%d %H:%M} UTC) and say "
+                "nothing more about it until Reddit answers again.",
+            )
+
+    async def _reddit_reachable(self, sub: SubscriptionRow) -> None:
+        if sub.source_problem is not None:
+            await self.storage.note_source_problem(sub.id, None)
 
     async def scheduler_tick(self) -> int:
         """Queue every due scheduled run (each once, however long the bot was down)."""
@@ -941,12 +987,39 @@ class Core:
         while not self._stopping:
             try:
                 async for post in self.source.stream([name]):
+                    await self._watch_problem(name, None)
                     await self.add_candidate(post)
             except asyncio.CancelledError:
                 raise
+            except SourceError as exc:
+                log.warning("stream of r/%s: %s; retrying", name, exc.user_message)
+                await self._watch_problem(name, exc.user_message)
+                await asyncio.sleep(self.config.stream_retry_seconds)
             except Exception:
-                log.exception("stream of r/%s failed; restarting in 60 s", name)
-                await asyncio.sleep(60)
+                log.exception("stream of r/%s failed; restarting", name)
+                await asyncio.sleep(self.config.stream_retry_seconds)
+
+    async def _watch_problem(self, name: str, problem: str | None) -> None:
+        """Each watch of r/`name` says once in its channel that Reddit cannot be reached (and
+        notes, silently, when it can again)."""
+        if problem is None:
+            if name in self._streams_ok:
+                return  # the common case, every new post: no database round trip
+            self._streams_ok.add(name)
+        else:
+            self._streams_ok.discard(name)
+        for sub in await self.storage.subscriptions(kind="watch"):
+            if sub.paused or name.lower() not in (s.lower() for s in sub.spec["subreddits"]):
+                continue
+            if (sub.source_problem is None) == (problem is None):
+                continue  # nothing changed
+            if await self.storage.note_source_problem(sub.id, problem) and problem:
+                await self._tell(
+                    sub.platform,
+                    ChannelTarget(sub.channel_id),
+                    f"Watching r/{name} is interrupted: {problem} I keep trying and will post "
+                    "what crosses the threshold once Reddit answers again.",
+                )
 
     # ================================================================== the loops
 

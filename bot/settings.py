@@ -80,6 +80,22 @@ class Settings(BaseSettings):
     slack_api_url: str | None = Field(None, validation_alias="REDIGEST_SLACK_API_URL")
     slack_admin_group: str | None = Field(None, validation_alias="REDIGEST_SLACK_ADMIN_GROUP")
 
+    # How Reddit is reached: auto = OAuth when its credentials are set, else the public endpoints;
+    # saved = only the saved thread files (no network).
+    reddit_mode: Literal["auto", "oauth", "public", "saved"] = Field(
+        "auto", validation_alias="REDIGEST_REDDIT_MODE"
+    )
+    reddit_public_url: str = Field(
+        "https://www.reddit.com", validation_alias="REDIGEST_REDDIT_PUBLIC_URL"
+    )
+    reddit_public_rpm: int = Field(10, ge=1, le=600, validation_alias="REDIGEST_REDDIT_PUBLIC_RPM")
+    reddit_public_brief_requests: int = Field(
+        1, ge=1, le=20, validation_alias="REDIGEST_REDDIT_PUBLIC_BRIEF_REQUESTS"
+    )
+    reddit_public_deep_requests: int = Field(
+        4, ge=1, le=50, validation_alias="REDIGEST_REDDIT_PUBLIC_DEEP_REQUESTS"
+    )
+
     # Reddit API credentials (https://www.reddit.com/prefs/apps, a "script" app).
     reddit_client_id: str | None = Field(None, validation_alias="REDDIT_CLIENT_ID")
     reddit_client_secret: SecretStr | None = Field(None, validation_alias="REDDIT_CLIENT_SECRET")
@@ -198,7 +214,14 @@ class Settings(BaseSettings):
             )
         return choice
 
-    @field_validator("reddit_oauth_url", "reddit_auth_url")
+    @field_validator("reddit_public_url", mode="before")
+    @classmethod
+    def _public_url(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return "https://www.reddit.com"
+        return value
+
+    @field_validator("reddit_oauth_url", "reddit_auth_url", "reddit_public_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
@@ -215,6 +238,18 @@ class Settings(BaseSettings):
     @property
     def reddit_configured(self) -> bool:
         return bool(self.reddit_client_id and self.reddit_client_secret and self.reddit_user_agent)
+
+    def resolved_reddit_mode(self) -> Literal["oauth", "public", "saved"]:
+        """oauth, public or saved; `auto` is OAuth when the app's credentials are set."""
+        if self.reddit_mode == "auto":
+            return "oauth" if self.reddit_configured else "public"
+        if self.reddit_mode == "oauth" and not self.reddit_configured:
+            raise SettingsError(
+                f"REDIGEST_REDDIT_MODE=oauth needs {', '.join(self.missing_reddit_settings())}: "
+                "set them (an approved Reddit app), or use REDIGEST_REDDIT_MODE=auto to read "
+                "Reddit's public pages without an app."
+            )
+        return self.reddit_mode
 
     def missing_reddit_settings(self) -> list[str]:
         names = {

@@ -200,6 +200,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX jobs_claims ON jobs (status, claimed_until);
         """,
     ),
+    (
+        5,
+        "why a subscription could not reach Reddit (said once in its channel, cleared on success)",
+        """
+        ALTER TABLE subscriptions ADD COLUMN source_problem TEXT;
+        """,
+    ),
 ]
 
 
@@ -224,6 +231,7 @@ class SubscriptionRow:
     next_run_at: datetime | None
     last_run_at: datetime | None
     paused_reason: str | None = None  # set when redigest paused it itself
+    source_problem: str | None = None  # Reddit could not be reached for it (said once)
 
 
 @dataclass(frozen=True, slots=True)
@@ -490,6 +498,7 @@ class Storage:
             next_run_at=_time(row["next_run_at"]),
             last_run_at=_time(row["last_run_at"]),
             paused_reason=row["paused_reason"],
+            source_problem=row["source_problem"],
         )
 
     async def subscription(self, sub_id: int) -> SubscriptionRow | None:
@@ -521,6 +530,20 @@ class Storage:
                 "UPDATE subscriptions SET paused = ?, paused_reason = ? WHERE id = ?",
                 (int(paused), reason if paused else None, sub_id),
             )
+
+    async def note_source_problem(self, sub_id: int, problem: str | None) -> bool:
+        """Record why Reddit could not be reached for a subscription (None: it can be again).
+        True only when the state changed: a problem is said in the channel once, however many
+        runs it lasts, and its end is noticed once."""
+        if problem is None:
+            sql = "UPDATE subscriptions SET source_problem = NULL WHERE id = ? AND source_problem IS NOT NULL"
+            args: tuple[Any, ...] = (sub_id,)
+        else:
+            sql = "UPDATE subscriptions SET source_problem = ? WHERE id = ? AND source_problem IS NULL"
+            args = (problem, sub_id)
+        async with self.transaction() as db:
+            cur = await db.execute(sql, args)
+            return cur.rowcount == 1
 
     async def set_next_run(
         self, sub_id: int, next_run_at: datetime | None, last_run_at: datetime | None = None

@@ -19,6 +19,8 @@ class FakeSource:
     fetches: list[tuple[str, Depth]] = field(default_factory=list)
     streams: dict[str, asyncio.Queue[Post]] = field(default_factory=dict)
     fail_fetch: BaseException | None = None
+    fail_listing: list[BaseException] = field(default_factory=list)  # raised by the next listings
+    fail_stream: list[BaseException] = field(default_factory=list)  # raised by the next streams
 
     def add(self, thread: Thread) -> Thread:
         self.threads[thread.post.id] = thread
@@ -56,6 +58,8 @@ class FakeSource:
         period: TopPeriod = TopPeriod.DAY,
         limit: int = 25,
     ) -> list[Post]:
+        if self.fail_listing:
+            raise self.fail_listing.pop(0)
         names = {n.lower() for n in subreddit.split("+")}
         posts = [t.post for t in self.threads.values() if t.post.subreddit.lower() in names]
         return sorted(posts, key=lambda p: -p.score)[:limit]
@@ -64,6 +68,8 @@ class FakeSource:
         return [self.threads[i].post for i in post_ids if i in self.threads]
 
     async def stream(self, subreddits: Sequence[str]) -> AsyncIterator[Post]:
+        if self.fail_stream:
+            raise self.fail_stream.pop(0)
         queue = self.streams.setdefault(subreddits[0].lower(), asyncio.Queue())
         while True:
             yield await queue.get()
