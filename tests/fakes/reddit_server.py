@@ -25,6 +25,21 @@ Endpoints (paths are matched with or without a trailing ``/`` or ``.json``):
 Every API answer carries ``X-Ratelimit-Remaining/Used/Reset`` headers. Faults are
 injected with :meth:`FakeReddit.fail_next`; every request is kept in
 :attr:`FakeReddit.requests`.
+
+The same server is also ``www.reddit.com`` for anonymous clients: a request without an
+``Authorization`` header whose path ends in ``.json`` (or ``.rss``) is served without a token,
+counted against its own anonymous budget (``public_ratelimit_budget`` per
+``public_ratelimit_window``, Reddit's ``x-ratelimit-*`` headers on every answer, 429 with
+``Retry-After`` beyond it), and may be refused like Reddit refuses crawlers (``block_json`` /
+``block_feeds``: 403 with the HTML "blocked by network security" page). Anonymous-only paths:
+
+* ``GET /by_id/t3_a,t3_b.json``: the posts, in the order asked (unknown ids left out).
+* ``GET /r/{sub}/new/.rss`` (also ``/r/{sub}/.rss``, ``/r/{sub}/top/.rss``): an Atom feed shaped
+  like Reddit's (entry ``id`` ``t3_…``, ``title``, ``link``, ``author`` ``/u/NAME``,
+  ``updated``/``published``, ``category`` term = subreddit).
+* ``GET /r/{sub}/s/{code}``: share links, a 301 (or 302) to the thread, no token needed.
+
+``/r/a+b+c/...`` listings (both kinds of client) merge the named subreddits' posts.
 """
 
 from __future__ import annotations
@@ -433,6 +448,80 @@ def _listing(
     }
 
 
+BLOCK_PAGE_HTML = """<!DOCTYPE html>
+<html lang="en">
+  <head><meta charset="utf-8"><title>Reddit - Blocked</title></head>
+  <body>
+    <main>
+      <h1>You've been blocked by network security.</h1>
+      <p>To continue, log in to your Reddit account or use your developer token</p>
+      <p>If you think you've been blocked by mistake, file a ticket below and we'll look into it.</p>
+      <a href="https://www.reddit.com/login/">Log in</a>
+      <a href="https://support.reddithelp.com/hc/en-us/requests/new">File a ticket</a>
+    </main>
+  </body>
+</html>
+"""
+"""What www.reddit.com answers (403, text/html) to clients it refuses anonymously."""
+
+
+_FEED_TITLES = {"new": "newest submissions : {sub}", "top": "top scoring links : {sub}"}
+
+
+def _atom_time(created: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(created))
+
+
+def atom_feed(subreddit: str, posts: Sequence[JSONDict], *, base: str, kind: str = "new") -> str:
+    """An Atom feed shaped like Reddit's ``/r/{subreddit}/{kind}/.rss`` for these posts."""
+
+    def esc(value: Any) -> str:
+        text = str(value if value is not None else "")
+        return (
+            text.replace("&", "&amp;")
+            .replace("<", "&lt;")
+            .replace(">", "&gt;")
+            .replace('"', "&quot;")
+        )
+
+    entries = []
+    for post in posts:
+        sub = str(post.get("subreddit") or subreddit)
+        author = str(post.get("author") or "[deleted]")
+        created = float(post.get("created_utc") or 0)
+        link = f"https://www.reddit.com{post.get('permalink') or ''}"
+        body = str(post.get("selftext") or "")
+        content = f'<!-- SC_OFF --><div class="md"><p>{esc(body)}</p></div><!-- SC_ON -->'
+        content += f' &#32; submitted by &#32; <a href="https://www.reddit.com/user/{author}"> /u/{author} </a>'
+        entries.append(
+            "<entry>"
+            f"<author><name>/u/{esc(author)}</name>"
+            f"<uri>https://www.reddit.com/user/{esc(author)}</uri></author>"
+            f'<category term="{esc(sub)}" label="r/{esc(sub)}"/>'
+            f'<content type="html">{esc(content)}</content>'
+            f"<id>t3_{esc(post['id'])}</id>"
+            f'<link href="{esc(link)}" />'
+            f"<updated>{_atom_time(created)}</updated>"
+            f"<published>{_atom_time(created)}</published>"
+            f"<title>{esc(post.get('title'))}</title>"
+            "</entry>"
+        )
+    updated = _atom_time(max((float(p.get("created_utc") or 0) for p in posts), default=0))
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/">'
+        f'<category term="{esc(subreddit)}" label="r/{esc(subreddit)}"/>'
+        f"<updated>{updated}</updated>"
+        "<icon>https://www.redditstatic.com/icon.png/</icon>"
+        f"<id>/r/{esc(subreddit)}/{kind}/.rss</id>"
+        f'<link rel="self" href="{esc(base)}/r/{esc(subreddit)}/{kind}/.rss" type="application/atom+xml" />'
+        f'<link rel="alternate" href="{esc(base)}/r/{esc(subreddit)}/{kind}/" type="text/html" />'
+        f"<title>{esc(_FEED_TITLES.get(kind, '{sub}').format(sub=subreddit))}</title>"
+        + "".join(entries)
+        + "</feed>"
+    )
+
+
 def _int_param(value: str | None, default: int) -> int:
     if value is None:
         return default
@@ -457,6 +546,8 @@ class RecordedRequest:
     status: int = 0
     served_from: str = ""
     """``synthetic``, ``recorded``, ``assembled``, ``fault``, ``error`` or ``token``."""
+    anonymous: bool = False
+    """Served as www.reddit.com serves a client without a token (``.json``/``.rss``)."""
     response_body: Any = None
     """The JSON answered (asyncprawcore releases an error response before a test
     could read it, so look here instead)."""
@@ -484,6 +575,7 @@ class _Answer:
     body: Any
     served_from: str
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str | None = None  # None: JSON, or text/html for a str body
 
 
 def _sort_key(sort: str) -> Callable[[JSONDict], tuple[float, ...]]:
@@ -842,6 +934,14 @@ class FakeReddit(LocalServer):
         credentials gets ``200 {"error": "invalid_grant"}`` (as Reddit does).
     :param morechildren_batch: most comments per ``/api/morechildren`` answer.
     :param clock: wall clock for ``created_utc`` defaults and ``t=`` filters.
+    :param public_ratelimit_budget: anonymous requests (``.json``/``.rss`` without a token)
+        allowed per ``public_ratelimit_window`` seconds (Reddit: 100 per 600 s, i.e. 10 a
+        minute); beyond it 429 with ``Retry-After``.
+
+    Knobs for anonymous clients: ``block_json`` / ``block_feeds`` refuse every anonymous
+    ``.json`` / ``.rss`` request with Reddit's HTML block page (403, ``text/html``);
+    :meth:`fail_next` injects 429s and 5xx on any path (``body=BLOCK_PAGE_HTML`` for one
+    block page).
     """
 
     def __init__(
@@ -859,6 +959,8 @@ class FakeReddit(LocalServer):
         max_comment_limit: int = MAX_COMMENT_LIMIT,
         max_depth: int = MAX_DEPTH,
         clock: Callable[[], float] = time.time,
+        public_ratelimit_budget: int = 100,
+        public_ratelimit_window: int = 600,
     ) -> None:
         self.ratelimit_budget = ratelimit_budget
         self.ratelimit_window = ratelimit_window
@@ -872,6 +974,12 @@ class FakeReddit(LocalServer):
         self.max_comment_limit = max_comment_limit
         self.max_depth = max_depth
         self.clock = clock
+        self.public_ratelimit_budget = public_ratelimit_budget
+        self.public_ratelimit_window = public_ratelimit_window
+        self.block_json = False
+        """Refuse anonymous ``.json`` requests with the HTML block page (403)."""
+        self.block_feeds = False
+        """Refuse anonymous ``.rss`` requests with the HTML block page (403)."""
         self.token_failure: TokenFailure | None = None
         """Force every token request to fail: ``"unauthorized"`` answers
         ``401 {"message": "Unauthorized", "error": 401}`` (bad client credentials,
@@ -882,12 +990,15 @@ class FakeReddit(LocalServer):
         self._valid_tokens: dict[str, float] = {}
         self._threads: dict[str, _FullThread | _RecordedThread] = {}
         self._share_links: dict[str, str] = {}
+        self._share_status: dict[str, int] = {}
         self._subreddits: dict[str, _Subreddit] = {}
         self._faults: list[_Fault] = []
         self._seq = itertools.count()
         self._window_start = 0.0
         self._used = 0
         self._morechildren_in_flight = 0
+        self._public_window_start = 0.0
+        self._public_used = 0
         self._closing = asyncio.Event()
 
     # ----------------------------------------------------------------- lifecycle
@@ -900,6 +1011,7 @@ class FakeReddit(LocalServer):
     async def _started(self) -> None:
         self._closing.clear()
         self._window_start = time.monotonic()
+        self._public_window_start = self._window_start
 
     async def _stopping(self) -> None:
         """Pending delayed answers are released at once."""
@@ -967,11 +1079,14 @@ class FakeReddit(LocalServer):
         self._list_post(post)
         return post
 
-    def add_share_link(self, subreddit: str, code: str, location: str | None) -> str:
-        """`/r/{subreddit}/s/{code}` answers a 301 to `location` (None: 404). Returns its URL
-        as a person would paste it."""
+    def add_share_link(
+        self, subreddit: str, code: str, location: str | None, *, status: int = 301
+    ) -> str:
+        """`/r/{subreddit}/s/{code}` answers `status` (301 or 302) to `location` (None: 404),
+        without asking for a token. Returns its URL as a person would paste it."""
         if location is not None:
             self._share_links[f"/r/{subreddit}/s/{code}"] = location
+            self._share_status[f"/r/{subreddit}/s/{code}"] = status
         return f"https://www.reddit.com/r/{subreddit}/s/{code}"
 
     def add_full_thread(self, post_data: JSONDict, comments: Iterable[JSONDict]) -> str:
@@ -1109,6 +1224,26 @@ class FakeReddit(LocalServer):
                 return fault
         return None
 
+    def _public_ratelimit(self) -> tuple[dict[str, str], bool]:
+        """Anonymous clients' budget, with Reddit's lower-case header names."""
+        now = time.monotonic()
+        window = self.public_ratelimit_window
+        elapsed = now - self._public_window_start
+        if elapsed >= window:
+            self._public_window_start += (elapsed // window) * window
+            self._public_used = 0
+        self._public_used += 1
+        budget = self.public_ratelimit_budget
+        over = self._public_used > budget
+        remaining = max(budget - self._public_used, 0)
+        reset = max(math.ceil(self._public_window_start + window - now), 1)
+        headers = {
+            "x-ratelimit-remaining": f"{float(remaining):.1f}",
+            "x-ratelimit-used": str(min(self._public_used, budget)),
+            "x-ratelimit-reset": str(reset),
+        }
+        return headers, over
+
     def _ratelimit(self) -> tuple[dict[str, str], bool]:
         now = time.monotonic()
         elapsed = now - self._window_start
@@ -1140,12 +1275,24 @@ class FakeReddit(LocalServer):
             headers=dict(request.headers),
         )
         self.requests.append(record)
-        answer = await self._answer(request.method, path, record)
+        if self._is_anonymous(record):
+            record.anonymous = True
+            answer = await self._answer_anonymous(request.method, path, record)
+        else:
+            answer = await self._answer(request.method, path, record)
         record.status = answer.status
         record.served_from = answer.served_from
         record.response_body = answer.body
-        if answer.status in {204, 304}:
+        if answer.status in {204, 304} or answer.body is None:
             return web.Response(status=answer.status, headers=answer.headers)
+        if answer.content_type is not None:
+            return web.Response(
+                status=answer.status,
+                text=answer.body if isinstance(answer.body, str) else json.dumps(answer.body),
+                content_type=answer.content_type,
+                charset="UTF-8",
+                headers=answer.headers,
+            )
         if isinstance(answer.body, str):
             return web.Response(
                 status=answer.status,
@@ -1160,6 +1307,81 @@ class FakeReddit(LocalServer):
             charset="UTF-8",
             headers=answer.headers,
         )
+
+    @staticmethod
+    def _is_anonymous(record: RecordedRequest) -> bool:
+        """What www.reddit.com serves without a token: `.json`/`.rss` paths, no Authorization."""
+        if _header(record, "Authorization"):
+            return False
+        path = record.path.rstrip("/")
+        return path.endswith((".json", ".rss")) or bool(re.fullmatch(r"/r/[^/]+/s/[^/]+", path))
+
+    async def _answer_anonymous(self, method: str, path: str, record: RecordedRequest) -> _Answer:
+        """www.reddit.com for a client without a token: the same data, its own budget, its
+        block page, share-link redirects and Atom feeds."""
+        headers, over = self._public_ratelimit()
+        fault = self._take_fault(method, path)
+        if fault is not None:
+            await self._sleep(fault.delay)
+            if self._closing.is_set():
+                return _Answer(503, error_body(503), "fault", headers)
+            if fault.status is not None:
+                return _Answer(fault.status, fault.body, "fault", {**headers, **fault.headers})
+        trimmed = path.rstrip("/")
+        is_feed = trimmed.endswith(".rss")
+        if (is_feed and self.block_feeds) or (trimmed.endswith(".json") and self.block_json):
+            return _Answer(403, BLOCK_PAGE_HTML, "blocked", {}, "text/html")
+        if over:
+            return _Answer(
+                429,
+                error_body(429),
+                "error",
+                {**headers, "retry-after": headers["x-ratelimit-reset"]},
+            )
+        if re.fullmatch(r"/r/[^/]+/s/[A-Za-z0-9]+", trimmed):
+            return self._share(trimmed)
+        if is_feed:
+            answer = self._feed(trimmed, record.query)
+        else:
+            norm = trimmed.removesuffix(".json").rstrip("/") or "/"
+            match = re.fullmatch(r"/by_id/([A-Za-z0-9_,]+)", norm)
+            if match and method == "GET":
+                answer = self._by_id(match.group(1))
+            else:
+                answer = await self._route(method, norm, record)
+        answer.headers = {**headers, **answer.headers}
+        return answer
+
+    def _share(self, norm: str) -> _Answer:
+        location = self._share_links.get(norm)
+        if location is None:
+            return _Answer(404, error_body(404), "error")
+        return _Answer(self._share_status.get(norm, 301), None, "share", {"Location": location})
+
+    _FEED = re.compile(r"^/r/([^/]+?)(?:/(new|hot|top))?/?\.rss$")
+
+    def _feed(self, path: str, query: Mapping[str, str]) -> _Answer:
+        match = self._FEED.match(path)
+        if match is None:
+            return _Answer(404, error_body(404), "error")
+        name, kind = match.group(1), match.group(2) or "hot"
+        answer = self._subreddit(name, kind, query)
+        if answer.status != 200:
+            return answer
+        posts = [c["data"] for c in answer.body["data"]["children"]]
+        xml = atom_feed(name, posts, base=self.base_url, kind=kind)
+        return _Answer(200, xml, "synthetic", {}, "application/atom+xml")
+
+    def _by_id(self, fullnames: str) -> _Answer:
+        children: list[JSONDict] = []
+        for fullname in fullnames.split(","):
+            kind, _, thing_id = fullname.partition("_")
+            if kind == "t3" and thing_id in self._threads:
+                post = self._threads[thing_id].post
+                blocked = self._blocked(post.get("subreddit"))
+                if blocked is None:
+                    children.append({"kind": "t3", "data": dict(post)})
+        return _Answer(200, _listing(children), "synthetic")
 
     async def _answer(self, method: str, path: str, record: RecordedRequest) -> _Answer:
         norm = path.rstrip("/")
@@ -1181,10 +1403,7 @@ class FakeReddit(LocalServer):
             return self._token(norm, record)
         if re.fullmatch(r"/r/[^/]+/s/[A-Za-z0-9]+", norm):
             # Share links live on www.reddit.com and need no token.
-            location = self._share_links.get(norm)
-            if location is None:
-                return _Answer(404, error_body(404), "error")
-            return _Answer(301, None, "share", {"Location": location})
+            return self._share(norm)
         auth = _header(record, "Authorization")
         token = auth.split(" ", 1)[1] if auth.lower().startswith("bearer ") else ""
         expiry = self._valid_tokens.get(token)
@@ -1357,6 +1576,8 @@ class FakeReddit(LocalServer):
         return [post for _, post in entries]
 
     def _subreddit(self, name: str, what: str, query: Mapping[str, str]) -> _Answer:
+        if "+" in name and what != "about":
+            return self._multi(name.split("+"), what, query)
         blocked = self._blocked(name)
         if blocked is not None:
             return blocked
@@ -1369,6 +1590,27 @@ class FakeReddit(LocalServer):
             return _Answer(302, {"message": "Found", "error": 302}, "error", {"Location": location})
         if what == "about":
             return _Answer(200, {"kind": "t5", "data": sub.about}, "synthetic")
+        return self._listing_page(sub, what, query)
+
+    def _multi(self, names: list[str], what: str, query: Mapping[str, str]) -> _Answer:
+        """`/r/a+b+c/{sort}`: the named subreddits' posts merged (unknown names are skipped;
+        a private, quarantined, gated or banned one refuses the whole listing)."""
+        merged = _Subreddit(about=make_subreddit_about("+".join(names)))
+        known = False
+        for name in names:
+            blocked = self._blocked(name)
+            if blocked is not None:
+                return blocked
+            sub = self._subreddits.get(name.lower())
+            if sub is not None:
+                known = True
+                merged.posts.update(sub.posts)
+        if not known:
+            location = f"/subreddits/search.json?q={'+'.join(names)}"
+            return _Answer(302, {"message": "Found", "error": 302}, "error", {"Location": location})
+        return self._listing_page(merged, what, query)
+
+    def _listing_page(self, sub: _Subreddit, what: str, query: Mapping[str, str]) -> _Answer:
         limit = max(
             1, min(_int_param(query.get("limit"), LISTING_DEFAULT_LIMIT), LISTING_MAX_LIMIT)
         )
@@ -1416,6 +1658,7 @@ class FakeReddit(LocalServer):
 
 
 __all__ = [
+    "BLOCK_PAGE_HTML",
     "DEFAULT_COMMENT_LIMIT",
     "MAX_COMMENT_LIMIT",
     "MAX_DEPTH",
@@ -1424,6 +1667,7 @@ __all__ = [
     "RecordedRequest",
     "SubredditState",
     "TokenFailure",
+    "atom_feed",
     "error_body",
     "generate_comment_tree",
     "load_cassette_continue_responses",

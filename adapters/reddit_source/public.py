@@ -1,0 +1,449 @@
+"""The ThreadSource port on Reddit's public, credential-free pages: for everyone without an
+approved API app.
+
+What it asks www.reddit.com (or REDIGEST_REDDIT_PUBLIC_URL) for, with no login and a
+descriptive User-Agent:
+
+    a thread       GET /comments/ID.json?raw_json=1&sort=top&limit=…&depth=…   (1 request: brief)
+    "load more"    GET /api/morechildren.json?api_type=json&link_id=t3_ID&children=…  (deep: the
+                   requests left of its budget, on the stubs expand.py ranks best, ≤100 ids each)
+    a comment      GET /comments/ID/_/COMMENT.json
+    listings       GET /r/a+b/top.json?t=…, /hot.json, /new.json
+    posts by id    GET /by_id/t3_a,t3_b.json                                      (100 a request)
+    share links    GET /r/SUB/s/CODE, not followed: its Location names the thread
+    new posts      GET /r/a+b+c/new.json?limit=100, or /r/SUB/new/.rss when JSON is refused
+                   (one poller for every stream: see public_feed.py)
+
+Thread JSON goes through the same converter as saved files and the OAuth source
+(thread_json.py). At most `requests_per_minute` requests start in any 60 s, Reddit's
+x-ratelimit-* and Retry-After are obeyed, and on-demand work goes before background work
+(pacing.py). Every refusal becomes a SourceError with one sentence, and a log line for the
+operator that says what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.metadata
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field, replace
+from types import TracebackType
+from typing import Any
+
+from adapters.reddit_source.expand import Stub, next_batch, rank
+from adapters.reddit_source.live import FetchPlan, RedditSource
+from adapters.reddit_source.pacing import (
+    Clock,
+    Priority,
+    PriorityPacer,
+    Sleep,
+)
+from adapters.reddit_source.public_feed import (
+    BACKGROUND_SHARE,
+    PAGE,
+    NewPostPoller,
+    posts_from_atom,
+)
+from adapters.reddit_source.public_http import REDIRECTS, AnonymousHttp
+from adapters.reddit_source.thread_json import flatten, nest, post_from_data
+from adapters.reddit_source.thread_json import thread_from_json as convert
+from bot.ports import (
+    InvalidThreadUrl,
+    ListingSort,
+    RateQuota,
+    RedditUnavailable,
+    SourceError,
+    ThreadNotFound,
+    ThreadRef,
+    TopPeriod,
+)
+from bot.subreddits import validate_subreddits
+from bot.thread_ref import EXAMPLE, ShareLink, parse_thread_text
+from digest.errors import ThreadDataError
+from digest.model import Post, Thread
+from digest.report import Depth
+
+log = logging.getLogger(__name__)
+
+_ID = re.compile(r"[a-z0-9]{1,12}")
+
+
+def default_user_agent() -> str:
+    """Names the project and its version, as Reddit asks of every client."""
+    try:
+        version = importlib.metadata.version("redigest")
+    except importlib.metadata.PackageNotFoundError:
+        version = "0.1"
+    return f"redigest/{version} (self-hosted Reddit digest bot; +https://github.com/redigest)"
+
+
+@dataclass(frozen=True, slots=True)
+class PublicConfig:
+    base_url: str = "https://www.reddit.com"  # REDIGEST_REDDIT_PUBLIC_URL: tests and proxies
+    user_agent: str = field(default_factory=default_user_agent)
+    requests_per_minute: int = 10  # Reddit's anonymous limit, for the whole process
+    brief_requests: int = 1
+    deep_requests: int = 4
+    timeout_seconds: float = 16.0
+    poll_floor_seconds: float = 30.0  # new-post polls never come closer than this
+    retry_backoff_seconds: float = 2.0  # before the one retry of a 5xx, timeout or lost connection
+    max_hold_seconds: float = 60.0  # on-demand work fails (RateLimited) rather than wait longer
+    plans: dict[Depth, FetchPlan] | None = None  # overrides brief/deep_requests entirely
+
+    def fetch_plans(self) -> dict[Depth, FetchPlan]:
+        if self.plans is not None:
+            return self.plans
+        return {
+            # One request must carry a brief digest: ask for as much as Reddit gives at once.
+            Depth.BRIEF: FetchPlan(requests=max(self.brief_requests, 1), limit=500, max_depth=8),
+            Depth.DEEP: FetchPlan(requests=max(self.deep_requests, 1), limit=500, max_depth=10),
+        }
+
+
+def _things(answer: Any) -> list[Any]:
+    """The `things` of a morechildren answer (anything else: none)."""
+    data = answer.get("json", {}).get("data", {}) if isinstance(answer, dict) else {}
+    things = data.get("things") if isinstance(data, dict) else None
+    return things if isinstance(things, list) else []
+
+
+def _children(listing: Any) -> list[dict[str, Any]]:
+    data = listing.get("data") if isinstance(listing, dict) else None
+    children = data.get("children") if isinstance(data, dict) else None
+    return [c for c in children if isinstance(c, dict)] if isinstance(children, list) else []
+
+
+def _t3_data(listing: Any) -> list[dict[str, Any]]:
+    return [
+        c["data"]
+        for c in _children(listing)
+        if c.get("kind") == "t3" and isinstance(c.get("data"), dict) and c["data"].get("id")
+    ]
+
+
+class _PollRequests:
+    """The poller's three requests: background priority, behind the polling share."""
+
+    def __init__(self, source: PublicRedditSource) -> None:
+        self._source = source
+
+    async def new_listing(self, subreddits: Sequence[str]) -> list[dict[str, Any]]:
+        names = "+".join(subreddits)
+        what = f"subreddit r/{names}"
+        response = await self._source._http.fetch(
+            f"/r/{names}/new.json",
+            {"limit": str(PAGE), "raw_json": "1"},
+            priority=Priority.BACKGROUND,
+            what=what,
+            subreddit=names,
+            listing=True,
+            polling=True,
+        )
+        return _t3_data(self._source._http.json(response, what))
+
+    async def new_feed(self, subreddit: str) -> list[dict[str, Any]]:
+        response = await self._source._http.fetch(
+            f"/r/{subreddit}/new/.rss",
+            {"limit": str(PAGE)},
+            priority=Priority.BACKGROUND,
+            what=f"feed of r/{subreddit}",
+            subreddit=subreddit,
+            listing=True,
+            polling=True,
+        )
+        return posts_from_atom(response.body, subreddit)
+
+    async def by_id(self, post_ids: Sequence[str]) -> list[dict[str, Any]]:
+        return await self._source._by_id(post_ids, polling=True)
+
+
+class PublicRedditSource:
+    """Reddit without credentials; use as `async with PublicRedditSource(config) as source`."""
+
+    def __init__(
+        self,
+        config: PublicConfig | None = None,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._config = c = config or PublicConfig()
+        self._plans = c.fetch_plans()
+        self._http = AnonymousHttp(
+            base_url=c.base_url,
+            user_agent=c.user_agent,
+            timeout_seconds=c.timeout_seconds,
+            requests_per_minute=c.requests_per_minute,
+            poll_share_per_minute=max(int(c.requests_per_minute * BACKGROUND_SHARE), 1),
+            retry_backoff_seconds=c.retry_backoff_seconds,
+            max_hold_seconds=c.max_hold_seconds,
+            clock=clock,
+            sleep=sleep,
+        )
+        self._poller = NewPostPoller(
+            _PollRequests(self),
+            requests_per_minute=c.requests_per_minute,
+            floor_seconds=c.poll_floor_seconds,
+            clock=clock,
+            sleep=sleep,
+        )
+        self._more_lock = asyncio.Lock()  # one morechildren request in flight, as Reddit asks
+
+    @property
+    def pacer(self) -> PriorityPacer:
+        return self._http.pacer
+
+    @property
+    def poller(self) -> NewPostPoller:
+        return self._poller
+
+    @property
+    def requests_made(self) -> int:
+        return self._http.requests_made
+
+    def describe(self) -> str:
+        """The source's one line: where it reads, at what pace, what a digest costs."""
+        c = self._config
+        return (
+            f"Reddit: public access through {self._http.base_url}, {c.requests_per_minute} "
+            f"requests/min (a brief digest costs {self._plans[Depth.BRIEF].requests}, a deep one "
+            f"up to {self._plans[Depth.DEEP].requests}; watching new posts takes at most "
+            f"{self._http.poll_share.limit}/min); no credentials are sent"
+        )
+
+    async def __aenter__(self) -> PublicRedditSource:
+        self._http.open()
+        log.info("%s", self.describe())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._poller.close()
+        await self._http.close()
+
+    def quota(self) -> RateQuota:
+        """Reddit's own count, from the x-ratelimit-* headers of the latest answer."""
+        return self._http.quota
+
+    # ------------------------------------------------------------------ the port
+
+    async def resolve(self, text: str) -> ThreadRef:
+        parsed = parse_thread_text(text)
+        if isinstance(parsed, ThreadRef):
+            return parsed
+        return await self._resolve_share(parsed)
+
+    async def _resolve_share(self, share: ShareLink) -> ThreadRef:
+        """A share link answers with a redirect to the thread: read its Location, no login."""
+        failure = InvalidThreadUrl(
+            f"The share link {share.url} did not lead to a thread; open it in a browser and "
+            f"paste the address it shows, like {EXAMPLE}"
+        )
+        path = f"/r/{share.subreddit}/s/{share.code}"
+        response = await self._http.exchange(path, {}, priority=Priority.ON_DEMAND)
+        if response.status not in REDIRECTS:
+            if response.status in (200, 404):
+                raise failure
+            raise self._http.refusal(response, path, "share link", share.subreddit, listing=False)
+        location = response.headers.get("Location", "")
+        if location.startswith("/"):
+            location = "https://www.reddit.com" + location
+        try:
+            parsed = parse_thread_text(location)
+        except InvalidThreadUrl:
+            raise failure from None
+        if not isinstance(parsed, ThreadRef):
+            raise failure
+        return parsed
+
+    async def fetch_thread(self, ref: ThreadRef, depth: Depth) -> Thread:
+        plan = self._plans[depth]
+        what = f"thread with id {ref.post_id}"
+        if not _ID.fullmatch(ref.post_id) or not _ID.fullmatch(ref.comment_id or "0"):
+            raise ThreadNotFound(f"Reddit has no {what}: the id is mistyped.")
+        params = {
+            "raw_json": "1",
+            "sort": plan.sort,
+            "limit": str(min(plan.limit, 500)),
+            "depth": str(plan.max_depth),
+        }
+        path = f"/comments/{ref.post_id}.json"
+        if ref.comment_id:
+            path = f"/comments/{ref.post_id}/_/{ref.comment_id}.json"
+            params["context"] = "2"
+            what = f"comment {ref.comment_id} in thread {ref.post_id}"
+        response = await self._http.fetch(
+            path, params, priority=Priority.ON_DEMAND, what=what, subreddit=ref.subreddit
+        )
+        raw = self._http.json(response, what)
+        if not (isinstance(raw, list) and raw):
+            raise ThreadNotFound(f"Reddit has no {what}.")
+        try:
+            thread = await self._expand(ref, raw, plan.requests - 1, plan.sort)
+        except ThreadDataError:
+            raise RedditUnavailable(
+                "Reddit sent something that is not a thread; try again later."
+            ) from None
+        if ref.comment_id and ref.comment_id not in thread.by_id:
+            raise ThreadNotFound(f"Reddit has no {what}: it may have been deleted.")
+        return thread
+
+    async def _expand(self, ref: ThreadRef, raw: list[Any], budget: int, sort: str) -> Thread:
+        """Spend what is left of the request budget on the most valuable `more` stubs (the
+        same ranking and merging as the OAuth source)."""
+        things = flatten(_children(raw[1])) if len(raw) > 1 else []
+        comments: dict[str, dict[str, Any]] = {}
+        order: list[str] = []
+        for thing in things:
+            cid = thing["data"].get("id")
+            if thing["kind"] == "t1" and isinstance(cid, str):
+                if cid not in comments:
+                    order.append(cid)
+                comments[cid] = thing["data"]
+        stubs = [Stub.of(t["data"]) for t in things if t["kind"] == "more"]
+        link_id = f"t3_{ref.post_id}"
+        what = f"rest of thread {ref.post_id}"
+        while budget > 0 and stubs:
+            ranked = rank(stubs, comments)
+            best = ranked[0]
+            if best.is_continue_thread:
+                stubs.remove(best)
+                budget -= 1
+                if best.parent.startswith("t1_"):
+                    try:
+                        new = await self._continue_thread(ref.post_id, best.parent[3:], sort)
+                    except ThreadNotFound:
+                        log.info("continue-thread under %s is gone; skipped", best.parent)
+                        continue
+                    except SourceError as exc:
+                        log.warning("expanding %s stopped early: %s", ref.post_id, exc)
+                        break
+                    RedditSource._merge(new, comments, order, stubs)
+                continue
+            ids, taken, remainders = next_batch(ranked)
+            if not ids:
+                break
+            for stub in taken:
+                stubs.remove(stub)
+            budget -= 1
+            params = {
+                "api_type": "json",
+                "link_id": link_id,
+                "children": ",".join(ids),
+                "sort": sort,
+                "raw_json": "1",
+            }
+            try:
+                async with self._more_lock:
+                    response = await self._http.fetch(
+                        "/api/morechildren.json", params, priority=Priority.ON_DEMAND, what=what
+                    )
+                answer = self._http.json(response, what)
+            except SourceError as exc:
+                # What is in hand is still a thread: keep it (coverage says how much was read).
+                log.warning("expanding %s stopped early: %s", ref.post_id, exc)
+                stubs.extend(taken)
+                break
+            stubs.extend(remainders)
+            RedditSource._merge(flatten(_things(answer)), comments, order, stubs)
+        flat = [{"kind": "t1", "data": comments[i]} for i in order]
+        flat += [s.as_thing() for s in stubs]
+        thread = convert(
+            [raw[0], {"kind": "Listing", "data": {"children": nest(flat)}}], source="reddit"
+        )
+        if ref.comment_id:
+            thread = replace(thread, focus_comment_id=ref.comment_id)
+        return thread
+
+    async def _continue_thread(
+        self, post_id: str, comment_id: str, sort: str
+    ) -> list[dict[str, Any]]:
+        what = f"comment {comment_id} in thread {post_id}"
+        response = await self._http.fetch(
+            f"/comments/{post_id}/_/{comment_id}.json",
+            {"limit": "500", "sort": sort, "raw_json": "1"},
+            priority=Priority.ON_DEMAND,
+            what=what,
+        )
+        raw = self._http.json(response, what)
+        if not (isinstance(raw, list) and len(raw) > 1):
+            return []
+        # The answer repeats the comment the stub hung under: the caller already has it.
+        return [t for t in flatten(_children(raw[1])) if t["data"].get("id") != comment_id]
+
+    async def listing(
+        self,
+        subreddit: str,
+        sort: ListingSort,
+        *,
+        period: TopPeriod = TopPeriod.DAY,
+        limit: int = 25,
+    ) -> list[Post]:
+        names = "+".join(validate_subreddits(subreddit))
+        limit = max(1, min(limit, 1000))
+        what = f"subreddit r/{names}"
+        posts: list[Post] = []
+        after: str | None = None
+        while len(posts) < limit:
+            params = {"limit": str(min(100, limit - len(posts))), "raw_json": "1"}
+            if sort is ListingSort.TOP:
+                params["t"] = period.value
+            if after:
+                params["after"] = after
+            response = await self._http.fetch(
+                f"/r/{names}/{sort.value}.json",
+                params,
+                priority=Priority.ON_DEMAND,
+                what=what,
+                subreddit=names,
+                listing=True,
+            )
+            raw = self._http.json(response, what)
+            page = _t3_data(raw)
+            posts += [post_from_data(d) for d in page]
+            data = raw.get("data") if isinstance(raw, dict) else None
+            after = data.get("after") if isinstance(data, dict) else None
+            if not after or not page:
+                break
+        return posts[:limit]
+
+    async def posts(self, post_ids: Sequence[str]) -> list[Post]:
+        return [post_from_data(d) for d in await self._by_id(post_ids, polling=False)]
+
+    async def _by_id(self, post_ids: Sequence[str], *, polling: bool) -> list[dict[str, Any]]:
+        """`/by_id/t3_a,t3_b.json`, 100 ids a request, background priority."""
+        ids = [
+            i for i in dict.fromkeys(p.removeprefix("t3_") for p in post_ids) if _ID.fullmatch(i)
+        ]
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(ids), 100):
+            names = ",".join(f"t3_{i}" for i in ids[start : start + 100])
+            try:
+                response = await self._http.fetch(
+                    f"/by_id/{names}.json",
+                    {"raw_json": "1"},
+                    priority=Priority.BACKGROUND,
+                    what="posts",
+                    polling=polling,
+                )
+            except ThreadNotFound:  # none of them exists any more
+                continue
+            out += _t3_data(self._http.json(response, "posts"))
+        return out
+
+    async def stream(self, subreddits: Sequence[str]) -> AsyncIterator[Post]:
+        """New posts of these subreddits, from the poller every stream of this source shares."""
+        names = validate_subreddits(subreddits)
+        if not self._http.is_open:
+            raise RuntimeError("PublicRedditSource used outside `async with`")
+        async with contextlib.aclosing(self._poller.stream(names)) as posts:
+            async for post in posts:
+                yield post
