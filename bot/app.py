@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from pathlib import Path
@@ -17,12 +16,13 @@ from types import TracebackType
 from adapters.llm.anthropic_client import AnthropicClient
 from adapters.llm.openai_client import OpenAICompatibleClient
 from adapters.reddit_source.live import DEFAULT_PLANS, RedditConfig, RedditSource
-from adapters.reddit_source.local_files import LocalThreadFiles
+from adapters.reddit_source.local_files import FilesFirst
+from adapters.reddit_source.public import PublicConfig, PublicRedditSource
 from adapters.reddit_source.saved import SavedThreadSource
 from adapters.reddit_source.thread_json import thread_from_json_text
 from bot.chat import ChatPort
 from bot.core import Core, CoreConfig, Engines
-from bot.ports import ListingSort, RateQuota, ThreadRef, ThreadSource, TopPeriod
+from bot.ports import ThreadSource
 from bot.settings import Settings
 from bot.storage import Clock, Storage, utcnow
 from bot.thread_cache import CachingThreadSource
@@ -30,54 +30,12 @@ from bot.thread_ref import EXAMPLE
 from digest.analysis import Analyzer
 from digest.errors import DigestError
 from digest.llm import DEFAULT_PRICES, LLMAnalyzer, LLMClient, RetryPolicy
-from digest.model import Post, Thread
+from digest.model import Thread
 from digest.pipeline import Budgets, DigestEngine
 from digest.report import Depth, Report
 from digest.sentiment import make_scorer
 
 log = logging.getLogger(__name__)
-
-
-class _FilesFirst:
-    """The console's thread source: threads read from files the person at the terminal named
-    are found again by id (a 🔍 on their digest), before the configured source is asked."""
-
-    def __init__(self, inner: ThreadSource, keep: int = 50) -> None:
-        self.inner = inner
-        self._keep = keep
-        self._threads: dict[str, Thread] = {}
-
-    async def read(self, path: str) -> Thread:  # the ThreadFiles port
-        thread = await LocalThreadFiles().read(path)
-        self._threads.pop(thread.post.id, None)
-        self._threads[thread.post.id] = thread
-        while len(self._threads) > self._keep:
-            del self._threads[next(iter(self._threads))]
-        return thread
-
-    async def fetch_thread(self, ref: ThreadRef, depth: Depth) -> Thread:
-        known = self._threads.get(ref.post_id)
-        if known is not None and ref.comment_id is None:
-            return known
-        return await self.inner.fetch_thread(ref, depth)
-
-    async def resolve(self, text: str) -> ThreadRef:
-        return await self.inner.resolve(text)
-
-    async def listing(
-        self, subreddit: str, sort: ListingSort, *, period: TopPeriod = TopPeriod.DAY,
-        limit: int = 25,
-    ) -> list[Post]:  # fmt: skip
-        return await self.inner.listing(subreddit, sort, period=period, limit=limit)
-
-    async def posts(self, post_ids: Sequence[str]) -> list[Post]:
-        return await self.inner.posts(post_ids)
-
-    def stream(self, subreddits: Sequence[str]) -> AsyncIterator[Post]:
-        return self.inner.stream(subreddits)
-
-    def quota(self) -> RateQuota:
-        return self.inner.quota()
 
 
 class InputError(DigestError):
@@ -131,6 +89,19 @@ def reddit_config(settings: Settings) -> RedditConfig | None:
     )
 
 
+def public_config(settings: Settings) -> PublicConfig:
+    config = PublicConfig(
+        base_url=settings.reddit_public_url,
+        requests_per_minute=settings.reddit_public_rpm,
+        brief_requests=settings.reddit_public_brief_requests,
+        deep_requests=settings.reddit_public_deep_requests,
+        timeout_seconds=settings.reddit_timeout,
+    )
+    if settings.reddit_user_agent:  # else the project's own descriptive one
+        config = replace(config, user_agent=settings.reddit_user_agent)
+    return config
+
+
 ANTHROPIC_MODELS = {Depth.BRIEF: "claude-haiku-5-5", Depth.DEEP: "claude-sonnet-5-5"}
 
 
@@ -140,6 +111,7 @@ class App:
     def __init__(self, settings: Settings, *, analyzer: str | None = None) -> None:
         self.settings = settings
         self.analyzer_name = settings.resolved_analyzer(analyzer)  # SettingsError if unusable
+        self.reddit_mode = settings.resolved_reddit_mode()  # SettingsError if unusable
         self._budgets = Budgets(brief=settings.brief_budget, deep=settings.deep_budget)
         self._scorer = make_scorer()
         self.engine = DigestEngine(budgets=self._budgets, scorer=self._scorer)
@@ -184,13 +156,38 @@ class App:
                 {"offline": self.engine, analyzer.name: llm}, default=analyzer.name
             )
             self.engine = llm
+        live: ThreadSource | None = None
         config = reddit_config(self.settings)
-        if config is not None:
-            reddit = await self._stack.enter_async_context(RedditSource(config))
-            self._reddit = reddit
+        if self.reddit_mode == "oauth" and config is not None:
+            self._reddit = await self._stack.enter_async_context(RedditSource(config))
+            live = self._reddit
+        elif self.reddit_mode == "public":
+            live = await self._stack.enter_async_context(
+                PublicRedditSource(public_config(self.settings))
+            )
+        if live is not None:  # one cache for whichever way Reddit is read
             ttl = float(self.settings.thread_cache_seconds)
-            self.source = CachingThreadSource(reddit, ttl_seconds=dict.fromkeys(Depth, ttl))
+            self.source = CachingThreadSource(live, ttl_seconds=dict.fromkeys(Depth, ttl))
         return self
+
+    def reddit_line(self) -> str:
+        """How this bot reads Reddit, in one line for start-up."""
+        s = self.settings
+        if self.reddit_mode == "oauth":
+            return (
+                f"Reddit: OAuth with app {s.reddit_client_id}, up to "
+                f"{s.reddit_requests_per_minute} requests/min."
+            )
+        if self.reddit_mode == "public":
+            return (
+                f"Reddit: public access through {s.reddit_public_url}, "
+                f"{s.reddit_public_rpm} requests/min (a brief digest costs "
+                f"{s.reddit_public_brief_requests}, a deep one up to "
+                f"{s.reddit_public_deep_requests}); set REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET and "
+                "REDDIT_USER_AGENT of an approved app for OAuth."
+            )
+        folders = ", ".join(str(p) for p in s.saved_threads) or "none"
+        return f"Reddit: off (REDIGEST_REDDIT_MODE=saved): only the saved threads in {folders}."
 
     async def __aexit__(
         self,
@@ -211,8 +208,10 @@ class App:
         if _looks_like_url(target):
             missing = self.settings.missing_reddit_settings()
             raise InputError(
-                f"Fetching {target} needs Reddit API credentials: set {', '.join(missing)} "
-                "in .env (see .env.example), or pass a saved thread JSON file instead."
+                f"Fetching {target} needs Reddit, which is off (REDIGEST_REDDIT_MODE=saved): set "
+                "REDIGEST_REDDIT_MODE=auto to read Reddit's public pages, or "
+                f"{', '.join(missing)} of an approved app for OAuth; or pass a saved thread "
+                "JSON file instead."
             )
         raise InputError(
             f"No such file: {target}. Pass a saved thread JSON file, or a Reddit thread URL "
@@ -233,16 +232,20 @@ class App:
             Storage(s.database_path, clock=clock or utcnow)
         )
         source: ThreadSource = self.source or SavedThreadSource(s.saved_threads)
-        files: _FilesFirst | None = None
+        files: FilesFirst | None = None
         if terminal:
-            source = files = _FilesFirst(source)
+            source = files = FilesFirst(source)
         return Core(
             storage=storage,
             source=source,
             engines=self.engines,
             chats=chats,
             clock=clock or utcnow,
-            config=CoreConfig(default_timezone=s.timezone, workers=s.workers),
+            config=CoreConfig(
+                default_timezone=s.timezone,
+                workers=s.workers,
+                saved_only=self.reddit_mode == "saved",
+            ),
             default_spend_cap=s.daily_spend_cap,
             files=files,
         )

@@ -55,6 +55,11 @@ class Format(StrEnum):
     json = "json"
 
 
+def _say(line: str) -> None:
+    """One line for the operator at start-up, whatever the log level."""
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"redigest: {line}", markup=False)
+
+
 def _fail(message: str) -> typer.Exit:
     Console(stderr=True, highlight=False, soft_wrap=True).print(
         f"[bold red]redigest:[/] {message}", markup=True
@@ -102,7 +107,10 @@ def digest(
         application = App(settings, analyzer=analyzer.value if analyzer else None)
     except SettingsError as exc:
         raise _fail(str(exc)) from None
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    # One run for the person at the terminal: a failure is printed as one sentence below, so
+    # the operator's warnings (the same news, for a bot's log) show only when asked for.
+    level = settings.log_level if settings.log_level in ("DEBUG", "INFO") else "ERROR"
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
     async def run() -> Report:
         async with application:
@@ -138,6 +146,7 @@ async def _console(
         # console's state file beside it ours to read.
         chats: dict[str, ChatPort] = {}
         core = await application.bot(chats, terminal=True)
+        _say(application.reddit_line())  # once start-up worked: an error stays one line
         chat = ConsoleChat(out, state_path=console_state_path(settings.database_path))
         chats[chat.platform] = chat
         control = ConsoleControl(
@@ -209,9 +218,7 @@ async def _chat_bot(settings: Settings) -> None:
                 )
             )
             if discord.invite_url:  # shown whatever the log level: the one thing to act on
-                Console(stderr=True, highlight=False, soft_wrap=True).print(
-                    f"redigest: invite the bot to a Discord server with {discord.invite_url}"
-                )
+                _say(f"invite the bot to a Discord server with {discord.invite_url}")
             chats[discord.platform] = discord
             runners.append(discord.run)
         slack_config = SlackConfig.from_settings(settings)
@@ -220,6 +227,7 @@ async def _chat_bot(settings: Settings) -> None:
             chats[slack.platform] = slack
             runners.append(slack.run)
         core = await application.bot(chats)
+        _say(application.reddit_line())
         inbox = Inbox(core.handle_request, core.handle_reaction, core.subscription_choices)
         await core.start()
         try:

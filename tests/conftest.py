@@ -101,6 +101,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "REDIGEST_LOG_LEVEL",
     ):
         monkeypatch.delenv(key, raising=False)
+    # Tests never reach the internet: without a fake to point at, Reddit is off (saved threads);
+    # tests of the live sources set the mode and a base URL on 127.0.0.1.
+    monkeypatch.setenv("REDIGEST_REDDIT_MODE", "saved")
     monkeypatch.chdir(tmp_path)
 
 

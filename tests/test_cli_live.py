@@ -29,6 +29,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeReddit]:
     thread.start()
     server = FakeReddit(ratelimit_budget=10_000_000)
     asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
+    monkeypatch.setenv("REDIGEST_REDDIT_MODE", "auto")  # OAuth: its credentials are set
     monkeypatch.setenv("REDDIT_CLIENT_ID", "id")
     monkeypatch.setenv("REDDIT_CLIENT_SECRET", "secret")
     monkeypatch.setenv("REDDIT_USER_AGENT", "linux:redigest-tests:0.1 (by u/redigest)")

@@ -11,12 +11,21 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from adapters.reddit_source.thread_json import thread_from_json_text
-from bot.ports import ThreadNotFound
+from bot.ports import (
+    ListingSort,
+    RateQuota,
+    ThreadNotFound,
+    ThreadRef,
+    ThreadSource,
+    TopPeriod,
+)
 from digest.errors import ThreadDataError
-from digest.model import Thread
+from digest.model import Post, Thread
+from digest.report import Depth
 
 # Opening never waits on a FIFO or device (O_NONBLOCK), and, when asked, never follows a symlink
 # in the last component (O_NOFOLLOW); both are no-ops where the platform has no such flag.
@@ -82,3 +91,45 @@ class LocalThreadFiles:
             return thread_from_json_text(data, source=shown)
         except ThreadDataError as exc:
             raise ThreadNotFound(exc.user_message) from None
+
+
+class FilesFirst:
+    """The console's thread source: threads read from files the person at the terminal named
+    are found again by id (a 🔍 on their digest), before the configured source is asked."""
+
+    def __init__(self, inner: ThreadSource, keep: int = 50) -> None:
+        self.inner = inner
+        self._keep = keep
+        self._threads: dict[str, Thread] = {}
+
+    async def read(self, path: str) -> Thread:  # the ThreadFiles port
+        thread = await LocalThreadFiles().read(path)
+        self._threads.pop(thread.post.id, None)
+        self._threads[thread.post.id] = thread
+        while len(self._threads) > self._keep:
+            del self._threads[next(iter(self._threads))]
+        return thread
+
+    async def fetch_thread(self, ref: ThreadRef, depth: Depth) -> Thread:
+        known = self._threads.get(ref.post_id)
+        if known is not None and ref.comment_id is None:
+            return known
+        return await self.inner.fetch_thread(ref, depth)
+
+    async def resolve(self, text: str) -> ThreadRef:
+        return await self.inner.resolve(text)
+
+    async def listing(
+        self, subreddit: str, sort: ListingSort, *, period: TopPeriod = TopPeriod.DAY,
+        limit: int = 25,
+    ) -> list[Post]:  # fmt: skip
+        return await self.inner.listing(subreddit, sort, period=period, limit=limit)
+
+    async def posts(self, post_ids: Sequence[str]) -> list[Post]:
+        return await self.inner.posts(post_ids)
+
+    def stream(self, subreddits: Sequence[str]) -> AsyncIterator[Post]:
+        return self.inner.stream(subreddits)
+
+    def quota(self) -> RateQuota:
+        return self.inner.quota()
