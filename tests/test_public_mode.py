@@ -241,3 +241,33 @@ async def test_a_watch_picks_up_a_new_post_from_the_public_listing_once(
 
 def await_count(fake: FakeReddit, pattern: str) -> int:
     return len(fake.calls(pattern))
+
+
+async def test_a_watch_that_reddit_refuses_says_so_once(fake: FakeReddit, tmp_path: Any) -> None:
+    fake.add_subreddit("selfhosted")
+    fake.block_json = fake.block_feeds = True  # every anonymous way is refused
+    config = PublicConfig(base_url=fake.base_url, requests_per_minute=600, poll_floor_seconds=0.02)
+    chat = FakeChat()
+    async with PublicRedditSource(config) as source, Storage(tmp_path / "w.sqlite3") as db:
+        core = Core(
+            storage=db,
+            source=source,
+            engines=Engines({"offline": DigestEngine(scorer=make_scorer())}),
+            chats={"fake": chat},
+            clock=Clock(),
+            config=CoreConfig(workers=1, stream_retry_seconds=0.02),
+        )
+        await core.handle_request(
+            Request("fake", "S1", "C1", "U1", "watch", "r/selfhosted min-score 100", True)
+        )
+        await core.start()
+        try:
+            for _ in range(500):
+                if chat.public() and source.poller.polls >= 12:
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            await core.stop()
+    [told] = chat.public()  # many failed polls, one message
+    assert "Watching r/selfhosted is interrupted" in told.text
+    assert "blocked by network security" in told.text

@@ -162,6 +162,9 @@ class _Cursor:
             self._seen.discard(self._order.popleft())
 
 
+FAILED_POLLS_BEFORE_TELLING = 2  # one failed poll is weather; two in a row are news
+
+
 @dataclass(eq=False)
 class _Subscriber:
     names: frozenset[str]
@@ -195,6 +198,7 @@ class NewPostPoller:
         self._rate_limited = 0
         self.polls = 0
         self.problem: SourceError | None = None  # why the latest poll failed (None: it didn't)
+        self._failed_polls = 0  # polls in a row that failed
 
     @property
     def on_feeds(self) -> bool:
@@ -253,7 +257,18 @@ class NewPostPoller:
                 raise
             except Exception:  # a bug here must not stop watching for good
                 log.exception("polling Reddit for new posts failed")
+            self._tell_streams()
             await self._pause(self.interval())
+
+    def _tell_streams(self) -> None:
+        """A problem that outlasts a poll (feeds refused too, Reddit down) ends the open streams
+        with it, once, so the core can say in each watch's channel why it is quiet; they come
+        back through `stream()` and the polls go on meanwhile."""
+        self._failed_polls = self._failed_polls + 1 if self.problem is not None else 0
+        if self._failed_polls != FAILED_POLLS_BEFORE_TELLING or self.problem is None:
+            return
+        for subscriber in self._subscribers:
+            subscriber.queue.put_nowait(self.problem)
 
     async def _pause(self, seconds: float | None) -> None:
         """Sleep `seconds` (None: until woken), or less when a stream needs a new subreddit."""
