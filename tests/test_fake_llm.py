@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -260,7 +261,6 @@ async def test_default_usage_and_simulated_prompt_cache(claude: FakeAnthropic) -
 
 async def test_429_with_retry_after_ms_is_retried_fast(claude: FakeAnthropic) -> None:
     claude.script(Fail(429, headers=FAST_RETRY), Reply(VERDICT))
-    started = time.monotonic()
     async with anthropic_client(claude, max_retries=2) as client:
         message = await client.messages.create(
             model=MODEL,
@@ -269,7 +269,8 @@ async def test_429_with_retry_after_ms_is_retried_fast(claude: FakeAnthropic) ->
             tools=[TOOL],
             tool_choice={"type": "tool", "name": "emit_digest"},
         )
-    assert time.monotonic() - started < 0.3
+    # 1 ms asked for; the SDK's own default backoff would be 0.5 s or more.
+    assert claude.requests[1].at - claude.requests[0].at < 0.4
     block = message.content[0]
     assert isinstance(block, ToolUseBlock)
     assert block.input == VERDICT
@@ -567,3 +568,110 @@ async def test_openai_wrong_key_is_rejected() -> None:
         finally:
             await good.close()
     assert [m.id for m in models.data] == ["fake-model"]
+
+
+# --------------------------------------------------------------------------- self-hosted knobs
+
+# llama-cpp-python's form (not in the SDK's types): JSON mode constrained by a schema.
+JSON_OBJECT_WITH_SCHEMA: Any = {"type": "json_object", "schema": Verdict.model_json_schema()}
+
+
+async def test_openai_json_schema_refused_with_500_like_llama_cpp_python() -> None:
+    async with FakeOpenAI(supports_json_schema=False, json_schema_status=500) as server:
+        server.script(Reply(VERDICT))
+        client = openai_client(server)
+        try:
+            with pytest.raises(openai.InternalServerError) as caught:
+                await client.chat.completions.create(
+                    model="m",
+                    messages=[{"role": "user", "content": "x"}],
+                    response_format=SCHEMA_FORMAT,
+                )
+            completion = await client.chat.completions.create(
+                model="m",
+                messages=[{"role": "user", "content": "x"}],
+                response_format=JSON_OBJECT_WITH_SCHEMA,
+            )
+        finally:
+            await client.close()
+    assert caught.value.status_code == 500
+    assert 'must be one of "text" or "json_object", but got: json_schema' in str(caught.value)
+    assert completion.choices[0].message.content is not None
+    assert [r.status for r in server.requests] == [500, 200]
+    assert server.pending == 0  # the refusal consumed no step
+
+
+async def test_openai_json_object_with_a_schema_can_be_refused() -> None:
+    async with FakeOpenAI(supports_json_object_schema=False) as server:
+        client = openai_client(server)
+        try:
+            with pytest.raises(openai.BadRequestError) as caught:
+                await client.chat.completions.create(
+                    model="m",
+                    messages=[{"role": "user", "content": "x"}],
+                    response_format=JSON_OBJECT_WITH_SCHEMA,
+                )
+            await client.chat.completions.create(
+                model="m",
+                messages=[{"role": "user", "content": "x"}],
+                response_format={"type": "json_object"},
+            )
+        finally:
+            await client.close()
+    assert "schema" in str(caught.value)
+    assert [r.status for r in server.requests] == [400, 200]
+
+
+async def test_one_slot_queues_the_second_call_until_the_first_is_generated() -> None:
+    async with FakeOpenAI(slots=1, tokens_per_second=100.0) as server:
+        server.script(Reply(VERDICT, usage=Usage(output_tokens=30)), Reply(VERDICT))
+        client = openai_client(server)
+        try:
+            first = asyncio.create_task(
+                client.chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": "a"}]
+                )
+            )
+            await server.until_in_flight(1)
+            second = await client.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "b"}]
+            )
+            await first
+        finally:
+            await client.close()
+    a, b = server.requests
+    assert (a.queued, b.queued) == (False, True)
+    assert server.overlapped == 1
+    assert second.choices[0].message.content is not None
+
+
+async def test_a_slot_stays_busy_after_the_client_gives_up() -> None:
+    async with FakeOpenAI(slots=1, tokens_per_second=10.0) as server:
+        server.script(Reply(VERDICT, usage=Usage(output_tokens=5)))  # 0.5 s of generation
+        client = openai_client(server, timeout=0.1)
+        try:
+            with pytest.raises(openai.APITimeoutError):
+                await client.chat.completions.create(
+                    model="m", messages=[{"role": "user", "content": "x"}]
+                )
+            assert server.in_flight == 1  # still generating for nobody
+            await server.until_in_flight(0)
+        finally:
+            await client.close()
+    assert server.overlapped == 0
+
+
+async def test_count_tokens_uses_the_given_tokenizer() -> None:
+    async with (
+        FakeAnthropic(tokenizer=lambda text: 3 * len(text.split())) as server,
+        anthropic_client(server) as client,
+    ):
+        counted = await client.messages.count_tokens(
+            model=MODEL, messages=[{"role": "user", "content": "one two three"}]
+        )
+        message = await client.messages.create(
+            model=MODEL, max_tokens=64, messages=[{"role": "user", "content": "one two three"}]
+        )
+    assert counted.input_tokens == 9
+    assert message.usage.input_tokens == 9
+    assert server.requests[0].step is None  # a count is not a model call

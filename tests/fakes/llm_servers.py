@@ -42,6 +42,21 @@ same prefix reads it (``cache_read_input_tokens``).
 
 Every request that reaches the server is kept in :attr:`requests` (:class:`RecordedRequest`:
 method, path, lower-cased headers, parsed JSON body, answer status), including rejected ones.
+
+Knobs for what self-hosted servers do (both fakes):
+
+* ``slots=1`` - one answer at a time, like llama.cpp's server with one slot: a model call that
+  arrives while every slot is generating waits for one (:attr:`overlapped` counts them, and
+  :attr:`RecordedRequest.queued` marks them). A slot stays busy until its answer is generated,
+  even when the client stopped waiting.
+* ``tokens_per_second`` - slow generation: an answer takes its output tokens / this many seconds.
+* ``tokenizer`` - how input tokens are counted (usage, ``count_tokens``): a function of text;
+  by default about 4 characters a token.
+
+``FakeOpenAI(json_schema_status=500)`` refuses ``response_format: json_schema`` the way
+llama-cpp-python does (HTTP 500, "response_format type must be one of "text" or "json_object",
+but got: json_schema") instead of with a 400; ``supports_json_object_schema=False`` refuses a
+``json_object`` format that carries a ``schema``.
 """
 
 from __future__ import annotations
@@ -55,7 +70,7 @@ import math
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,6 +185,8 @@ class RecordedRequest:
     """The status the fake answered with (``None`` while still being answered)."""
     step: Step | None = None
     """The scripted (or default) step used, if the request consumed one."""
+    queued: bool = False
+    """It arrived while every slot was generating (``slots``), and waited for one."""
 
     @property
     def api_key(self) -> str | None:
@@ -297,7 +314,21 @@ class _FakeLLMServer(LocalServer):
         api_key: str | None,
         default: Step | None = None,
         usage: Usage | None = None,
+        slots: int | None = None,
+        tokens_per_second: float | None = None,
+        tokenizer: Callable[[str], int] | None = None,
     ) -> None:
+        self.slots = slots
+        """How many model calls are generated at once (``None``: no limit)."""
+        self.tokens_per_second = tokens_per_second
+        """Generation speed for answers (``None``: at once)."""
+        self.tokenizer = tokenizer
+        """Counts input tokens of a text (``None``: :func:`estimate_tokens`)."""
+        self.overlapped = 0
+        """Model calls that arrived while every slot was busy generating."""
+        self.in_flight = 0
+        """Model calls being generated now."""
+        self._slot_free = asyncio.Condition()
         self.api_key = api_key
         """The accepted credential; ``None`` accepts any (or none)."""
         self.default: Step = default if default is not None else Reply({})
@@ -365,6 +396,10 @@ class _FakeLLMServer(LocalServer):
         """Requests that consumed a step (model calls), optionally only those to ``path``."""
         return [r for r in self.requests if r.step is not None and (path is None or r.path == path)]
 
+    def requests_to(self, path: str) -> list[RecordedRequest]:
+        """Every request to ``path`` (token counts, rejected ones included)."""
+        return [r for r in self.requests if r.path.rstrip("/") == path]
+
     # ----------------------------------------------------------------- plumbing
 
     def _next_id(self, prefix: str) -> str:
@@ -396,11 +431,54 @@ class _FakeLLMServer(LocalServer):
     async def _route(self, request: web.Request, record: RecordedRequest) -> web.StreamResponse:
         raise NotImplementedError
 
+    async def until_in_flight(self, n: int) -> None:
+        """Wait (at most 5 s) until exactly ``n`` model calls are being generated."""
+        async with asyncio.timeout(5.0), self._slot_free:
+            await self._slot_free.wait_for(lambda: self.in_flight == n)
+
+    def count_text(self, text: str) -> int:
+        """Input tokens of ``text`` as this server counts them."""
+        return self.tokenizer(text) if self.tokenizer is not None else estimate_tokens(text)
+
     async def _run_step(self, record: RecordedRequest, step: Step) -> web.StreamResponse:
+        """Answer a model call with ``step`` in a slot, generation time included. The slot is
+        held in a task of its own, so a client that stops waiting does not free it early."""
+        if self.slots is None:
+            return await self._generate(record, step)
+        task = asyncio.ensure_future(self._in_slot(record, step))
+        return await asyncio.shield(task)
+
+    async def _in_slot(self, record: RecordedRequest, step: Step) -> web.StreamResponse:
+        assert self.slots is not None
+        async with self._slot_free:
+            if self.in_flight >= self.slots:
+                self.overlapped += 1
+                record.queued = True
+            await self._slot_free.wait_for(lambda: self.in_flight < (self.slots or 1))
+            self.in_flight += 1
+            self._slot_free.notify_all()
+        try:
+            return await self._generate(record, step)
+        finally:
+            async with self._slot_free:
+                self.in_flight -= 1
+                self._slot_free.notify_all()
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait, released at once when the server closes."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), timeout=seconds)
+
+    def _output_tokens(self, step: Reply | RawText) -> int:
+        scripted = self._usage_for(step).output_tokens
+        if scripted is not None:
+            return scripted
+        return estimate_tokens(step.text if isinstance(step, RawText) else json.dumps(step.obj))
+
+    async def _generate(self, record: RecordedRequest, step: Step) -> web.StreamResponse:
         """Answer a model call with ``step`` (``Slow`` unwraps to its ``then``)."""
         while isinstance(step, Slow):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), timeout=step.seconds)
+            await self._pause(step.seconds)
             step = step.then if step.then is not None else self.default
         if isinstance(step, Fail):
             return self._fail(step)
@@ -408,6 +486,8 @@ class _FakeLLMServer(LocalServer):
             return web.json_response(
                 step.body, status=step.status, headers=self._headers(step.headers)
             )
+        if self.tokens_per_second:
+            await self._pause(self._output_tokens(step) / self.tokens_per_second)
         return self._answer(record, step)
 
     def _fail(self, step: Fail) -> web.Response:
@@ -479,8 +559,18 @@ class FakeAnthropic(_FakeLLMServer):
         usage: Usage | None = None,
         simulate_cache: bool = True,
         min_cacheable_tokens: int = 0,
+        slots: int | None = None,
+        tokens_per_second: float | None = None,
+        tokenizer: Callable[[str], int] | None = None,
     ) -> None:
-        super().__init__(api_key=api_key, default=default, usage=usage)
+        super().__init__(
+            api_key=api_key,
+            default=default,
+            usage=usage,
+            slots=slots,
+            tokens_per_second=tokens_per_second,
+            tokenizer=tokenizer,
+        )
         self.simulate_cache = simulate_cache
         self.min_cacheable_tokens = min_cacheable_tokens
         self._cached_prefixes: set[str] = set()
@@ -524,7 +614,7 @@ class FakeAnthropic(_FakeLLMServer):
             return self._reject(400, problem)
         if path.endswith("count_tokens"):
             return web.json_response(
-                {"input_tokens": _prompt_tokens(body)}, headers=self._headers()
+                {"input_tokens": _prompt_tokens(body, self.tokenizer)}, headers=self._headers()
             )
         step = self._next_step()
         record.step = step
@@ -618,7 +708,7 @@ class FakeAnthropic(_FakeLLMServer):
 
     def _usage_json(self, body: JSONDict, step: Reply | RawText, output: str) -> JSONDict:
         scripted = self._usage_for(step)
-        total = _prompt_tokens(body)
+        total = _prompt_tokens(body, self.tokenizer)
         written, read = self._simulate_cache(body) if self.simulate_cache else (0, 0)
         if scripted.cache_creation_input_tokens is not None:
             written = scripted.cache_creation_input_tokens
@@ -665,7 +755,7 @@ class FakeAnthropic(_FakeLLMServer):
         prefixes: dict[int, tuple[str, int]] = {}
         for i, (_, block) in enumerate(blocks):
             digest.update(json.dumps(_without_cache_control(block), sort_keys=True).encode())
-            tokens += _block_tokens(block)
+            tokens += _block_tokens(block, self.tokenizer)
             if i in ends:
                 prefixes[i] = (digest.copy().hexdigest(), tokens)
         eligible = [(key, n) for key, n in prefixes.values() if n >= self.min_cacheable_tokens]
@@ -677,14 +767,21 @@ class FakeAnthropic(_FakeLLMServer):
         return longest - read, read
 
 
-def _prompt_tokens(body: JSONDict) -> int:
+def _prompt_tokens(body: JSONDict, count: Callable[[str], int] | None = None) -> int:
     """Estimated prompt size: the blocks of :func:`_prompt_blocks`, cache marks left out."""
-    return max(1, sum(_block_tokens(block) for _, block in _prompt_blocks(body)))
+    return max(1, sum(_block_tokens(block, count) for _, block in _prompt_blocks(body)))
 
 
-def _block_tokens(block: Any) -> int:
+def _block_tokens(block: Any, count: Callable[[str], int] | None = None) -> int:
+    """A block's tokens: the text of a text block, else its JSON, by ``count`` (or ~4 chars a
+    token)."""
+    if isinstance(block, dict) and count is not None:
+        if block.get("type") == "text":
+            return count(str(block.get("text", "")))
+        if isinstance(block.get("content"), str):  # a message whose content is a string
+            return count(block["content"])
     text = json.dumps(_without_cache_control(block), sort_keys=True)
-    return math.ceil(len(text) / CHARS_PER_TOKEN)
+    return count(text) if count is not None else math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
 # --------------------------------------------------------------------------- OpenAI-compatible
@@ -707,9 +804,11 @@ class FakeOpenAI(_FakeLLMServer):
     ``api_key=None`` (the default, like most local servers) accepts any key; otherwise it
     must arrive as ``Authorization: Bearer <key>`` or the answer is a 401. With
     ``supports_json_schema=False`` a ``response_format`` of type ``json_schema`` is answered
-    with a 400 (and ``supports_json_object=False`` does the same for ``json_object``, like
-    LM Studio); such rejections do not consume a step, so the client's fallback request
-    gets it.
+    with a 400, or with ``json_schema_status`` (500 and llama-cpp-python's message);
+    ``supports_json_object=False`` does the same for ``json_object`` (like LM Studio), and
+    ``supports_json_object_schema=False`` for a ``json_object`` that carries a ``schema``. Such
+    rejections do not consume a step, so the client's fallback request gets it. ``slots``,
+    ``tokens_per_second`` and ``tokenizer``: see the module's docstring.
     """
 
     def __init__(
@@ -720,11 +819,26 @@ class FakeOpenAI(_FakeLLMServer):
         usage: Usage | None = None,
         supports_json_schema: bool = True,
         supports_json_object: bool = True,
+        supports_json_object_schema: bool = True,
+        json_schema_status: int = 400,
         models: Iterable[str] = ("fake-model",),
+        slots: int | None = None,
+        tokens_per_second: float | None = None,
+        tokenizer: Callable[[str], int] | None = None,
     ) -> None:
-        super().__init__(api_key=api_key, default=default, usage=usage)
+        super().__init__(
+            api_key=api_key,
+            default=default,
+            usage=usage,
+            slots=slots,
+            tokens_per_second=tokens_per_second,
+            tokenizer=tokenizer,
+        )
         self.supports_json_schema = supports_json_schema
         self.supports_json_object = supports_json_object
+        self.supports_json_object_schema = supports_json_object_schema
+        self.json_schema_status = json_schema_status
+        """The status of a refused ``json_schema`` format: 400, or 500 like llama-cpp-python."""
         self.models = list(models)
 
     def _error_body(self, status: int, message: str | None) -> JSONDict:
@@ -763,7 +877,11 @@ class FakeOpenAI(_FakeLLMServer):
             return self._reject(400, "Invalid JSON body")
         problem = self._validate(body)
         if problem is not None:
-            return self._reject(400, problem[1], param=problem[0])
+            param, message = problem
+            status = 400
+            if param == "response_format" and "json_schema" in message:
+                status = self.json_schema_status
+            return self._reject(status, message, param=param)
         step = self._next_step()
         record.step = step
         return await self._run_step(record, step)
@@ -782,6 +900,12 @@ class FakeOpenAI(_FakeLLMServer):
         kind = fmt.get("type") if isinstance(fmt, dict) else None
         if kind == "json_schema":
             if not self.supports_json_schema:
+                if self.json_schema_status >= 500:  # llama-cpp-python's words
+                    return (
+                        "response_format",
+                        'response_format type must be one of "text" or "json_object", but '
+                        "got: json_schema",
+                    )
                 return (
                     "response_format",
                     "response_format type 'json_schema' is not supported by this server; "
@@ -795,6 +919,8 @@ class FakeOpenAI(_FakeLLMServer):
                     "response_format",
                     "'response_format.type' must be 'json_schema' or 'text'",
                 )
+            if "schema" in fmt and not self.supports_json_object_schema:
+                return "response_format.schema", "Unrecognized request argument: 'schema'"
         elif kind != "text":
             return "response_format.type", f"Invalid response_format type: {kind!r}"
         return None
@@ -823,7 +949,7 @@ class FakeOpenAI(_FakeLLMServer):
         scripted = self._usage_for(step)
         prompt = scripted.input_tokens
         if prompt is None:
-            prompt = estimate_tokens([body.get("messages"), body.get("tools")])
+            prompt = self.count_text(json.dumps([body.get("messages"), body.get("tools")]))
         completion = scripted.output_tokens
         if completion is None:
             completion = estimate_tokens(output)
