@@ -93,11 +93,13 @@ async def test_claude_digest_is_grounded_and_cached(
     assert brief.analyzer == deep.analyzer == "anthropic"
     _grounded(brief, thread)
     _grounded(deep, thread)
-    first, second = anthropic_fake.requests
+    first, second = anthropic_fake.calls("/v1/messages")
+    counts = anthropic_fake.requests_to("/v1/messages/count_tokens")
+    assert [r.status for r in counts] == [200, 200]  # each prompt checked by the real count
     body = first.json
     assert body["model"] == "claude-haiku-5-5"
     assert second.json["model"] == "claude-sonnet-5-5"
-    assert body["max_tokens"] == 1500
+    assert 1000 < body["max_tokens"] < second.json["max_tokens"]  # sized to what is asked
     assert body["tool_choice"] == {"type": "tool", "name": "write_thread_analysis"}
     assert body["tools"][0]["input_schema"]["required"][0] == "summary"
     assert body["system"][0]["cache_control"] == {"type": "ephemeral"}
@@ -126,9 +128,9 @@ async def test_claude_repairs_then_drops(
     bad["notable"][0]["comment_id"] = "c999"
     anthropic_fake.script(Reply(bad), Reply(good))
     report = await engine.digest(thread, Depth.BRIEF)
-    assert anthropic_fake.count == 2
-    repair_text = anthropic_fake.requests[1].user_text
-    assert "not verbatim" in repair_text
+    assert len(anthropic_fake.calls("/v1/messages")) == 2
+    repair_text = anthropic_fake.calls("/v1/messages")[1].user_text
+    assert "not a verbatim part" in repair_text
     assert "unknown comment id" in repair_text
     assert report.notes == ()
     _grounded(report, thread)

@@ -3,7 +3,8 @@
 Structured output through a forced tool whose input schema is the report schema. The system
 prompt and the thread blocks carry `cache_control`, so a second channel (or a deep analysis after
 a brief one) reads the thread from Anthropic's prompt cache. The SDK's own retries are off: the
-analyser owns the policy (and caps `retry-after`, which the SDK would not).
+analyser owns the policy (and caps `retry-after`, which the SDK would not). Token budgets are
+checked with `messages.count_tokens` on the exact request (Claude's tokenizer is not public).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import anthropic
 
-from digest.llm import LLMError, LLMOutputError, StructuredRequest, StructuredResponse
+from digest.llm_port import LLMError, LLMOutputError, Spent, StructuredRequest, StructuredResponse
 
 EPHEMERAL = {"type": "ephemeral"}
 
@@ -75,27 +76,43 @@ class AnthropicClient:
             await self._client.close()
             self._client = None
 
-    async def structured(
-        self, request: StructuredRequest, *, time_limit: float
-    ) -> StructuredResponse:
-        if self._client is None:
-            raise RuntimeError("AnthropicClient used outside `async with`")
+    def _params(self, request: StructuredRequest) -> dict[str, Any]:
+        """What both the call and its token count send."""
         tool = {
             "name": request.schema_name,
             "description": "Record the analysis of the thread.",
             "input_schema": dict(request.schema),
         }
+        return {
+            "model": request.model,
+            "system": [{"type": "text", "text": request.system, "cache_control": EPHEMERAL}],
+            "tools": [tool],
+            "tool_choice": {"type": "tool", "name": request.schema_name},
+            "messages": [{"role": "user", "content": _message_content(request)}],
+        }
+
+    async def count_tokens(self, request: StructuredRequest, *, time_limit: float) -> int | None:
+        """The request's input tokens by Anthropic's own count (free, rate-limited)."""
+        if self._client is None:
+            raise RuntimeError("AnthropicClient used outside `async with`")
         try:
-            params: dict[str, Any] = {
-                "model": request.model,
-                "max_tokens": request.max_tokens,
-                "system": [{"type": "text", "text": request.system, "cache_control": EPHEMERAL}],
-                "tools": [tool],
-                "tool_choice": {"type": "tool", "name": request.schema_name},
-                "messages": [{"role": "user", "content": _message_content(request)}],
-                "timeout": time_limit,
-            }
-            message: anthropic.types.Message = await self._client.messages.create(**params)
+            counted = await self._client.messages.count_tokens(
+                **self._params(request), timeout=time_limit
+            )
+        except anthropic.APIError as exc:
+            raise LLMError(f"Anthropic could not count the prompt's tokens ({exc})") from exc
+        return counted.input_tokens
+
+    async def structured(
+        self, request: StructuredRequest, *, time_limit: float
+    ) -> StructuredResponse:
+        if self._client is None:
+            raise RuntimeError("AnthropicClient used outside `async with`")
+        try:
+            params = {**self._params(request), "max_tokens": request.max_tokens}
+            message: anthropic.types.Message = await self._client.messages.create(
+                **params, timeout=time_limit
+            )
         except anthropic.RateLimitError as exc:
             raise LLMError(
                 "Anthropic rate limit (429)", retry_after=_retry_after(exc) or 5.0
@@ -105,6 +122,7 @@ class AnthropicClient:
                 f"Anthropic server error ({exc.status_code})", retry_after=_retry_after(exc) or 2.0
             ) from exc
         except anthropic.APITimeoutError as exc:
+            # Anthropic runs many requests at once: trying again does not queue behind this one.
             raise LLMError("Anthropic did not answer in time", retry_after=0.0) from exc
         except anthropic.APIConnectionError as exc:
             raise LLMError("cannot reach Anthropic", retry_after=2.0) from exc
@@ -112,18 +130,29 @@ class AnthropicClient:
             raise LLMError("Anthropic rejected ANTHROPIC_API_KEY (401)") from exc
         except anthropic.APIStatusError as exc:
             raise LLMError(f"Anthropic refused the request ({exc.status_code})") from exc
-        for block in message.content:
-            if block.type == "tool_use" and block.name == request.schema_name:
-                data = block.input
-                break
-        else:
-            raise LLMOutputError("the model did not call the analysis tool")
         usage = message.usage
-        return StructuredResponse(
-            data=data,
+        spent = Spent(
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             cache_write_tokens=usage.cache_creation_input_tokens or 0,
             cache_read_tokens=usage.cache_read_input_tokens or 0,
             model=message.model,
+        )
+        for block in message.content:
+            if block.type == "tool_use" and block.name == request.schema_name:
+                data = block.input
+                break
+        else:
+            raise LLMOutputError("the model did not call the analysis tool", spent=spent)
+        if message.stop_reason == "max_tokens":
+            raise LLMOutputError(
+                f"the answer was cut at max_tokens ({request.max_tokens})", spent=spent
+            )
+        return StructuredResponse(
+            data=data,
+            input_tokens=spent.input_tokens,
+            output_tokens=spent.output_tokens,
+            cache_write_tokens=spent.cache_write_tokens,
+            cache_read_tokens=spent.cache_read_tokens,
+            model=spent.model,
         )

@@ -1,19 +1,41 @@
 """The LLMClient port on any OpenAI-compatible chat-completions server: llama.cpp server,
-Ollama, vLLM, LM Studio, or OpenAI itself.
+llama-cpp-python, Ollama, vLLM, LM Studio, or OpenAI itself.
 
-JSON-schema output where the server supports it; otherwise JSON mode with the schema in the
-prompt (the analyser validates either way). The SDK's own retries are off.
+Structured output is negotiated per server, best first, and remembered:
+  1. `response_format: {"type": "json_schema", ...}` (OpenAI, vLLM, llama.cpp server, LM Studio);
+  2. `{"type": "json_object", "schema": ...}` (llama-cpp-python, which answers 1. with a 500);
+  3. no response_format, the schema in the prompt (servers that refuse both).
+A server steps down only when it refuses a request with a 4xx or 5xx whose message names the
+response format; the schema is in the prompt from step 2 on, and the analyser validates the
+answer against it whatever the mode.
+
+A self-hosted server usually generates one answer at a time. Requests from this client go one
+at a time (`slots`), and a request it gave up waiting for is never sent again while the server
+may still be generating it: the client stays away for as long as it waited (`busy` errors), so
+a digest falls back at once instead of queueing behind an answer nobody will read.
+
+The SDK's own retries are off. Every answer's usage is reported, also for answers that are
+thrown away (malformed JSON), so the analyser counts every token spent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 import openai
 
-from digest.llm import LLMError, LLMOutputError, StructuredRequest, StructuredResponse
+from digest.llm_port import LLMError, LLMOutputError, Spent, StructuredRequest, StructuredResponse
+
+MODES = ("json_schema", "json_object_schema", "prompt")
+# A refusal that is about the response format (llama.cpp: "response_format type must be one of
+# "text" or "json_object", but got: json_schema"; others name json_schema or the schema).
+_NAMES_FORMAT = re.compile(r"response_format|json_schema|json_object|\bschema\b|grammar", re.I)
 
 
 def _retry_after(exc: openai.APIStatusError) -> float | None:
@@ -24,16 +46,39 @@ def _retry_after(exc: openai.APIStatusError) -> float | None:
         return None
 
 
+def _error_text(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict):
+            return " ".join(str(err.get(k) or "") for k in ("message", "param", "code"))
+        return str(err)
+    return str(exc.message)
+
+
 class OpenAICompatibleClient:
-    """Use as `async with OpenAICompatibleClient(base_url=..., api_key=...) as client`."""
+    """Use as `async with OpenAICompatibleClient(base_url=..., api_key=...) as client`.
+
+    `slots`: how many requests the server runs at once; None means 1 for a self-hosted server
+    (a `base_url` is given) and no limit for OpenAI's own API."""
 
     name = "openai"
 
-    def __init__(self, *, base_url: str | None, api_key: str | None) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str | None,
+        api_key: str | None,
+        slots: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._base_url = base_url
         self._api_key = api_key or "not-needed"  # local servers ignore it; the SDK wants one
         self._client: openai.AsyncOpenAI | None = None
-        self.json_schema_supported = True  # learnt from the server's first refusal
+        self.mode = MODES[0]  # learnt from the server's refusals, kept for its lifetime
+        self._slots = asyncio.Semaphore(slots or 1) if (slots or base_url) else None
+        self._clock = clock
+        self._busy_until = 0.0
 
     def __repr__(self) -> str:
         return f"OpenAICompatibleClient(base_url={self._base_url!r})"
@@ -59,7 +104,8 @@ class OpenAICompatibleClient:
         parts.append(request.instructions)
         if schema_in_prompt:
             parts.append(
-                "Answer with one JSON object that matches this JSON Schema:\n"
+                "Answer with one JSON object, and nothing else, that matches this JSON Schema "
+                "(every key is required; use null where the schema allows it):\n"
                 + json.dumps(dict(request.schema))
             )
         if request.repair is not None:
@@ -70,84 +116,129 @@ class OpenAICompatibleClient:
             {"role": "user", "content": "\n\n".join(parts)},
         ]
 
+    def _params(self, request: StructuredRequest, mode: str) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": request.model,
+            "messages": self._messages(request, schema_in_prompt=mode != "json_schema"),
+            "max_tokens": request.max_tokens,
+            "temperature": 0.2,
+        }
+        if mode == "json_schema":
+            params["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": request.schema_name,
+                    "schema": dict(request.schema),
+                    "strict": True,
+                },
+            }
+        elif mode == "json_object_schema":
+            params["response_format"] = {"type": "json_object", "schema": dict(request.schema)}
+        return params
+
     async def structured(
         self, request: StructuredRequest, *, time_limit: float
     ) -> StructuredResponse:
         if self._client is None:
             raise RuntimeError("OpenAICompatibleClient used outside `async with`")
-        for _ in range(2):
-            schema_mode = self.json_schema_supported
-            response_format: dict[str, Any] = (
-                {
-                    "type": "json_schema",
-                    "json_schema": {
-                        "name": request.schema_name,
-                        "schema": dict(request.schema),
-                        "strict": True,
-                    },
-                }
-                if schema_mode
-                else {"type": "json_object"}
+        started = self._clock()
+        if started < self._busy_until:
+            raise LLMError(
+                "the model server may still be generating an answer this bot gave up waiting "
+                f"for; not sending another for {self._busy_until - started:.0f}s",
+                busy=True,
             )
+        if self._slots is None:
+            return await self._negotiate(request, time_limit)
+        try:
+            async with asyncio.timeout(time_limit):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise LLMError("the model server is busy with another digest", busy=True) from None
+        try:
+            left = time_limit - (self._clock() - started)
+            return await self._negotiate(request, left)
+        finally:
+            self._slots.release()
+
+    async def _negotiate(self, request: StructuredRequest, time_limit: float) -> StructuredResponse:
+        assert self._client is not None
+        started = self._clock()
+        while True:
+            mode = self.mode
+            left = time_limit - (self._clock() - started)
             try:
-                params: dict[str, Any] = {
-                    "model": request.model,
-                    "messages": self._messages(request, not schema_mode),
-                    "response_format": response_format,
-                    "max_tokens": request.max_tokens,
-                    "temperature": 0.2,
-                    "timeout": time_limit,
-                }
-                completion = await self._client.chat.completions.create(**params)
-            except openai.BadRequestError as exc:
-                if schema_mode and ("response_format" in str(exc) or "json_schema" in str(exc)):
-                    self.json_schema_supported = False  # fall back to JSON mode, once
+                completion = await self._client.chat.completions.create(
+                    **self._params(request, mode), timeout=max(left, 0.001)
+                )
+            except openai.APIStatusError as exc:
+                names_format = _NAMES_FORMAT.search(_error_text(exc)) is not None
+                step_down = exc.status_code >= 400 and exc.status_code != 429 and names_format
+                if step_down and mode != MODES[-1]:
+                    self.mode = MODES[MODES.index(mode) + 1]
                     continue
-                raise LLMError(f"the model server refused the request ({exc.status_code})") from exc
-            except openai.RateLimitError as exc:
-                raise LLMError("rate limited (429)", retry_after=_retry_after(exc) or 5.0) from exc
-            except openai.InternalServerError as exc:
-                raise LLMError(
-                    f"model server error ({exc.status_code})", retry_after=_retry_after(exc) or 2.0
-                ) from exc
+                raise self._status_error(exc) from exc
             except openai.APITimeoutError as exc:
-                raise LLMError("the model server did not answer in time", retry_after=0.0) from exc
+                self._busy_until = self._clock() + (self._clock() - started)
+                raise LLMError("the model server did not answer in time", busy=True) from exc
             except openai.APIConnectionError as exc:
                 raise LLMError(
                     f"cannot reach the model server at {self._base_url}", retry_after=2.0
                 ) from exc
-            except openai.AuthenticationError as exc:
-                raise LLMError("the model server rejected OPENAI_API_KEY (401)") from exc
-            except openai.APIStatusError as exc:
-                raise LLMError(f"the model server refused the request ({exc.status_code})") from exc
-            break
-        else:  # pragma: no cover - the loop always breaks or raises
-            raise LLMError("the model server refused both output modes")
-        choice = completion.choices[0] if completion.choices else None
-        content = choice.message.content if choice is not None else None
-        if not content:
-            raise LLMOutputError("the model returned no content")
-        try:
-            data = json.loads(_strip_fences(content))
-        except ValueError as exc:
-            raise LLMOutputError(f"the model's answer is not valid JSON ({exc})") from exc
+            return self._parse(completion, request)
+
+    def _status_error(self, exc: openai.APIStatusError) -> LLMError:
+        if isinstance(exc, openai.RateLimitError):
+            return LLMError("rate limited (429)", retry_after=_retry_after(exc) or 5.0)
+        if isinstance(exc, openai.AuthenticationError):
+            return LLMError("the model server rejected OPENAI_API_KEY (401)")
+        if exc.status_code >= 500:
+            return LLMError(
+                f"model server error ({exc.status_code})", retry_after=_retry_after(exc) or 2.0
+            )
+        return LLMError(f"the model server refused the request ({exc.status_code})")
+
+    def _parse(self, completion: Any, request: StructuredRequest) -> StructuredResponse:
         usage = completion.usage
         cached = 0
         if usage is not None and usage.prompt_tokens_details is not None:
             cached = usage.prompt_tokens_details.cached_tokens or 0
-        return StructuredResponse(
-            data=data,
+        spent = Spent(
             input_tokens=(usage.prompt_tokens - cached) if usage else 0,
             output_tokens=usage.completion_tokens if usage else 0,
             cache_read_tokens=cached,
             model=completion.model or request.model,
         )
+        choice = completion.choices[0] if completion.choices else None
+        content = choice.message.content if choice is not None else None
+        if not content:
+            raise LLMOutputError("the model returned no content", spent=spent)
+        if choice is not None and choice.finish_reason == "length":
+            raise LLMOutputError(
+                f"the answer was cut at max_tokens ({request.max_tokens}); write less",
+                spent=spent,
+            )
+        try:
+            data = json.loads(_strip_fences(content))
+        except ValueError as exc:
+            raise LLMOutputError(
+                f"the model's answer is not valid JSON ({exc})", spent=spent
+            ) from exc
+        return StructuredResponse(
+            data=data,
+            input_tokens=spent.input_tokens,
+            output_tokens=spent.output_tokens,
+            cache_read_tokens=spent.cache_read_tokens,
+            model=spent.model,
+        )
 
 
 def _strip_fences(text: str) -> str:
-    """Local models sometimes wrap JSON in ``` fences despite JSON mode."""
+    """Local models sometimes wrap JSON in ``` fences, or write a word before it."""
     stripped = text.strip()
     if stripped.startswith("```"):
         stripped = stripped.split("\n", 1)[1] if "\n" in stripped else ""
         stripped = stripped.rsplit("```", 1)[0]
+    elif not stripped.startswith("{") and "{" in stripped and stripped.rstrip().endswith("}"):
+        stripped = stripped[stripped.index("{") :]
     return stripped

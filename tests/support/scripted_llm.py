@@ -4,10 +4,13 @@ the model "says" and read back every request it got."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from digest.llm import LLMError, LLMOutputError, StructuredRequest, StructuredResponse
+
+_URL = re.compile(r"https?://[^\s\"<>()\[\]]+[\w/]")
 
 Step = Any  # dict (an answer), LLMError / LLMOutputError (raised), or a callable(request) -> Step
 
@@ -49,7 +52,7 @@ def short_ids(request: StructuredRequest) -> dict[str, dict[str, Any]]:
 def grounded_answer(request: StructuredRequest) -> dict[str, Any]:
     """A valid answer built from what the prompt holds (quotes copied from real bodies)."""
     comments = {k: v for k, v in short_ids(request).items() if k != "post" and v["body"][:1] != "["}
-    ids = sorted(comments, key=lambda k: -comments[k]["score"])
+    ids = sorted(comments, key=lambda k: -(s if isinstance(s := comments[k]["score"], int) else 0))
 
     def pick(i: int) -> str:
         return ids[i % len(ids)]
@@ -57,19 +60,28 @@ def grounded_answer(request: StructuredRequest) -> dict[str, Any]:
     def first_words(cid: str) -> str:
         return " ".join(comments[cid]["body"].split()[:6])
 
+    links: list[dict[str, str]] = []
+    for obj in short_ids(request).values():
+        for url in _URL.findall(obj.get("body", "") + " " + obj.get("link", "")):
+            if url not in [link["url"] for link in links]:
+                links.append({"url": url, "note": "a page someone shared"})
     if not ids:
-        return {"summary": [{"text": "Nobody has commented yet."}], "themes": [],
-                "sentiment_reading": "No comments to read.", "stances": [], "notable": [],
-                "takeaways": [], "observations": []}  # fmt: skip
+        return {"summary": [{"text": "Nobody has commented yet.", "quote": None}], "themes": [],
+                "mood": "neutral", "sentiment_reading": "No comments to read.", "stances": [],
+                "notable": [], "takeaways": [], "links": links[:2], "observations": [],
+                "tldr": "A post nobody has answered yet."}  # fmt: skip
     return {
         "summary": [
             {"text": "People discuss the post.", "quote": {"comment_id": pick(0), "text": first_words(pick(0))}},
-            {"text": "Another view is shared."},
+            {"text": "Another view is shared.", "quote": None},
         ],
         "themes": [{"name": "the main question", "summary": "Most replies address it.", "comment_ids": ids[:3]}],
+        "mood": "positive",
         "sentiment_reading": "The mood is broadly positive.",
         "stances": [{"comment_id": c, "stance": "supportive"} for c in ids[:5]],
         "notable": [{"comment_id": pick(0), "quote": first_words(pick(0)), "reason": "the most upvoted comment"}],
         "takeaways": [{"text": "Someone recommends checking first.", "quote": {"comment_id": pick(1), "text": first_words(pick(1))}}],
+        "links": links[:3],
         "observations": ["The discussion stays on topic."],
+        "tldr": "People discuss the post, broadly positive.",
     }  # fmt: skip
