@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ class ThreadStats:
     replies: int
     max_depth: int  # 1 = only top-level comments
     unique_authors: int
-    op_comments: int
+    op_comments: int | None  # None when the OP's account is deleted: theirs cannot be told
     deleted_comments: int
     removed_comments: int
     edited_comments: int
@@ -148,14 +149,49 @@ def categorize(url: str) -> tuple[str, LinkCategory]:
     return host, LinkCategory.OTHER
 
 
-def _link_key(url: str) -> str:
-    """Links that differ only by scheme, `www.`, a trailing slash or a fragment are one link."""
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _percent(text: str) -> str:
+    """Percent-escapes in one case, and unreserved characters never escaped (RFC 3986 6.2.2)."""
+
+    def one(m: re.Match[str]) -> str:
+        ch = chr(int(m.group(0)[1:], 16))
+        return ch if ch in _UNRESERVED else m.group(0).upper()
+
+    return _PERCENT.sub(one, text)
+
+
+def link_key(url: str) -> str:
+    """Two URLs with the same key lead to the same page, so they are listed as one link.
+
+    Scheme, host, port, path and query are kept: `http://localhost:11434/v1` and
+    `http://localhost:1234/v1` are two links, so are `http://` and `https://`, and `www.x.com`
+    and `x.com`. Only what is equivalent is folded: the case of the scheme and host, a default
+    port (`:443` on https), an empty path and `/`, a trailing slash, percent-escapes
+    (`%7e` = `~`) and a fragment (`#readme`: a place on the page, not another page; a `#/route`
+    or `#!route` of a web app is kept).
+    """
     try:
         parts = urlsplit(url)
+        port = parts.port
     except ValueError:
         return url
-    host = (parts.hostname or "").removeprefix("www.")
-    return f"{host}{parts.path.rstrip('/')}?{parts.query}"
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # IPv6
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        host += f":{port}"
+    userinfo = parts.netloc.rpartition("@")[0]
+    if userinfo:
+        host = f"{userinfo}@{host}"
+    path = _percent(parts.path).rstrip("/")
+    query = f"?{_percent(parts.query)}" if parts.query else ""
+    fragment = f"#{parts.fragment}" if parts.fragment.startswith(("/", "!")) else ""
+    return f"{scheme}://{host}{path}{query}{fragment}"
 
 
 def collect_links(thread: Thread) -> tuple[Link, ...]:
@@ -166,7 +202,7 @@ def collect_links(thread: Thread) -> tuple[Link, ...]:
     found: dict[str, tuple[str, list[LinkSource]]] = {}
 
     def add(url: str, source: LinkSource) -> None:
-        key = _link_key(url)
+        key = link_key(url)
         entry = found.setdefault(key, (url, []))
         if source not in entry[1]:
             entry[1].append(source)
@@ -195,7 +231,11 @@ def compute_stats(thread: Thread) -> ThreadStats:
     top_level = sum(1 for c in comments if c.parent_id is None)
     authors = {c.author for c in comments if c.author is not None}
     op = thread.post.author
-    op_comments = sum(1 for c in comments if c.is_submitter or (op is not None and c.author == op))
+    op_comments = (
+        None  # a deleted account: its comments say [deleted] like every other deleted one
+        if op is None
+        else sum(1 for c in comments if c.is_submitter or c.author == op)
+    )
     scores = [c.score for c in comments]
     direct: Counter[str] = Counter(
         c.parent_id for c in comments if c.parent_id is not None and c.parent_id in ids

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 _WS = re.compile(r"\s+")
 _MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|~>])")
-# http(s) URLs, as found in markdown links or bare. Trailing punctuation is trimmed afterwards.
-_URL = re.compile(r"https?://[^\s<>\[\]\"'`|{}^]+", re.IGNORECASE)
+_ESCAPABLE = frozenset("\\`*_{}[]()#+-.!|~>")
+_URL_START = re.compile(r"https?://", re.IGNORECASE)
+# Where a bare URL ends (what GitHub's and Reddit's autolinkers stop at); trailing punctuation
+# is trimmed afterwards.
+_BARE_STOP = frozenset(" \t\n\r\f\v<>[]\"'`|{}^")
 _TRAILING = ".,;:!?*_~'\""
 
 
@@ -23,18 +26,74 @@ def unescape_markdown(text: str) -> str:
 
 
 def find_urls(text: str) -> Iterator[str]:
-    """Every http(s) URL in markdown text, as written, without trailing punctuation."""
-    for match in _URL.finditer(unescape_markdown(text)):
-        url = match.group(0)
-        while url:
-            if url[-1] in _TRAILING:
-                url = url[:-1]
-            elif url[-1] == ")" and url.count(")") > url.count("("):
-                url = url[:-1]  # the closing paren of a markdown link or of prose
-            else:
-                break
-        if "://" in url and len(url) > len(url.split("://", 1)[0]) + 4:
+    """Every http(s) URL in markdown text, as a reader would follow it (escapes undone).
+
+    - a Markdown link target `[text](URL)` ends at its balanced closing parenthesis, so
+      `[x](https://a/b)c` is `https://a/b` and `[x](https://w/Foo_(bar))` keeps `Foo_(bar)`;
+    - an autolink `<URL>` ends at `>`;
+    - a bare URL ends at whitespace or `<>[]"'`|{}^`, then loses trailing punctuation and an
+      unbalanced closing parenthesis (`(see https://a/b).` is `https://a/b`).
+    """
+    pos = 0
+    for match in _URL_START.finditer(text):
+        start = match.start()
+        if start < pos:
+            continue  # inside the URL found before (`?next=https://...`)
+        before = text[max(0, start - 3) : start]
+        if before.endswith("]("):
+            url, pos = _scan_target(text, start)
+        elif before.endswith("](<") or before.endswith("<"):
+            url, pos = _scan(text, start, lambda ch, _depth: ch == ">" or ch.isspace())
+        else:
+            url, pos = _scan(text, start, lambda ch, _depth: ch in _BARE_STOP, literal=False)
+            url = _trim_bare(url)
+        if len(url) > len(url.split("://", 1)[0]) + 4:
             yield url
+
+
+def _scan(
+    text: str, start: int, stop: Callable[[str, int], bool], *, literal: bool = True
+) -> tuple[str, int]:
+    """Read from `start` until `stop(char, paren depth)`, undoing backslash escapes. In a link
+    target or autolink (`literal`) an escaped character never ends the URL nor counts as a
+    parenthesis; in bare text it is read as the character a reader sees."""
+    out: list[str] = []
+    depth = 0
+    i = start
+    while i < len(text):
+        ch = text[i]
+        step = 1
+        if ch == "\\" and i + 1 < len(text) and text[i + 1] in _ESCAPABLE:
+            ch, step = text[i + 1], 2
+            if literal:
+                out.append(ch)
+                i += step
+                continue
+        if stop(ch, depth):
+            break
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        out.append(ch)
+        i += step
+    return "".join(out), i
+
+
+def _scan_target(text: str, start: int) -> tuple[str, int]:
+    """A Markdown link destination: it ends at whitespace or at the `)` that closes the link."""
+    return _scan(text, start, lambda ch, depth: ch.isspace() or (ch == ")" and depth == 0))
+
+
+def _trim_bare(url: str) -> str:
+    while url:
+        if url[-1] in _TRAILING:
+            url = url[:-1]
+        elif url[-1] == ")" and url.count(")") > url.count("("):
+            url = url[:-1]  # the closing paren of prose around the URL
+        else:
+            break
+    return url
 
 
 def estimate_tokens(text: str) -> int:
@@ -89,6 +148,12 @@ def singular(word: str) -> str:
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """`1 comment`, `2,345 comments`, `1 reply`/`2 replies` (give the plural when it is not
+    `word` + "s"). Only exactly one (or minus one) is singular: `0 comments`."""
+    return f"{n:,} {word if abs(n) == 1 else (words or word + 's')}"
+
+
 def points(n: int) -> str:
     """`1 point`, `2,345 points`."""
-    return f"{n:,} point" + ("" if abs(n) == 1 else "s")
+    return plural(n, "point")

@@ -49,10 +49,9 @@ def count(raw: list[Any]) -> dict[str, Any]:
         "unique_authors": len(
             {d.get("author") for d, _ in comments.values()} - {"[deleted]", None, ""}
         ),
-        "op_comments": sum(
-            1
-            for d, _ in comments.values()
-            if d.get("is_submitter") or (op not in (None, "[deleted]") and d.get("author") == op)
-        ),
+        # A deleted OP's comments cannot be told from any other deleted account's: unknown.
+        "op_comments": None
+        if op in (None, "[deleted]", "")
+        else sum(1 for d, _ in comments.values() if d.get("is_submitter") or d.get("author") == op),
         "unfetched_stubs": stubs,
     }
