@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from digest.model import Thread
-from digest.quotes import is_verbatim
+from digest.quotes import is_verbatim, quoted_from_others
 from digest.report import Quote
 from digest.stats import collect_links
 from digest.text import unescape_markdown
@@ -25,6 +25,8 @@ def check_quote(thread: Thread, quote: Quote) -> str | None:
             return "attributed to the post with the wrong author or score"
         if not (is_verbatim(quote.text, post.body) or is_verbatim(quote.text, post.title)):
             return "not a verbatim part of the post"
+        if not is_verbatim(quote.text, post.title) and quoted_from_others(quote.text, post.body):
+            return "is text the post quotes (a `>` block), not the OP's own words"
         return None
     comment = thread.by_id.get(quote.comment_id)
     if comment is None:
@@ -33,6 +35,8 @@ def check_quote(thread: Thread, quote: Quote) -> str | None:
         return f"gives comment {comment.id} the wrong author or score"
     if not is_verbatim(quote.text, comment.body):
         return f"is not a verbatim part of comment {comment.id}"
+    if quoted_from_others(quote.text, comment.body):
+        return f"is text comment {comment.id} quotes (a `>` block), not its author's own words"
     return None
 
 
