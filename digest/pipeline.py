@@ -23,7 +23,7 @@ from digest.report import (
 from digest.select import select_comments
 from digest.sentiment import PolarityScorer, label, make_scorer, measure
 from digest.stats import ThreadStats, compute_stats
-from digest.text import find_urls
+from digest.text import find_urls, plural
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ def ground(thread: Thread, narrative: Narrative) -> tuple[Narrative, list[str]]:
     def scrub(text: str, where: str) -> str:
         clean, removed = _scrub_urls(thread, text)
         if removed:
-            problems.append(f"{where}: removed {removed} link(s) not found in the thread")
+            problems.append(f"{where}: removed {plural(removed, 'link')} not found in the thread")
         return clean
 
     summary = tuple(replace(p, text=scrub(p.text, "summary")) for p in summary)
@@ -168,34 +168,55 @@ def ground(thread: Thread, narrative: Narrative) -> tuple[Narrative, list[str]]:
     )
 
 
+def _are(n: int, what: str, one: str | None = None) -> str:
+    """`1 is top-level`, `3 are top-level`; with `one`: `none are replies`, `1 is a reply`."""
+    if one is None:
+        return f"{n:,} {'is' if n == 1 else 'are'} {what}"
+    if n == 0:
+        return f"none are {what}"
+    return f"1 is {one}" if n == 1 else f"{n:,} are {what}"
+
+
+def _were(n: int) -> str:
+    return "was" if n == 1 else "were"
+
+
 def _engagement(thread: Thread, stats: ThreadStats) -> tuple[str, ...]:
     post = thread.post
     lines = []
     ratio = f", {post.upvote_ratio:.0%} upvoted" if post.upvote_ratio is not None else ""
     lines.append(
-        f"The post has a score of {post.score:,}{ratio}, and {post.num_comments:,} comments."
+        f"The post has a score of {post.score:,}{ratio}, and {plural(post.num_comments, 'comment')}."
     )
     if stats.comments_present:
-        lines.append(
-            f"Of the {stats.comments_present:,} comments fetched, {stats.top_level_comments:,} are "
-            f"top-level and {stats.replies:,} are replies; the deepest reply chain is "
-            f"{stats.max_depth} levels."
+        fetched = stats.comments_present
+        depth = (
+            "no comment has a reply"
+            if stats.max_depth <= 1
+            else f"the deepest reply chain is {plural(stats.max_depth, 'level')}"
         )
         lines.append(
-            f"{stats.unique_authors:,} different accounts commented; the top 10% of comments "
-            f"hold {stats.top_decile_score_share:.0%} of the comment upvotes "
+            f"Of the {plural(fetched, 'comment')} fetched, "
+            f"{_are(stats.top_level_comments, 'top-level')} and "
+            f"{_are(stats.replies, 'replies', 'a reply')}; {depth}."
+        )
+        lines.append(
+            f"{plural(stats.unique_authors, 'different account')} commented; the top 10% of "
+            f"comments hold {stats.top_decile_score_share:.0%} of the comment upvotes "
             f"(median comment score {stats.median_score:g})."
         )
-    if post.author is None:
-        lines.append("The OP's account is deleted, so their replies cannot be told apart.")
+    if post.author is None or stats.op_comments is None:
+        lines.append(
+            "The OP's account is deleted, so how many of the comments are theirs is unknown."
+        )
     elif stats.op_comments:
-        lines.append(f"The OP, u/{post.author}, commented {stats.op_comments:,} times.")
+        lines.append(f"The OP, u/{post.author}, commented {plural(stats.op_comments, 'time')}.")
     else:
         lines.append(f"The OP, u/{post.author}, did not comment in what was fetched.")
     if stats.busiest_hour is not None and stats.first_comment_at and stats.last_comment_at:
         lines.append(
             f"The busiest hour began {stats.busiest_hour:%Y-%m-%d %H:00} UTC "
-            f"({stats.busiest_hour_comments:,} comments); comments run from "
+            f"({plural(stats.busiest_hour_comments, 'comment')}); comments run from "
             f"{stats.first_comment_at:%Y-%m-%d %H:%M} to {stats.last_comment_at:%Y-%m-%d %H:%M} UTC."
         )
     return tuple(lines)
@@ -219,19 +240,22 @@ def _observations(thread: Thread, stats: ThreadStats, inp: AnalysisInput) -> lis
         out.append(f"This is a crosspost from r/{post.crosspost_parent.subreddit}.")
     if stats.comments_present and stats.deleted_or_removed / stats.comments_present >= 0.1:
         out.append(
-            f"Heavy deletions: {stats.deleted_or_removed:,} of {stats.comments_present:,} "
-            f"comments were deleted ({stats.deleted_comments:,}) or removed "
-            f"({stats.removed_comments:,})."
+            f"Heavy deletions: {stats.deleted_or_removed:,} of "
+            f"{plural(stats.comments_present, 'comment')} {_were(stats.deleted_or_removed)} "
+            f"deleted ({stats.deleted_comments:,}) or removed ({stats.removed_comments:,})."
         )
     if post.upvote_ratio is not None and post.upvote_ratio < 0.7:
         out.append(f"Divisive post: only {post.upvote_ratio:.0%} of votes on it are upvotes.")
     if post.author is not None and stats.comments_present >= 10 and not stats.op_comments:
         out.append("The OP did not take part in the discussion.")
     if stats.controversial_ids:
-        out.append(f"Reddit marks {len(stats.controversial_ids):,} comments as controversial.")
+        out.append(
+            f"Reddit marks {plural(len(stats.controversial_ids), 'comment')} as controversial."
+        )
     if stats.distinguished_comments:
         out.append(
-            f"{stats.distinguished_comments:,} comments were posted by moderators or admins "
+            f"{plural(stats.distinguished_comments, 'comment')} "
+            f"{_were(stats.distinguished_comments)} posted by moderators or admins "
             "speaking officially."
         )
     if stats.top_decile_score_share >= 0.8 and stats.comments_present >= 20:
@@ -239,7 +263,8 @@ def _observations(thread: Thread, stats: ThreadStats, inp: AnalysisInput) -> lis
     cov = inp.selection.coverage
     if cov.fetched < post.num_comments * 0.5:
         out.append(
-            f"Only {cov.fetched:,} of {post.num_comments:,} comments were fetched; "
+            f"Only {cov.fetched:,} of {plural(post.num_comments, 'comment')} "
+            f"{_were(cov.fetched)} fetched; "
             "the rest may change the picture."
         )
     return out
@@ -254,7 +279,8 @@ def assemble(
         log.info("grounding dropped %d item(s) for %s: %s", len(problems), thread.post.id, problems)
         notes = (
             *notes,
-            f"{len(problems)} item(s) of the analysis did not match the thread and were left out.",
+            f"{plural(len(problems), 'item')} of the analysis did not match the thread and "
+            f"{_were(len(problems))} left out.",
         )
     selected = inp.comments
     per = inp.sentiment.per_comment

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from digest.model import Comment, Thread
 from digest.prompt_format import MAX_COMMENT_TOKENS, comment_tokens, post_tokens
-from digest.text import estimate_tokens
+from digest.text import estimate_tokens, plural
 
 MIN_COMMENT_TOKENS = 16  # below this much room, no comment can fit
 MAX_POST_SHARE = 0.25  # the post's body may take at most this share of the budget
@@ -31,13 +31,13 @@ class Coverage:
     def describe(self) -> str:
         """One line a person can trust: what was read, of how much, chosen how."""
         total = max(self.reported, self.fetched)
-        text = f"analysed {self.analyzed:,} of {total:,} comments"
+        text = f"analysed {self.analyzed:,} of {plural(total, 'comment')}"
         if self.analyzed == 0:
             return text
         if self.analyzed < total:
             how = "the top by score, with their parent comments"
             if self.fetched < total:
-                how += f"; {self.fetched:,} were fetched"
+                how += f"; {self.fetched:,} {'was' if self.fetched == 1 else 'were'} fetched"
             text += f" ({how})"
         return text
 

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from digest.report import CommentNote, Depth, Quote, Report
 from digest.stats import Link, LinkCategory
-from digest.text import points
+from digest.text import plural, points
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +61,11 @@ def who(author: str | None) -> str:
 
 
 def quote_span(q: Quote) -> Span:
-    """The quoted words; "…" says the writer's sentence went on."""
-    return Span(q.text + ("…" if q.cut else ""), "quote")
+    """The quoted words; " / " marks where the writer broke the line (a short comment quoted
+    whole keeps its shape: "New model / Look inside / Lobotomized"); "…" says the writer's
+    sentence went on."""
+    lines = (line.strip() for line in q.text.splitlines())
+    return Span(" / ".join(line for line in lines if line) + ("…" if q.cut else ""), "quote")
 
 
 def quote_line(q: Quote, lead: str = "", extra: str = "") -> Line:
@@ -84,7 +87,7 @@ def link_line(link: Link) -> Line:
     where = (
         "the post" if first.comment_id is None else f"{who(first.author)} ({points(first.score)})"
     )
-    more = f" and {len(link.found_in) - 1} more" if len(link.found_in) > 1 else ""
+    more = f" and {len(link.found_in) - 1:,} more" if len(link.found_in) > 1 else ""
     return (Span.link(link.url), Span(f" — shared by {where}{more}", "muted"))
 
 
@@ -96,7 +99,7 @@ def _grouped_links(report: Report, limit_per_group: int) -> list[Block]:
             continue
         lines = [link_line(lk) for lk in links[:limit_per_group]]
         if len(links) > limit_per_group:
-            lines.append((Span(f"… and {len(links) - limit_per_group} more", "muted"),))
+            lines.append((Span(f"… and {len(links) - limit_per_group:,} more", "muted"),))
         blocks.append(para(Span(category.value.capitalize(), "strong")))
         blocks.append(bullets(lines))
     return blocks
@@ -109,7 +112,7 @@ def title_line(report: Report) -> Line:
         Span(f"r/{t.subreddit}", "strong"),
         Span(" · "),
         Span(t.title, "strong"),
-        Span(f" · {points(t.score)}{ratio} · {t.num_comments:,} comments · ", "muted"),
+        Span(f" · {points(t.score)}{ratio} · {plural(t.num_comments, 'comment')} · ", "muted"),
         Span.link(t.permalink),
     )
 
@@ -119,7 +122,7 @@ def _note_line(n: CommentNote, *, stance: bool = True, reason: bool = False) -> 
     if stance and n.stance:
         bits.append(n.stance)
     if n.replies:
-        bits.append(f"{n.replies:,} repl{'y' if n.replies == 1 else 'ies'}")
+        bits.append(plural(n.replies, "reply", "replies"))
     extra = (", " + ", ".join(bits)) if bits else ""
     lead = (n.reason[0].upper() + n.reason[1:] + " —") if reason and n.reason else ""
     return quote_line(n.quote, lead, extra)
@@ -176,7 +179,7 @@ def _sentiment_blocks(report: Report, deep: bool) -> list[Block]:
                     Span(f"{who(b.author)}'s thread", "strong"),
                     Span(
                         f" ({points(b.score)}): {b.label}, {b.compound:+.2f} over "
-                        f"{b.comments} comment{'s' if b.comments != 1 else ''}"
+                        f"{plural(b.comments, 'comment')}"
                     ),
                 )
             )
@@ -263,13 +266,19 @@ def _post_details(report: Report) -> Block:
 
 def _comment_analysis(report: Report) -> list[Block]:
     st = report.stats
+    depth = f"up to {plural(st.max_depth, 'level')} deep" if st.max_depth > 1 else "no reply chains"
+    op = (
+        "how many the OP wrote is unknown (their account is deleted)"
+        if st.op_comments is None or report.thread.author is None
+        else f"the OP wrote {st.op_comments:,}"
+    )
     counts = bullets(
         [
-            (Span(f"{st.comments_present:,} comments fetched of {st.num_comments:,} reported; "
-                  f"{report.coverage.analyzed:,} analysed."),),
-            (Span(f"{st.top_level_comments:,} top-level comments, {st.replies:,} replies, "
-                  f"up to {st.max_depth} levels deep."),),
-            (Span(f"{st.unique_authors:,} distinct authors; the OP wrote {st.op_comments:,}."),),
+            (Span(f"{plural(st.comments_present, 'comment')} fetched of {st.num_comments:,} "
+                  f"reported; {report.coverage.analyzed:,} analysed."),),
+            (Span(f"{plural(st.top_level_comments, 'top-level comment')}, "
+                  f"{plural(st.replies, 'reply', 'replies')}, {depth}."),),
+            (Span(f"{plural(st.unique_authors, 'distinct author')}; {op}."),),
             (Span(f"{st.deleted_comments:,} deleted and {st.removed_comments:,} removed; "
                   f"{st.edited_comments:,} edited."),),
         ]
