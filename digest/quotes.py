@@ -223,16 +223,21 @@ def quote_of_post(thread: Thread, limit: int = QUOTE_LIMIT) -> Quote | None:
 def quote_about(thread: Thread, comment: Comment, topic: str, limit: int = QUOTE_LIMIT) -> Quote:
     """The comment's first sentence of its own that mentions `topic` (any of its words, plural
     or not), cut at a word boundary only when longer than `limit`; what `quote_of` gives when
-    no sentence does, or when the comment is short enough to quote whole."""
-    if is_short(comment, limit):
-        return quote_of(thread, comment, limit)  # a short comment is quoted whole
+    no sentence does.
+
+    A mention in a line that is no whole sentence ("New amazing open source model", then "Look
+    inside", "Lobotomized") is not quoted alone: a short comment is then quoted whole.
+    """
     keys = [singular(w) for w in _TOPIC_WORD.findall(topic)]
     if keys:
         words = "|".join(map(re.escape, keys))
         mentions = re.compile(rf"\b(?:{words})(?:s|es)?\b", re.IGNORECASE)
         for sentence in own_sentences(comment.body):
             if mentions.search(sentence):
-                return Quote(comment.id, comment.author, comment.score, excerpt(sentence, limit))
+                flat = normalize_ws(sentence)
+                if not flat.endswith(_SENTENCE_END) and is_short(comment, limit):
+                    break  # a fragment of a short comment: the whole comment says it
+                return Quote(comment.id, comment.author, comment.score, excerpt(flat, limit))
     return quote_of(thread, comment, limit)
 
 
