@@ -92,7 +92,8 @@ class CoreConfig:
     recent_days: int = 7  # a scheduled digest skips threads posted to the channel this recently
     schedule_grace: timedelta = timedelta(hours=6)  # a missed run older than this is skipped
     late_after: timedelta = timedelta(minutes=2)
-    max_attempts: int = 3
+    max_attempts: int = 3  # attempts that failed with an error of their own
+    max_interruptions: int = 6  # attempts that ended with the process (crashes, kills)
     job_lease: timedelta = timedelta(seconds=60)  # a claim lapses unless renewed
     heartbeat_seconds: float = 15.0  # how often running jobs' claims are renewed
     watch_first_check: timedelta = timedelta(minutes=10)
@@ -136,6 +137,14 @@ class GaveUp(DigestError):
         super().__init__(
             "The digest could not be made: it failed several times in a row, so I stopped "
             "trying. Please try again later."
+        )
+
+
+class GaveUpUnsure(DigestError):
+    def __init__(self) -> None:
+        super().__init__(
+            "The digest may or may not have been posted: it was interrupted several times and "
+            "I cannot check this channel's history. If it is not here, please ask again."
         )
 
 
@@ -562,13 +571,13 @@ class Core:
         job = await self.storage.claim_job(
             lease=self.config.job_lease,
             max_attempts=self.config.max_attempts,
+            max_interruptions=self.config.max_interruptions,
             exclude=sorted(self._running_keys),
         )
         if job is None:
             return None
-        if job.gave_up:  # it was tried max_attempts times (and perhaps killed the process)
-            log.error("job %s given up: %s", job.key, job.error)
-            await self._tell_failure(job, GaveUp())
+        if job.gave_up:  # tried too often (and perhaps the job is what kills the process)
+            await self._give_up(job)
             return job
         self._running_jobs += 1
         self._running_keys.add(job.key)
@@ -590,6 +599,30 @@ class Core:
         if done is not None and self.on_job_done is not None:
             self.on_job_done(done)
         return done
+
+    async def _give_up(self, job: JobRow) -> None:
+        """A job out of attempts. If it had begun posting, its post may be out: then it is done,
+        not failed (the asker must not hear "failed" under their digest)."""
+        if job.post_attempted:
+            chat = self.chats.get(job.payload.get("platform", ""))
+            try:
+                refs = job.result or (
+                    await chat.find_posted(self._target_for(job), job.key) if chat else None
+                )
+            except Exception as exc:  # cannot look: say so, never claim it failed
+                log.warning("job %s given up; cannot check whether it posted: %s", job.key, exc)
+                await self._tell_failure(job, GaveUpUnsure())
+                return
+            if refs:
+                log.warning("job %s given up after its post went out: recorded as done", job.key)
+                post_id = None
+                if job.report is not None and job.kind != "scheduled":  # 🔍 on it still works
+                    report = await asyncio.to_thread(codec.loads, Report, job.report)
+                    post_id = report.thread.id
+                await self.storage.finish_job(job.key, refs, post_id=post_id)
+                return
+        log.error("job %s given up: %s", job.key, job.error)
+        await self._tell_failure(job, GaveUp())
 
     async def _job_failed(self, job: JobRow, exc: Exception) -> None:
         permanent = isinstance(exc, DigestError | RecursionError) and not isinstance(

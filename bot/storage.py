@@ -207,6 +207,13 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE subscriptions ADD COLUMN source_problem TEXT;
         """,
     ),
+    (
+        6,
+        "attempts that ended with the process (not with an error of their own), counted apart",
+        """
+        ALTER TABLE jobs ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
 ]
 
 
@@ -680,6 +687,7 @@ class Storage:
         *,
         lease: timedelta = timedelta(seconds=60),
         max_attempts: int = 3,
+        max_interruptions: int = 6,
         exclude: Sequence[str] = (),
     ) -> JobRow | None:
         """Claim the oldest runnable job: pending and due, or left running by a run whose claim
@@ -701,8 +709,15 @@ class Storage:
                 row = await cur.fetchone()
             if row is None:
                 return None
-            if row["attempts"] >= max_attempts:
-                error = f"gave up after {row['attempts']} attempts: {row['error'] or 'interrupted'}"
+            # An attempt that ended with the process (its claim lapsed while `running`) may be
+            # an innocent bystander of a crash, or the job that crashes it: those are capped
+            # apart, more loosely, so a few restarts do not fail the jobs that happened to run.
+            interrupted = row["status"] in ("running", "posting")
+            interruptions = row["interruptions"] + int(interrupted)
+            errors = row["attempts"] - row["interruptions"] - int(interrupted)
+            if errors >= max_attempts or interruptions >= max_interruptions:
+                why = row["error"] if errors >= max_attempts else "interrupted by restarts"
+                error = f"gave up after {row['attempts']} attempts: {why or 'interrupted'}"
                 await db.execute(
                     "UPDATE jobs SET status = 'failed', error = ?, claimed_by = NULL,"
                     " claimed_until = NULL, claim_token = NULL, updated_at = ? WHERE id = ?",
@@ -712,9 +727,9 @@ class Storage:
                 return replace(job, status="failed", error=error, gave_up=True)
             token = uuid.uuid4().hex
             await db.execute(
-                "UPDATE jobs SET status = 'running', attempts = attempts + 1, claimed_by = ?,"
-                " claimed_until = ?, claim_token = ?, updated_at = ? WHERE id = ?",
-                (self.owner_id, _iso(now + lease), token, _iso(now), row["id"]),
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, interruptions = ?,"
+                " claimed_by = ?, claimed_until = ?, claim_token = ?, updated_at = ? WHERE id = ?",
+                (interruptions, self.owner_id, _iso(now + lease), token, _iso(now), row["id"]),
             )
         return await self.job(row["key"])
 

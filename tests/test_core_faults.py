@@ -77,7 +77,7 @@ async def test_a_job_that_kills_the_process_is_capped_and_the_asker_told_once(
     async def crash(*a: Any, **k: Any) -> Any:
         raise SimulatedCrash
 
-    for _ in range(5):  # five restarts, each killed by the same job
+    for _ in range(h.core.config.max_interruptions + 2):  # restarts, each killed by the job
         h.core.engines.by_name["offline"].digest = crash  # type: ignore[method-assign]
         with contextlib.suppress(SimulatedCrash):
             await h.run_jobs()
@@ -86,7 +86,7 @@ async def test_a_job_that_kills_the_process_is_capped_and_the_asker_told_once(
     await h.run_jobs()
     [job] = await h.core.storage.jobs()
     assert job.status == "failed"
-    assert job.attempts == h.core.config.max_attempts
+    assert job.attempts == h.core.config.max_interruptions
     assert h.chat.public() == []
     [told] = h.chat.ephemeral()
     assert "stopped trying" in told.text
@@ -100,7 +100,7 @@ async def test_a_scheduled_run_that_gives_up_says_so_in_its_channel_once(h: Harn
         await h.run_jobs()
     for _ in range(2):
         core = await h.restart()
-        core.config = replace(core.config, max_attempts=1)
+        core.config = replace(core.config, max_interruptions=1)
         await h.run_jobs()
     said = [p for p in h.chat.public() if "could not be posted" in p.text]
     assert len(said) == 1
@@ -334,3 +334,49 @@ async def test_a_burst_cannot_pass_the_limit_before_it_counts(h: Harness) -> Non
     )
     assert len(await h.core.storage.jobs()) == h.core.config.user_limit[0] == 5
     assert len(h.chat.ephemeral()) == 7
+
+
+async def test_a_job_given_up_after_its_post_went_out_is_done_not_failed(h: Harness) -> None:
+    """Killed right after posting, again and again: when its attempts run out, the post is
+    found, and the asker is not told it failed under their digest."""
+    await h.core.handle_request(h.request("digest", URL))
+    h.chat.crash_after_post = True
+    with pytest.raises(SimulatedCrash):
+        await h.run_jobs()
+    original = h.core.storage.finish_job
+
+    async def crash(*a: Any, **k: Any) -> None:
+        raise SimulatedCrash
+
+    for _ in range(h.core.config.max_interruptions - 1):  # the last claim gives up
+        core = await h.restart()
+        core.storage.finish_job = crash  # type: ignore[method-assign]
+        with contextlib.suppress(SimulatedCrash):
+            await h.run_jobs()
+    core = await h.restart()
+    assert core.storage.finish_job.__func__ is original.__func__  # type: ignore[attr-defined]
+    await h.run_jobs()
+    [job] = await h.core.storage.jobs()
+    assert job.status == "done"
+    assert len(h.chat.public()) == 1
+    assert h.chat.ephemeral() == []
+
+
+async def test_bystanders_of_a_few_crashes_are_not_given_up(h: Harness) -> None:
+    """Three restarts that each interrupt a job it did not cause: it still completes."""
+    await h.core.handle_request(h.request("digest", URL))
+    original = h.core.engines.by_name["offline"].digest
+
+    async def crash(*a: Any, **k: Any) -> Any:
+        raise SimulatedCrash
+
+    for _ in range(3):
+        h.core.engines.by_name["offline"].digest = crash  # type: ignore[method-assign]
+        with contextlib.suppress(SimulatedCrash):
+            await h.run_jobs()
+        h.core.engines.by_name["offline"].digest = original  # type: ignore[method-assign]
+        await h.restart()
+    await h.run_jobs()
+    [job] = await h.core.storage.jobs()
+    assert job.status == "done"
+    assert len(h.chat.public()) == 1
