@@ -703,7 +703,9 @@ class Storage:
                 "SELECT * FROM jobs WHERE ((status = 'pending' AND not_before <= ?)"
                 " OR (status IN ('running', 'posting')"
                 "     AND (claimed_until IS NULL OR claimed_until <= ?)))" + skip + ""
-                " ORDER BY not_before, id LIMIT 1",
+                # Interrupted jobs go after the others: one that crashes the process must not
+                # hold up the queue behind it, nor its bystanders be interrupted every time.
+                " ORDER BY interruptions + (status != 'pending'), not_before, id LIMIT 1",
                 (_iso(now), _iso(now), *exclude),
             ) as cur:
                 row = await cur.fetchone()

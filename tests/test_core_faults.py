@@ -380,3 +380,16 @@ async def test_bystanders_of_a_few_crashes_are_not_given_up(h: Harness) -> None:
     [job] = await h.core.storage.jobs()
     assert job.status == "done"
     assert len(h.chat.public()) == 1
+
+
+async def test_a_job_that_crashes_the_process_does_not_hold_up_the_queue(h: Harness) -> None:
+    await h.core.handle_request(h.request("digest", URL, reply_token="poison"))
+    await h.core.handle_request(h.request("digest", "https://redd.it/bbb222", reply_token="fine"))
+    h.source.fail_fetch = SimulatedCrash()  # the first job claimed crashes the process
+    with pytest.raises(SimulatedCrash):
+        await h.core.run_one_job()
+    await h.restart()
+    done = await h.core.run_one_job()  # the other job goes first now
+    assert done is not None
+    assert done.key.endswith(":fine")
+    assert done.status == "done"
