@@ -36,24 +36,33 @@ _ASCII_PIECE = re.compile(
     r"|\s",
     re.ASCII,
 )
-SAFETY = 1.03  # the fitted count's worst undercount on a whole real prompt was 4%
+SAFETY = 1.03  # the fitted count alone is 0-7% above cl100k on the real threads; 3% more for others
 
 
 def _piece_cost(piece: str) -> float:
     """Tokens for one pre-token of three characters or more, or holding non-ASCII."""
     if not piece.isascii():
-        # Per character: Latin accents and Cyrillic about one, CJK a little more, emoji two.
+        # Per character: Latin accents and Cyrillic about one, CJK a little more, emoji three.
         ascii_chars = sum(1 for ch in piece if ch < "\x80")
         wide = sum(1 for ch in piece if ch >= "\u0800")
         astral = sum(1 for ch in piece if ch > "\uffff")
-        return len(piece) - ascii_chars + 0.3 * wide + 0.7 * astral + (ascii_chars + 3) // 4
+        return len(piece) - ascii_chars + 0.3 * wide + 1.7 * astral + (ascii_chars + 3) // 4
     n = len(piece)
     if piece[-1].isalpha():
-        caps = sum(1 for ch in piece if ch.isupper())
-        extra = 0.4 * (caps - 1) if caps > 1 else 0.0  # acronyms split: " ERNIE", "DGX"
         if piece[0].isalpha():  # a word glued to what precedes it (URL parts, identifiers)
-            return extra + (1.0 if n <= 6 else n / 3.1)
-        return extra + (1.0 if n <= 6 else 1.0 + (n - 6) * 0.12)  # after a space or a mark
+            return 1.0 if n <= 6 else n / 3.1
+        letters = n - 1
+        lower = piece[1:].islower()
+        if piece[0] == " ":  # an ordinary word: common ones are one token
+            if lower:
+                return 1.0 + max(letters - 6, 0) * 0.1
+            if sum(1 for ch in piece if ch.isupper()) > 1:  # acronyms, SHOUTING
+                return max(1.0, letters * 0.45)
+            return 1.0 + (letters - 2) * 0.12
+        if letters == 1:
+            return 1.0
+        # after a mark: paths, file names, "/Qwen", ".gguf"
+        return 1.0 + (letters - 1) * 0.17 if lower else 1.7 + (letters - 2) * 0.17
     if piece.isspace():
         return 1.0 + n // 16
     return max(1.0, n * 0.5)  # a run of punctuation

@@ -43,7 +43,7 @@ def short_ids(request: StructuredRequest) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for block in request.blocks:
         for line in block.text.splitlines():
-            if line.startswith("{"):
+            if line.startswith('{"id": '):  # a line of the thread data
                 obj = json.loads(line)
                 out[obj["id"]] = obj
     return out
