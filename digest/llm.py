@@ -223,6 +223,9 @@ class LLMAnalyzer:
             try:
                 response = await self._call(request, deadline, tally)
             except LLMOutputError as exc:
+                if checked is not None:  # the repair came back broken: keep the first answer
+                    log.info("%s: the repair round was unparsable (%s)", self.name, exc)
+                    break
                 if round_ == 1 or deadline - self._clock() < self._policy.min_call_time:
                     raise LLMUnavailable(
                         f"{self.name} gave invalid output twice", tally.usage

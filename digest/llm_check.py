@@ -22,8 +22,9 @@ from digest.quotes import quote_text
 from digest.report import CommentNote, Narrative, Passage, Quote, Takeaway, Theme
 from digest.text import find_urls, normalize_ws
 
-# A number as a model writes one in prose: "1,234", "0.93", "42" (single digits are free).
-_NUMBER = re.compile(r"(?<![\w.])\d[\d,.]*\d(?![\w])|(?<![\w.])\d{2,}(?![\w])")
+# A number as a model writes one in prose: "1,234", "0.93", "42", also with a unit ("24GB",
+# "26h"); single digits are free, and digits glued after letters are names ("Q4", "Llama3").
+_NUMBER = re.compile(r"(?<![\w.])\d[\d,.]*\d|(?<![\w.])\d{2,}")
 # Any run of digits in the data, glued to letters or not ("+26h", "v1.5", "c12" excepted below).
 _DATA_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 _SHORT_ID = re.compile(r'"(?:id|parent)": "c\d+"')

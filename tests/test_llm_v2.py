@@ -23,6 +23,7 @@ from digest.llm import (
     REPORT_SCHEMA,
     LLMAnalyzer,
     LLMClient,
+    LLMOutputError,
     LLMUnavailable,
     RetryPolicy,
     StructuredRequest,
@@ -194,6 +195,10 @@ def test_numbers_in_the_data_may_be_repeated_invented_ones_may_not() -> None:
         "numbers shown there"
     ]
     assert checked.narrative.observations == ()
+    answer["observations"] = ["It needs 48GB, but runs fine on a Q4 quant of Llama3 after 26h."]
+    assert [e.split(":")[1] for e in validate(inp, answer, ids, request).errors] == [
+        " states the number 48, which is not in the data; repeat only numbers shown there"
+    ]
 
 
 async def test_an_invented_number_goes_to_the_repair_round() -> None:
@@ -375,6 +380,20 @@ async def test_schema_errors_go_through_the_repair_round() -> None:
     llm = ScriptedLLM(default=sloppy)
     report = await _engine(llm).digest(_linked_thread(), Depth.BRIEF)
     assert report.analyzer == "scripted"
+    assert any("did not match the thread" in n for n in report.notes)
+
+
+async def test_a_broken_repair_keeps_what_the_first_answer_got_right() -> None:
+    def one_bad_quote(request: StructuredRequest) -> dict[str, Any]:
+        answer = grounded_answer(request)
+        answer["takeaways"][0]["quote"]["text"] = "words nobody wrote"
+        return answer
+
+    llm = ScriptedLLM(steps=[one_bad_quote, LLMOutputError("not JSON: {oops")])
+    report = await _engine(llm).digest(_linked_thread(), Depth.BRIEF)
+    assert report.analyzer == "scripted"
+    assert report.summary[0].text == "People discuss the post."
+    assert report.takeaways == ()
     assert any("did not match the thread" in n for n in report.notes)
 
 
