@@ -30,7 +30,7 @@ def find_urls(text: str) -> Iterator[str]:
 
     - a Markdown link target `[text](URL)` ends at its balanced closing parenthesis, so
       `[x](https://a/b)c` is `https://a/b` and `[x](https://w/Foo_(bar))` keeps `Foo_(bar)`;
-    - an autolink `<URL>` ends at `>`;
+    - an autolink `<URL>` ends at `>` (with no whitespace inside; else it is a bare URL);
     - a bare URL ends at whitespace or `<>[]"'`|{}^`, then loses trailing punctuation and an
       unbalanced closing parenthesis (`(see https://a/b).` is `https://a/b`).
     """
@@ -42,13 +42,24 @@ def find_urls(text: str) -> Iterator[str]:
         before = text[max(0, start - 3) : start]
         if before.endswith("]("):
             url, pos = _scan_target(text, start)
-        elif before.endswith("](<") or before.endswith("<"):
-            url, pos = _scan(text, start, lambda ch, _depth: ch == ">" or ch.isspace())
+        elif before.endswith("<") and _closes_autolink(text, start):
+            url, pos = _scan(text, start, lambda ch, _depth: ch == ">")
         else:
             url, pos = _scan(text, start, lambda ch, _depth: ch in _BARE_STOP, literal=False)
             url = _trim_bare(url)
         if len(url) > len(url.split("://", 1)[0]) + 4:
             yield url
+
+
+def _closes_autolink(text: str, start: int) -> bool:
+    """`<URL>` is an autolink only when a `>` closes it before any whitespace or `<`
+    (CommonMark 6.5); `<https://a/b|c d>` is text with a bare URL in it."""
+    for ch in text[start:]:
+        if ch == ">":
+            return True
+        if ch.isspace() or ch == "<":
+            return False
+    return False
 
 
 def _scan(
