@@ -1,26 +1,24 @@
-"""Sentiment numbers, computed locally with VADER (tuned for social media text).
+"""Sentiment numbers, computed locally: VADER's polarity of each sentence, read the way Reddit
+writes (see digest.mood), and a thread mood led by the highest-voted voices.
 
 The numbers are data, whichever analyser writes the narrative around them.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
 
 from digest.model import Comment, Thread
+from digest.mood import LEAN, PolarityScorer, Tone, read, thread_mood
 
-POSITIVE = 0.05  # VADER's conventional thresholds on the compound score
-NEGATIVE = -0.05
+POSITIVE = LEAN  # a comment's polarity from here on reads as an opinion
+NEGATIVE = -LEAN
 SHIFT_THRESHOLD = 0.1
 MIN_FOR_SHIFT = 6
 MAX_BRANCHES = 5
 
-
-class PolarityScorer(Protocol):
-    def polarity_scores(self, text: str) -> dict[str, float]: ...
+__all__ = ["PolarityScorer", "SentimentStats", "label", "make_scorer", "measure"]
 
 
 def label(compound: float) -> str:
@@ -46,7 +44,7 @@ class BranchSentiment:
 
 @dataclass(frozen=True, slots=True)
 class SentimentStats:
-    compound: float  # score-weighted mean over the analysed comments, -1..1
+    compound: float  # the thread's lean, -1..1, led by its highest-voted voices (digest.mood)
     label: str  # positive | negative | neutral | mixed
     positive: int
     neutral: int
@@ -55,35 +53,50 @@ class SentimentStats:
     late: float | None
     shift: str  # steady | more positive | more negative | too few comments to tell
     branches: tuple[BranchSentiment, ...]
-    per_comment: dict[str, float]
+    per_comment: dict[str, float]  # each comment's polarity, as digest.mood reads it
+    questions: int = 0  # comments that ask rather than judge (counted as neutral)
+    stances: dict[str, str] = field(default_factory=dict)  # comment id → stance (digest.mood)
+    lead_ids: tuple[str, ...] = ()  # the top voices that led the mood, highest-voted first
+    split: bool = False  # those voices disagree among themselves
 
     @property
     def analysed(self) -> int:
         return self.positive + self.neutral + self.negative
 
 
+# Words VADER's lexicon scores as a general English reader would, not as this community writes
+# them: laughter is not praise, "insane" about a model is praise, and some criticisms are missing.
+_REDDIT_LEXICON = {
+    "lol": 0.0, "lmao": 0.0, "lmfao": 0.0, "rofl": 0.0, "haha": 0.0, "hahaha": 0.0,
+    "hehe": 0.0, "kek": 0.0, "xd": 0.0, "insane": 0.8, "insanely": 0.5, "killer": 0.5,
+    "unusable": -2.3, "garbage": -2.0, "lobotomized": -2.3, "lobotomised": -2.3,
+    "refuses": -1.2, "censored": -1.4, "overhyped": -1.6, "gibberish": -1.5, "slop": -1.2,
+    "bloated": -1.2, "meh": -0.8, "impossible": -1.0,
+    # Said of models, "safety" mostly means refusals; "courtesy of" is a credit, not a compliment.
+    "safety": 0.0, "safe": 0.0, "courtesy": 0.0,
+}  # fmt: skip
+
+
 def make_scorer() -> PolarityScorer:
-    """VADER's analyser (loads its bundled lexicon; build one per analyser, not per call)."""
+    """VADER's analyser (loads its bundled lexicon; build one per analyser, not per call), with
+    the words Reddit uses differently re-scored."""
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    scorer: PolarityScorer = SentimentIntensityAnalyzer()
+    analyzer = SentimentIntensityAnalyzer()
+    analyzer.lexicon.update(_REDDIT_LEXICON)
+    scorer: PolarityScorer = analyzer
     return scorer
-
-
-def _weight(c: Comment) -> float:
-    return math.log2(max(c.score, 0) + 2)
 
 
 def measure(thread: Thread, comments: Sequence[Comment], scorer: PolarityScorer) -> SentimentStats:
     scored = [c for c in comments if c.has_text]
-    per = {c.id: float(scorer.polarity_scores(c.body)["compound"]) for c in scored}
-    weights = sum(_weight(c) for c in scored)
-    compound = sum(per[c.id] * _weight(c) for c in scored) / weights if weights else 0.0
+    tones: dict[str, Tone] = {c.id: read(c.body, scorer) for c in scored}
+    per = {cid: round(t.polarity, 4) for cid, t in tones.items()}
+    mood = thread_mood(scored, tones)
+    compound = mood.score
     labels = [label(per[c.id]) for c in scored]
     pos, neg, neu = labels.count("positive"), labels.count("negative"), labels.count("neutral")
-    overall = label(compound)
-    if scored and pos / len(scored) >= 0.3 and neg / len(scored) >= 0.3:
-        overall = "mixed"
+    overall = mood.label
     early = late = None
     shift = "too few comments to tell"
     if len(scored) >= MIN_FOR_SHIFT:
@@ -126,4 +139,8 @@ def measure(thread: Thread, comments: Sequence[Comment], scorer: PolarityScorer)
         shift=shift,
         branches=branches,
         per_comment=per,
+        questions=sum(1 for t in tones.values() if t.stance == "question"),
+        stances={cid: t.stance for cid, t in tones.items()},
+        lead_ids=mood.lead,
+        split=mood.split,
     )
