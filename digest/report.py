@@ -77,6 +77,9 @@ class Narrative:
     notable: tuple[CommentNote, ...]
     takeaways: tuple[Takeaway, ...]
     observations: tuple[str, ...] = ()
+    # One line, shown first in a brief: how the thread took the post and what it talked about.
+    # Empty when the analyser wrote none (older cached reports; renderers then compose one).
+    tldr: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +165,7 @@ class Report:
     focus_comment_id: str | None = None
     notes: tuple[str, ...] = ()  # fallbacks, repairs, anything the reader should know
     usage: Usage = field(default_factory=Usage)
+    tldr: str = ""  # the analyser's one-line TL;DR (Narrative.tldr); "" when it wrote none
 
     def with_quotes(self, mark: Callable[[Quote], Quote]) -> Report:
         """The same report with `mark` applied to every quote, wherever it sits."""

@@ -169,10 +169,8 @@ _QUOTED = re.compile(r"“[^”]*”")
 
 
 def _our_words(report: Report, text: str) -> str:
-    """The rendered text without the thread's own words (quotes, the title) and without the
-    offline analyser's sentiment reading (digest/offline.py `_reading` says "over 1 comments";
-    see test_fact_rules.test_the_offline_sentiment_reading_says_one_comment)."""
-    for own in (report.thread.title, report.sentiment_reading):
+    """The rendered text without the thread's own words (quotes, the title)."""
+    for own in (report.thread.title,):
         if own:
             text = text.replace(own, "")
     return _QUOTED.sub("“”", text)

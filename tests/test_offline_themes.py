@@ -43,17 +43,29 @@ BODIES = [
 ]
 
 
+TOPICS = [
+    ("I moved all my summaries to a local model. Works well enough.", 300),
+    ("Summaries are nice, and summaries of long threads are the best part.", 200),
+    ("We generate summaries nightly. Nobody reads the summaries in the morning though.", 150),
+    ("[deleted]", 120),
+    ("My GPU has 8 GB of memory. A GPU with more memory is still nicer.", 90),
+    ("Which GPU do you use? My GPU keeps the cat warm at night.", 40),
+    ("An old GPU is fine: GPU prices are falling.", 10),
+]
+
+
 def test_theme_names_are_words_people_wrote_not_stems() -> None:
-    thread = thread_of(BODIES)
+    thread = thread_of(TOPICS)
     themes = find_themes(thread, list(thread.comments), limit=6)
     names = {t.name for t in themes}
-    assert "summaries" in names or "Summaries" in names  # not the stem "summarie"
+    assert "summaries" in names or "Summaries" in names  # not the stem "summary"/"summarie"
+    assert "GPU" in names  # named as written, not lower-cased
     assert not any(n.lower().endswith("summarie") for n in names)
 
 
 def test_theme_counts_use_the_coverage_denominator() -> None:
-    thread = thread_of(BODIES)
-    comments = list(thread.comments)  # six, one of them deleted (no text)
+    thread = thread_of(TOPICS)
+    comments = list(thread.comments)  # seven, one of them deleted (no text)
     (summaries,) = [
         t for t in find_themes(thread, comments, limit=6) if t.name.lower() == "summaries"
     ]
@@ -61,13 +73,19 @@ def test_theme_counts_use_the_coverage_denominator() -> None:
 
 
 def test_theme_examples_quote_the_sentence_that_mentions_the_theme() -> None:
-    thread = thread_of(BODIES)
+    """Themes are groups of comments now (issue 14), not phrases any two comments share: the
+    examples are still sentences that name the theme."""
+    thread = thread_of(TOPICS)
     report = ENGINE.digest_sync(thread, Depth.DEEP)
     by_name = {t.name: t for t in report.themes}
-    for quote in by_name["GPU"].examples:  # named as written, not lower-cased
+    for quote in by_name["GPU"].examples:
         assert "GPU" in quote.text
-    assert quote_about(thread, thread.by_id["c0"], "gpu").text == "Works well on one GPU."
+    assert (
+        quote_about(thread, thread.by_id["c0"], "summaries").text
+        == "I moved all my summaries to a local model."
+    )
     # Plural or not, the topic is found; with no mention, the comment's first words.
+    thread = thread_of(BODIES)
     assert (
         quote_about(thread, thread.by_id["c1"], "weight").text
         == "The hard part is hosting the quantized weights."

@@ -108,6 +108,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
                 for link in st.links
             ],
         },
+        "tldr": report.tldr,
         "summary": [{"text": p.text, "quote": _quote(p.quote)} for p in report.summary],
         "themes": [
             {

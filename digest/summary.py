@@ -1,0 +1,243 @@
+"""The summary: what the post claims, the main positions the comments take, and the strongest
+counterpoint, each in the words of whoever said it.
+
+Positions are chosen among sentences, not comments: each sentence is scored by how central it is
+to the discussion (TF-IDF cosine to the vote-weighted centre of all comments) and by the votes
+behind it, then picked by maximal marginal relevance, so that the second position says something
+the first did not. The counterpoint is the best-scored sentence against the thread's mood.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from digest.model import Comment, Thread
+from digest.mood import weight
+from digest.quotes import is_short, own_sentences, quote_of
+from digest.report import Passage, Quote, Theme
+from digest.sentiment import SentimentStats
+from digest.text import normalize_ws, points
+from digest.vectors import Vector, add, cosine, idf, normalized, terms, tfidf, top_terms
+
+MMR_LAMBDA = 0.7  # relevance against novelty
+MIN_WORDS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class _Sentence:
+    comment: Comment
+    text: str  # whitespace-normalised, a verbatim part of the comment
+    vec: Vector
+    relevance: float
+    on_claim: float  # similarity to the post's title and claim
+
+
+def who(author: str | None) -> str:
+    return f"u/{author}" if author else "a deleted account"
+
+
+def quote(thread: Thread, comment: Comment, sentence: str) -> Quote:
+    """A quote of the sentence, or of the whole comment when it is short (its punchline is
+    often its last line: digest.quotes.is_short)."""
+    if is_short(comment):
+        return quote_of(thread, comment)
+    return Quote(comment.id, comment.author, comment.score, sentence)
+
+
+def candidates(
+    comments: Sequence[Comment], centre: Vector, weights: Mapping[str, float], claim: Vector
+) -> list[_Sentence]:
+    """Sentences worth quoting, each scored by how central it is to the discussion and to the
+    post's claim, and by the votes behind it."""
+    out = []
+    for c in comments:
+        if not c.has_text or c.score < 1:
+            continue
+        for position, raw in enumerate(own_sentences(c.body)):
+            text = normalize_ws(raw)
+            if (
+                len(text.split()) < MIN_WORDS
+                or not text[0].isalnum()
+                or len(text) > 240
+                or "http" in text
+                or text.endswith("?")
+            ):
+                continue
+            bag, _ = terms(text)
+            if not bag:
+                continue
+            vec = tfidf(Counter(bag), weights)
+            on_claim = cosine(vec, claim)
+            central = cosine(vec, centre) + 0.5 * on_claim
+            early = 1.0 if position == 0 else 0.85
+            early *= min(1.0, 160 / len(text))  # a chat message has room for short sentences
+            relevance = (0.1 + central) * math.sqrt(weight(c)) * early
+            out.append(_Sentence(c, text, vec, relevance, on_claim))
+    return out
+
+
+def centre_of(comments: Sequence[Comment]) -> tuple[Vector, dict[str, float]]:
+    """The vote-weighted centre of the comments' vectors, and the IDF weights behind it."""
+    bags = {c.id: Counter(terms(c.body)[0]) for c in comments if c.has_text}
+    weights, _ = idf(bags.values())
+    centre: Vector = {}
+    for c in comments:
+        if bags.get(c.id):
+            add(centre, tfidf(bags[c.id], weights), weight(c))
+    return top_terms(normalized(centre), 200), weights
+
+
+def mmr(pool: Sequence[_Sentence], k: int, taken: set[str], authors: set[str]) -> list[_Sentence]:
+    """Up to `k` sentences by maximal marginal relevance, one per comment and per author
+    (`taken` and `authors` are updated with the picks)."""
+    if not pool:
+        return []
+    top = max(s.relevance for s in pool) or 1.0
+    chosen: list[_Sentence] = []
+    while len(chosen) < k:
+        best: tuple[float, str, _Sentence] | None = None
+        for s in pool:
+            if s.comment.id in taken or (s.comment.author or "") in authors:
+                continue
+            novelty = max((cosine(s.vec, o.vec) for o in chosen), default=0.0)
+            value = MMR_LAMBDA * s.relevance / top - (1 - MMR_LAMBDA) * novelty
+            key = (value, s.comment.id, s)
+            if best is None or (key[0], key[1]) > (best[0], best[1]):
+                best = key
+        if best is None:
+            break
+        chosen.append(best[2])
+        taken.add(best[2].comment.id)
+        authors.add(best[2].comment.author or "")
+    return chosen
+
+
+def claim(thread: Thread) -> Passage:
+    """What the post says: its most central sentence of its own (not what it quotes), else its
+    title, introduced by what kind of post it is."""
+    post = thread.post
+    opener = who(post.author)
+    sentences = [normalize_ws(s) for s in own_sentences(post.body)]
+    sentences = [s for s in sentences if len(s.split()) >= MIN_WORDS and "http" not in s]
+    if sentences:
+        title_bag = Counter(terms(post.title)[0])
+        weights, _ = idf([title_bag, *(Counter(terms(s)[0]) for s in sentences)])
+        title_vec = tfidf(title_bag, weights)
+        ranked = sorted(
+            enumerate(sentences),
+            key=lambda ps: (
+                -(cosine(tfidf(Counter(terms(ps[1])[0]), weights), title_vec) + 0.3)
+                / (1 + 0.15 * ps[0]),
+                ps[0],
+            ),
+        )
+        text = ranked[0][1] if len(ranked[0][1]) <= 260 else sentences[0]
+        if len(text) <= 260:
+            return Passage(f"{opener} writes:", Quote(None, post.author, post.score, text))
+    what = "a link"
+    if post.gallery_size:
+        what = f"a gallery of {post.gallery_size} images"
+    elif post.domain in ("i.redd.it", "i.imgur.com") or post.url.endswith((".jpg", ".png")):
+        what = "an image"
+    elif post.domain == "v.redd.it":
+        what = "a video"
+    elif post.is_self:
+        what = "a post"
+    title = normalize_ws(post.title)
+    return Passage(f"{opener} posted {what} titled", Quote(None, post.author, post.score, title))
+
+
+def _lead(thread: Thread, c: Comment, labels: Mapping[str, str]) -> str:
+    label = labels.get(c.id)
+    if label:
+        return f"{label}, by {who(c.author)} ({points(c.score)}):"
+    if c.is_submitter:
+        return f"The OP replies ({points(c.score)}):"
+    if c.parent_id is not None:
+        parent = thread.by_id.get(c.parent_id)
+        to = f" to {who(parent.author)}" if parent is not None else ""
+        return f"In a reply{to}, {who(c.author)} ({points(c.score)}):"
+    return f"{who(c.author)} ({points(c.score)}):"
+
+
+def summarize(
+    thread: Thread,
+    comments: Sequence[Comment],
+    *,
+    positions: int,
+    mood_score: float,
+    polarity: Mapping[str, float],
+    labels: Mapping[str, str],
+) -> tuple[Passage, ...]:
+    """The claim, up to `positions` main positions, and the strongest counterpoint.
+
+    `polarity`: each comment's polarity (digest.mood); `labels`: true labels for comments that
+    stand out ("The most upvoted comment"), by id.
+    """
+    first = claim(thread)
+    passages = [first]
+    texts = [c for c in comments if c.has_text]
+    if not texts:
+        passages.append(Passage("No comment with text was available to summarise."))
+        return tuple(passages)
+    centre, weights = centre_of(texts)
+    claimed = tfidf(
+        Counter(terms(f"{thread.post.title} {first.quote.text if first.quote else ''}")[0]), weights
+    )
+    pool = candidates(texts, centre, weights, claimed)
+    taken: set[str] = set()
+    authors: set[str] = set()
+    picked = mmr(pool, positions, taken, authors)
+    picked.sort(key=lambda s: (-s.comment.score, s.comment.id))  # the best-voted first
+    for s in picked:
+        passages.append(Passage(_lead(thread, s.comment, labels), quote(thread, s.comment, s.text)))
+    # The counterpoint: against what the positions shown lean to (else against the mood).
+    lean = sum(polarity.get(s.comment.id, 0.0) * weight(s.comment) for s in picked)
+    if abs(lean) < 0.05:
+        lean = mood_score
+    if abs(lean) >= 0.05:
+        against = [
+            s
+            for s in pool
+            if polarity.get(s.comment.id, 0.0) * lean < 0
+            and abs(polarity.get(s.comment.id, 0.0)) >= 0.15
+        ]
+        # A counterpoint answers the post, not a side conversation: about its claim if any is.
+        against = [s for s in against if s.on_claim > 0] or against
+        (counter,) = mmr(against, 1, taken, authors) or (None,)
+        if counter is not None:
+            c = counter.comment
+            passages.append(
+                Passage(
+                    f"The strongest counterpoint, from {who(c.author)} ({points(c.score)}):",
+                    quote(thread, c, counter.text),
+                )
+            )
+    return tuple(passages)
+
+
+_REACTION = {
+    "positive": "Well received",
+    "negative": "Mostly critical replies",
+    "mixed": "Split reactions",
+    "neutral": "A calm thread, more information than opinion",
+}
+
+
+def tldr(sentiment: SentimentStats, themes: Sequence[Theme], observations: Sequence[str]) -> str:
+    """One line: how the thread took the post, what it talked about, and the one thing about the
+    votes a reader should know (the OP voted down, a correction on top)."""
+    if not sentiment.analysed:
+        return "No comments with text yet."
+    line = _REACTION.get(sentiment.label, sentiment.label.capitalize())
+    names = [t.name for t in themes[:3]]
+    if names:
+        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        line += f"; the talk is about {listed}"
+    line += "."
+    if observations and len(line) + len(observations[0]) < 240:
+        line += " " + observations[0]
+    return line

@@ -1,0 +1,378 @@
+"""Key themes: topics found by grouping comments, named by the words that set each group apart.
+
+Each comment becomes a TF-IDF vector of its own words (a reply carries a little of its parent's,
+since a reply is part of a conversation); comments are grouped by average-linkage agglomerative
+clustering on cosine similarity; a group is named by the terms most particular to it (a phrase
+over a single word, never a word too general to name anything, like "model" or "run"); groups are
+ranked by the votes behind them; and each theme is shown by a whole sentence from the comment that
+best represents it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from digest.model import Comment, Thread
+from digest.mood import own_text, weight
+from digest.quotes import own_sentences, quote_about
+from digest.report import Theme
+from digest.text import points, singular
+from digest.vectors import (
+    WEAK_STEMS,
+    Vector,
+    add,
+    cosine,
+    fold_prefixes,
+    idf,
+    normalized,
+    terms,
+    tfidf,
+    top_terms,
+)
+
+MAX_CLUSTERED = 300  # the highest-voted comments grouped; the rest join the nearest theme
+CONTEXT = 0.35  # how much of its parent's words a reply carries
+MERGE_AT = 0.09  # average similarity below which two groups stay apart
+JOIN_AT = 0.2  # similarity to a theme's centre for an unclustered comment to count in it
+GROUP_MERGE_AT = 0.2  # groups whose centres are this close are one topic
+CENTRE_TERMS = 60
+EXAMPLE_LIMIT = 140  # as long as the pipeline's theme examples
+_NOUN_ENDINGS = ("ship", "tion", "sion", "ness", "ity", "ment", "ance", "ence", "ism", "als")
+
+
+@dataclass
+class _Doc:
+    comment: Comment
+    bag: Counter[str]
+    surface: dict[str, str]
+    vec: Vector = field(default_factory=dict)
+
+    @property
+    def w(self) -> float:
+        return weight(self.comment)
+
+
+@dataclass
+class _Group:
+    members: list[_Doc]
+    name_terms: tuple[str, ...] = ()
+    name: str = ""
+    score: float = 0.0
+
+    @property
+    def weight(self) -> float:
+        return sum(d.w for d in self.members)
+
+    def centre(self) -> Vector:
+        out: Vector = {}
+        for d in self.members:
+            add(out, d.vec, d.w)
+        return normalized(out)
+
+
+def _docs(thread: Thread, comments: Sequence[Comment]) -> list[_Doc]:
+    docs = []
+    for c in comments:
+        if not c.has_text:
+            continue
+        bag_terms, surface = terms("\n".join(own_text(c.body)))
+        if bag_terms:
+            docs.append(_Doc(c, Counter(bag_terms), surface))
+    folds = fold_prefixes(d.bag for d in docs)
+    if folds:
+        for d in docs:
+            for t in [t for t in d.bag if t in folds]:
+                d.bag[folds[t]] += d.bag.pop(t)
+                d.surface.setdefault(folds[t], d.surface[t])
+    weights, _ = idf(d.bag for d in docs)
+    own = {d.comment.id: tfidf(d.bag, weights) for d in docs}
+    for d in docs:
+        vec = dict(own[d.comment.id])
+        parent = d.comment.parent_id
+        if parent is not None and parent in own:
+            add(vec, own[parent], CONTEXT)
+        d.vec = normalized(vec)
+    return docs
+
+
+def _similarities(docs: Sequence[_Doc]) -> list[dict[int, float]]:
+    """Pairwise cosine similarities, through an inverted index (only pairs sharing a term)."""
+    index: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for i, d in enumerate(docs):
+        for t, v in d.vec.items():
+            index[t].append((i, v))
+    sims: list[dict[int, float]] = [{} for _ in docs]
+    for postings in index.values():
+        if len(postings) < 2:
+            continue
+        for k, (i, vi) in enumerate(postings):
+            row = sims[i]
+            for j, vj in postings[k + 1 :]:
+                row[j] = row.get(j, 0.0) + vi * vj
+    for i, row in enumerate(sims):  # symmetric
+        for j, s in list(row.items()):
+            if j > i:
+                sims[j][i] = s
+    return sims
+
+
+def cluster(docs: Sequence[_Doc]) -> list[list[int]]:
+    """Average-linkage agglomerative clustering, stopped at MERGE_AT (Lance–Williams updates on
+    a sparse similarity table; a heap with stale entries skipped)."""
+    sims = _similarities(docs)
+    size = [1] * len(docs)
+    members: dict[int, list[int]] = {i: [i] for i in range(len(docs))}
+    heap = [(-s, i, j) for i, row in enumerate(sims) for j, s in row.items() if i < j]
+    heapq.heapify(heap)
+    while heap:
+        negative, a, b = heapq.heappop(heap)
+        if -negative < MERGE_AT:
+            break
+        if a not in members or b not in members or sims[a].get(b) != -negative:
+            continue  # merged away, or updated since
+        na, nb = size[a], size[b]
+        members[a] += members.pop(b)
+        size[a] = na + nb
+        neighbours = (set(sims[a]) | set(sims[b])) - {a, b}
+        for x in neighbours:
+            s = (na * sims[a].get(x, 0.0) + nb * sims[b].get(x, 0.0)) / (na + nb)
+            sims[a][x] = sims[x][a] = s
+            sims[x].pop(b, None)
+            if s >= MERGE_AT:
+                heapq.heappush(heap, (-s, min(a, x), max(a, x)))
+        sims[a].pop(b, None)
+        sims[b] = {}
+    return sorted(members.values(), key=lambda m: min(m))
+
+
+def _merged(groups: list[_Group]) -> list[_Group]:
+    """Groups whose centres are close are one topic seen from two branches (XML and JSON in a
+    thread about tool-call formats): merged, centroid linkage."""
+    centres = [top_terms(g.centre(), CENTRE_TERMS) for g in groups]
+    sims = {
+        (i, j): cosine(centres[i], centres[j])
+        for i in range(len(groups))
+        for j in range(i + 1, len(groups))
+    }
+    alive = set(range(len(groups)))
+    while sims:
+        (i, j), best = max(sims.items(), key=lambda kv: (kv[1], -kv[0][0], -kv[0][1]))
+        if best < GROUP_MERGE_AT:
+            break
+        groups[i].members += groups[j].members
+        alive.discard(j)
+        centres[i] = top_terms(groups[i].centre(), CENTRE_TERMS)
+        sims = {k: v for k, v in sims.items() if j not in k}
+        for x in alive - {i}:
+            sims[(min(i, x), max(i, x))] = cosine(centres[i], centres[x])
+    return [g for k, g in enumerate(groups) if k in alive]
+
+
+def _name(group: _Group, docs: Sequence[_Doc], title_terms: set[str]) -> None:
+    """The terms most particular to the group: frequent in it, rare elsewhere, weighted by votes."""
+    inside = {id(d) for d in group.members}
+    n_in, n_out = len(group.members), max(len(docs) - len(group.members), 1)
+    count_in: Counter[str] = Counter()
+    w_in: dict[str, float] = defaultdict(float)
+    for d in group.members:
+        for t in d.bag:
+            count_in[t] += 1
+            w_in[t] += d.w
+    count_out: Counter[str] = Counter()
+    for d in docs:
+        if id(d) not in inside:
+            count_out.update(t for t in d.bag if t in count_in)
+    scored = []
+    for t, k in count_in.items():
+        words = t.split()
+        if k < 2 or all(w in WEAK_STEMS for w in words) or not _nameable(t, group.members):
+            continue
+        rate_in, rate_out = k / n_in, (count_out[t] + 0.5) / n_out
+        if rate_in <= rate_out:
+            continue
+        score = w_in[t] * rate_in * math.log(1.0 + rate_in / rate_out)
+        if len(words) == 2:
+            score *= 1.4
+        if len(words) == 1 and t in title_terms:
+            score *= 0.5  # the title's words are everywhere in its thread
+        scored.append((score, t))
+    scored.sort(key=lambda st: (-st[0], st[1]))
+    if not scored:
+        return
+    best_score, best = scored[0]
+    chosen = [best]
+    holders = {id(d) for d in group.members if best in d.bag}
+    for score, t in scored[1:]:
+        if score < 0.45 * best_score:
+            break
+        if set(t.split()) & set(" ".join(chosen).split()) or (t[0] == "~") == (best[0] == "~"):
+            continue
+        with_t = [d for d in group.members if t in d.bag]
+        if sum(1 for d in with_t if id(d) in holders) >= 0.8 * len(with_t):
+            continue  # always said together with the first: the same name, not a second one
+        chosen.append(t)
+        break
+    group.name_terms = tuple(chosen)
+    group.name = " / ".join(_surface(t, group.members) for t in chosen)
+    group.score = best_score
+
+
+def _nameable(term: str, members: Sequence[_Doc]) -> bool:
+    """Whether a term can name a topic: a concept, a phrase, or a word that is a thing (not a
+    general word, not only ever written as a verb form or an adverb: "pushed", "really")."""
+    if term[0] == "~":
+        return True
+    forms = {d.surface[term].lower() for d in members if term in d.surface}
+    if " " in term:  # a phrase ends on a thing, and does not start with an adverb
+        last = term.split()[1]
+        return (
+            last not in WEAK_STEMS
+            and not any(f.split()[0].endswith("ly") for f in forms)
+            and not all(f.endswith(("ed", "ly")) for f in forms)
+        )
+    if term in WEAK_STEMS:
+        return False
+    return not all(f.endswith(("ed", "ly")) for f in forms)
+
+
+def _surface(term: str, members: Sequence[_Doc]) -> str:
+    """How people wrote the term: a noun form when one was used ("censorship" over "censored"),
+    an acronym as an acronym ("XML", "RAM"), else the most common form."""
+    forms = Counter(d.surface[term] for d in members if term in d.surface)
+    nouns = {f: k for f, k in forms.items() if f.lower().endswith(_NOUN_ENDINGS)}
+    pool = nouns or forms
+    top = max(pool.values())
+    caps = {f: k for f, k in pool.items() if f.isupper() and 2 <= len(f) <= 5 and 3 * k >= top}
+    return min((caps or pool).items(), key=lambda fk: (-fk[1], fk[0].lower() != fk[0], fk[0]))[0]
+
+
+def mentions(sentence: str, group: _Group) -> bool:
+    bag, _ = terms(sentence)
+    have = set(bag)
+    return any(t in have for term in group.name_terms for t in (term, *term.split()))
+
+
+def _literal(name: str) -> re.Pattern[str]:
+    """The name's words as `quote_about` looks for them (plural or not), so that the sentence
+    chosen here is the one the report quotes."""
+    keys = [singular(w) for w in _NAME_WORD.findall(name)] or [name]
+    return re.compile(rf"\b(?:{'|'.join(map(re.escape, keys))})(?:s|es)?\b", re.IGNORECASE)
+
+
+_NAME_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+def representative(thread: Thread, group: _Group, centre: Vector) -> list[str]:
+    """Ids of the group's best examples: comments whose first sentence naming the theme is a
+    whole sentence close to the theme's centre, the most upvoted first, one per author. A
+    sentence that says the name as written is preferred (the report quotes that sentence)."""
+    weights, _ = idf(d.bag for d in group.members)
+    literal = _literal(group.name)
+    ranked: list[tuple[float, str]] = []
+    for d in group.members:
+        for raw in own_sentences(d.comment.body):
+            sentence = " ".join(raw.split())
+            said = literal.search(sentence)
+            if not said and not mentions(sentence, group):
+                continue
+            if not 20 <= len(sentence) <= 200 or len(sentence.split()) < 4 or "http" in sentence:
+                break  # the report would quote this sentence: not a good example
+            bag, _ = terms(sentence)
+            fit = cosine(tfidf(Counter(bag), weights), centre)
+            question = 0.5 if sentence.rstrip().endswith("?") else 1.0
+            ranked.append(
+                ((fit + 0.1) * math.sqrt(d.w) * question * (1.0 if said else 0.6), d.comment.id)
+            )
+            break  # the comment's first sentence that names the theme
+    ranked.sort(key=lambda r: (-r[0], r[1]))
+    out: list[str] = []
+    authors: set[str | None] = set()
+    for _, cid in ranked:
+        author = thread.by_id[cid].author
+        if author is not None and author in authors:
+            continue
+        authors.add(author)
+        out.append(cid)
+    return out
+
+
+def _who(author: str | None) -> str:
+    return f"u/{author}" if author else "a deleted account"
+
+
+def _tone(members: Sequence[_Doc], stances: Mapping[str, str]) -> str:
+    said = Counter(stances.get(d.comment.id, "neutral") for d in members)
+    critical, supportive = said["critical"], said["supportive"]
+    opinions = critical + supportive + said["mixed"]
+    if opinions < 2:
+        return ""
+    if critical >= 0.6 * opinions:
+        return ", mostly critical"
+    if supportive >= 0.6 * opinions:
+        return ", mostly approving"
+    return ", with views both ways"
+
+
+def find_themes(
+    thread: Thread,
+    comments: Sequence[Comment],
+    limit: int,
+    stances: Mapping[str, str] | None = None,
+) -> tuple[Theme, ...]:
+    """Up to `limit` themes, the weightiest first (see the module's docstring)."""
+    docs = _docs(thread, comments)
+    if len(docs) < 2:
+        return ()
+    ranked_docs = sorted(docs, key=lambda d: (-d.comment.score, d.comment.id))
+    clustered, rest = ranked_docs[:MAX_CLUSTERED], ranked_docs[MAX_CLUSTERED:]
+    groups = [
+        _Group([clustered[i] for i in m])
+        for m in cluster(clustered)
+        if len(m) >= 2 and len({clustered[i].comment.author for i in m}) >= 2
+    ]
+    title_terms = set(terms(thread.post.title)[0])
+    groups = _merged(groups)
+    for g in groups:
+        _name(g, clustered, title_terms)
+    groups = [g for g in groups if g.name]
+    groups.sort(key=lambda g: (-g.weight * math.sqrt(len(g.members)), g.name))
+    chosen: list[_Group] = []
+    for g in groups:
+        same = next((c for c in chosen if set(c.name_terms) & set(g.name_terms)), None)
+        if same is not None:
+            same.members += g.members  # two groups named alike are one topic
+            continue
+        if len(chosen) < limit:
+            chosen.append(g)
+    analysed = len(comments)
+    stances = stances or {}
+    themes = []
+    for g in chosen:
+        centre = g.centre()
+        g.members += [d for d in rest if cosine(d.vec, centre) >= JOIN_AT]
+        examples = representative(thread, g, centre)
+        if not examples:
+            continue
+        top = max((d.comment for d in g.members), key=lambda c: (c.score, c.id))
+        n = len(g.members)
+        themes.append(
+            Theme(
+                name=g.name,
+                summary=(
+                    f"Raised in {n:,} of the {analysed:,} analysed comment"
+                    f"{'s' if analysed != 1 else ''}{_tone(g.members, stances)}; the most "
+                    f"upvoted of them is by {_who(top.author)} ({points(top.score)})."
+                ),
+                comment_ids=tuple(examples[:3]),
+                examples=tuple(
+                    quote_about(thread, thread.by_id[cid], g.name, EXAMPLE_LIMIT)
+                    for cid in examples[:2]
+                ),
+            )
+        )
+    return tuple(themes)

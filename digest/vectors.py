@@ -1,0 +1,199 @@
+"""Words as the offline analyser counts them: content terms, a light stemmer, TF-IDF vectors.
+
+Hand-written on purpose: a thread is a few hundred short texts, and sparse dictionaries do this
+in milliseconds without importing a numeric stack (scikit-learn alone costs ~1 s to import).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+
+Vector = dict[str, float]
+
+_WORD = re.compile(r"[^\W_][\w'’+#.]*[^\W_]|[^\W_]", re.UNICODE)  # hyphens split words
+_LINKISH = re.compile(r"\]\([^)]*\)|https?://\S+|`[^`]*`|&\w+;|\b\w+\.(?:com|org|net|io|it|ai)\b")
+_CLAUSE = re.compile(r"[.!?;:,()\[\]\"“”]+(?:\s+|$)|\s[-–—]+\s|\n+")
+STOP = frozenset(
+    """
+    a about above actually after again against all almost also although always am an and any
+    anyone anything are aren't around as at away back be because been before being below between
+    both but by can can't cannot could couldn't did didn't do does doesn't doing don't done down
+    during each edit either else enough etc even ever every everyone everything few first for
+    from further get gets getting go goes going gonna good got gotta had hadn't has hasn't have
+    haven't having he he'd he'll he's her here here's hers herself him himself his how how's
+    however i i'd i'll i'm i've if im in into is isn't it it's its itself just know last least
+    less let let's like likely lol lot lots made make makes many may maybe me might mine more
+    most much must my myself need needs never new no nor not nothing now of off oh ok okay on once
+    one ones only or other others our ours ourselves out over own people pretty probably put quite
+    rather really right said same say says see seem seems she she'd she'll she's should
+    shouldn't since so some someone something still such sure take than thank thanks that that's
+    the their theirs them themselves then there there's these they they'd they'll they're
+    they've thing things think this those though through thus time to too two under until up
+    upon us use used using very via want wants was wasn't way we we'd we'll we're we've well
+    were weren't what what's whatever when when's where where's whether which while who who's
+    whom whose why why's will with without won't would wouldn't yeah yes yet you you'd you'll
+    you're you've your yours yourself yourselves http https www com deleted removed went come
+    came look looks looking sounds sound feel feels felt year years day days today guys guy man
+    shit fuck fucking damn stuff kind sort bit nope great nice cool bad better best big little
+    long old true real work works worked point part lmao haha edit2 isn't tried try trying
+    run runs running ran able thing wait guess mean means seen saw give gives given bro dude
+    lmfao yep yup tho imo imho tbh idk btw anyway literally basically definitely honestly
+    anyways already ago soon later far whole enough three four five ten hundred per
+    """.split()
+)
+# Words too general to name a topic on their own: they may join a phrase ("local model") but a
+# theme called "model" says nothing (they still count when comments are compared).
+WEAK = frozenset(
+    """
+    model models llm llms ai version versions test tests tested testing release released new
+    open source thread comment post reddit subreddit sub upvote downvote karma mod op title
+    question answer answers case cases problem problems issue issues result results use user users
+    lot example examples question questions thing way level times day name names idea ideas
+    part parts stuff kind sort place start end side good bad great nice interesting
+    ask appear generat compar glad hell happy sad wrong easy hard possible impossible funny weird
+    amazing awesome huge small large smaller larger bigger high low higher lower fine free full
+    clear obvious expect hope love hate wish believe find care call happen mention support help
+    show tell talk read write wrote written change keep leave play move pay buy sell build create
+    drop hit lose win agree disagree remember forget understand learn matter reason fact sense
+    deal type everybody anybody nobody potentially basically glad cheers lol awful terrible
+    please thank sorry yeah okay fun favor favour
+    """.split()
+)
+# Words that name one concern in different ways, so that comments about it group together even
+# when they share no word ("censored", "refuses", "lobotomized"): each adds a concept term, named
+# by its label. Kept to families that mean the same in any tech discussion.
+CONCEPTS: dict[str, tuple[str, ...]] = {
+    "censorship": (
+        "censor", "uncensor", "decensor", "refus", "refusal", "lobotomiz", "lobotomis",
+        "guardrail", "jailbreak", "nsfw", "safety guideline", "safety training", "safety test",
+        "safety tun", "moraliz", "preachy",
+    ),
+    "licence": ("licens", "license", "licence", "apache", "copyleft"),
+    "price": ("price", "pric", "cost", "cheap", "expensive", "afford", "pricey"),
+    "speed": ("speed", "fast", "faster", "slow", "slower", "latency", "throughput"),
+    "memory": ("vram", "ram", "memory", "offload"),
+}  # fmt: skip
+CONCEPT_OF = {stem: f"~{label}" for label, stems in CONCEPTS.items() for stem in stems}
+_SUFFIXES = (
+    ("ations", ""), ("ation", ""), ("ships", ""), ("ship", ""), ("ings", ""), ("ing", ""),
+    ("ments", ""), ("ment", ""), ("ness", ""), ("ies", "y"), ("ied", "y"), ("als", ""),
+    ("al", ""), ("ed", ""), ("es", ""), ("s", ""),
+)  # fmt: skip
+
+
+def _weak_stems() -> frozenset[str]:
+    return WEAK | {stem(w) for w in WEAK}
+
+
+def prose(text: str) -> str:
+    """The words people wrote, without URLs, link targets and inline code."""
+    return _LINKISH.sub(" ", text)
+
+
+def tokens(text: str) -> list[str]:
+    """The words of `text` as written (GPU stays GPU)."""
+    return [w.strip(".'’-") for w in _WORD.findall(text)]
+
+
+@lru_cache(maxsize=1 << 16)
+def stem(word: str) -> str:
+    """A light stemmer: enough that `censored`, `censorship` and `censor` are one term, and
+    `refusals`/`refuses`/`refused` another. Short words are left alone."""
+    w = word.lower().removesuffix("'s").removesuffix("’s")
+    if w.endswith("ss"):
+        return w
+    for suffix, repl in _SUFFIXES:
+        if w.endswith(suffix) and len(w) - len(suffix) >= 4:
+            return w[: len(w) - len(suffix)] + repl
+    return w
+
+
+@lru_cache(maxsize=1 << 16)
+def content(word: str) -> bool:
+    low = word.lower()
+    return len(low) > 2 and low not in STOP and not low.isdigit() and not _NUMBERISH.match(low)
+
+
+_NUMBERISH = re.compile(r"^[\d.,]+[a-z]{0,2}$")
+
+
+def terms(text: str) -> tuple[list[str], dict[str, str]]:
+    """The terms of a text (stems of content words, and of adjacent pairs of them within a
+    clause), with each term's surface form as written here."""
+    out: list[str] = []
+    surface: dict[str, str] = {}
+    for clause in _CLAUSE.split(prose(text)):
+        previous: tuple[str, str] | None = None
+        for w in tokens(clause):
+            if not content(w):
+                previous = None
+                continue
+            s = stem(w)
+            out.append(s)
+            surface.setdefault(s, w)
+            concept = CONCEPT_OF.get(s) or CONCEPT_OF.get(s.removeprefix("un"))
+            if previous is not None:
+                pair = f"{previous[0]} {s}"
+                out.append(pair)
+                surface.setdefault(pair, f"{previous[1]} {w}")
+                concept = concept or CONCEPT_OF.get(pair)
+            if concept is not None:
+                out.append(concept)
+                surface.setdefault(concept, concept[1:])
+            previous = (s, w)
+    return out, surface
+
+
+def fold_prefixes(bags: Iterable[Counter[str]]) -> dict[str, str]:
+    """`uncensor` → `censor`, `decensor` → `censor`: only when the thread also uses the word
+    without the prefix (so `understand` never becomes `derstand`)."""
+    vocab = {t for bag in bags for t in bag if " " not in t}
+    return {t: t[2:] for t in vocab if t[:2] in ("un", "de") and len(t) >= 7 and t[2:] in vocab}
+
+
+def idf(bags: Iterable[Counter[str]]) -> tuple[dict[str, float], int]:
+    df: Counter[str] = Counter()
+    n = 0
+    for bag in bags:
+        df.update(bag.keys())
+        n += 1
+    return {t: math.log((n + 1) / (k + 1)) + 1.0 for t, k in df.items()}, n
+
+
+def tfidf(bag: Mapping[str, int], weights: Mapping[str, float]) -> Vector:
+    """A unit-length TF-IDF vector (sublinear term frequency)."""
+    vec = {t: (1.0 + math.log(k)) * weights.get(t, 1.0) for t, k in bag.items()}
+    return normalized(vec)
+
+
+def top_terms(vec: Vector, n: int) -> Vector:
+    """The vector cut to its `n` heaviest terms, unit length again (a centre of many comments
+    has hundreds of terms; its heaviest say what it is about, and compare much faster)."""
+    if len(vec) <= n:
+        return vec
+    kept = sorted(vec.items(), key=lambda tv: (-tv[1], tv[0]))[:n]
+    return normalized(dict(kept))
+
+
+def normalized(vec: Vector) -> Vector:
+    norm = math.sqrt(sum(v * v for v in vec.values()))
+    return {t: v / norm for t, v in vec.items()} if norm else {}
+
+
+def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    """Dot product of two vectors (cosine when both are unit length)."""
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(v * b.get(t, 0.0) for t, v in a.items())
+
+
+def add(into: Vector, vec: Mapping[str, float], scale: float = 1.0) -> None:
+    for t, v in vec.items():
+        into[t] = into.get(t, 0.0) + v * scale
+
+
+WEAK_STEMS = _weak_stems()
