@@ -189,32 +189,13 @@ def _sentiment_blocks(report: Report, deep: bool) -> list[Block]:
 
 
 def brief_document(report: Report) -> Document:
-    sections = [
-        Section("Summary", (*_focus(report), *_summary_blocks(report))),
-        Section("Key themes", tuple(_themes_blocks(report, False))),
-        Section("Sentiment", (para(report.sentiment_reading),)),
-    ]
-    notable = list(report.notable[:3])
-    for n in report.top_comments:
-        if len(notable) < 3 and all(n.quote.comment_id != m.quote.comment_id for m in notable):
-            notable.append(n)
-    if notable:
-        sections.append(
-            Section(
-                "Notable comments",
-                (bullets([_note_line(n, stance=False, reason=True) for n in notable]),),
-            )
-        )
-    links = report.stats.links[:5]
-    sections.append(
-        Section(
-            "Top links",
-            (bullets([link_line(lk) for lk in links]),)
-            if links
-            else (para("No links were shared in the post or its comments."),),
-        )
-    )
-    return Document(title_line(report), tuple(sections), _footer(report))
+    """The brief as a chat message (digest.render.brief): a TL;DR first, about 1,200 characters
+    of Markdown at most, no comment quoted twice."""
+    # Imported here: both modules build on this one.
+    from digest.render.brief import brief
+    from digest.render.markdown import markdown_of
+
+    return brief(report, _footer(report), lambda doc: len(markdown_of(doc)))
 
 
 def _post_details(report: Report) -> Block:

@@ -1,0 +1,178 @@
+"""The brief as a chat message: a one-line TL;DR first, then the few things worth a glance.
+
+Scannable in seconds, so it is short (about 1,200 characters of Markdown at most, typically):
+items are added by priority while they fit. No comment is quoted twice, a theme is shown only with
+an example nobody else's section already quoted, and "Top links" leaves out image previews,
+addresses on the writer's own machine and the post's own link (the title line has it).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from digest.observations import READER_NOTES
+from digest.render.document import (
+    Document,
+    Line,
+    Section,
+    Span,
+    bullets,
+    para,
+    quote_span,
+    title_line,
+    who,
+)
+from digest.report import Quote, Report
+from digest.stats import Link, LinkCategory
+from digest.summary import tldr
+from digest.text import plural, points
+
+BUDGET = 1_200  # characters of Markdown a brief aims to stay within
+THEMES, LINKS = 3, 3
+
+
+def _local(host: str) -> bool:
+    """An address on the writer's own machine or network: no use to anyone else."""
+    host = host.lower().strip("[]")
+    if host in ("localhost", "") or host.endswith((".local", ".localhost", ".internal")):
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return ip.is_loopback or ip.is_private or ip.is_unspecified or ip.is_link_local
+
+
+def shareable(report: Report, link: Link) -> bool:
+    """A link worth listing in a brief: not an image or video preview, not a local address, not
+    the post's own link or a link back to this thread."""
+    t = report.thread
+    if link.category is LinkCategory.MEDIA or link.url in (t.url, t.permalink):
+        return False
+    try:
+        parts = urlsplit(link.url)
+        host = parts.hostname or ""
+    except ValueError:
+        return False
+    if _local(host):
+        return False
+    return not (link.category is LinkCategory.REDDIT and f"/{t.id}" in parts.path)
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    section: str  # where it goes
+    priority: int  # lower: kept longer when the brief must shrink
+    line: Line
+    order: int  # position within its section
+
+
+def _quote_line(lead: str, q: Quote) -> Line:
+    return (Span(f"{lead} "), quote_span(q))
+
+
+def _position(lead: str, q: Quote, counter: bool) -> Line:
+    """A position in a few words: who and how many points (and "Against:" for the counterpoint)
+    when the lead only says that; an analyser's own sentence is kept as written."""
+    if lead.endswith(":") and who(q.author) in lead and points(q.score) in lead:
+        head = "Against: " if counter else ""
+        return (
+            Span(head),
+            Span(who(q.author), "strong"),
+            Span(f" ({points(q.score)}): "),
+            quote_span(q),
+        )
+    return _quote_line(lead, q)
+
+
+def _items(report: Report) -> list[_Item]:
+    items: list[_Item] = []
+    used: set[str] = set()  # comments already quoted: each is quoted once
+
+    def add(section: str, priority: int, line: Line, quoted: str | None = None) -> None:
+        items.append(_Item(section, priority, line, len(items)))
+        if quoted is not None:
+            used.add(quoted)
+
+    # Summary: the claim only when it is the post's own words (the title is the title line),
+    # then the positions and the counterpoint, in the analyser's order.
+    positions = [p for p in report.summary if p.quote is not None and p.quote.comment_id]
+    claim = report.summary[0] if report.summary else None
+    for rank, p in enumerate(positions):
+        q = p.quote
+        if q is None or q.comment_id is None or q.comment_id in used:
+            continue
+        counter = p.text.startswith("The strongest counterpoint")
+        priority = 1 if rank == 0 else 3 if counter else 5 + rank
+        add("Summary", priority, _position(p.text, q, counter), q.comment_id)
+    if (
+        claim is not None
+        and claim.quote is not None
+        and claim.quote.comment_id is None
+        and claim.quote.text != report.thread.title
+    ):
+        add("Summary", 9, _quote_line(claim.text, claim.quote))
+    # Themes, each with an example no other section quotes.
+    shown = 0
+    for theme in report.themes:
+        example = next((q for q in theme.examples if q.comment_id not in used), None)
+        if example is None or example.comment_id is None or shown == THEMES:
+            continue
+        line: Line = (
+            Span(theme.name, "strong"),
+            Span(f" — {who(example.author)} ({points(example.score)}): "),
+            quote_span(example),
+        )
+        add("Key themes", 2 if shown == 0 else 4 + 2 * shown, line, example.comment_id)
+        shown += 1
+    # The one notable comment not already quoted (a downvoted OP, the most replied-to).
+    for n in report.notable:
+        if n.quote.comment_id in used or not n.reason:
+            continue
+        reason = n.reason[:1].upper() + n.reason[1:]
+        line = (
+            Span(f"{reason}: "),
+            Span(who(n.quote.author), "strong"),
+            Span(f" ({points(n.quote.score)}): "),
+            quote_span(n.quote),
+        )
+        add("Notable", 8, line, n.quote.comment_id)
+        break
+    links = [lk for lk in report.stats.links if shareable(report, lk)][:LINKS]
+    for i, lk in enumerate(links):
+        first = lk.found_in[0]
+        by = "the post" if first.comment_id is None else who(first.author)
+        more = f" and {plural(lk.mentions - 1, 'other')}" if lk.mentions > 1 else ""
+        add("Top links", 7 + 3 * i, (Span.link(lk.url), Span(f" — {by}{more}", "muted")))
+    return items
+
+
+def _document(report: Report, items: list[_Item], footer: tuple[str, ...]) -> Document:
+    notes = [o for o in report.observations if o.startswith(READER_NOTES)]
+    tl = report.tldr or tldr(report.sentiment, report.themes, notes)
+    sections = [Section("TL;DR", (para(tl),))]
+    if report.focus_comment_id is not None:
+        focus = f"Focused on the sub-thread of comment {report.focus_comment_id}."
+        sections.append(Section("Focus", (para(Span(focus, "muted")),)))
+    for title in ("Summary", "Key themes", "Notable", "Top links"):
+        lines = [i.line for i in sorted(items, key=lambda i: i.order) if i.section == title]
+        if lines:
+            sections.append(Section(title, (bullets(lines),)))
+    return Document(title_line(report), tuple(sections), footer)
+
+
+def brief(report: Report, footer: tuple[str, ...], measure: Callable[[Document], int]) -> Document:
+    """The brief document: every item while it fits in BUDGET (as `measure` counts), dropping the
+    least important first; the TL;DR, the mood and the first position and theme always stay."""
+    items = _items(report)
+    doc = _document(report, items, footer)
+    while measure(doc) > BUDGET:
+        droppable = [i for i in items if i.priority > 2]
+        if not droppable:
+            break
+        items.remove(max(droppable, key=lambda i: (i.priority, i.order)))
+        doc = _document(report, items, footer)
+    return doc
