@@ -13,13 +13,11 @@ spend cap and --show-usage see it.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
 from digest.analysis import AnalysisInput, AnalyzerUnavailable, NarrativeResult
 from digest.llm_check import Checked, LinkNote, validate
@@ -45,7 +43,7 @@ from digest.llm_prompt import (
 from digest.llm_schema import REPORT_SCHEMA, SCHEMA_NAME, STANCES
 from digest.model import Thread
 from digest.prompt_format import comment_tokens
-from digest.report import Depth, Narrative, Usage
+from digest.report import Depth, Usage
 
 __all__ = [
     "DEFAULT_PRICES",
@@ -265,7 +263,7 @@ class LLMAnalyzer:
             )
         u = tally.usage
         return NarrativeResult(
-            _narrative(checked),
+            checked.narrative,
             usage=replace(u, latency_ms=int((self._clock() - started) * 1000)),
             notes=tuple(notes),
         )
@@ -338,22 +336,6 @@ def _least_needed(thread: Thread, ids: PromptIds, shared: set[str], tokens: int)
         out.append(c.id)
         saved += comment_tokens(c)
     return out
-
-
-_NARRATIVE_FIELDS = {f.name for f in dataclasses.fields(Narrative)}
-
-
-def _narrative(checked: Checked) -> Narrative:
-    """The Narrative, with what the report model has room for of the TL;DR, the mood and the
-    link notes (fields the report gains as the brief layout lands)."""
-    extras: dict[str, Any] = {}
-    if "tldr" in _NARRATIVE_FIELDS:
-        extras["tldr"] = checked.tldr
-    if "mood" in _NARRATIVE_FIELDS:
-        extras["mood"] = checked.mood
-    if "link_notes" in _NARRATIVE_FIELDS:
-        extras["link_notes"] = {n.url: n.note for n in checked.links}
-    return replace(checked.narrative, **extras) if extras else checked.narrative
 
 
 def _with_repair(request: StructuredRequest, previous: str, errors: list[str]) -> StructuredRequest:

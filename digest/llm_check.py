@@ -46,8 +46,7 @@ class LinkNote:
 class Checked:
     narrative: Narrative
     errors: list[str] = field(default_factory=list)
-    tldr: str = ""
-    mood: str | None = None
+    mood: str | None = None  # the label the reading argues for (None without a reading)
     links: tuple[LinkNote, ...] = ()
 
 
@@ -232,9 +231,9 @@ def validate(inp: AnalysisInput, data: Any, ids: PromptIds, request: StructuredR
             notable=tuple(notable),
             takeaways=tuple(takeaways),
             observations=tuple(observations),
+            tldr=tldr,
         ),
         ck.errors,
-        tldr=tldr,
         mood=mood if mood in MOODS and reading else None,
         links=links,
     )

@@ -248,7 +248,7 @@ def test_mood_and_tldr_come_from_the_reading() -> None:
     answer["mood"] = "mixed"
     answer["tldr"] = "A tool people like, with one report of it breaking."
     checked = validate(inp, answer, ids, request)
-    assert (checked.mood, checked.tldr) == ("mixed", answer["tldr"])
+    assert (checked.mood, checked.narrative.tldr) == ("mixed", answer["tldr"])
     # A reading that is dropped takes its label with it: no mood without the text it sums up.
     answer["sentiment_reading"] = "Mostly happy, see https://invented.example"
     checked = validate(inp, answer, ids, request)
@@ -256,6 +256,15 @@ def test_mood_and_tldr_come_from_the_reading() -> None:
     assert checked.mood is None
     answer["mood"] = "ecstatic"
     assert any("'ecstatic' is not one of" in e for e in validate(inp, answer, ids, request).errors)
+
+
+async def test_the_models_tldr_is_the_narratives() -> None:
+    thread = _linked_thread()
+    llm = ScriptedLLM(default=grounded_answer)
+    analyzer = LLMAnalyzer(llm, models=MODELS)
+    engine = DigestEngine(analyzer, scorer=SCORER)
+    result = await analyzer.narrate(engine.prepare(thread, Depth.BRIEF))
+    assert result.narrative.tldr == "People discuss the post, broadly positive."
 
 
 # --------------------------------------------------------------------------- the schema
