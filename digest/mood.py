@@ -99,6 +99,11 @@ _INFORMATIVE = re.compile(
 )
 
 
+def opinionated(sentence: str) -> bool:
+    """Whether a sentence takes a side in this community's words ("unusable", "hidden gem")."""
+    return bool(_CRITICISM.search(sentence) or _PRAISE.search(sentence))
+
+
 def own_text(body: str) -> list[str]:
     """The sentences the writer wrote themselves (not what they quote), links reduced to their
     words and code spans dropped."""

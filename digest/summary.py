@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from digest.model import Comment, Thread
-from digest.mood import weight
+from digest.mood import opinionated, weight
 from digest.quotes import is_short, own_sentences, quote_of
 from digest.report import Passage, Quote, Theme
 from digest.sentiment import SentimentStats
@@ -75,6 +75,8 @@ def candidates(
             early = 1.0 if position == 0 else 0.85
             early *= min(1.0, 160 / len(text))  # a chat message has room for short sentences
             relevance = (0.1 + central) * math.sqrt(weight(c)) * early
+            if opinionated(text):
+                relevance *= 1.5  # where the writer takes a side, not the background to it
             out.append(_Sentence(c, text, vec, relevance, on_claim))
     return out
 
@@ -205,8 +207,10 @@ def summarize(
             if polarity.get(s.comment.id, 0.0) * lean < 0
             and abs(polarity.get(s.comment.id, 0.0)) >= 0.15
         ]
-        # A counterpoint answers the post, not a side conversation: about its claim if any is.
-        against = [s for s in against if s.on_claim > 0] or against
+        # A counterpoint answers the post, not a side conversation: its claim counts.
+        against = [
+            replace(s, relevance=s.relevance * (0.4 + 2 * min(s.on_claim, 0.3))) for s in against
+        ]
         (counter,) = mmr(against, 1, taken, authors) or (None,)
         if counter is not None:
             c = counter.comment
