@@ -35,7 +35,7 @@ from digest.vectors import (
     top_terms,
 )
 
-MAX_CLUSTERED = 300  # the highest-voted comments grouped; the rest join the nearest theme
+MAX_CLUSTERED = 200  # the highest-voted comments grouped; the rest join the nearest theme
 CONTEXT = 0.35  # how much of its parent's words a reply carries
 MERGE_AT = 0.09  # average similarity below which two groups stay apart
 JOIN_AT = 0.2  # similarity to a theme's centre for an unclustered comment to count in it
@@ -107,8 +107,11 @@ def _similarities(docs: Sequence[_Doc]) -> list[dict[int, float]]:
         for t, v in d.vec.items():
             index[t].append((i, v))
     sims: list[dict[int, float]] = [{} for _ in docs]
+    common = max(20, len(docs) // 4)
     for postings in index.values():
-        if len(postings) < 2:
+        # A term in a quarter of the comments says little about which belong together (its IDF
+        # is low) and would cost a product for every pair of them: left out.
+        if len(postings) < 2 or len(postings) > common:
             continue
         for k, (i, vi) in enumerate(postings):
             row = sims[i]
@@ -127,7 +130,9 @@ def cluster(docs: Sequence[_Doc]) -> list[list[int]]:
     sims = _similarities(docs)
     size = [1] * len(docs)
     members: dict[int, list[int]] = {i: [i] for i in range(len(docs))}
-    heap = [(-s, i, j) for i, row in enumerate(sims) for j, s in row.items() if i < j]
+    heap = [
+        (-s, i, j) for i, row in enumerate(sims) for j, s in row.items() if i < j and s >= MERGE_AT
+    ]
     heapq.heapify(heap)
     while heap:
         negative, a, b = heapq.heappop(heap)
