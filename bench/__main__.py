@@ -44,10 +44,30 @@ def _discord() -> int:
     return discord_load.main()
 
 
+def _killsoak() -> int:
+    from bench import kill_soak
+
+    return kill_soak.main([])
+
+
+def _memsoak() -> int:
+    from bench import memory_soak
+
+    return memory_soak.main([])
+
+
 BENCHMARKS: dict[str, tuple[Callable[[], int], str]] = {
     "discord": (_discord, "200 concurrent /digest through the fake Discord: time to the defer"),
     "core": (_core, "200 concurrent digests through the core: ack latency, throughput, loop lag"),
+    "killsoak": (
+        _killsoak,
+        "50 kill -9 of the bot over a queue of digests and flags: posts per job, jobs lost",
+    ),
     "llm": (_llm, "LLM prompt tokens and estimated $ per digest, budgeted vs every comment"),
+    "memsoak": (
+        _memsoak,
+        "1,000 digests and flags through the core: the RSS curve, and what grows (tracemalloc)",
+    ),
     "offline": (_offline, "the offline digest pipeline, stage by stage, against the naive way"),
     "reddit": (_reddit, "budgeted thread fetching vs replace_more(limit=None), fake Reddit"),
     "slack": (_slack, "200 concurrent slash commands to the Slack adapter: time to the ack"),
