@@ -69,6 +69,10 @@ BENCHMARKS: dict[str, tuple[Callable[[], int], str]] = {
         "1,000 digests and flags through the core: the RSS curve, and what grows (tracemalloc)",
     ),
     "offline": (_offline, "the offline digest pipeline, stage by stage, against the naive way"),
+    "publicreddit": (
+        lambda: int(__import__("bench.public_reddit", fromlist=["main"]).main()),
+        "public (no credentials) vs OAuth requests a digest; capacity and wait at 10 requests/min",
+    ),
     "reddit": (_reddit, "budgeted thread fetching vs replace_more(limit=None), fake Reddit"),
     "slack": (_slack, "200 concurrent slash commands to the Slack adapter: time to the ack"),
 }

@@ -1,0 +1,494 @@
+"""Simulated time for `python -m bench publicreddit` (see bench/public_reddit.py): a day of
+PublicRedditSource traffic against the fake Reddit in seconds of wall time.
+
+`VirtualLoop` is an asyncio event loop whose clock only moves when every task waits on a timer:
+its selector looks at the real sockets first (loopback I/O is never skipped), and when nothing is
+ready and no request is in flight it jumps to the next timer. The source gets the loop's clock
+and `asyncio.sleep` as its injected clock/sleep, so its pacer, poll share and poller run exactly
+as they would, only without waiting.
+
+`run_scenario` drives one process's Reddit traffic for a while: W watched subreddits (one stream
+each, like the core, all served by the source's one poller), the core's re-checks of watch
+candidates by id (emulated from bot/core.py's watch_tick: same schedule, same batching), N daily
+subscription runs through a FIFO job queue with the core's number of workers, and on-demand
+brief digests at given moments. It reports requests by kind, the poll gaps, lateness and waits.
+
+Every request takes a simulated round trip of 0.1-0.5 s (uniform) inside the fake: with answers
+in no time at all, polls would fall on an exact 30 s grid, and so would every re-check (their
+delays are multiples of 30 s), merging re-checks of different polls that real timing keeps apart.
+
+One liberty, for wall time only: the watched subreddits' posts leave the fake's listings
+`listing_span` (an hour) after they were posted (Reddit lists the newest 100; /by_id/ still finds
+them). A poll is one request whatever its page holds, so no count changes; a post would be missed
+only if two polls were further apart (the bench notes it). Building and parsing full 100-post
+pages every 30 simulated seconds would otherwise take most of the bench's time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import heapq
+import math
+import random
+import selectors
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from adapters.reddit_source.pacing import Priority, PriorityPacer
+from adapters.reddit_source.public import PublicConfig, PublicRedditSource
+from adapters.reddit_source.public_feed import poll_interval
+from bench.reddit_fetch import loopback_only
+from bot.commands import WatchCmd
+from bot.core import CoreConfig
+from bot.ports import ListingSort, SourceError, ThreadRef, TopPeriod
+from digest.report import Depth
+from tests.fakes.reddit_server import FakeReddit, generate_comment_tree, make_post
+
+EPOCH = 1_700_000_000.0  # created_utc of virtual time 0
+DAY = 86_400.0
+STUCK_S = 5.0  # real seconds a request may seem in flight before time moves anyway
+STALL_S = 10.0  # real seconds with nothing scheduled at all: the simulation is stuck
+TICK = 1e-6  # virtual seconds each turn of the loop takes
+LATENCY = (0.1, 0.5)  # s: a request's round trip to Reddit, uniform
+LISTING_SPAN = 3600.0  # how far back the fake's listings of watched subreddits reach
+CORE = CoreConfig()
+FIRST_CHECK = CORE.watch_first_check.total_seconds()
+MAX_BACKOFF = CORE.watch_max_backoff.total_seconds()
+WITHIN = WatchCmd("x", 1).within_hours * 3600.0
+WORKERS = CORE.workers
+BY_ID_BATCH = 100  # storage.due_candidates' limit, and ids per /by_id/ request
+TOP = 5  # posts per daily subscription run
+
+
+# --- time ------------------------------------------------------------------------------------
+
+
+class SimulationStalled(RuntimeError):
+    pass
+
+
+Events = list[tuple[selectors.SelectorKey, int]]
+
+
+class VirtualSelector(selectors.BaseSelector):
+    """The platform's selector; a wait with nothing to read moves virtual time instead."""
+
+    def __init__(self) -> None:
+        self._inner = selectors.DefaultSelector()
+        self.now = 0.0
+        self.busy: Callable[[], bool] = lambda: False  # a request sent, not yet at the server
+        self.forced = 0  # times time moved while a request still seemed in flight
+        self._busy_since: float | None = None
+
+    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._inner.register(fileobj, events, data)
+
+    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
+        return self._inner.unregister(fileobj)
+
+    def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._inner.modify(fileobj, events, data)
+
+    def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
+        return self._inner.get_map()
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def select(self, timeout: float | None = None) -> Events:
+        events = self._inner.select(0)
+        if events or (timeout is not None and timeout <= 0):
+            # Every turn of the loop takes a microsecond, as it would in real time: a sleep
+            # computed to a float's last bit (60 - (now - sent)) then cannot spin for ever.
+            self.now += TICK
+            return events
+        if self.busy():
+            if self._busy_since is None:
+                self._busy_since = time.perf_counter()
+            if time.perf_counter() - self._busy_since < STUCK_S:
+                return self._inner.select(0.001)  # loopback I/O on its way: real time
+            self.forced += 1
+        self._busy_since = None
+        if timeout is None:
+            events = self._inner.select(STALL_S)
+            if not events:
+                raise SimulationStalled("every task waits and nothing is scheduled")
+            return events
+        self.now += timeout
+        return []
+
+
+class VirtualLoop(asyncio.SelectorEventLoop):
+    def __init__(self) -> None:
+        self.virtual = VirtualSelector()
+        super().__init__(self.virtual)
+
+    def time(self) -> float:
+        return self.virtual.now
+
+
+# --- the fake, counting ----------------------------------------------------------------------
+
+
+def kind_of(path: str) -> str:
+    if path.endswith("/new.json"):
+        return "poll"
+    if path.startswith("/by_id/"):
+        return "recheck"
+    if path.endswith("/top.json"):
+        return "listing"
+    if path.startswith("/comments/"):
+        return "digest"
+    return "other"
+
+
+class CountingFake(FakeReddit):
+    """The fake Reddit, counting requests by kind (up to `count_until`) and keeping none; each
+    answer takes a simulated round trip of `latency` seconds (0.1-0.5, uniform)."""
+
+    def __init__(self, now: Callable[[], float], seed: int, **kwargs: Any) -> None:
+        super().__init__(clock=lambda: EPOCH + now(), **kwargs)
+        self.now = now
+        self.received = 0
+        self.counts: Counter[str] = Counter()
+        self.count_until = math.inf
+        self.poll_times: list[float] = []
+        self._rng = random.Random(seed)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.received += 1
+        now = self.now()
+        kind = kind_of(request.path)
+        if now < self.count_until:
+            self.counts[kind] += 1
+        if kind == "poll":
+            self.poll_times.append(now)
+        await asyncio.sleep(self._rng.uniform(*LATENCY))
+        try:
+            return await super()._handle(request)
+        finally:
+            self.requests.clear()  # a day of listings would not fit in memory
+
+
+class MeasuredPacer(PriorityPacer):
+    """The source's pacer, noting how long each on-demand request waits for its slot."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float]) -> None:
+        super().__init__(per_minute, clock, asyncio.sleep)
+        self.on_demand_waits: list[float] = []
+
+    async def acquire(self, priority: Priority, *, max_hold: float | None = None) -> None:
+        start = self._clock()
+        await self._take(priority, max_hold)
+        if priority is Priority.ON_DEMAND:
+            self.on_demand_waits.append(self._clock() - start)
+
+    async def _take(self, priority: Priority, max_hold: float | None) -> None:
+        await super().acquire(priority, max_hold=max_hold)
+
+
+class FifoPacer(MeasuredPacer):
+    """The naive pacer: the same ceiling, served in arrival order whatever the priority."""
+
+    async def _take(self, priority: Priority, max_hold: float | None) -> None:
+        await super()._take(Priority.BACKGROUND, max_hold)
+
+
+# --- the core's watch candidates -------------------------------------------------------------
+
+
+def backoff(checks: int) -> float:
+    """bot/core.py watch_tick: the wait after a candidate's check number `checks` (0-based)."""
+    return min(FIRST_CHECK * (1 << checks), MAX_BACKOFF)
+
+
+def check_schedule(seen: float, created: float) -> list[float]:
+    """When the core checks a candidate first seen at `seen` that never crosses its threshold:
+    the last check is the first one later than `within_hours` after the post was created."""
+    times = [seen + FIRST_CHECK]
+    while times[-1] - created <= WITHIN:
+        times.append(times[-1] + backoff(len(times) - 1))
+    return times
+
+
+CHECKS_PER_CANDIDATE = len(check_schedule(0.0, 0.0))
+
+
+@dataclass(slots=True)
+class Candidate:
+    post_id: str
+    created: float
+    due: float
+    checks: int = 0
+
+
+class Watcher:
+    """bot/core.py's watch loop over the source: due candidates (≤100, earliest first) in one
+    `posts()` request, the next check `backoff(checks)` after the tick, expired after
+    `within_hours`; it sleeps until the earliest check (at least 1 s, at most 300 s)."""
+
+    def __init__(self, source: PublicRedditSource, clock: Callable[[], float]) -> None:
+        self._source = source
+        self._clock = clock
+        self._heap: list[tuple[float, str]] = []
+        self._cands: dict[str, Candidate] = {}
+        self.known: set[str] = set()
+        self.lateness: list[float] = []  # s between a check's due time and its tick
+        self.seen_after: list[float] = []  # s between a new post's creation and its stream
+        self.failures = 0
+
+    def seed(self, post_id: str, created: float, seen: float) -> None:
+        """A candidate of the day before: its checks before time 0 are taken as done."""
+        self.known.add(post_id)
+        times = check_schedule(seen, created)
+        later = [i for i, t in enumerate(times) if t >= 0]
+        if later:
+            index = later[0]
+            self._add(Candidate(post_id, created, times[index], checks=index))
+
+    def seen(self, post_id: str, created: float) -> None:
+        if post_id in self.known:
+            return
+        self.known.add(post_id)
+        now = self._clock()
+        self.seen_after.append(now - created)
+        self._add(Candidate(post_id, created, now + FIRST_CHECK))
+
+    def _add(self, cand: Candidate) -> None:
+        self._cands[cand.post_id] = cand
+        heapq.heappush(self._heap, (cand.due, cand.post_id))
+
+    async def run(self) -> None:
+        while True:
+            now = self._clock()
+            due: list[Candidate] = []
+            while self._heap and self._heap[0][0] <= now and len(due) < BY_ID_BATCH:
+                _, post_id = heapq.heappop(self._heap)
+                due.append(self._cands[post_id])
+            if due:
+                try:
+                    found = {p.id for p in await self._source.posts([c.post_id for c in due])}
+                except SourceError:
+                    self.failures += 1
+                    found = {c.post_id for c in due}
+                for cand in due:
+                    self.lateness.append(now - cand.due)
+                    if cand.post_id not in found or now - cand.created > WITHIN:
+                        del self._cands[cand.post_id]
+                        continue
+                    cand.due = now + backoff(cand.checks)
+                    cand.checks += 1
+                    heapq.heappush(self._heap, (cand.due, cand.post_id))
+            seconds = self._heap[0][0] - self._clock() if self._heap else 300.0
+            await asyncio.sleep(min(max(seconds, 1.0), 300.0))
+
+
+def recheck_requests_per_day(watched: int, posts_per_day: float, interval: float) -> float:
+    """Re-check requests a day by the formula: the candidates one poll finds share their checks,
+    so each poll that finds a new post costs CHECKS_PER_CANDIDATE requests (Poisson arrivals)."""
+    if watched == 0:
+        return 0.0
+    polls = DAY / interval
+    per_poll = watched * posts_per_day * interval / DAY
+    return polls * (1.0 - math.exp(-per_poll)) * CHECKS_PER_CANDIDATE
+
+
+# --- a scenario ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    watched: int  # W subreddits watched
+    posts_per_day: float  # new posts a day in each
+    subscriptions: int = 0  # N daily runs (top 5 of one subreddit each)
+    burst_at: float | None = None  # every run due at this moment (None: spread over the day)
+    on_demand_at: tuple[float, ...] = ()  # brief digests straight to the source
+    queued_on_demand_at: tuple[float, ...] = ()  # brief digests through the job queue
+    duration: float = DAY  # requests are counted over [0, duration)
+    fifo: bool = False  # the naive pacer
+    seed: int = 1
+    listing_span: float = LISTING_SPAN
+
+
+@dataclass(slots=True)
+class Outcome:
+    counts: Counter[str]
+    poll_times: list[float]
+    run_lateness: list[float]  # s from a run's due time to its last request's answer
+    runs_failed: int
+    waits: list[float]  # on-demand digests straight to the source: s until answered
+    queued_waits: list[float]  # the same through the job queue
+    recheck_lateness: list[float]
+    seen_after: list[float]
+    end: float  # virtual time when the scenario stopped
+    wall_s: float
+    forced: int
+    failures: int
+    unfinished: int = 0  # runs and digests still waiting a quarter of a day after the end
+    slot_waits: list[float] = field(default_factory=list)  # every on-demand request's pacer wait
+
+
+def _poisson(rng: random.Random, rate_per_s: float, start: float, end: float) -> list[float]:
+    out: list[float] = []
+    t = start
+    while rate_per_s > 0:
+        t += rng.expovariate(rate_per_s)
+        if t >= end:
+            break
+        out.append(t)
+    return out
+
+
+def run_scenario(scenario: Scenario) -> Outcome:
+    """One process's traffic, on a fresh fake and a fresh source, in virtual time."""
+    with loopback_only(), asyncio.Runner(loop_factory=VirtualLoop) as runner:
+        return runner.run(_run(scenario))
+
+
+async def _run(sc: Scenario) -> Outcome:
+    loop = asyncio.get_running_loop()
+    assert isinstance(loop, VirtualLoop)
+    clock = loop.time
+    wall0 = time.perf_counter()
+    rng = random.Random(sc.seed)
+    fake = CountingFake(clock, sc.seed, ratelimit_budget=10**9, public_ratelimit_budget=10**9)
+    fake.count_until = sc.duration
+    async with fake:
+        base = fake.base_url
+        if not base.startswith("http://127.0.0.1:"):
+            raise RuntimeError(f"the fake server is not on 127.0.0.1: {base}")
+        fake.add_full_thread(
+            make_post("ask", subreddit="askbench", num_comments=5, created_utc=EPOCH),
+            generate_comment_tree("ask", 5, seed=3, subreddit="askbench"),
+        )
+        names = [f"watch{i}" for i in range(sc.watched)]
+        arrivals: list[tuple[float, str, str]] = []
+        rate = sc.posts_per_day / DAY
+        for i, name in enumerate(names):
+            fake.add_subreddit(name)
+            for j, t in enumerate(_poisson(rng, rate, -DAY, sc.duration)):
+                arrivals.append((t, name, f"w{i}x{j}"))
+        arrivals.sort()
+        past = [a for a in arrivals if a[0] < 0]
+        future = [a for a in arrivals if a[0] >= 0]
+        for t, name, post_id in past:
+            fake.add_submission(name, make_post(post_id, subreddit=name, created_utc=EPOCH + t))
+        daily = [f"daily{i}" for i in range(sc.subscriptions)]
+        for i, name in enumerate(daily):
+            for k in range(TOP + 1):  # a future created_utc: in the top of any day
+                post = make_post(f"d{i}x{k}", subreddit=name, score=100 - k, created_utc=2 * EPOCH)
+                fake.add_submission(name, post)
+        source = PublicRedditSource(PublicConfig(base_url=base), clock=clock, sleep=asyncio.sleep)
+        http = source._http
+        pacer = (FifoPacer if sc.fifo else MeasuredPacer)(http.pacer.per_minute, clock)
+        http.pacer = pacer
+        # In flight: sent, not yet at the server (its answer is back on the socket at once).
+        loop.virtual.busy = lambda: source.requests_made > fake.received
+        watcher = Watcher(source, clock)
+        # The polls of the day before, each `interval` after the previous one's answer: a past
+        # post was seen when the first poll after it was answered.
+        interval = poll_interval(len(names), source.pacer.per_minute, feeds=False)
+        polls = [0.0]
+        while polls[-1] > -DAY - 2 * interval:
+            polls.append(polls[-1] - interval - rng.uniform(*LATENCY))
+        polls.reverse()
+        for t, _, post_id in past:
+            answered = polls[bisect.bisect_left(polls, t)] + rng.uniform(*LATENCY)
+            watcher.seed(post_id, t, answered)
+        out = Outcome(Counter(), [], [], 0, [], [], [], [], 0.0, 0.0, 0, 0)
+        queue: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
+        tasks: list[asyncio.Task[None]] = []
+
+        def prune() -> None:
+            cutoff = EPOCH + clock() - sc.listing_span
+            for name in names:
+                listed = fake._subreddits[name].posts
+                for post_id in [k for k, (_, p) in listed.items() if p["created_utc"] < cutoff]:
+                    del listed[post_id]
+
+        async def pruning() -> None:
+            while True:
+                await asyncio.sleep(sc.listing_span / 6)
+                prune()
+
+        async def consume(name: str) -> None:
+            while True:
+                try:
+                    async for post in source.stream([name]):
+                        watcher.seen(post.id, post.created.timestamp() - EPOCH)
+                except SourceError:
+                    await asyncio.sleep(CORE.stream_retry_seconds)
+
+        async def produce() -> None:
+            for t, name, post_id in future:
+                await asyncio.sleep(max(t - clock(), 0.0))
+                post = make_post(post_id, subreddit=name, created_utc=EPOCH + t)
+                fake.add_submission(name, post)
+
+        async def schedule(at: float, job: str) -> None:
+            await asyncio.sleep(max(at - clock(), 0.0))
+            queue.put_nowait((job, at))
+
+        async def worker() -> None:
+            while True:
+                job, at = await queue.get()
+                try:
+                    if job == "ask":
+                        await source.fetch_thread(ThreadRef("ask"), Depth.BRIEF)
+                        out.queued_waits.append(clock() - at)
+                        continue
+                    posts = await source.listing(
+                        job, ListingSort.TOP, period=TopPeriod.DAY, limit=100
+                    )
+                    for post in posts[:TOP]:
+                        await source.fetch_thread(ThreadRef(post.id), Depth.BRIEF)
+                    out.run_lateness.append(clock() - at)
+                except SourceError:
+                    out.runs_failed += 1
+                finally:
+                    queue.task_done()
+
+        async def ask(at: float) -> None:
+            await asyncio.sleep(max(at - clock(), 0.0))
+            await source.fetch_thread(ThreadRef("ask"), Depth.BRIEF)
+            out.waits.append(clock() - at)
+
+        prune()
+        async with source:
+            tasks.append(asyncio.create_task(pruning()))
+            tasks += [asyncio.create_task(consume(n)) for n in names]
+            tasks.append(asyncio.create_task(produce()))
+            tasks.append(asyncio.create_task(watcher.run()))
+            tasks += [asyncio.create_task(worker()) for _ in range(WORKERS)]
+            for name in daily:
+                at = sc.burst_at if sc.burst_at is not None else rng.uniform(0, sc.duration)
+                tasks.append(asyncio.create_task(schedule(at, name)))
+            for at in sc.queued_on_demand_at:
+                tasks.append(asyncio.create_task(schedule(at, "ask")))
+            asks = [asyncio.create_task(ask(at)) for at in sc.on_demand_at]
+            await asyncio.sleep(sc.duration)
+            # Whatever was asked for in time is seen through (up to a quarter of a day more).
+            finishing = asyncio.gather(queue.join(), *asks)
+            try:
+                await asyncio.wait_for(finishing, DAY / 4)
+            except TimeoutError:
+                out.unfinished = queue.qsize() + sum(not a.done() for a in asks)
+            out.end = clock()
+            out.slot_waits = pacer.on_demand_waits
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    out.counts = fake.counts
+    out.poll_times = fake.poll_times
+    out.recheck_lateness = watcher.lateness
+    out.seen_after = watcher.seen_after
+    out.forced = loop.virtual.forced
+    out.failures = watcher.failures
+    out.wall_s = time.perf_counter() - wall0
+    return out
