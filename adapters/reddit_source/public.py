@@ -416,7 +416,9 @@ class PublicRedditSource:
         return posts[:limit]
 
     async def posts(self, post_ids: Sequence[str]) -> list[Post]:
-        return [post_from_data(d) for d in await self._by_id(post_ids, polling=False)]
+        # Re-checks of watched posts are watching too: they share the polls' cap (at most half
+        # the budget), so a busy watch list cannot crowd out digests people ask for.
+        return [post_from_data(d) for d in await self._by_id(post_ids, polling=True)]
 
     async def _by_id(self, post_ids: Sequence[str], *, polling: bool) -> list[dict[str, Any]]:
         """`/by_id/t3_a,t3_b.json`, 100 ids a request, background priority."""
