@@ -440,7 +440,11 @@ def _on_loop_costs(thread: Thread, scorer: PolarityScorer) -> list[Row]:
                 5,
             ),
             ("LLM build_prompt (on loop)", prompt, 5),
-            ("LLM validate the answer (on loop)", partial(validate, llm_inp, answer, ids, request), 5),
+            (
+                "LLM validate the answer (on loop)",
+                partial(validate, llm_inp, answer, ids, request),
+                5,
+            ),
             ("prepare (off loop, to_thread)", partial(offline.prepare, thread, depth), 3),
         ]
         for what, fn, runs in cases:

@@ -87,7 +87,7 @@ def test_brief_length_over_every_real_thread() -> None:
 
 def _quoted_comments(r: Report) -> list[str]:
     """Comment ids of the quotes the brief shows (a quote span is matched to its quote)."""
-    by_text = {}
+    by_text: dict[str, set[str]] = {}
     for q in r.quotes():
         if q.comment_id is not None:
             by_text.setdefault(q.text, set()).add(q.comment_id)
