@@ -163,6 +163,7 @@ def ground(thread: Thread, narrative: Narrative) -> tuple[Narrative, list[str]]:
             notable=notable,
             takeaways=takeaways,
             observations=observations,
+            tldr=scrub(narrative.tldr, "tldr"),
         ),
         problems,
     )
@@ -334,6 +335,7 @@ def assemble(
         engagement=_engagement(thread, stats),
         takeaways=narrative.takeaways,
         observations=observations,
+        tldr=narrative.tldr,
         focus_comment_id=thread.focus_comment_id,
         notes=(*notes, *result.notes),
         usage=result.usage,
