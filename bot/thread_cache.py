@@ -31,12 +31,16 @@ class CachingThreadSource:
         inner: ThreadSource,
         *,
         ttl_seconds: dict[Depth, float],
-        max_entries: int = 256,
+        max_entries: int = 64,
+        max_comments: int = 20_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._inner = inner
         self._ttl = ttl_seconds
         self._max = max_entries
+        # A parsed thread weighs ~0.5 KiB a comment: the cache is bounded by what it holds, not
+        # only by how many threads (the memory soak saw 256 large threads keep ~150 MiB alive).
+        self._max_comments = max_comments
         self._clock = clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._inflight: dict[tuple[str, Depth], asyncio.Future[Thread]] = {}
@@ -78,10 +82,18 @@ class CachingThreadSource:
         finally:
             self._inflight.pop((ref.key, depth), None)
         future.set_result(thread)
-        self._entries[ref.key] = _Entry(thread, depth, self._clock())
+        now = self._clock()
+        self._entries[ref.key] = _Entry(thread, depth, now)
         self._entries.move_to_end(ref.key)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+        for key, entry in list(self._entries.items()):  # expired ones go now, not when asked
+            if now - entry.fetched_at > self._ttl[entry.depth]:
+                del self._entries[key]
+        held = sum(len(e.thread.comments) for e in self._entries.values())
+        while len(self._entries) > 1 and (
+            len(self._entries) > self._max or held > self._max_comments
+        ):
+            _, oldest = self._entries.popitem(last=False)
+            held -= len(oldest.thread.comments)
         return thread
 
     async def resolve(self, text: str) -> ThreadRef:

@@ -462,3 +462,21 @@ async def test_posts_by_id(fake: FakeReddit, source: RedditSource) -> None:
         fake.add_submission("watchme", make_post(f"w{i}", subreddit="watchme", score=10 * i))
     posts = await source.posts(["w0", "w2", "missing1"])
     assert sorted((p.id, p.score) for p in posts) == [("w0", 0), ("w2", 20)]
+
+
+async def test_the_thread_cache_is_bounded_by_what_it_holds() -> None:
+    """Ever-new threads: the cache keeps at most `max_comments` comments (and drops expired
+    entries as soon as anything is added), so memory follows the bound, not the traffic."""
+    now = [0.0]
+    inner = _CountingSource()
+    cache = CachingThreadSource(
+        inner, ttl_seconds=dict.fromkeys(Depth, 60.0), max_comments=12, clock=lambda: now[0]
+    )
+    for i in range(10):
+        thread = await cache.fetch_thread(ThreadRef(f"t{i}"), Depth.BRIEF)
+        assert len(thread.comments) == 5
+    assert sum(len(e.thread.comments) for e in cache._entries.values()) <= 12
+    assert list(cache._entries) == ["t8/", "t9/"]  # keyed by ThreadRef.key
+    now[0] = 61.0
+    await cache.fetch_thread(ThreadRef("fresh"), Depth.BRIEF)
+    assert list(cache._entries) == ["fresh/"]  # the expired ones went at once
