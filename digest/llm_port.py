@@ -29,6 +29,7 @@ class StructuredRequest:
     schema_name: str
     max_tokens: int
     repair: tuple[str, str] | None = None  # (previous answer, the errors found in it)
+    item_limits: tuple[tuple[str, int], ...] = ()  # how many items each list may hold
 
 
 @dataclass(frozen=True, slots=True)

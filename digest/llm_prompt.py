@@ -121,6 +121,14 @@ def max_output_tokens(depth: Depth, top_level: int, links: int) -> int:
     return _FIXED_OUTPUT + sum(n * _ITEM_TOKENS[k] for k, n in asked.items())
 
 
+def item_limits(depth: Depth, top_level: int, links: int) -> tuple[tuple[str, int], ...]:
+    """How many items each list of the answer may hold (for servers that can enforce it)."""
+    asked = dict(ASKED[depth])
+    asked["stances"] = min(asked["stances"], max(top_level, 1))
+    asked["links"] = min(asked["links"], links)
+    return tuple((k, n) for k, n in asked.items() if k != "reading")
+
+
 @dataclass(frozen=True)
 class PromptIds:
     """Short ids for the model ↔ real comment ids."""
@@ -167,6 +175,7 @@ def build_prompt(
     blocks.append(PromptBlock(f"{CLOSE}\nCoverage: {coverage_line}."))
     chosen = [by_id[i] for i in first + more]
     top_level = sum(1 for c in chosen if c.parent_id is None)
+    links = sum(b.text.count("://") for b in blocks)
     return (
         StructuredRequest(
             model=model,
@@ -175,9 +184,8 @@ def build_prompt(
             instructions=INSTRUCTIONS[depth],
             schema=REPORT_SCHEMA,
             schema_name=SCHEMA_NAME,
-            max_tokens=max_output_tokens(
-                depth, top_level, sum(b.text.count("://") for b in blocks)
-            ),
+            max_tokens=max_output_tokens(depth, top_level, links),
+            item_limits=item_limits(depth, top_level, links),
         ),
         ids,
     )

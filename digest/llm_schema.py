@@ -168,3 +168,42 @@ def _check(value: Any, schema: Mapping[str, Any], where: str, errors: list[str])
     elif isinstance(value, list) and "items" in schema:
         for i, item in enumerate(value):
             _check(item, schema["items"], f"{where}[{i}]", errors)
+
+
+# How long each string may be where a server can enforce it (llama.cpp's grammars can; OpenAI's
+# strict mode cannot, so REPORT_SCHEMA itself carries no lengths).
+_MAX_CHARS = {
+    "comment_id": 10,
+    "name": 60,
+    "tldr": 200,
+    "note": 150,
+    "url": 300,
+    "sentiment_reading": 600,
+}
+_DEFAULT_MAX_CHARS = 300
+_MAX_IDS = 5  # comment ids per theme
+
+
+def bounded_schema(limits: Mapping[str, int]) -> dict[str, Any]:
+    """REPORT_SCHEMA with maxItems per list (`limits`: key → how many the depth asks for) and a
+    maxLength on every string: for servers that turn a schema into a grammar (llama.cpp), so a
+    small model that would go on writing until max_tokens has to stop where the answer ends."""
+
+    def bound(schema: Any, key: str) -> Any:
+        if not isinstance(schema, dict):
+            return schema
+        out = dict(schema)
+        if "anyOf" in out:
+            out["anyOf"] = [bound(s, key) for s in out["anyOf"]]
+        kind = out.get("type")
+        if kind == "string" and "enum" not in out:
+            out["maxLength"] = _MAX_CHARS.get(key, _DEFAULT_MAX_CHARS)
+        if kind == "object":
+            out["properties"] = {k: bound(v, k) for k, v in out["properties"].items()}
+        if kind == "array":
+            out["items"] = bound(out["items"], key)
+            out["maxItems"] = limits.get(key, _MAX_IDS)
+        return out
+
+    bounded: dict[str, Any] = bound(REPORT_SCHEMA, "answer")
+    return bounded

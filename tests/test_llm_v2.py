@@ -36,7 +36,7 @@ from digest.llm import (
 from digest.llm_check import known_numbers
 from digest.llm_port import PromptBlock
 from digest.llm_prompt import ASKED, PROVIDER_FRAMING_TOKENS, max_output_tokens, prompt_text
-from digest.llm_schema import MOODS, schema_errors
+from digest.llm_schema import MOODS, bounded_schema, schema_errors
 from digest.llm_tokens import SAFETY, count_tokens, fits
 from digest.model import Thread
 from digest.pipeline import Budgets, DigestEngine
@@ -354,6 +354,23 @@ def test_the_schema_is_valid_under_openai_strict_mode() -> None:
     assert len(strict_mode_problems(loose)) == 3
 
 
+def test_the_bounded_schema_for_grammars_only_adds_limits() -> None:
+    bounded = bounded_schema({"summary": 4, "links": 0})
+    assert bounded["properties"]["summary"]["maxItems"] == 4
+    assert bounded["properties"]["links"]["maxItems"] == 0
+    assert bounded["properties"]["themes"]["items"]["properties"]["comment_ids"]["maxItems"] == 5
+    assert bounded["properties"]["mood"] == REPORT_SCHEMA["properties"]["mood"]  # enums as is
+
+    def strip(schema: Any) -> Any:
+        if isinstance(schema, dict):
+            return {k: strip(v) for k, v in schema.items() if k not in ("maxItems", "maxLength")}
+        if isinstance(schema, list):
+            return [strip(v) for v in schema]
+        return schema
+
+    assert strip(bounded) == REPORT_SCHEMA
+
+
 def test_a_full_answer_fits_the_schema_and_a_sloppy_one_does_not() -> None:
     thread = _linked_thread()
     _, request, _ = _prepared(thread)
@@ -621,7 +638,10 @@ async def test_a_local_server_that_answers_json_schema_with_500_is_negotiated_on
     ]
     # One refusal, then json_object with the schema, remembered for the next digest.
     assert formats == [(500, "json_schema"), (200, "json_object"), (200, "json_object")]
-    assert server.requests[1].json["response_format"]["schema"] == REPORT_SCHEMA
+    sent_schema = server.requests[1].json["response_format"]["schema"]
+    assert sent_schema == bounded_schema(dict(ASKED[Depth.BRIEF], stances=2, links=2))
+    assert sent_schema["properties"]["summary"]["maxItems"] == 4  # what a brief asks for
+    assert sent_schema["properties"]["tldr"]["maxLength"] == 200
     assert "JSON Schema" in server.requests[1].user_text
     assert client.mode == "json_object_schema"
 

@@ -31,6 +31,7 @@ from typing import Any
 import openai
 
 from digest.llm_port import LLMError, LLMOutputError, Spent, StructuredRequest, StructuredResponse
+from digest.llm_schema import bounded_schema
 
 MODES = ("json_schema", "json_object_schema", "prompt")
 # A refusal that is about the response format (llama.cpp: "response_format type must be one of
@@ -99,14 +100,16 @@ class OpenAICompatibleClient:
             await self._client.close()
             self._client = None
 
-    def _messages(self, request: StructuredRequest, schema_in_prompt: bool) -> list[dict[str, Any]]:
+    def _messages(
+        self, request: StructuredRequest, schema: dict[str, Any] | None
+    ) -> list[dict[str, Any]]:
         parts = [b.text for b in request.blocks]
         parts.append(request.instructions)
-        if schema_in_prompt:
+        if schema is not None:
             parts.append(
                 "Answer with one JSON object, and nothing else, that matches this JSON Schema "
                 "(every key is required; use null where the schema allows it):\n"
-                + json.dumps(dict(request.schema))
+                + json.dumps(schema)
             )
         if request.repair is not None:
             previous, problems = request.repair
@@ -117,9 +120,12 @@ class OpenAICompatibleClient:
         ]
 
     def _params(self, request: StructuredRequest, mode: str) -> dict[str, Any]:
+        # Beyond OpenAI's strict mode, a schema may bound lists and strings: llama.cpp turns it
+        # into a grammar, and a small model then stops where the answer ends.
+        bounded = bounded_schema(dict(request.item_limits)) if mode != "json_schema" else None
         params: dict[str, Any] = {
             "model": request.model,
-            "messages": self._messages(request, schema_in_prompt=mode != "json_schema"),
+            "messages": self._messages(request, bounded),
             "max_tokens": request.max_tokens,
             "temperature": 0.2,
         }
@@ -133,7 +139,7 @@ class OpenAICompatibleClient:
                 },
             }
         elif mode == "json_object_schema":
-            params["response_format"] = {"type": "json_object", "schema": dict(request.schema)}
+            params["response_format"] = {"type": "json_object", "schema": bounded}
         return params
 
     async def structured(
