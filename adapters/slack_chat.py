@@ -41,7 +41,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -75,7 +74,8 @@ from bot.thread_ref import find_thread_urls
 from digest.errors import DigestError
 from digest.render.document import Block, Document, Line, bundle_document, document
 from digest.report import Depth, Report
-from digest.text import points, unescape_markdown
+from digest.stats import link_key
+from digest.text import plural, points, unescape_markdown
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -335,17 +335,6 @@ def short_url(url: str, limit: int = 70) -> str:
 
 def _link_label(label: str) -> str:
     return escape_mrkdwn(label).replace("|", "¦").strip() or "link"
-
-
-def link_key(url: str) -> str:
-    """A link's identity as digest.stats counts links: no scheme, `www.`, trailing slash or
-    fragment."""
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").removeprefix("www.")
-    except ValueError:
-        return url
-    return f"{host}{parts.path.rstrip('/')}?{parts.query}"
 
 
 def is_listed(url: str, allowed: frozenset[str]) -> bool:
@@ -693,9 +682,7 @@ def allowed_links(reports: Iterable[Report]) -> frozenset[str]:
 def report_fallback(report: Report) -> str:
     t = report.thread
     depth = "Deep analysis" if report.depth is Depth.DEEP else "Digest"
-    text = (
-        f"{depth} of r/{t.subreddit}: {t.title} · {points(t.score)} · {t.num_comments:,} comments"
-    )
+    text = f"{depth} of r/{t.subreddit}: {t.title} · {points(t.score)} · {plural(t.num_comments, 'comment')}"
     return clip_mrkdwn(escape_mrkdwn(text), FALLBACK_CHARS)
 
 

@@ -65,6 +65,7 @@ from digest.errors import DigestError
 from digest.model import Post, Thread
 from digest.pipeline import DigestEngine
 from digest.report import Depth, Report
+from digest.text import plural, points
 
 log = logging.getLogger(__name__)
 
@@ -383,7 +384,7 @@ class Core:
         self._ensure_streams()
         return (
             f"Watching #{sub_id}: new posts in r/{cmd.subreddit} are posted here once they reach "
-            f"{cmd.min_score:,} points within {cmd.within_hours} hours.{self._saved_note()}"
+            f"{points(cmd.min_score)} within {plural(cmd.within_hours, 'hour')}.{self._saved_note()}"
         )
 
     async def subscription_choices(
@@ -458,7 +459,7 @@ class Core:
                 )
             else:
                 lines.append(
-                    f"#{s.id} watch {names}: ≥ {s.spec['min_score']:,} points within "
+                    f"#{s.id} watch {names}: ≥ {points(s.spec['min_score'])} within "
                     f"{s.spec['within_hours']} h{where}{state}"
                 )
         return "\n".join(lines)
@@ -525,7 +526,7 @@ class Core:
             threshold = int(settings["flag-threshold"])
             if count < threshold:
                 return (
-                    f"Noted: the deep analysis starts once {threshold} people ask for it "
+                    f"Noted: the deep analysis starts once {plural(threshold, 'person', 'people')} ask for it "
                     f"({count} so far)."
                 )
             ref = reaction.message
@@ -976,7 +977,7 @@ class Core:
                     {"platform": sub.platform, "server_id": sub.server_id, "subscription_id": sub.id,
                      "channel_id": sub.channel_id, "target": f"t3_{post.id}", "depth": "brief",
                      "nsfw_ok": spec.get("channel_nsfw", False),
-                     "header": f"r/{post.subreddit} · crossed {spec['min_score']:,} points"},
+                     "header": f"r/{post.subreddit} · crossed {points(spec['min_score'])}"},
                 )  # fmt: skip
                 queued += int(created)
                 state, nxt = "queued", None

@@ -323,6 +323,15 @@ async def test_watch_posts_a_thread_once_it_crosses_the_threshold(h: Harness) ->
     assert await h.core.add_candidate(fresh.post) == 0  # already known: never twice
 
 
+async def test_watch_answers_say_one_point_and_one_hour_in_the_singular(h: Harness) -> None:
+    await h.core.handle_request(h.request("watch", "r/LocalLLaMA min-score 1 within 1h"))
+    answer = h.chat.ephemeral()[-1].text
+    assert "once they reach 1 point within 1 hour." in answer, answer
+    await h.core.handle_request(h.request("subscriptions", ""))
+    listing = h.chat.ephemeral()[-1].text
+    assert "≥ 1 point within" in listing, listing
+
+
 async def test_a_watch_whose_posts_are_refused_is_paused(h: Harness) -> None:
     await h.core.handle_request(h.request("watch", "r/LocalLLaMA min-score 300 within 12h"))
     h.chat.refused_channels.add("C1")

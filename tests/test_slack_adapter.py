@@ -45,9 +45,11 @@ from adapters.slack_chat import (
     SlackPostError,
     delivery_messages,
     escape_mrkdwn,
+    is_listed,
     reaction_from_event,
     reaction_from_shortcut,
     reddit_to_mrkdwn,
+    report_fallback,
     report_messages,
     request_from_command,
     slack_error,
@@ -74,6 +76,7 @@ from digest.model import Thread
 from digest.pipeline import DigestEngine
 from digest.report import Depth, Report
 from digest.sentiment import make_scorer
+from digest.stats import link_key
 from digest.text import find_urls
 from tests.conftest import thread_params
 from tests.fakes.slack_server import (
@@ -119,6 +122,20 @@ def good_thread() -> Thread:
         "title": "Which quantized model runs best on one GPU?"
     }
     return thread_from_json(raw)
+
+
+def test_the_fallback_text_says_one_comment_in_the_singular() -> None:
+    raw = thread_json(1, seed=7, post_id="one001")
+    report = ENGINE.digest_sync(thread_from_json(raw), Depth.BRIEF)
+    text = report_fallback(report)
+    assert text.endswith("· 1 comment"), text
+
+
+def test_links_to_two_local_ports_are_two_links_in_slack_too() -> None:
+    """Slack decides which URLs become links with digest.stats' own key (ports kept)."""
+    allowed = frozenset({link_key("http://localhost:11434/v1")})
+    assert is_listed("http://localhost:11434/v1/", allowed)
+    assert not is_listed("http://localhost:1234/v1", allowed)
 
 
 def hostile_thread() -> Thread:
@@ -1103,7 +1120,9 @@ async def test_a_hostile_thread_never_pings_links_or_formats(bot: Bot) -> None:
 
 
 def test_reddit_markdown_becomes_mrkdwn() -> None:
-    listed = frozenset({"example.com/a?"})
+    # The report lists these two (digest.stats.link_key: `www.` and a trailing slash kept apart
+    # only where they are truly different pages).
+    listed = frozenset(link_key(u) for u in ("https://example.com/a", "https://www.example.com/a/"))
     cases = {
         "**bold** and *it* and _it2_ and ~~gone~~": "*bold* and _it_ and _it2_ and ~gone~",
         "***both***": "*_both_*",
