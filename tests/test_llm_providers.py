@@ -209,7 +209,7 @@ async def test_local_model_server(thread: Thread, schema_support: bool) -> None:
     assert report.usage.model is not None
     assert report.usage.input_tokens > 0
     _grounded(report, thread)
-    formats = [r.json.get("response_format", {}).get("type") for r in server.requests if r.json]
+    formats = [r.json.get("response_format", {}).get("type") for r in server.calls()]
     if schema_support:
         assert formats[0] == "json_schema"
     else:

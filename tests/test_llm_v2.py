@@ -633,17 +633,19 @@ async def test_a_local_server_that_answers_json_schema_with_500_is_negotiated_on
         first = await engine.digest(thread, Depth.BRIEF)
         second = await engine.digest(thread, Depth.DEEP)
     assert first.analyzer == second.analyzer == "openai"
-    formats = [
-        (r.status, (r.json.get("response_format") or {}).get("type")) for r in server.requests
-    ]
+    chat = server.requests_to("/v1/chat/completions")
+    formats = [(r.status, (r.json.get("response_format") or {}).get("type")) for r in chat]
     # One refusal, then json_object with the schema, remembered for the next digest.
     assert formats == [(500, "json_schema"), (200, "json_object"), (200, "json_object")]
-    sent_schema = server.requests[1].json["response_format"]["schema"]
+    sent_schema = chat[1].json["response_format"]["schema"]
     assert sent_schema == bounded_schema(dict(ASKED[Depth.BRIEF], stances=2, links=2))
     assert sent_schema["properties"]["summary"]["maxItems"] == 4  # what a brief asks for
     assert sent_schema["properties"]["tldr"]["maxLength"] == 200
-    assert "JSON Schema" in server.requests[1].user_text
+    assert "JSON Schema" in chat[1].user_text
     assert client.mode == "json_object_schema"
+    # No /tokenize here (llama-cpp-python has none): asked once, not again for the next digest.
+    assert [r.status for r in server.requests_to("/tokenize")] == [404]
+    assert client.has_tokenize is False
 
 
 async def test_a_server_that_refuses_both_formats_gets_the_schema_in_the_prompt() -> None:
@@ -654,9 +656,10 @@ async def test_a_server_that_refuses_both_formats_gets_the_schema_in_the_prompt(
     ):
         report = await _engine(client, LOCAL).digest(thread, Depth.BRIEF)
     assert report.analyzer == "openai"
-    assert [r.status for r in server.requests] == [400, 400, 200]
-    assert "response_format" not in server.requests[-1].json
-    assert "JSON Schema" in server.requests[-1].user_text
+    chat = server.requests_to("/v1/chat/completions")
+    assert [r.status for r in chat] == [400, 400, 200]
+    assert "response_format" not in chat[-1].json
+    assert "JSON Schema" in chat[-1].user_text
     assert client.mode == "prompt"
 
 
@@ -671,7 +674,7 @@ async def test_a_500_that_is_not_about_the_format_does_not_step_down() -> None:
         report = await DigestEngine(analyzer, scorer=SCORER).digest(thread, Depth.BRIEF)
     assert report.analyzer == "openai"
     assert client.mode == "json_schema"
-    assert [r.json["response_format"]["type"] for r in server.requests] == ["json_schema"] * 2
+    assert [r.json["response_format"]["type"] for r in server.calls()] == ["json_schema"] * 2
 
 
 async def test_timeouts_come_from_the_deadline_and_a_busy_server_is_not_sent_more() -> None:

@@ -16,6 +16,11 @@ a digest falls back at once instead of queueing behind an answer nobody will rea
 
 The SDK's own retries are off. Every answer's usage is reported, also for answers that are
 thrown away (malformed JSON), so the analyser counts every token spent.
+
+Token budgets: where the server offers llama.cpp's `POST /tokenize` (`{"content": text}` →
+`{"tokens": [...]}`, at the server's root beside `/v1`), the whole prompt is counted there once
+per digest (see TokenCounter); the first count probes for it, and a server without one (a 404)
+is not asked again. Everywhere else the analyser's calibrated estimate stands.
 """
 
 from __future__ import annotations
@@ -34,6 +39,17 @@ from digest.llm_port import LLMError, LLMOutputError, Spent, StructuredRequest, 
 from digest.llm_schema import bounded_schema
 
 MODES = ("json_schema", "json_object_schema", "prompt")
+# Tokens a chat template adds per message around its text (role markers, separators):
+# llama.cpp's /tokenize counts the text alone.
+TEMPLATE_TOKENS_PER_MESSAGE = 8
+
+
+def _not_offered(status: int) -> bool:
+    """A refusal that will not change: no such endpoint (404, 405, 501), or one that speaks
+    another dialect (vLLM's /tokenize wants a "prompt": 400 or 422). Busy or failing is not."""
+    return status == 501 or (400 <= status < 500 and status not in (408, 429))
+
+
 # A refusal that is about the response format (llama.cpp: "response_format type must be one of
 # "text" or "json_object", but got: json_schema"; others name json_schema or the schema).
 _NAMES_FORMAT = re.compile(r"response_format|json_schema|json_object|\bschema\b|grammar", re.I)
@@ -80,6 +96,9 @@ class OpenAICompatibleClient:
         self._slots = asyncio.Semaphore(slots or 1) if (slots or base_url) else None
         self._clock = clock
         self._busy_until = 0.0
+        # Whether the server has POST /tokenize: None until the first count asks. OpenAI's own
+        # API (no base_url) has none, so it is never asked.
+        self.has_tokenize: bool | None = None if base_url else False
 
     def __repr__(self) -> str:
         return f"OpenAICompatibleClient(base_url={self._base_url!r})"
@@ -141,6 +160,34 @@ class OpenAICompatibleClient:
         elif mode == "json_object_schema":
             params["response_format"] = {"type": "json_object", "schema": bounded}
         return params
+
+    async def count_tokens(self, request: StructuredRequest, *, time_limit: float) -> int | None:
+        """The request's input tokens by the server's own tokenizer (llama.cpp's /tokenize), or
+        None when it has none or the count failed: the analyser then keeps its estimate. One
+        call for the whole prompt as it would be sent now; it takes no generation slot."""
+        if self._client is None:
+            raise RuntimeError("OpenAICompatibleClient used outside `async with`")
+        if self.has_tokenize is False or self._base_url is None:
+            return None
+        messages = self._params(request, self.mode)["messages"]
+        text = "\n".join(str(m["content"]) for m in messages)
+        url = self._base_url.rstrip("/").removesuffix("/v1") + "/tokenize"
+        try:
+            answer = await self._client.post(
+                url, cast_to=object, body={"content": text}, options={"timeout": time_limit}
+            )
+        except openai.APIStatusError as exc:
+            if _not_offered(exc.status_code):
+                self.has_tokenize = False
+            return None
+        except openai.APIError:  # a timeout, a dropped connection: the estimate, this time
+            return None
+        tokens = answer.get("tokens") if isinstance(answer, dict) else None
+        if not isinstance(tokens, list):  # something else answers at that path
+            self.has_tokenize = False
+            return None
+        self.has_tokenize = True
+        return len(tokens) + TEMPLATE_TOKENS_PER_MESSAGE * len(messages)
 
     async def structured(
         self, request: StructuredRequest, *, time_limit: float

@@ -53,6 +53,10 @@ Knobs for what self-hosted servers do (both fakes):
 * ``tokenizer`` - how input tokens are counted (usage, ``count_tokens``): a function of text;
   by default about 4 characters a token.
 
+``FakeOpenAI(tokenize=True)`` also serves llama.cpp server's ``POST /tokenize``
+(``{"content": text}`` → ``{"tokens": [...]}``, as many as ``tokenizer`` counts; at the root, not
+under ``/v1``); ``tokenize_fails=N`` makes the next N such requests answer a 500.
+
 ``FakeOpenAI(json_schema_status=500)`` refuses ``response_format: json_schema`` the way
 llama-cpp-python does (HTTP 500, "response_format type must be one of "text" or "json_object",
 but got: json_schema") instead of with a 400; ``supports_json_object_schema=False`` refuses a
@@ -799,7 +803,8 @@ _OPENAI_ERROR_TYPES: dict[int, tuple[str, str | None, str]] = {
 
 class FakeOpenAI(_FakeLLMServer):
     """An OpenAI-compatible server (llama.cpp server, Ollama, vLLM, LM Studio):
-    ``POST /v1/chat/completions`` and ``GET /v1/models`` (also without the ``/v1``).
+    ``POST /v1/chat/completions`` and ``GET /v1/models`` (also without the ``/v1``), and with
+    ``tokenize=True`` llama.cpp server's ``POST /tokenize`` (a 404 otherwise, as elsewhere).
 
     ``api_key=None`` (the default, like most local servers) accepts any key; otherwise it
     must arrive as ``Authorization: Bearer <key>`` or the answer is a 401. With
@@ -825,6 +830,8 @@ class FakeOpenAI(_FakeLLMServer):
         slots: int | None = None,
         tokens_per_second: float | None = None,
         tokenizer: Callable[[str], int] | None = None,
+        tokenize: bool = False,
+        tokenize_fails: int = 0,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -834,6 +841,10 @@ class FakeOpenAI(_FakeLLMServer):
             tokens_per_second=tokens_per_second,
             tokenizer=tokenizer,
         )
+        self.tokenize = tokenize
+        """Serve ``POST /tokenize`` like llama.cpp's server (it needs no slot)."""
+        self.tokenize_fails = tokenize_fails
+        """The next this many ``/tokenize`` requests answer a 500."""
         self.supports_json_schema = supports_json_schema
         self.supports_json_object = supports_json_object
         self.supports_json_object_schema = supports_json_object_schema
@@ -868,6 +879,8 @@ class FakeOpenAI(_FakeLLMServer):
                 {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models
             ]
             return web.json_response({"object": "list", "data": data})
+        if request.path == "/tokenize" and self.tokenize:
+            return self._tokenize(request, record)
         if path != "/chat/completions":
             return self._reject(404, f"Not found: {request.method} {request.path}")
         if request.method != "POST":
@@ -885,6 +898,18 @@ class FakeOpenAI(_FakeLLMServer):
         step = self._next_step()
         record.step = step
         return await self._run_step(record, step)
+
+    def _tokenize(self, request: web.Request, record: RecordedRequest) -> web.Response:
+        if request.method != "POST":
+            return self._reject(405, f"Method {request.method} not allowed")
+        if self.tokenize_fails:
+            self.tokenize_fails -= 1
+            return self._reject(500, "tokenizer failed")
+        body = record.json
+        content = body.get("content") if isinstance(body, dict) else None
+        if not isinstance(content, str):
+            return self._reject(400, '"content" must be provided')
+        return web.json_response({"tokens": list(range(self.count_text(content)))})
 
     def _validate(self, body: JSONDict) -> tuple[str, str] | None:
         for name in ("model", "messages"):
