@@ -55,4 +55,11 @@ class Analyzer(Protocol):
 
 
 class AnalyzerUnavailable(Exception):
-    """The analyser could not produce a narrative (timeout, service down, invalid output twice)."""
+    """The analyser could not produce a narrative (timeout, service down, invalid output twice).
+
+    `usage`: what the attempt cost all the same (tokens of answers thrown away); the report the
+    fallback writes carries it, so the spend cap and --show-usage count it."""
+
+    def __init__(self, message: str = "", usage: Usage | None = None) -> None:
+        super().__init__(message)
+        self.usage = usage if usage is not None else Usage()

@@ -118,11 +118,10 @@ class RetryPolicy:
 
 class LLMUnavailable(AnalyzerUnavailable):
     """The LLM could not write the narrative; `usage` is what the attempt cost all the same
-    (the pipeline's fallback report should carry it, so the spend cap counts it)."""
+    (the pipeline's fallback report carries it, so the spend cap counts it)."""
 
     def __init__(self, message: str, usage: Usage) -> None:
-        super().__init__(message)
-        self.usage = usage
+        super().__init__(message, usage)
 
 
 class _Tally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, replace
 
 from digest.analysis import AnalysisInput, Analyzer, AnalyzerUnavailable, NarrativeResult
@@ -78,13 +79,19 @@ class DigestEngine:
         inp = await asyncio.to_thread(self.prepare, thread, depth, budget)
         name = self._analyzer.name
         notes: tuple[str, ...] = ()
+        started = time.monotonic()
         try:
             result = await self._analyzer.narrate(inp)
         except AnalyzerUnavailable as exc:
             if self._analyzer is self._offline:
                 raise
             log.warning("analyser %s unavailable for %s: %s", name, thread.post.id, exc)
-            result = await self._offline.narrate(inp)
+            # What the failed attempt spent is still spent: the report carries it to the spend
+            # cap and --show-usage, with the time it took.
+            spent = exc.usage
+            if not spent.latency_ms:
+                spent = replace(spent, latency_ms=int((time.monotonic() - started) * 1000))
+            result = replace(await self._offline.narrate(inp), usage=spent)
             notes = (
                 f"The {name} analyser was unavailable ({exc}); the offline analyser wrote this.",
             )

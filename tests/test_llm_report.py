@@ -1,0 +1,154 @@
+"""What the LLM spends reaches the report (issue 14, LLM path v2): the tokens of an attempt that
+fell back to the offline analyser (in the report, in `--show-usage` and in the bot's spend cap).
+The providers run through the real SDKs against tests/fakes/llm_servers.py."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from adapters.llm.openai_client import OpenAICompatibleClient
+from adapters.reddit_source.thread_json import thread_from_json
+from bot.chat import Request
+from bot.cli import app
+from bot.core import Core, CoreConfig, Engines
+from bot.storage import Storage
+from digest.llm import LLMAnalyzer, LLMClient, RetryPolicy
+from digest.model import Thread
+from digest.pipeline import DigestEngine
+from digest.render.json_report import report_to_dict
+from digest.report import Depth
+from digest.sentiment import make_scorer
+from tests.fakes.llm_servers import FakeOpenAI, RawText, Usage
+from tests.support.fake_chat import FakeChat
+from tests.support.fake_source import FakeSource
+from tests.support.harness import Clock
+from tests.support.synthetic import comment_data, post_data
+
+SCORER = make_scorer()
+MODELS = {Depth.BRIEF: "claude-haiku-5-5", Depth.DEEP: "claude-sonnet-5-5"}
+LOCAL = {Depth.BRIEF: "smollm2", Depth.DEEP: "smollm2"}
+PRICES = {"smollm2": (1.0, 5.0, 0.0, 0.0)}  # US$ per million tokens, so the spend is not zero
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "selfhosted_thread.json"
+DOCS = "https://example.org/docs/page?x=1&y=2"
+CODE = "https://github.com/example/project/"  # as written: a trailing slash
+
+
+def _thread() -> Thread:
+    post = post_data("mdl", 3)
+    post.update(selftext="Which local model do you run for coding?", score=900)
+    t0 = post["created_utc"]
+    c1 = comment_data("m1", "t3_mdl", author="alice", body=f"Docs: {DOCS} are good, and the code is at {CODE} too.", score=250, created=t0 + 60, depth=0)  # fmt: skip
+    c2 = comment_data("m2", "t3_mdl", author="bob", body="Terrible, broken and slow. I hate it.", score=40, created=t0 + 120, depth=0)  # fmt: skip
+    c3 = comment_data("m3", "t3_mdl", author="carol", body="Works fine for me.", score=12, created=t0 + 180, depth=0)  # fmt: skip
+    children = [{"kind": "t1", "data": c} for c in (c1, c2, c3)]
+    return thread_from_json(
+        [
+            {"kind": "Listing", "data": {"children": [{"kind": "t3", "data": post}]}},
+            {"kind": "Listing", "data": {"children": children}},
+        ]
+    )
+
+
+def _engine(client: LLMClient, models: dict[Depth, str] = MODELS) -> DigestEngine:
+    analyzer = LLMAnalyzer(client, models=models, prices=PRICES, policy=RetryPolicy())
+    return DigestEngine(analyzer, scorer=SCORER)
+
+
+# --------------------------------------------------------------------------- (c) spent, then fell back
+
+
+def _malformed_twice(server: FakeOpenAI) -> None:
+    server.script(
+        RawText("Sure! {oops", usage=Usage(5000, 700)), RawText("{again", usage=Usage(5100, 710))
+    )
+
+
+async def test_a_fallback_report_carries_what_the_llm_spent() -> None:
+    thread = _thread()
+    async with (
+        FakeOpenAI() as server,
+        OpenAICompatibleClient(base_url=server.base_url + "/v1", api_key=None) as client,
+    ):
+        _malformed_twice(server)
+        report = await _engine(client, LOCAL).digest(thread, Depth.BRIEF)
+    assert report.analyzer == "offline"
+    assert any("gave invalid output twice" in n for n in report.notes)
+    u = report.usage
+    assert (u.input_tokens, u.output_tokens, u.model) == (10_100, 1_410, "smollm2")
+    assert u.cost_usd == pytest.approx((10_100 * 1.0 + 1_410 * 5.0) / 1_000_000)
+    assert u.latency_ms >= 0
+    assert report_to_dict(report)["usage"]["input_tokens"] == 10_100
+
+
+async def test_the_spend_cap_counts_what_a_fallback_spent(tmp_path: Path) -> None:
+    """The bot core charges the server for the tokens of answers it threw away."""
+    async with (
+        FakeOpenAI() as server,
+        OpenAICompatibleClient(base_url=server.base_url + "/v1", api_key=None) as client,
+        AsyncExitStack() as stack,
+    ):
+        clock, chat, source = Clock(), FakeChat(), FakeSource()
+        source.add(_thread())
+        storage = await stack.enter_async_context(Storage(tmp_path / "bot.sqlite3", clock=clock))
+        engines = Engines(
+            {"offline": DigestEngine(scorer=SCORER), "openai": _engine(client, LOCAL)},
+            default="openai",
+        )
+        core = Core(storage=storage, source=source, engines=engines, chats={"fake": chat},
+                    clock=clock, config=CoreConfig(workers=1))  # fmt: skip
+        _malformed_twice(server)
+        await core.handle_request(_request("https://redd.it/mdl"))
+        while await core.run_one_job() is not None:
+            pass
+        [post] = chat.public()
+        assert post.delivery.report is not None
+        assert post.delivery.report.analyzer == "offline"
+        spent = await storage.spent_today("fake", "S1")
+    assert len(server.calls()) == 2
+    assert spent == pytest.approx((10_100 * 1.0 + 1_410 * 5.0) / 1_000_000)
+
+
+def _request(text: str) -> Request:
+    return Request(platform="fake", server_id="S1", channel_id="C1", user_id="U1",
+                   command="digest", text=text, can_manage=True, reply_token="t1")  # fmt: skip
+
+
+@pytest.fixture
+def threaded_openai(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
+    """A FakeOpenAI on its own event loop in a thread: the CLI runs its own asyncio.run()."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = FakeOpenAI()
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url + "/v1")
+    monkeypatch.setenv("REDIGEST_BRIEF_MODEL", "smollm2")
+    monkeypatch.setenv("REDIGEST_DEEP_MODEL", "smollm2")
+    monkeypatch.setenv("REDIGEST_LLM_PRICES", json.dumps(PRICES))
+    try:
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(server.close(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def test_show_usage_prints_what_a_fallback_spent(threaded_openai: FakeOpenAI) -> None:
+    _malformed_twice(threaded_openai)
+    result = CliRunner().invoke(
+        app, ["digest", str(EXAMPLE), "--analyzer", "openai", "--show-usage"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert len(threaded_openai.calls()) == 2
+    usage = next(line for line in result.stderr.splitlines() if line.startswith("usage:"))
+    assert "analyser=offline model=smollm2 input=10100 output=1410" in usage
+    assert "≈ $0.017" in usage  # (10,100 × $1 + 1,410 × $5) per million
