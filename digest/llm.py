@@ -44,6 +44,7 @@ from digest.llm_schema import REPORT_SCHEMA, SCHEMA_NAME, STANCES
 from digest.model import Thread
 from digest.prompt_format import comment_tokens
 from digest.report import Depth, Usage
+from digest.text import plural
 
 __all__ = [
     "DEFAULT_PRICES",
@@ -252,9 +253,10 @@ class LLMAnalyzer:
         if checked is None:
             raise LLMUnavailable(f"{self.name} gave invalid output twice", tally.usage)
         if checked.errors:
+            n = len(checked.errors)
             notes.append(
-                f"{len(checked.errors)} part(s) of the model's analysis did not match the thread "
-                "and were left out."
+                f"{plural(n, 'part')} of the model's analysis did not match the thread and "
+                f"{'was' if n == 1 else 'were'} left out."
             )
         if not checked.narrative.summary and not checked.narrative.themes:
             raise LLMUnavailable(
@@ -310,9 +312,11 @@ class LLMAnalyzer:
             log.info("%s: %d tokens by the provider's count; left out %d comments", self.name,
                      real, len(left_out))  # fmt: skip
         if left_out:
+            n = len(left_out)
             notes.append(
-                f"To fit the model's token budget, {len(left_out)} of the "
-                f"{coverage.analyzed} comments chosen for analysis were left out of its prompt."
+                f"To fit the model's token budget, {plural(n, 'comment')} of the "
+                f"{coverage.analyzed:,} chosen for analysis {'was' if n == 1 else 'were'} left "
+                "out of its prompt."
             )
         return request, ids, notes
 

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -20,7 +21,7 @@ from bot.chat import Request
 from bot.cli import app
 from bot.core import Core, CoreConfig, Engines
 from bot.storage import Storage
-from digest.llm import LLMAnalyzer, LLMClient, RetryPolicy
+from digest.llm import LLMAnalyzer, LLMClient, RetryPolicy, StructuredRequest
 from digest.model import Thread
 from digest.pipeline import DigestEngine
 from digest.render.json_report import report_to_dict
@@ -30,6 +31,7 @@ from tests.fakes.llm_servers import FakeOpenAI, RawText, Usage
 from tests.support.fake_chat import FakeChat
 from tests.support.fake_source import FakeSource
 from tests.support.harness import Clock
+from tests.support.scripted_llm import ScriptedLLM, grounded_answer
 from tests.support.synthetic import comment_data, post_data
 
 SCORER = make_scorer()
@@ -60,6 +62,13 @@ def _thread() -> Thread:
 def _engine(client: LLMClient, models: dict[Depth, str] = MODELS) -> DigestEngine:
     analyzer = LLMAnalyzer(client, models=models, prices=PRICES, policy=RetryPolicy())
     return DigestEngine(analyzer, scorer=SCORER)
+
+
+def _answer(**changes: Any) -> Any:
+    def write(request: StructuredRequest) -> dict[str, Any]:
+        return grounded_answer(request) | changes
+
+    return write
 
 
 # --------------------------------------------------------------------------- (c) spent, then fell back
@@ -152,3 +161,34 @@ def test_show_usage_prints_what_a_fallback_spent(threaded_openai: FakeOpenAI) ->
     usage = next(line for line in result.stderr.splitlines() if line.startswith("usage:"))
     assert "analyser=offline model=smollm2 input=10100 output=1410" in usage
     assert "≈ $0.017" in usage  # (10,100 × $1 + 1,410 × $5) per million
+
+
+# --------------------------------------------------------------------------- notes say one as one
+
+
+async def test_notes_count_one_comment_and_one_part_in_the_singular() -> None:
+    post = post_data("one", 1)
+    comment = comment_data("o1", "t3_one", author="dana", body="Runs well on my laptop.", score=5, created=post["created_utc"] + 60, depth=0)  # fmt: skip
+    thread = thread_from_json(
+        [
+            {"kind": "Listing", "data": {"children": [{"kind": "t3", "data": post}]}},
+            {"kind": "Listing", "data": {"children": [{"kind": "t1", "data": comment}]}},
+        ]
+    )
+    counts = iter([10**6, 1])
+
+    class Counting(ScriptedLLM):
+        async def count_tokens(
+            self, request: StructuredRequest, *, time_limit: float
+        ) -> int | None:
+            return next(counts)
+
+    report = await _engine(Counting(default=_answer(tldr="9,999 readers."))).digest(
+        thread, Depth.BRIEF
+    )
+    assert report.analyzer == "scripted"
+    assert report.notes == (
+        "To fit the model's token budget, 1 comment of the 1 chosen for analysis was left out "
+        "of its prompt.",
+        "1 part of the model's analysis did not match the thread and was left out.",
+    )
