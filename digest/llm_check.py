@@ -17,9 +17,9 @@ from digest.analysis import AnalysisInput
 from digest.grounding import check_quote, url_in_thread
 from digest.llm_port import StructuredRequest
 from digest.llm_prompt import PromptIds
-from digest.llm_schema import MOODS, STANCES, schema_errors
+from digest.llm_schema import STANCES, schema_errors
 from digest.quotes import quote_text
-from digest.report import CommentNote, Narrative, Passage, Quote, Takeaway, Theme
+from digest.report import MOODS, CommentNote, Narrative, Passage, Quote, Takeaway, Theme
 from digest.text import find_urls, normalize_ws
 
 # A number as a model writes one in prose: "1,234", "0.93", "42", also with a unit ("24GB",
@@ -46,8 +46,12 @@ class LinkNote:
 class Checked:
     narrative: Narrative
     errors: list[str] = field(default_factory=list)
-    mood: str | None = None  # the label the reading argues for (None without a reading)
     links: tuple[LinkNote, ...] = ()
+
+    @property
+    def mood(self) -> str | None:
+        """The label the reading argues for (None without a reading)."""
+        return self.narrative.mood
 
 
 def known_numbers(request: StructuredRequest) -> set[str]:
@@ -232,9 +236,9 @@ def validate(inp: AnalysisInput, data: Any, ids: PromptIds, request: StructuredR
             takeaways=tuple(takeaways),
             observations=tuple(observations),
             tldr=tldr,
+            mood=mood if mood in MOODS and reading else None,
         ),
         ck.errors,
-        mood=mood if mood in MOODS and reading else None,
         links=links,
     )
 

@@ -16,8 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from digest.report import MOODS
+
+__all__ = ["MOODS", "REPORT_SCHEMA", "SCHEMA_NAME", "STANCES", "bounded_schema", "schema_errors"]
+
 STANCES = ("supportive", "critical", "neutral", "question", "humorous", "informative", "mixed")
-MOODS = ("positive", "negative", "neutral", "mixed")
 SCHEMA_NAME = "write_thread_analysis"
 
 

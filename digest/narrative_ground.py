@@ -2,7 +2,8 @@
 
 Whoever wrote it (the offline analyser, or an LLM whose answer digest.llm_check has already
 checked once), the same rules hold here: a quote is verbatim and rightly attributed, a cited
-comment exists, a URL is one the thread holds. What breaks a rule is dropped and listed.
+comment exists, a URL is one the thread holds, a mood is one of the labels. What breaks a rule
+is dropped and listed.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import replace
 
 from digest.grounding import check_quote, url_in_thread
 from digest.model import Thread
-from digest.report import Narrative, Quote, Theme
+from digest.report import MOODS, Narrative, Quote, Theme
 from digest.text import find_urls, plural
 
 
@@ -27,7 +28,8 @@ def _scrub_urls(thread: Thread, text: str) -> tuple[str, int]:
 
 def ground(thread: Thread, narrative: Narrative) -> tuple[Narrative, list[str]]:
     """Drop every quote that is not verbatim or misattributed, every citation of a comment that
-    does not exist, and every invented URL. Returns the cleaned narrative and what was dropped."""
+    does not exist, every invented URL and a mood that is not a label. Returns the cleaned
+    narrative and what was dropped."""
     problems: list[str] = []
     by_id = thread.by_id
 
@@ -66,6 +68,10 @@ def ground(thread: Thread, narrative: Narrative) -> tuple[Narrative, list[str]]:
     )
     observations = tuple(scrub(o, "observations") for o in narrative.observations)
     reading = scrub(narrative.sentiment_reading, "sentiment")
+    mood = narrative.mood
+    if mood is not None and mood not in MOODS:
+        problems.append(f"mood: {mood[:40]!r} is not one of {', '.join(MOODS)}")
+        mood = None
     return (
         Narrative(
             summary=summary,
@@ -76,6 +82,7 @@ def ground(thread: Thread, narrative: Narrative) -> tuple[Narrative, list[str]]:
             takeaways=takeaways,
             observations=observations,
             tldr=scrub(narrative.tldr, "tldr"),
+            mood=mood if reading.strip() else None,  # no label without the reading it sums up
         ),
         problems,
     )

@@ -254,12 +254,18 @@ def assemble(
         )
         for t in narrative.themes
     )
+    # The label sits over the reading: the analyser's when it wrote one (an LLM's "broadly
+    # positive" reading is not headed "mixed"); the computed label stays in `computed_mood`.
+    sentiment, computed = inp.sentiment, ""
+    if narrative.mood is not None and narrative.mood != sentiment.label:
+        sentiment, computed = replace(sentiment, label=narrative.mood), sentiment.label
     report = Report(
         depth=depth,
         analyzer=analyzer,
         thread=ThreadInfo.of(thread),
         stats=stats,
-        sentiment=inp.sentiment,
+        sentiment=sentiment,
+        computed_mood=computed,
         coverage=inp.selection.coverage,
         summary=narrative.summary,
         themes=themes,

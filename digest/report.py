@@ -22,6 +22,10 @@ class Depth(StrEnum):
     DEEP = "deep"
 
 
+# A thread's mood label, whoever reads it (the computed one, or an analyser's).
+MOODS = ("positive", "negative", "neutral", "mixed")
+
+
 @dataclass(frozen=True, slots=True)
 class Quote:
     """Verbatim words from the post (comment_id None) or a comment, with who wrote them."""
@@ -80,6 +84,9 @@ class Narrative:
     # One line, shown first in a brief: how the thread took the post and what it talked about.
     # Empty when the analyser wrote none (older cached reports; renderers then compose one).
     tldr: str = ""
+    # The label (one of MOODS) that `sentiment_reading` argues for; None: the computed label
+    # stands (the offline analyser's reading is written from it).
+    mood: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +173,9 @@ class Report:
     notes: tuple[str, ...] = ()  # fallbacks, repairs, anything the reader should know
     usage: Usage = field(default_factory=Usage)
     tldr: str = ""  # the analyser's one-line TL;DR (Narrative.tldr); "" when it wrote none
+    # The computed (VADER) label when the analyser's mood replaced it in `sentiment.label`, so
+    # the label sits over the reading that argues for it; "" when `sentiment.label` is computed.
+    computed_mood: str = ""
 
     def with_quotes(self, mark: Callable[[Quote], Quote]) -> Report:
         """The same report with `mark` applied to every quote, wherever it sits."""

@@ -1,6 +1,7 @@
-"""What the LLM spends reaches the report (issue 14, LLM path v2): the tokens of an attempt that
-fell back to the offline analyser (in the report, in `--show-usage` and in the bot's spend cap).
-The providers run through the real SDKs against tests/fakes/llm_servers.py."""
+"""What the LLM writes and spends reaches the report (issue 14, LLM path v2): the mood label that
+heads its reading, and the tokens of an attempt that fell back to the offline analyser (in the
+report, in `--show-usage` and in the bot's spend cap). The providers run through the real SDKs
+against tests/fakes/llm_servers.py."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +23,14 @@ from bot.chat import Request
 from bot.cli import app
 from bot.core import Core, CoreConfig, Engines
 from bot.storage import Storage
+from digest import codec
+from digest.analysis import NarrativeResult
 from digest.llm import LLMAnalyzer, LLMClient, RetryPolicy, StructuredRequest
 from digest.model import Thread
-from digest.pipeline import DigestEngine
+from digest.pipeline import DigestEngine, assemble, ground
+from digest.render.document import condensed_lines
 from digest.render.json_report import report_to_dict
-from digest.report import Depth
+from digest.report import Depth, Narrative, Report
 from digest.sentiment import make_scorer
 from tests.fakes.llm_servers import FakeOpenAI, RawText, Usage
 from tests.support.fake_chat import FakeChat
@@ -64,11 +69,82 @@ def _engine(client: LLMClient, models: dict[Depth, str] = MODELS) -> DigestEngin
     return DigestEngine(analyzer, scorer=SCORER)
 
 
+def _computed_label(thread: Thread) -> str:
+    return DigestEngine(scorer=SCORER).prepare(thread, Depth.BRIEF).sentiment.label
+
+
+def _other_mood(label: str) -> str:
+    return "positive" if label != "positive" else "negative"
+
+
 def _answer(**changes: Any) -> Any:
     def write(request: StructuredRequest) -> dict[str, Any]:
         return grounded_answer(request) | changes
 
     return write
+
+
+# --------------------------------------------------------------------------- (a) the mood label
+
+
+async def test_the_llm_mood_heads_the_reading_it_wrote() -> None:
+    thread = _thread()
+    computed = _computed_label(thread)
+    mood = _other_mood(computed)
+    llm = ScriptedLLM(default=_answer(mood=mood, tldr=""))
+    report = await _engine(llm).digest(thread, Depth.BRIEF)
+    assert report.analyzer == "scripted"
+    assert report.notes == ()
+    assert (report.sentiment.label, report.computed_mood) == (mood, computed)
+    sentiment = report_to_dict(report)["sentiment"]
+    assert (sentiment["label"], sentiment["computed_label"]) == (mood, computed)
+    # Every place that names the mood names the reading's: a scheduled digest's line, and the
+    # TL;DR a brief composes when the model wrote none.
+    mood_line = "".join(s.text for s in condensed_lines(report)[-1])
+    assert mood_line.startswith(f"Mood: {mood} ·")
+    assert codec.loads(Report, codec.dumps(report)) == report
+
+
+async def test_the_offline_analyser_keeps_its_own_label() -> None:
+    thread = _thread()
+    report = await DigestEngine(scorer=SCORER).digest(thread, Depth.BRIEF)
+    assert (report.sentiment.label, report.computed_mood) == (_computed_label(thread), "")
+    sentiment = report_to_dict(report)["sentiment"]
+    assert sentiment["label"] == sentiment["computed_label"] == _computed_label(thread)
+
+
+async def test_a_mood_that_is_not_a_label_is_dropped_with_a_note() -> None:
+    """Twice "ecstatic": the repair round is asked for, then the computed label stays and the
+    reader is told part of the analysis was left out."""
+    thread = _thread()
+    llm = ScriptedLLM(default=_answer(mood="ecstatic"))
+    report = await _engine(llm).digest(thread, Depth.BRIEF)
+    assert len(llm.requests) == 2
+    assert llm.requests[1].repair is not None
+    assert "mood: 'ecstatic' is not one of" in llm.requests[1].repair[1]
+    assert (report.sentiment.label, report.computed_mood) == (_computed_label(thread), "")
+    assert report.notes == (
+        "1 part of the model's analysis did not match the thread and was left out.",
+    )
+
+
+def test_grounding_keeps_only_a_label_with_its_reading() -> None:
+    """Whatever wrote the narrative, the pipeline lets through only a label of MOODS, and only
+    over a reading."""
+    thread = _thread()
+    engine = DigestEngine(scorer=SCORER)
+    inp = engine.prepare(thread, Depth.BRIEF)
+    base = Narrative((), (), "Upbeat overall.", {}, (), (), mood="positive")
+    clean, problems = ground(thread, replace(base, mood="Positive!"))
+    assert clean.mood is None
+    assert problems == ["mood: 'Positive!' is not one of positive, negative, neutral, mixed"]
+    report = assemble(inp, NarrativeResult(replace(base, mood="Positive!")), "llm")
+    assert report.sentiment.label == inp.sentiment.label
+    assert report.notes == ("1 item of the analysis did not match the thread and was left out.",)
+    clean, problems = ground(thread, replace(base, sentiment_reading=" ", mood="mixed"))
+    assert (clean.mood, problems) == (None, [])
+    report = assemble(inp, NarrativeResult(replace(base, mood="mixed")), "llm")
+    assert report.sentiment.label == "mixed"
 
 
 # --------------------------------------------------------------------------- (c) spent, then fell back

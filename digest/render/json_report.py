@@ -121,6 +121,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         ],
         "sentiment": {
             "label": s.label,
+            "computed_label": report.computed_mood or s.label,
             "compound": s.compound,
             "positive": s.positive,
             "neutral": s.neutral,
