@@ -19,7 +19,17 @@ from digest.llm_port import StructuredRequest
 from digest.llm_prompt import PromptIds
 from digest.llm_schema import STANCES, schema_errors
 from digest.quotes import quote_text
-from digest.report import MOODS, CommentNote, Narrative, Passage, Quote, Takeaway, Theme
+from digest.report import (
+    MAX_LINK_NOTE_CHARS,
+    MOODS,
+    CommentNote,
+    LinkNote,
+    Narrative,
+    Passage,
+    Quote,
+    Takeaway,
+    Theme,
+)
 from digest.text import find_urls, normalize_ws
 
 # A number as a model writes one in prose: "1,234", "0.93", "42", also with a unit ("24GB",
@@ -33,25 +43,24 @@ _SUPERLATIVE = re.compile(
 )
 _MENTION = re.compile(r"@(everyone|here)\b|<@|<!", re.I)
 MAX_TLDR_CHARS = 240
-MAX_LINK_NOTE_CHARS = 200
 
-
-@dataclass(frozen=True, slots=True)
-class LinkNote:
-    url: str
-    note: str
+__all__ = ["MAX_LINK_NOTE_CHARS", "MAX_TLDR_CHARS", "Checked", "LinkNote", "known_numbers",
+           "validate"]  # fmt: skip
 
 
 @dataclass
 class Checked:
     narrative: Narrative
     errors: list[str] = field(default_factory=list)
-    links: tuple[LinkNote, ...] = ()
 
     @property
     def mood(self) -> str | None:
         """The label the reading argues for (None without a reading)."""
         return self.narrative.mood
+
+    @property
+    def links(self) -> tuple[LinkNote, ...]:
+        return self.narrative.links
 
 
 def known_numbers(request: StructuredRequest) -> set[str]:
@@ -237,9 +246,9 @@ def validate(inp: AnalysisInput, data: Any, ids: PromptIds, request: StructuredR
             observations=tuple(observations),
             tldr=tldr,
             mood=mood if mood in MOODS and reading else None,
+            links=links,
         ),
         ck.errors,
-        links=links,
     )
 
 

@@ -12,10 +12,10 @@ from digest.model import ContentState, Thread
 from digest.narrative_ground import ground
 from digest.offline import OfflineAnalyzer
 from digest.quotes import mark_cut, quote_about, quote_of
-from digest.report import CommentNote, Depth, Report, ThreadInfo
+from digest.report import CommentNote, Depth, LinkNote, Report, ThreadInfo
 from digest.select import select_comments
 from digest.sentiment import PolarityScorer, label, make_scorer, measure
-from digest.stats import ThreadStats, compute_stats
+from digest.stats import Link, ThreadStats, compute_stats, link_key
 from digest.text import plural
 
 __all__ = ["Budgets", "DigestEngine", "assemble", "ground"]
@@ -206,6 +206,19 @@ def _observations(thread: Thread, stats: ThreadStats, inp: AnalysisInput) -> lis
     return out
 
 
+def _link_notes(links: tuple[Link, ...], notes: tuple[LinkNote, ...]) -> dict[str, str]:
+    """Each note under the URL of the listed link it is about (the same page, written the same
+    or another equivalent way); a note on a URL that is not listed (the thread's own permalink,
+    a part of a longer URL) has nowhere to be shown."""
+    by_key = {link_key(link.url): link.url for link in links}
+    out: dict[str, str] = {}
+    for n in notes:
+        url = by_key.get(link_key(n.url))
+        if url is not None:
+            out.setdefault(url, n.note)
+    return out
+
+
 def assemble(
     inp: AnalysisInput, result: NarrativeResult, analyzer: str, notes: tuple[str, ...] = ()
 ) -> Report:
@@ -277,6 +290,7 @@ def assemble(
         takeaways=narrative.takeaways,
         observations=observations,
         tldr=narrative.tldr,
+        link_notes=_link_notes(stats.links, narrative.links),
         focus_comment_id=thread.focus_comment_id,
         notes=(*notes, *result.notes),
         usage=result.usage,

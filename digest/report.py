@@ -24,6 +24,7 @@ class Depth(StrEnum):
 
 # A thread's mood label, whoever reads it (the computed one, or an analyser's).
 MOODS = ("positive", "negative", "neutral", "mixed")
+MAX_LINK_NOTE_CHARS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,14 @@ class Takeaway:
 
 
 @dataclass(frozen=True, slots=True)
+class LinkNote:
+    """What a link of the thread is, in one line an analyser wrote from the thread's words."""
+
+    url: str
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
 class Narrative:
     """What an analyser writes. Everything else in a report is computed."""
 
@@ -87,6 +96,7 @@ class Narrative:
     # The label (one of MOODS) that `sentiment_reading` argues for; None: the computed label
     # stands (the offline analyser's reading is written from it).
     mood: str | None = None
+    links: tuple[LinkNote, ...] = ()  # notes on links of the thread, in the analyser's order
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +183,8 @@ class Report:
     notes: tuple[str, ...] = ()  # fallbacks, repairs, anything the reader should know
     usage: Usage = field(default_factory=Usage)
     tldr: str = ""  # the analyser's one-line TL;DR (Narrative.tldr); "" when it wrote none
+    # stats.links[].url → what that link is (Narrative.links, grounded); shown with the link.
+    link_notes: Mapping[str, str] = field(default_factory=dict)
     # The computed (VADER) label when the analyser's mood replaced it in `sentiment.label`, so
     # the label sits over the reading that argues for it; "" when `sentiment.label` is computed.
     computed_mood: str = ""

@@ -1,7 +1,7 @@
-"""What the LLM writes and spends reaches the report (issue 14, LLM path v2): the mood label that
-heads its reading, and the tokens of an attempt that fell back to the offline analyser (in the
-report, in `--show-usage` and in the bot's spend cap). The providers run through the real SDKs
-against tests/fakes/llm_servers.py."""
+"""What the LLM writes reaches the report, checked (issue 14, LLM path v2): the mood label that
+heads its reading, its link notes (in every renderer), and the tokens of an attempt that fell
+back to the offline analyser (in the report, in `--show-usage` and in the bot's spend cap).
+The providers run through the real SDKs against tests/fakes/llm_servers.py."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ from digest.model import Thread
 from digest.pipeline import DigestEngine, assemble, ground
 from digest.render.document import condensed_lines
 from digest.render.json_report import report_to_dict
-from digest.report import Depth, Narrative, Report
+from digest.render.markdown import render_markdown, render_text
+from digest.report import Depth, LinkNote, Narrative, Report
 from digest.sentiment import make_scorer
 from tests.fakes.llm_servers import FakeOpenAI, RawText, Usage
 from tests.support.fake_chat import FakeChat
@@ -145,6 +146,80 @@ def test_grounding_keeps_only_a_label_with_its_reading() -> None:
     assert (clean.mood, problems) == (None, [])
     report = assemble(inp, NarrativeResult(replace(base, mood="mixed")), "llm")
     assert report.sentiment.label == "mixed"
+
+
+# --------------------------------------------------------------------------- (b) link notes
+
+
+def test_link_notes_are_scrubbed_like_any_model_text() -> None:
+    thread = _thread()
+    notes = (
+        LinkNote(DOCS, "the project's\n  documentation"),  # one line
+        LinkNote(DOCS, "a second note on the same link"),  # the first stays
+        LinkNote("https://github.com/example/project", "the code, says alice"),
+        LinkNote("https://invented.example/x", "made up"),
+        LinkNote(DOCS, "mirror at https://evil.example/x"),
+        LinkNote(DOCS, "mirror at www.evil.example"),
+        LinkNote(DOCS, "ping @everyone about it"),
+        LinkNote(DOCS, "ask <@12345> about it"),
+        LinkNote(DOCS, "x" * 201),
+        LinkNote(DOCS, "   "),
+    )
+    base = Narrative((), (), "", {}, (), (), links=notes)
+    clean, problems = ground(thread, base)
+    assert [(n.url, n.note) for n in clean.links] == [
+        (DOCS, "the project's documentation"),
+        ("https://github.com/example/project", "the code, says alice"),
+    ]
+    assert problems == [
+        "links[3]: a note on a link the thread does not hold",
+        "links[4]: the note holds a URL of its own",
+        "links[5]: the note holds a URL of its own",
+        "links[6]: the note holds a mention",
+        "links[7]: the note holds a mention",
+        "links[8]: the note is 201 characters, over 200",
+        "links[9]: the note is empty",
+    ]
+
+
+async def test_link_notes_reach_every_renderer() -> None:
+    thread = _thread()
+    links = [
+        {"url": DOCS, "note": "the project's documentation"},
+        {"url": "https://github.com/example/project", "note": "the `project` source code"},
+    ]  # the second without the slash it was written with
+    llm = ScriptedLLM(default=_answer(links=links))
+    engine = _engine(llm)
+    brief = await engine.digest(thread, Depth.BRIEF)
+    deep = await engine.digest(thread, Depth.DEEP)
+    for report in (brief, deep):
+        assert report.notes == ()
+        # Under the URL of the listed link, however the model wrote an equivalent one.
+        assert report.link_notes == {
+            DOCS: "the project's documentation",
+            CODE: "the `project` source code",
+        }
+        assert codec.loads(Report, codec.dumps(report)) == report
+        assert report_to_dict(report)["link_notes"] == [  # in the order of stats.links
+            {"url": DOCS, "note": "the project's documentation"},
+            {"url": CODE, "note": "the `project` source code"},
+        ]
+    markdown = render_markdown(brief)
+    top_links = markdown.split("## Top links", 1)[1]
+    assert f"<{DOCS}> — the project's documentation *—" in top_links
+    assert f"<{CODE}> — the \\`project\\` source code *—" in top_links  # escaped like any text
+    assert f"{DOCS} — the project's documentation — " in render_text(brief)
+    deep_md = render_markdown(deep)
+    links_section = deep_md.split("## 6. Links and references", 1)[1].split("## 7.", 1)[0]
+    assert f"<{CODE}> — the \\`project\\` source code *— shared by u/alice" in links_section
+    assert f"{DOCS} — the project's documentation — shared by" in render_text(deep)
+
+
+async def test_an_offline_report_has_no_link_notes() -> None:
+    report = await DigestEngine(scorer=SCORER).digest(_thread(), Depth.DEEP)
+    assert report.link_notes == {}
+    assert report_to_dict(report)["link_notes"] == []
+    assert " — shared by u/alice" in render_text(report)
 
 
 # --------------------------------------------------------------------------- (c) spent, then fell back

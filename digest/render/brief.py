@@ -146,7 +146,9 @@ def _items(report: Report) -> list[_Item]:
         first = lk.found_in[0]
         by = "the post" if first.comment_id is None else who(first.author)
         more = f" and {plural(lk.mentions - 1, 'other')}" if lk.mentions > 1 else ""
-        add("Top links", 7 + 3 * i, (Span.link(lk.url), Span(f" — {by}{more}", "muted")))
+        note = report.link_notes.get(lk.url)
+        said = (Span(f" — {note}"),) if note else ()
+        add("Top links", 7 + 3 * i, (Span.link(lk.url), *said, Span(f" — {by}{more}", "muted")))
     return items
 
 

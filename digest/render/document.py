@@ -82,13 +82,15 @@ def _when(t: datetime) -> str:
 _CATEGORY_ORDER = list(LinkCategory)
 
 
-def link_line(link: Link) -> Line:
+def link_line(link: Link, note: str | None = None) -> Line:
+    """The link, what it is (the analyser's note, when it wrote one) and who shared it."""
     first = link.found_in[0]
     where = (
         "the post" if first.comment_id is None else f"{who(first.author)} ({points(first.score)})"
     )
     more = f" and {len(link.found_in) - 1:,} more" if len(link.found_in) > 1 else ""
-    return (Span.link(link.url), Span(f" — shared by {where}{more}", "muted"))
+    said = (Span(f" — {note}"),) if note else ()
+    return (Span.link(link.url), *said, Span(f" — shared by {where}{more}", "muted"))
 
 
 def _grouped_links(report: Report, limit_per_group: int) -> list[Block]:
@@ -97,7 +99,7 @@ def _grouped_links(report: Report, limit_per_group: int) -> list[Block]:
         links = [lk for lk in report.stats.links if lk.category is category]
         if not links:
             continue
-        lines = [link_line(lk) for lk in links[:limit_per_group]]
+        lines = [link_line(lk, report.link_notes.get(lk.url)) for lk in links[:limit_per_group]]
         if len(links) > limit_per_group:
             lines.append((Span(f"… and {len(links) - limit_per_group:,} more", "muted"),))
         blocks.append(para(Span(category.value.capitalize(), "strong")))

@@ -108,6 +108,11 @@ def report_to_dict(report: Report) -> dict[str, Any]:
                 for link in st.links
             ],
         },
+        "link_notes": [
+            {"url": link.url, "note": report.link_notes[link.url]}
+            for link in st.links
+            if link.url in report.link_notes
+        ],
         "tldr": report.tldr,
         "summary": [{"text": p.text, "quote": _quote(p.quote)} for p in report.summary],
         "themes": [
