@@ -257,7 +257,7 @@ def _structures(core: Core, storage: Storage) -> dict[str, int]:
         ("Core._flag_limit._hits (keys)", core, ("_flag_limit", "_hits")),
         ("Core._analysing", core, ("_analysing",)),
         ("Core._running_keys", core, ("_running_keys",)),
-        ("Storage._queued_jobs", storage, ("_queued_jobs",)),
+        ("Storage._queued_writes", storage, ("_queued_writes",)),
     ):
         n = _size(obj, *names)
         if n is not None:

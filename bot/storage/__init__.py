@@ -1,0 +1,61 @@
+"""State in SQLite through aiosqlite: WAL, numbered migrations recorded in a table, parametrised SQL
+only, one transaction per unit of work.
+
+Everything that must survive a crash lives here: subscriptions, jobs (with their idempotency keys
+and results), what was posted where, reaction flags, cached reports, watch candidates and spend.
+
+- connection.py: the one connection, start-up probes, write turns (urgent first), grouped writes
+- migrations.py: the schema, as numbered migrations
+- one module per table family: settings, subscriptions, jobs and claims (leases, post intents,
+  results), posted, flags, report_cache, spend, candidates
+"""
+
+from __future__ import annotations
+
+from bot.storage.candidates import CandidateRow, CandidatesTable
+from bot.storage.claims import JobClaims
+from bot.storage.connection import Clock, WriteTurns, utcnow
+from bot.storage.errors import ClaimLost, StorageError
+from bot.storage.flags import FlagsTable
+from bot.storage.jobs import JobRow, JobsTable
+from bot.storage.migrations import MIGRATIONS
+from bot.storage.posted import PostedTable
+from bot.storage.report_cache import ReportCache
+from bot.storage.settings import SettingsTable
+from bot.storage.spend import SpendTable
+from bot.storage.subscriptions import SubscriptionRow, SubscriptionsTable
+
+_WriteTurns = WriteTurns  # the name bench/core_load.py times
+
+
+class Storage(
+    SettingsTable,
+    SubscriptionsTable,
+    JobsTable,
+    JobClaims,
+    PostedTable,
+    FlagsTable,
+    ReportCache,
+    SpendTable,
+    CandidatesTable,
+):
+    """Use as `async with Storage(path) as db`. One connection, shared by the whole process:
+    every table family's queries on it, taking their write turns (connection.py).
+
+    `exclusive` (the default) makes this process the database's only owner while it is open
+    (bot/ownership.py): a second bot on the same file is refused at start-up.
+    """
+
+
+__all__ = [
+    "MIGRATIONS",
+    "CandidateRow",
+    "ClaimLost",
+    "Clock",
+    "JobRow",
+    "Storage",
+    "StorageError",
+    "SubscriptionRow",
+    "WriteTurns",
+    "utcnow",
+]

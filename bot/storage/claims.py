@@ -1,0 +1,180 @@
+"""Running jobs: claims with leases (renewed by a heartbeat, lapsed at start-up), attempts
+counted and capped, and what a run records as it goes — its report, its intent to post, what the
+post created, and its end (done, retry later, or failed). Every write after the claim checks that
+the claim is still this run's; a lost claim raises `ClaimLost` where posting is at stake."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from bot.chat import MessageRef
+from bot.storage.connection import Database
+from bot.storage.errors import ClaimLost
+from bot.storage.jobs import JobRow, job_row, read_job
+from bot.storage.posted import record_posted
+from bot.storage.values import iso, refs_text
+
+
+class JobClaims(Database):
+    async def claim_job(
+        self,
+        *,
+        lease: timedelta = timedelta(seconds=60),
+        max_attempts: int = 3,
+        max_interruptions: int = 6,
+        exclude: Sequence[str] = (),
+    ) -> JobRow | None:
+        """Claim the oldest runnable job: pending and due, or left running by a run whose claim
+        expired (it died, or its bookkeeping failed). The claim lasts `lease` unless renewed by
+        `renew_claims`. Attempts are counted here, so a job that kills the process is not run
+        for ever: past `max_attempts` it is failed and returned with `gave_up` set, once.
+        `exclude` names jobs this process is still running (their claim may have lapsed while
+        the database was locked; they are not taken from under themselves)."""
+        now = self.now()
+        skip = f" AND key NOT IN ({', '.join('?' * len(exclude))})" if exclude else ""
+        async with self.transaction() as db:
+            async with db.execute(
+                "SELECT * FROM jobs WHERE ((status = 'pending' AND not_before <= ?)"
+                " OR (status IN ('running', 'posting')"
+                "     AND (claimed_until IS NULL OR claimed_until <= ?)))" + skip + ""
+                # Interrupted jobs go after the others: one that crashes the process must not
+                # hold up the queue behind it, nor its bystanders be interrupted every time.
+                " ORDER BY interruptions + (status != 'pending'), not_before, id LIMIT 1",
+                (iso(now), iso(now), *exclude),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            # An attempt that ended with the process (its claim lapsed while `running`) may be
+            # an innocent bystander of a crash, or the job that crashes it: those are capped
+            # apart, more loosely, so a few restarts do not fail the jobs that happened to run.
+            interrupted = row["status"] in ("running", "posting")
+            interruptions = row["interruptions"] + int(interrupted)
+            errors = row["attempts"] - row["interruptions"] - int(interrupted)
+            if errors >= max_attempts or interruptions >= max_interruptions:
+                why = row["error"] if errors >= max_attempts else "interrupted by restarts"
+                error = f"gave up after {row['attempts']} attempts: {why or 'interrupted'}"
+                await db.execute(
+                    "UPDATE jobs SET status = 'failed', error = ?, claimed_by = NULL,"
+                    " claimed_until = NULL, claim_token = NULL, updated_at = ? WHERE id = ?",
+                    (error[:500], iso(now), row["id"]),
+                )
+                job = job_row(row)
+                return replace(job, status="failed", error=error, gave_up=True)
+            token = uuid.uuid4().hex
+            await db.execute(
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, interruptions = ?,"
+                " claimed_by = ?, claimed_until = ?, claim_token = ?, updated_at = ? WHERE id = ?",
+                (interruptions, self.owner_id, iso(now + lease), token, iso(now), row["id"]),
+            )
+        return await read_job(self.db, row["key"])
+
+    async def renew_claims(self, keys: Sequence[str], lease: timedelta) -> int:
+        """The heartbeat: extend this process's claims on the jobs it is running."""
+        if not keys:
+            return 0
+        now = self.now()
+        marks = ", ".join("?" * len(keys))
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE jobs SET claimed_until = ? WHERE claimed_by = ? AND key IN (" + marks + ")"
+                " AND status IN ('running', 'posting')",
+                (iso(now + lease), self.owner_id, *keys),
+            )
+            return cur.rowcount or 0
+
+    async def recover_jobs(self) -> int:
+        """At start-up: claims held by earlier processes lapse now (this process owns the
+        database, so their owners are gone); the jobs are reclaimed by the workers, their
+        attempts counted and capped. Returns how many there were."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE jobs SET claimed_until = ?, updated_at = ? "
+                "WHERE status IN ('running', 'posting')"
+                " AND (claimed_by IS NULL OR claimed_by != ?)",
+                (iso(self.now()), iso(self.now()), self.owner_id),
+            )
+            return cur.rowcount or 0
+
+    @staticmethod
+    def _claimed(token: str | None) -> tuple[str, tuple[str | None, str | None]]:
+        """A WHERE clause fragment: the row is still held by this claim (any, without one)."""
+        return " AND (? IS NULL OR claim_token = ?)", (token, token)
+
+    async def save_job_report(self, key: str, report: str, token: str | None = None) -> None:
+        claimed, args = self._claimed(token)
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE jobs SET report = ?, updated_at = ? WHERE key = ?" + claimed,
+                (report, iso(self.now()), key, *args),
+            )
+
+    async def mark_posting(self, key: str, token: str | None = None) -> None:
+        """The intent to post, recorded before posting: a later attempt of this job will look
+        for the message before posting again. Raises ClaimLost when another run holds the job
+        now (it, not this one, may post)."""
+        claimed, args = self._claimed(token)
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE jobs SET status = 'posting', post_attempted = 1, updated_at = ? "
+                "WHERE key = ? AND status IN ('running', 'posting')" + claimed,
+                (iso(self.now()), key, *args),
+            )
+            if cur.rowcount != 1:
+                raise ClaimLost(key)
+
+    async def record_post_result(
+        self, key: str, refs: Sequence[MessageRef], token: str | None = None
+    ) -> None:
+        """What a post created, written the moment it returns (its own small transaction): a
+        crash after this never leads to a second post, nor to a lookup."""
+        claimed, args = self._claimed(token)
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE jobs SET result = ?, updated_at = ? WHERE key = ?" + claimed,
+                (refs_text(refs), iso(self.now()), key, *args),
+            )
+
+    async def finish_job(
+        self,
+        key: str,
+        refs: Sequence[MessageRef],
+        *,
+        post_id: str | None,
+        focus_comment_id: str | None = None,
+        thread_posts: Sequence[str] = (),
+        token: str | None = None,
+    ) -> None:
+        """Record what was posted, in one transaction with the job's completion."""
+        now = iso(self.now())
+        claimed, args = self._claimed(token)
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE jobs SET status = 'done', result = ?, error = NULL, claimed_by = NULL,"
+                " claimed_until = NULL, updated_at = ? WHERE key = ?" + claimed,
+                (refs_text(refs), now, key, *args),
+            )
+            if cur.rowcount != 1:
+                raise ClaimLost(key)
+            await record_posted(
+                db, key, refs, post_id=post_id, focus_comment_id=focus_comment_id,
+                thread_posts=thread_posts, posted_at=now,
+            )  # fmt: skip
+
+    async def fail_job(
+        self, key: str, error: str, *, retry_at: datetime | None, token: str | None = None
+    ) -> bool:
+        """Retry later (`retry_at`) or give up; False when the claim was lost meanwhile."""
+        status = "pending" if retry_at is not None else "failed"
+        claimed, args = self._claimed(token)
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE jobs SET status = ?, error = ?, not_before = COALESCE(?, not_before),"
+                " claimed_by = NULL, claimed_until = NULL, updated_at = ? WHERE key = ?" + claimed,
+                (status, error[:500], iso(retry_at) if retry_at else None, iso(self.now()), key,
+                 *args),
+            )  # fmt: skip
+            return cur.rowcount == 1

@@ -1,0 +1,224 @@
+"""The one connection and its write turns: opening (WAL, start-up probes, migrations), units of
+work that take turns (urgent ones first), urgent writes grouped into one transaction, closing.
+
+Every table family (the other modules here) builds on `Database`: reads go straight through
+`db`, writes go through `transaction()` (or `write_grouped()` when someone waits for them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import aiosqlite
+
+from bot.ownership import DatabaseInUse, DatabaseOwner
+from bot.storage.errors import StorageError, database_error
+from bot.storage.migrations import migrate, schema_version
+
+Clock = Callable[[], datetime]
+T = TypeVar("T")
+
+# A unit of work written with others in one transaction, and the future its caller awaits.
+GroupedWrite = tuple[Callable[[aiosqlite.Connection], Awaitable[Any]], "asyncio.Future[Any]"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class WriteTurns:
+    """A lock whose urgent waiters (a person waiting for an acknowledgement) go before the
+    others (workers' bookkeeping); FIFO within each class."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = 0
+
+    async def acquire(self, urgent: bool) -> None:
+        if not self._held and not self._waiters:
+            self._held = True
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._order += 1
+        heapq.heappush(self._waiters, (0 if urgent else 1, self._order, future))
+        try:
+            await future
+        except BaseException:
+            if future.done() and not future.cancelled():
+                self.release()  # handed the turn just as we were cancelled: pass it on
+            else:
+                self._waiters = [w for w in self._waiters if w[2] is not future]
+                heapq.heapify(self._waiters)
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            _, _, future = heapq.heappop(self._waiters)
+            if not future.done():
+                future.set_result(None)  # the turn passes on; the lock stays held
+                return
+        self._held = False
+
+
+class Database:
+    """Use as `async with Storage(path) as db`. One connection, shared by the whole process.
+
+    `exclusive` (the default) makes this process the database's only owner while it is open
+    (bot/ownership.py): a second bot on the same file is refused at start-up.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        clock: Clock = utcnow,
+        exclusive: bool = True,
+        busy_timeout_ms: int = 5000,
+    ) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self._busy_timeout_ms = busy_timeout_ms
+        self.owner_id = uuid.uuid4().hex[:12]  # names this process's job claims
+        in_memory = str(self.path) == ":memory:"
+        self._owner = (
+            None if in_memory or not exclusive else DatabaseOwner(self.path, self.owner_id)
+        )
+        self._db: aiosqlite.Connection | None = None
+        # One connection is shared by every task: units of work take turns (SQLite has one
+        # writer anyway), reads go straight through.
+        self._write = WriteTurns()
+        # Urgent writes (someone waits for the acknowledgement) are written in groups: one
+        # transaction for everything queued while the previous one was being written.
+        self._queued_writes: list[GroupedWrite] = []
+        self._group_writer: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self._open()
+        except BaseException:
+            await self._close()
+            raise
+        return self
+
+    async def _open(self) -> None:
+        """Open, probe and migrate; every failure a person can fix is one StorageError line."""
+        where = self.path
+        try:
+            if self._owner is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                await asyncio.to_thread(self._owner.acquire)
+            self._db = await aiosqlite.connect(self.path, isolation_level=None)
+            self._db.row_factory = aiosqlite.Row
+            await self._db.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+            await self._db.execute("PRAGMA journal_mode=WAL")
+            # With WAL, NORMAL loses nothing when the process dies, only (perhaps) the last
+            # commit on a power cut; it halves the cost of each commit.
+            await self._db.execute("PRAGMA synchronous=NORMAL")
+            await self._db.execute("PRAGMA foreign_keys=ON")
+            async with self._db.execute("PRAGMA quick_check") as cur:
+                verdict = [row[0] for row in await cur.fetchall()]
+            if verdict != ["ok"]:
+                raise sqlite3.DatabaseError(f"malformed: {'; '.join(verdict[:3])}")
+            await migrate(self._db, self.transaction, self.now, self.path)
+            await self._probe_write()
+        except DatabaseInUse as exc:
+            raise StorageError(str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(database_error(where, exc)) from None
+        except OSError as exc:
+            raise StorageError(
+                f"The database folder {self.path.parent} cannot be used ({exc.strerror or exc}): "
+                "give redigest write access to it, or set REDIGEST_DATABASE_PATH to a writable "
+                "place."
+            ) from None
+
+    async def _probe_write(self) -> None:
+        """A read-only file or folder shows only on the first write: find out now, not in the
+        middle of someone's digest."""
+        async with self.transaction() as db:
+            await db.execute("CREATE TABLE IF NOT EXISTS write_probe (x INTEGER)")
+            await db.execute("DROP TABLE write_probe")
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._close()
+
+    async def _close(self) -> None:
+        if self._group_writer is not None and not self._group_writer.done():
+            await asyncio.wait([self._group_writer], timeout=5)
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                await self._db.close()
+            self._db = None
+        if self._owner is not None:
+            await asyncio.to_thread(self._owner.release)
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("Storage used outside `async with`")
+        return self._db
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    async def schema_version(self) -> int:
+        return await schema_version(self.db)
+
+    @asynccontextmanager
+    async def transaction(self, *, urgent: bool = False) -> AsyncIterator[aiosqlite.Connection]:
+        """One unit of work: all of it is written, or none of it. `urgent` units (someone waits
+        for the answer) take their turn before background ones."""
+        await self._write.acquire(urgent)
+        try:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+            await self.db.execute("COMMIT")
+        finally:
+            self._write.release()
+
+    async def write_grouped(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+        """An urgent unit of work, written in one transaction with every other one queued while
+        the previous group was being written. If one of a group fails, the group is not written
+        and each of its callers gets that error."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queued_writes.append((work, future))
+        if self._group_writer is None or self._group_writer.done():
+            self._group_writer = asyncio.create_task(self._write_groups())
+        return await asyncio.shield(future)
+
+    async def _write_groups(self) -> None:
+        while self._queued_writes:
+            batch, self._queued_writes = self._queued_writes, []
+            try:
+                async with self.transaction(urgent=True) as db:
+                    results = [await work(db) for work, _ in batch]
+            except BaseException as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)

@@ -1,0 +1,106 @@
+"""The job queue (`jobs`): each job once per idempotency key, with its payload, status, attempts
+and results. Claims, leases and what a run records as it goes are in claims.py."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from bot.chat import MessageRef
+from bot.storage.connection import Database
+from bot.storage.values import iso, refs_from_text
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    id: int
+    key: str
+    kind: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    not_before: datetime
+    report: str | None
+    post_attempted: bool
+    result: list[MessageRef] | None
+    error: str | None
+    claim_token: str | None = None  # this run's claim: bookkeeping checks it is still ours
+    gave_up: bool = False  # claimed past its attempt cap: failed now, the asker is to be told
+
+
+def job_row(row: aiosqlite.Row) -> JobRow:
+    return JobRow(
+        id=row["id"],
+        key=row["key"],
+        kind=row["kind"],
+        payload=json.loads(row["payload"]),
+        status=row["status"],
+        attempts=row["attempts"],
+        not_before=datetime.fromisoformat(row["not_before"]),
+        report=row["report"],
+        post_attempted=bool(row["post_attempted"]),
+        result=refs_from_text(row["result"]),
+        error=row["error"],
+        claim_token=row["claim_token"],
+    )
+
+
+async def insert_job(
+    db: aiosqlite.Connection,
+    key: str,
+    kind: str,
+    payload: dict[str, Any],
+    not_before: datetime,
+    now: datetime,
+) -> bool:
+    """Inside a transaction: queue a job unless its key exists. True when it was queued."""
+    cur = await db.execute(
+        "INSERT INTO jobs (key, kind, payload, not_before, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+        (key, kind, json.dumps(payload), iso(not_before), iso(now), iso(now)),
+    )
+    return cur.rowcount == 1
+
+
+async def read_job(db: aiosqlite.Connection, key: str) -> JobRow | None:
+    async with db.execute("SELECT * FROM jobs WHERE key = ?", (key,)) as cur:
+        row = await cur.fetchone()
+    return job_row(row) if row else None
+
+
+class JobsTable(Database):
+    async def add_job(
+        self,
+        key: str,
+        kind: str,
+        payload: dict[str, Any],
+        not_before: datetime | None = None,
+        *,
+        urgent: bool = False,
+    ) -> bool:
+        """Queue a job; False when a job with this idempotency key exists (it is not redone).
+        `urgent` jobs (someone waits for the acknowledgement) are written in groups."""
+        if not urgent:
+            async with self.transaction() as db:
+                return await insert_job(
+                    db, key, kind, payload, not_before or self.now(), self.now()
+                )
+        when = not_before or self.now()
+        return await self.write_grouped(
+            lambda db: insert_job(db, key, kind, payload, when, self.now())
+        )
+
+    async def job(self, key: str) -> JobRow | None:
+        return await read_job(self.db, key)
+
+    async def jobs(self, status: str | None = None) -> list[JobRow]:
+        sql = "SELECT * FROM jobs"
+        args: tuple[str, ...] = ()
+        if status is not None:
+            sql, args = sql + " WHERE status = ?", (status,)
+        async with self.db.execute(sql + " ORDER BY id", args) as cur:
+            return [job_row(r) for r in await cur.fetchall()]
