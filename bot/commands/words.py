@@ -65,17 +65,17 @@ def number(word: str | None, what: str, low: int, high: int, sample: str) -> int
 
 def terms(word: str | None, option: str, sample: str) -> list[str]:
     """Comma-separated flair names or keywords (quoted when they contain spaces)."""
-    terms = [" ".join(t.split()) for t in (word or "").split(",")]
-    terms = [t for t in terms if t]
-    if not terms:
+    found = [" ".join(t.split()) for t in (word or "").split(",")]
+    found = [t for t in found if t]
+    if not found:
         raise CommandError(f"“{option}” needs a value: quote it if it has spaces, like {sample}.")
-    for term in terms:
+    for term in found:
         if len(term) > MAX_TERM_LENGTH or not term.isprintable():
             raise CommandError(
                 f"“{shown(term)}” is too long or has odd characters for {option}: "
                 f"use up to {MAX_TERM_LENGTH} characters, like {sample}."
             )
-    return terms
+    return found
 
 
 def add_terms(have: tuple[str, ...], new: list[str], option: str, sample: str) -> tuple[str, ...]:
