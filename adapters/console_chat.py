@@ -28,6 +28,7 @@ from bot.chat import (
     EphemeralTarget,
     Inbox,
     MessageRef,
+    MessageText,
     Reaction,
     Request,
     Target,
@@ -175,6 +176,15 @@ class ConsoleChat:
     async def find_posted(self, target: Target, idempotency_key: str) -> list[MessageRef] | None:
         return self._by_key.get(idempotency_key)
 
+    async def read_message(self, ref: MessageRef) -> MessageText | None:
+        text = self.messages.get(ref.message_id)
+        return MessageText(ref, text) if text is not None else None
+
+    async def _show(self, answer: str | None) -> None:
+        """An immediate answer, printed like any post only you see."""
+        if answer:
+            await self.post(EphemeralTarget(self.channel_id, self.user_id), Delivery(text=answer))
+
     def request(self, command: str, text: str) -> Request:
         self._requests += 1
         return Request(
@@ -200,7 +210,8 @@ class ConsoleChat:
             command, _, text = line[1:].partition(" ")
             request = self.request(command, text)
             await self._save()  # r7 is never handed out twice, even after a crash
-            await inbox.on_request(request)
+            reply = await inbox.on_request(request)
+            await self._show(reply.text if reply is not None else None)
             return True
         verb, _, rest = line.partition(" ")
         if verb == ":say":
@@ -217,13 +228,14 @@ class ConsoleChat:
             if message_id not in self.messages:
                 self._print(f"There is no message {message_id} here.")
                 return True
-            await inbox.on_reaction(
-                Reaction(
-                    MessageRef(PLATFORM, self.channel_id, message_id),
-                    emoji,
-                    self.user_id,
-                    self.server_id,
-                    message_text=self.messages[message_id],
+            await self._show(
+                await inbox.on_reaction(
+                    Reaction(
+                        MessageRef(PLATFORM, self.channel_id, message_id),
+                        emoji,
+                        self.user_id,
+                        self.server_id,
+                    )
                 )
             )
         elif verb == ":next":

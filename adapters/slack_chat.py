@@ -64,13 +64,14 @@ from bot.chat import (
     Inbox,
     LookupUnavailable,
     MessageRef,
+    MessageText,
     PostRefused,
     Reaction,
     Request,
     Target,
     ThreadTarget,
 )
-from bot.thread_ref import find_thread_urls
+from bot.replies import SOMETHING_WENT_WRONG, acknowledgement
 from digest.errors import DigestError
 from digest.render.document import Block, Document, Line, bundle_document, document
 from digest.report import Depth, Report
@@ -138,9 +139,6 @@ _PERMANENT_POST_ERRORS: Final = {
     "invalid_blocks_format": "The digest could not be laid out for Slack; this has been logged.",
 }
 _BUG_ERRORS: Final = {"msg_too_long", "invalid_blocks", "invalid_blocks_format", "missing_scope"}
-SOMETHING_WENT_WRONG: Final = (
-    "Something went wrong on our side; it has been logged. Please try again."
-)
 
 
 class SlackConfigError(DigestError, ValueError):
@@ -1367,8 +1365,8 @@ class SlackChat:
         # I/O ever sits between a request and its ack. bolt reads parameter names: closures.
 
         async def on_command(ack: Any, command: dict[str, Any]) -> None:
-            text = str(command.get("text") or "")
-            await ack(text=_ack_text(str(command.get("command") or ""), text))
+            request = request_from_command(command)  # no I/O: the core says what the ack says
+            await ack(text=acknowledgement(request.command, request.text))
             self._spawn(functools.partial(self._on_command, command))
 
         async def on_reaction(body: dict[str, Any]) -> None:
@@ -1406,14 +1404,19 @@ class SlackChat:
 
     async def _on_command(self, command: Mapping[str, Any]) -> None:
         request = request_from_command(command)
+        response_url = command.get("response_url")
         try:
-            self._remember_response_url(request.reply_token, command.get("response_url"))
             if request.command == "redigest":
                 request = replace(request, can_manage=await self.can_manage(request.user_id))
             inbox = self._inbox
             if inbox is None:
                 raise RuntimeError("a command arrived while the adapter was not running")
-            await inbox.on_request(request)
+            reply = await inbox.on_request(request)
+            if reply is None:  # the answer comes later (a digest's failure): keep the way back
+                self._remember_response_url(request.reply_token, response_url)
+            else:
+                await self._reply_now(request.channel_id, request.user_id, response_url,
+                                      reply.text)  # fmt: skip
         except Exception:
             log.exception(
                 "Slack command %s %r from %s in %s failed",
@@ -1422,69 +1425,48 @@ class SlackChat:
                 request.user_id,
                 request.channel_id,
             )
-            await self._tell(request.channel_id, request.user_id, request.reply_token,
-                             SOMETHING_WENT_WRONG)  # fmt: skip
+            await self._reply_now(request.channel_id, request.user_id, response_url,
+                                  SOMETHING_WENT_WRONG)  # fmt: skip
 
     async def _on_reaction(self, body: Mapping[str, Any]) -> None:
+        """Every reaction goes to the core, which decides whether it flags (and reads the
+        message through `read_message` only when it needs to)."""
         reaction = reaction_from_event(body, bot_user_id=self.bot_user_id)
         inbox = self._inbox
         if reaction is None or inbox is None:
             return
-        on_our_message = (body.get("event") or {}).get("item_user") == self.bot_user_id
         try:
-            if not (on_our_message or reaction.by_bot):
-                # On someone's message only the flag counts, and only with a thread link in
-                # it. On a digest of ours any emoji goes through without reading the message:
-                # the core knows its thread, and each workspace picks its own flag emoji.
-                if reaction.emoji != self.config.flag_emoji:
-                    return
-                read = await self._with_message(reaction)
-                if read is None:
-                    return
-                reaction = read
             await inbox.on_reaction(reaction)
         except Exception:
             log.exception("Slack reaction %s by %s on %s failed", reaction.emoji,
                           reaction.user_id, reaction.message.key)  # fmt: skip
 
-    async def _with_message(self, reaction: Reaction) -> Reaction | None:
-        """The reaction with its message's text (and thread); None without a thread link."""
-        ref = reaction.message
-        found = await self._read_message(ref.channel_id, ref.message_id)
-        if found is None:
-            return None
-        text = message_text(found)
-        if not find_thread_urls(text):
-            return None
-        thread_ts = found.get("thread_ts")
-        if thread_ts and thread_ts != ref.message_id:
-            ref = replace(ref, thread_id=str(thread_ts))
-        return replace(reaction, message=ref, message_text=text)
-
     async def _on_shortcut(self, payload: Mapping[str, Any]) -> None:
         reaction = reaction_from_shortcut(
             payload, emoji=self.config.flag_emoji, bot_user_id=self.bot_user_id
         )
-        token = str(payload.get("trigger_id") or "") or uuid.uuid4().hex
         channel, user = reaction.message.channel_id, reaction.user_id
+        response_url = payload.get("response_url")
         try:
-            self._remember_response_url(token, payload.get("response_url"))
-            message = payload.get("message") or {}
-            ours = message.get("user") == self.bot_user_id or (
-                self.bot_id is not None and message.get("bot_id") == self.bot_id
-            )
-            if not ours and not find_thread_urls(reaction.message_text or ""):
-                await self._tell(channel, user, token, "That message has no Reddit thread link "
-                                 "and is not one of my digests, so there is nothing to analyse.")  # fmt: skip
-                return
             if self._inbox is None:
                 raise RuntimeError("a shortcut arrived while the adapter was not running")
             answer = await self._inbox.on_reaction(reaction)
-            await self._tell(channel, user, token, answer or "The deep analysis will appear in a "
-                             "thread under that message (once per message, however often it is asked for).")  # fmt: skip
+            if answer:
+                await self._reply_now(channel, user, response_url, answer)
         except Exception:
             log.exception("Slack shortcut by %s on %s failed", user, reaction.message.key)
-            await self._tell(channel, user, token, SOMETHING_WENT_WRONG)
+            await self._reply_now(channel, user, response_url, SOMETHING_WENT_WRONG)
+
+    async def read_message(self, ref: MessageRef) -> MessageText | None:
+        """A message's text (links in attachments and blocks included), with the thread it
+        sits in; None when it cannot be read."""
+        found = await self._read_message(ref.channel_id, ref.message_id)
+        if found is None:
+            return None
+        thread_ts = found.get("thread_ts")
+        if thread_ts and thread_ts != ref.message_id:
+            ref = replace(ref, thread_id=str(thread_ts))
+        return MessageText(ref, message_text(found))
 
     async def _read_message(self, channel: str, ts: str) -> Mapping[str, Any] | None:
         """The message at `ts`, top-level or a thread reply; None when it cannot be read."""
@@ -1658,22 +1640,34 @@ class SlackChat:
             refs.append(MessageRef(PLATFORM, target.channel_id, str(response.get("message_ts"))))
         return refs
 
+    @staticmethod
+    def _usable_url(url: Any) -> str | None:
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            return None
+        return url
+
     def _remember_response_url(self, token: str | None, url: Any) -> None:
-        if not token or not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        """Only requests whose answer comes late are remembered (for `post` to find)."""
+        usable = self._usable_url(url)
+        if not token or usable is None:
             return
         # Slack accepts up to 5 replies within 30 minutes on a response_url.
-        self._response_urls[token] = _ResponseUrl(url, time.monotonic() + 29 * 60)
+        self._response_urls[token] = _ResponseUrl(usable, time.monotonic() + 29 * 60)
         while len(self._response_urls) > 4096:
             self._response_urls.popitem(last=False)
 
     async def _respond(self, token: str | None, message: SlackMessage) -> bool:
-        """Answer through the request's response_url; False when there is none (or it failed)."""
+        """A late answer through the request's response_url; False when there is none (or it
+        failed)."""
         entry = self._response_urls.get(token) if token else None
         if entry is None or entry.expires < time.monotonic() or entry.uses >= 5:
             return False
         entry.uses += 1
+        return await self._send_response(entry.url, message)
+
+    async def _send_response(self, url: str, message: SlackMessage) -> bool:
         try:
-            client = AsyncWebhookClient(entry.url, session=self._session, timeout=10)
+            client = AsyncWebhookClient(url, session=self._session, timeout=10)
             response = await client.send(
                 text=message.text,
                 blocks=list(message.blocks) if message.blocks else None,
@@ -1691,10 +1685,14 @@ class SlackChat:
             return False
         return True
 
-    async def _tell(self, channel: str, user: str, token: str | None, text: str) -> None:
-        """One sentence to one person; failures are logged, never raised."""
+    async def _reply_now(self, channel: str, user: str, response_url: Any, text: str) -> None:
+        """An immediate answer to one person: through the request's own response_url, else
+        chat.postEphemeral. Failures are logged, never raised."""
         try:
-            await self.post(EphemeralTarget(channel, user, token), Delivery(text=text))
+            url = self._usable_url(response_url)
+            for message in text_messages(text):
+                if url is None or not await self._send_response(url, message):
+                    await self._post_ephemeral(EphemeralTarget(channel, user), [message])
         except Exception:
             log.exception("Slack: could not tell %s in %s: %s", user, channel, text)
 
@@ -1818,12 +1816,3 @@ def _connection_reason(exc: BaseException) -> str:
     if isinstance(error, OSError) and error.strerror:
         return error.strerror.lower()
     return type(error).__name__
-
-
-def _ack_text(command: str, text: str) -> str:
-    """What the person sees at once: only a digest takes long enough to need a word."""
-    if _command_name(command) == "digest" or re.match(
-        r"\s*<?https?://\S*(reddit\.com|redd\.it)/", text, re.IGNORECASE
-    ):
-        return "Reading that thread… the digest will be posted here."
-    return ""

@@ -35,24 +35,50 @@ class Request:
     user_id: str
     command: str  # digest, subscribe, … (without a slash)
     text: str  # the arguments as typed
-    can_manage: bool = False  # may manage the server/workspace (checked again by the core)
+    can_manage: bool = False  # the platform says this person manages the server/workspace
     channel_nsfw: bool = False
-    reply_token: str | None = None  # the adapter's handle to answer this request (opaque)
+    # The adapter's handle for answers that come late (a digest's "Posted: …", a job's failure);
+    # the immediate answer is `handle_request`'s return value. Opaque to the core.
+    reply_token: str | None = None
     # Typed by the person at the bot's own terminal (the console): only then may a command name
     # a file on the host. Chat requests never do, whatever they contain.
     at_terminal: bool = False
 
 
 @dataclass(frozen=True, slots=True)
+class Reply:
+    """The immediate answer to a request (or an explicit "Deep analysis"), returned to the
+    adapter that delivered it, as bolt's `dispatch(request)` returns a response: the adapter
+    shows it through the request's own channel (Slack's response_url, Discord's interaction
+    response, the console's terminal). Only late answers travel through `ChatPort.post`."""
+
+    text: str
+    ephemeral: bool = True  # only the asker sees it
+
+
+@dataclass(frozen=True, slots=True)
 class Reaction:
+    """Every reaction the platform reports, unfiltered: the core decides which ones flag."""
+
     message: MessageRef
     emoji: str  # the emoji as the platform names it: "🔍" (Discord) or "mag" (Slack)
     user_id: str
     server_id: str
     by_bot: bool = False  # the bot's own reaction: ignored
-    message_text: str | None = None  # the reacted message's text, when the adapter can read it
+    # The message's text when it came with the event (a "Deep analysis" shortcut carries its
+    # message); otherwise None, and the core asks `ChatPort.read_message` if it needs it.
+    message_text: str | None = None
     channel_nsfw: bool = False
     requested: bool = False  # asked for explicitly (a "Deep analysis" menu): any emoji counts
+
+
+@dataclass(frozen=True, slots=True)
+class MessageText:
+    """A message as `read_message` found it: its reference completed (the thread a reply sits
+    in, which a reaction event may not say) and everything readable in it."""
+
+    ref: MessageRef
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +124,9 @@ class Delivery:
     bundle: Bundle | None = None
     text: str | None = None
     header: str | None = None  # one line above a report (e.g. who asked, or "late")
+    # The emoji the adapter adds under the main message so one click asks for depth (the
+    # server's flag emoji, under a brief digest); None: offer nothing.
+    offer_emoji: str | None = None
 
 
 class PostRefused(DigestError):
@@ -121,6 +150,8 @@ class ChatPort(Protocol):
     `PostRefused`: the asker is told, and a subscription that cannot post is paused.
     `find_posted` returns None only when it looked and found nothing; when it cannot look it
     raises `LookupUnavailable` (or lets the platform's error propagate), never None.
+    `read_message` returns None when the message cannot be read (gone, no access, a privileged
+    intent not granted); it logs and never raises for that.
     """
 
     platform: str
@@ -133,8 +164,14 @@ class ChatPort(Protocol):
         """The messages posted with this key, or None if none can be found."""
         ...
 
+    async def read_message(self, ref: MessageRef) -> MessageText | None:
+        """The text of a message (anyone's), for the core to find the thread it links."""
+        ...
 
-RequestHandler = Callable[[Request], Awaitable[None]]
+
+# Returns the immediate answer; None when there is none now (a digest: it is the answer, and
+# what follows, "Posted: …" or a failure, comes through `ChatPort.post` with the reply token).
+RequestHandler = Callable[[Request], Awaitable[Reply | None]]
 # Returns the answer for a reaction asked for explicitly (Reaction.requested), else None.
 ReactionHandler = Callable[[Reaction], Awaitable[str | None]]
 

@@ -27,6 +27,7 @@ from bot.chat import (
     MessageRef,
     PostRefused,
     Reaction,
+    Reply,
     Request,
     Target,
     ThreadTarget,
@@ -46,6 +47,7 @@ from bot.commands import (
     WatchCmd,
     parse_command,
 )
+from bot.flags import DEEP_NOT_POSSIBLE, flag_target, is_flag, offered_emoji
 from bot.ports import (
     ListingSort,
     RateLimited,
@@ -57,9 +59,10 @@ from bot.ports import (
     TopPeriod,
 )
 from bot.ratelimit import RateLimiter
+from bot.replies import SOMETHING_WENT_WRONG
 from bot.schedule import Schedule
 from bot.storage import ClaimLost, JobRow, Storage, SubscriptionRow
-from bot.thread_ref import find_thread_urls, parse_thread_text
+from bot.thread_ref import parse_thread_text
 from digest import codec
 from digest.errors import DigestError
 from digest.model import Post, Thread
@@ -69,8 +72,6 @@ from digest.text import plural, points
 
 log = logging.getLogger(__name__)
 
-EMOJI_ALIASES = {"🔍": ("🔍", "mag"), "🔎": ("🔎", "mag_right"), "👀": ("👀", "eyes")}
-SOMETHING_WENT_WRONG = "Something went wrong on our side; it has been logged. Please try again."
 SETTING_DEFAULTS = {
     "flag-emoji": "🔍",
     "default-depth": "brief",
@@ -203,8 +204,11 @@ class Core:
 
     # ================================================================== requests
 
-    async def handle_request(self, request: Request) -> None:
-        """Answer one command. Fast: anything slow becomes a job. Never raises."""
+    async def handle_request(self, request: Request) -> Reply | None:
+        """Answer one command. Fast: anything slow becomes a job. Never raises.
+
+        Returns the answer for the adapter to show the asker now; None when the answer comes
+        later (a digest is its own answer; its failure is told through `ChatPort.post`)."""
         try:
             settings = await self.server_settings(request.platform, request.server_id)
             command = parse_command(request.command, request.text, default_tz=settings["timezone"])
@@ -214,12 +218,7 @@ class Core:
         except Exception:
             log.exception("request %s %r failed", request.command, request.text[:200])
             answer = SOMETHING_WENT_WRONG
-        if answer:
-            await self._reply(request, answer)
-
-    async def _reply(self, request: Request, text: str) -> None:
-        target = EphemeralTarget(request.channel_id, request.user_id, request.reply_token)
-        await self._tell(request.platform, target, text)
+        return Reply(answer) if answer else None
 
     async def server_settings(self, platform: str, server_id: str) -> dict[str, str]:
         stored = await self.storage.get_settings(platform, server_id)
@@ -492,44 +491,37 @@ class Core:
         if reaction.by_bot:
             return None
         settings = await self.server_settings(reaction.message.platform, reaction.server_id)
-        flag = settings["flag-emoji"]
-        # Slack names emoji ("mag") and sends a typed 🔍 as ":mag:" in command text.
-        wanted = (*EMOJI_ALIASES.get(flag, (flag,)), flag.strip(":"))
-        if reaction.emoji not in wanted and not reaction.requested:
+        if not reaction.requested and not is_flag(reaction.emoji, settings["flag-emoji"]):
             return None
-        known = await self.storage.posted_thread_for(reaction.message)
-        target: str | None = None
-        if known is not None:
-            post_id, focus = known
-            target = (
-                f"t3_{post_id}"
-                if focus is None
-                else f"https://www.reddit.com/comments/{post_id}/_/{focus}/"
-            )
-        elif reaction.message_text:
-            urls = find_thread_urls(reaction.message_text)
-            target = urls[0] if urls else None
+        ref = reaction.message
+        known = await self.storage.posted_thread_for(ref)
+        text = reaction.message_text
+        if known is None and text is None:  # someone's message: read it (the bot's are known)
+            chat = self.chats.get(ref.platform)
+            read = await chat.read_message(ref) if chat is not None else None
+            if read is not None:
+                ref, text = read.ref, read.text
+        target = flag_target(known, text)
         if target is None:  # not a digest and no thread link: nothing to do
-            return "That message is not a digest and links no Reddit thread: nothing to analyse."
+            return DEEP_NOT_POSSIBLE
         who = f"{reaction.message.platform}:{reaction.user_id}"
         # Counted before any await and given back if no job is created (as for digests).
         wait = self._flag_limit.reserve(who)
         if wait > 0:
-            log.info("flag by %s on %s: over the per-user limit", who, reaction.message.key)
+            log.info("flag by %s on %s: over the per-user limit", who, ref.key)
             return (
                 "That is a lot of deep analyses at once; try again in "
                 f"{_ago(timedelta(seconds=wait))}."
             )
         created = False
         try:
-            count = await self.storage.add_flag(reaction.message, reaction.user_id)
+            count = await self.storage.add_flag(ref, reaction.user_id)
             threshold = int(settings["flag-threshold"])
             if count < threshold:
                 return (
                     f"Noted: the deep analysis starts once {plural(threshold, 'person', 'people')} ask for it "
                     f"({count} so far)."
                 )
-            ref = reaction.message
             created = await self.storage.add_job(
                 f"flag:{ref.key}:deep",
                 "flag",
@@ -774,8 +766,12 @@ class Core:
             )  # fmt: skip
             await self.storage.save_job_report(job.key, text, job.claim_token)
         post_id = report.thread.id
-        await self._deliver(job, Delivery(report=report, header=p.get("header")), post_id=post_id,
-                            focus=report.focus_comment_id, thread_posts=[post_id])  # fmt: skip
+        # Under a brief digest in a channel, the server's own flag: one click asks for depth.
+        offer = job.kind != "flag" and report.depth is Depth.BRIEF
+        delivery = Delivery(report=report, header=p.get("header"),
+                            offer_emoji=offered_emoji(settings["flag-emoji"]) if offer else None)
+        await self._deliver(job, delivery, post_id=post_id, focus=report.focus_comment_id,
+                            thread_posts=[post_id])  # fmt: skip
 
     async def _deliver(
         self, job: JobRow, delivery: Delivery, *, post_id: str | None, focus: str | None,

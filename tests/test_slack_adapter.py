@@ -16,7 +16,7 @@ import logging
 import re
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,12 +255,15 @@ class Recorder:
 
     requests: list[Request] = field(default_factory=list)
     reactions: list[Reaction] = field(default_factory=list)
+    # Answers reactions as the core would (set once the core runs); None: no answer.
+    answer: Callable[[Reaction], Awaitable[str | None]] | None = None
 
     async def on_request(self, request: Request) -> None:
         self.requests.append(request)
 
-    async def on_reaction(self, reaction: Reaction) -> None:
+    async def on_reaction(self, reaction: Reaction) -> str | None:
         self.reactions.append(reaction)
+        return await self.answer(reaction) if self.answer is not None else None
 
     def inbox(self) -> Inbox:
         return Inbox(self.on_request, self.on_reaction)
@@ -1410,6 +1413,7 @@ async def test_real_payloads_through_the_adapter(fake: MetaSlack, tmp_path: Path
         fake, tmp_path, inbox=recorder.inbox(), flag_emoji="heart_eyes",
         shortcut_callback_id="test-shortcut",
     ) as bot:  # fmt: skip
+        recorder.answer = bot.core.handle_reaction  # the shortcut is answered by the core
         body = (SLACK_DATA / "slash_commands" / "slash_command_body.txt").read_bytes().strip()
         status, _, _ = await bot.send(body)
         assert status == 200
@@ -1419,15 +1423,18 @@ async def test_real_payloads_through_the_adapter(fake: MetaSlack, tmp_path: Path
         )
         assert status == 200
         # Its response_url is hooks.slack.com (unreachable here): chat.postEphemeral instead.
-        await fake.wait_until(lambda: len(fake.ephemerals) == 1 and bool(recorder.reactions))
+        await fake.wait_until(lambda: len(fake.ephemerals) == 1 and len(recorder.reactions) == 2)
+        # Every reaction reaches the core unread; the core reads the message when it needs to.
+        [reaction] = [r for r in recorder.reactions if not r.requested]
+        read = await bot.chat.read_message(reaction.message)
     [request] = recorder.requests
     assert (request.command, request.text, request.channel_id) == ("redigest", "Hi", "C111")
     assert request.can_manage is False  # W111 is no admin in the fake
-    [reaction] = recorder.reactions
     assert reaction.message == MessageRef("slack", "C111", item["ts"])
     assert reaction.emoji == "heart_eyes"
-    assert reaction.message_text is not None
-    assert GOOD_URL in reaction.message_text
+    assert reaction.message_text is None
+    assert read is not None
+    assert GOOD_URL in read.text
     assert fake.ephemerals[0].via == "chat.postEphemeral"
     assert "nothing to analyse" in fake.ephemerals[0].text  # "<@W222> test" has no thread
 

@@ -12,6 +12,7 @@ from bot.chat import (
     EphemeralTarget,
     LookupUnavailable,
     MessageRef,
+    MessageText,
     PostRefused,
     Target,
     ThreadTarget,
@@ -54,7 +55,16 @@ class FakeChat:
     lookups_unavailable: int = 0  # the next N find_posted cannot look (no access, API down)
     lookups: int = 0  # how many times find_posted was asked
     after_post: Callable[[], Awaitable[None]] | None = None  # runs once a post went out
+    said: dict[str, str] = field(default_factory=dict)  # message id → text, by people
+    reads: list[MessageRef] = field(default_factory=list)  # what read_message was asked
     _n: int = 0
+
+    def say(self, channel_id: str, text: str) -> MessageRef:
+        """A person posts a message (a reaction on it can then be read back)."""
+        self._n += 1
+        ref = MessageRef(self.platform, channel_id, f"said{self._n}")
+        self.said[ref.message_id] = text
+        return ref
 
     async def post(
         self, target: Target, delivery: Delivery, *, idempotency_key: str | None = None
@@ -86,6 +96,15 @@ class FakeChat:
             raise LookupUnavailable("I cannot read this channel's history to check my posts.")
         found = [p.ref for p in self.posts if p.key == idempotency_key]
         return found or None
+
+    async def read_message(self, ref: MessageRef) -> MessageText | None:
+        self.reads.append(ref)
+        if ref.message_id in self.said:
+            return MessageText(ref, self.said[ref.message_id])
+        for p in self.posts:
+            if p.ref.message_id == ref.message_id:
+                return MessageText(p.ref, p.text)
+        return None
 
     def public(self) -> list[Posted]:
         return [p for p in self.posts if not p.ephemeral]

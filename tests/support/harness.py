@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.reddit_source.thread_json import thread_from_json
-from bot.chat import Request
+from bot.chat import Delivery, EphemeralTarget, Reply, Request
 from bot.core import Core, CoreConfig, Engines
 from bot.storage import Storage
 from digest.llm import LLMAnalyzer
@@ -50,6 +50,26 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+
+class AnsweringCore(Core):
+    """The core as an adapter uses it: the immediate answer `handle_request` returns is shown
+    to the asker, here as the ephemeral post a platform would make of it (so tests read every
+    answer, immediate or late, from the fake chat)."""
+
+    replies: list[Reply]
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.replies = []
+
+    async def handle_request(self, request: Request) -> Reply | None:
+        reply = await super().handle_request(request)
+        if reply is not None:
+            self.replies.append(reply)
+            target = EphemeralTarget(request.channel_id, request.user_id, request.reply_token)
+            await self.chats[request.platform].post(target, Delivery(text=reply.text))
+        return reply
 
 
 @dataclass
@@ -103,7 +123,7 @@ async def _core(
     scripted = DigestEngine(
         LLMAnalyzer(llm, models=dict.fromkeys(Depth, "claude-haiku-5-5")), scorer=SCORER
     )
-    return Core(
+    return AnsweringCore(
         storage=storage,
         source=source,
         engines=Engines({"offline": offline, "anthropic": scripted}, default="offline"),
