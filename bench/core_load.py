@@ -150,6 +150,9 @@ class CountingChat:
     async def find_posted(self, target: Target, idempotency_key: str) -> list[MessageRef] | None:
         return await self.inner.find_posted(target, idempotency_key)
 
+    async def read_message(self, ref: MessageRef) -> None:
+        return None  # people's messages are not simulated: flags land on the bot's digests
+
 
 # ----------------------------------------------------------------------------- instruments
 

@@ -210,6 +210,9 @@ async def _child(args: argparse.Namespace) -> int:
                 print(f"FOUND {idempotency_key}", flush=True)
             return refs or None
 
+        async def read_message(self, ref: MessageRef) -> None:
+            return None  # people's messages are not simulated: flags land on the bot's digests
+
     source = SlowSource()
     for i, pid in enumerate(_thread_ids()):
         source.add(thread_from_json(thread_json(60 + 20 * (i % 12), seed=i, post_id=pid)))

@@ -190,6 +190,9 @@ class BoundedChat:
         found = [ref for key, ref in self.recent if key == idempotency_key]
         return found or None
 
+    async def read_message(self, ref: MessageRef) -> None:
+        return None  # people's messages are not simulated: flags land on the bot's digests
+
 
 def _texts() -> tuple[list[bytes], str]:
     files = sorted(

@@ -768,8 +768,11 @@ class Core:
         post_id = report.thread.id
         # Under a brief digest in a channel, the server's own flag: one click asks for depth.
         offer = job.kind != "flag" and report.depth is Depth.BRIEF
-        delivery = Delivery(report=report, header=p.get("header"),
-                            offer_emoji=offered_emoji(settings["flag-emoji"]) if offer else None)
+        delivery = Delivery(
+            report=report,
+            header=p.get("header"),
+            offer_emoji=offered_emoji(settings["flag-emoji"]) if offer else None,
+        )
         await self._deliver(job, delivery, post_id=post_id, focus=report.focus_comment_id,
                             thread_posts=[post_id])  # fmt: skip
 

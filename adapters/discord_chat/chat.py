@@ -45,6 +45,7 @@ from bot.chat import (
     Inbox,
     LookupUnavailable,
     MessageRef,
+    MessageText,
     PostRefused,
     Reaction,
     Request,
@@ -53,6 +54,7 @@ from bot.chat import (
 )
 from bot.commands import SETTING_KEYS
 from bot.ports import ThreadRef
+from bot.replies import SOMETHING_WENT_WRONG
 from bot.thread_ref import parse_thread_text
 from digest.errors import DigestError
 from digest.render.document import Document, Line, Section, Span, bundle_document, document
@@ -115,7 +117,6 @@ NO_INTENT = (
     "Privileged Gateway Intents at https://discord.com/developers/applications, or set "
     "REDIGEST_DISCORD_MESSAGE_CONTENT=0."
 )
-OOPS = "Something went wrong on our side; it has been logged. Please try again."
 
 Sendable: TypeAlias = (
     discord.TextChannel | discord.Thread | discord.VoiceChannel | discord.StageChannel
@@ -750,6 +751,9 @@ class DiscordChat:
         self._pending: dict[str, _Pending] = {}
         self._resume: dict[str, dict[int, MessageRef]] = {}
         self._texts: OrderedDict[tuple[int, int], str] = OrderedDict()
+        # Reacted messages the bot may read without the Message Content intent (its own), as
+        # the reaction event said: read_message reads only these, unless the intent is on.
+        self._own: OrderedDict[int, None] = OrderedDict()
         self._saved: tuple[str, yarl.URL] | None = None
         self._acks = EarlyAcks(
             base_url=lambda: discord.http.Route.BASE, user_agent=self.client.http.user_agent
@@ -994,20 +998,16 @@ class DiscordChat:
         tree.add_command(deep_analysis)
         tree.error(self._on_tree_error)
 
-    def _remember(
-        self, interaction: Interaction, post_id: str | None = None
-    ) -> tuple[str, _Pending]:
-        """A reply token for the core, mapped to the interaction while it can be answered."""
+    def _remember(self, token: str, pending: _Pending) -> None:
+        """Keep an interaction whose answer comes late (a digest: "Posted: …" or its failure)
+        while it can still be answered; immediate answers need no bookkeeping."""
         now = time.monotonic()
         while self._pending:  # oldest first (insertion order): drop the expired ones
             oldest = next(iter(self._pending))
             if now - self._pending[oldest].created <= INTERACTION_TTL:
                 break
             del self._pending[oldest]
-        token = secrets.token_hex(8)
-        pending = _Pending(interaction, interaction.channel_id or 0, post_id)
         self._pending[token] = pending
-        return token, pending
 
     def _claim_ack(self, interaction: Interaction) -> bool:
         """True when the gateway hook already deferred this interaction (ack.py)."""
@@ -1054,9 +1054,12 @@ class DiscordChat:
     ) -> None:
         if not await self._defer(interaction):
             return
-        token, pending = self._remember(interaction, post_id)
+        token = secrets.token_hex(8)
+        pending = _Pending(interaction, interaction.channel_id or 0, post_id)
         try:
-            await self._require_inbox().on_request(self._request(interaction, command, text, token))
+            reply = await self._require_inbox().on_request(
+                self._request(interaction, command, text, token)
+            )
         except Exception:
             log.exception(
                 "/%s %r by %s in channel %s failed",
@@ -1065,18 +1068,17 @@ class DiscordChat:
                 interaction.user.id,
                 interaction.channel_id,
             )
-            await self._answer(pending, [OutMessage(OOPS)])
+            await self._answer(pending, [OutMessage(SOMETHING_WENT_WRONG)])
             return
-        if command != "digest":
-            # Every other command is answered at once; should the core have said nothing, do not
-            # leave the person looking at "thinking…". A digest keeps "thinking…" until it is
-            # posted (then it links to it) or fails (then it says why).
-            await self._answer(pending, [OutMessage("Done.")], only_if_open=True)
+        if reply is not None:  # answered now: it replaces "thinking…"
+            await self._answer(pending, render_text(reply.text))
+        else:  # "thinking…" until the digest is posted (a link to it) or fails (why)
+            self._remember(token, pending)
 
     async def _deep_analysis(self, interaction: Interaction, message: discord.Message) -> None:
         if not await self._defer(interaction):
             return
-        _token, pending = self._remember(interaction)
+        pending = _Pending(interaction, interaction.channel_id or 0)
         try:
             channel = message.channel
             reaction = Reaction(
@@ -1093,18 +1095,10 @@ class DiscordChat:
             log.exception(
                 "Deep analysis of message %s by %s failed", message.id, interaction.user.id
             )
-            await self._answer(pending, [OutMessage(OOPS)])
+            await self._answer(pending, [OutMessage(SOMETHING_WENT_WRONG)])
             return
-        await self._answer(
-            pending,
-            [
-                OutMessage(
-                    answer
-                    or "Asked for the deep analysis: it is posted in a thread under that message "
-                    "if the message is a digest or links a Reddit thread."
-                )
-            ],
-        )
+        if answer:
+            await self._answer(pending, render_text(answer))
 
     async def _subscription_choices(
         self, interaction: Interaction, current: str
@@ -1145,7 +1139,7 @@ class DiscordChat:
             if isinstance(
                 error, app_commands.CommandSignatureMismatch | app_commands.CommandNotFound
             )
-            else OOPS
+            else SOMETHING_WENT_WRONG
         )
         with contextlib.suppress(discord.HTTPException):
             if self._claim_ack(interaction):  # "thinking…" since the gateway event: replace it
@@ -1165,6 +1159,8 @@ class DiscordChat:
     # ------------------------------------------------------------------ reactions
 
     async def _on_reaction(self, payload: discord.RawReactionActionEvent) -> None:
+        """Every reaction goes to the core, which decides whether it flags (and reads the
+        message through `read_message` only when it needs to)."""
         try:
             inbox = self._inbox
             me = self.client.user
@@ -1174,10 +1170,11 @@ class DiscordChat:
             emoji = payload.emoji
             name = (emoji.name or "") if emoji.is_unicode_emoji() else str(emoji)
             channel = await self._channel(payload.channel_id, fetch=not by_bot)
-            text: str | None = None
-            if not by_bot and (self.config.message_content or payload.message_author_id == me.id):
-                # Our own messages are always readable; others' only with the privileged intent.
-                text = await self._reacted_text(channel, payload.channel_id, payload.message_id)
+            if payload.message_author_id == me.id:  # readable without the privileged intent
+                self._own[payload.message_id] = None
+                self._own.move_to_end(payload.message_id)
+                while len(self._own) > TEXT_CACHE:
+                    self._own.popitem(last=False)
             await inbox.on_reaction(
                 Reaction(
                     message=self._ref(payload.message_id, channel or payload.channel_id),
@@ -1185,7 +1182,6 @@ class DiscordChat:
                     user_id=str(payload.user_id),
                     server_id=str(payload.guild_id),
                     by_bot=by_bot,
-                    message_text=text,
                     channel_nsfw=_nsfw(channel),
                 )
             )
@@ -1198,11 +1194,18 @@ class DiscordChat:
                 payload.channel_id,
             )
 
-    async def _reacted_text(self, channel: object, channel_id: int, message_id: int) -> str | None:
+    async def read_message(self, ref: MessageRef) -> MessageText | None:
+        """Everything readable in a message (content and embeds). Someone else's message only
+        with the Message Content intent (without it Discord sends its text empty: no request)."""
+        message_id = int(ref.message_id)
+        if not (self.config.message_content or message_id in self._own):
+            return None
+        channel_id = int(ref.thread_id or ref.channel_id)
         key = (channel_id, message_id)
         if key in self._texts:
             self._texts.move_to_end(key)
-            return self._texts[key]
+            return MessageText(ref, self._texts[key])
+        channel = await self._channel(channel_id)
         if not isinstance(channel, Sendable):
             return None
         try:
@@ -1214,7 +1217,7 @@ class DiscordChat:
         self._texts[key] = text
         while len(self._texts) > TEXT_CACHE:
             self._texts.popitem(last=False)
-        return text
+        return MessageText(ref, text)
 
     # ------------------------------------------------------------------ channels and refs
 
@@ -1342,11 +1345,12 @@ class DiscordChat:
         if first is None:
             return
         report = delivery.report
-        if self.config.react_with_flag and report is not None and report.depth is Depth.BRIEF:
+        offer = delivery.offer_emoji
+        if self.config.react_with_flag and offer:  # the server's flag, as the core said
             try:
-                await first.add_reaction(self.config.flag_emoji)
+                await first.add_reaction(offer)
             except discord.HTTPException as exc:
-                log.info("cannot add %s under %s: %s", self.config.flag_emoji, first.id, exc)
+                log.info("cannot add %s under %s: %s", offer, first.id, exc)
         # Which /digest this answers: the target names its reply token; failing that, the
         # oldest open /digest here that asked for this thread.
         here = [(t, p) for t, p in self._pending.items() if str(p.channel_id) == target.channel_id]
