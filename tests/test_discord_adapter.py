@@ -639,6 +639,64 @@ async def test_deep_analysis_menu_does_what_the_flag_does(
         assert len([r for r in fake.requests if r.path.endswith("/threads")]) == 2
 
 
+async def test_a_servers_own_flag_emoji_is_offered_and_flags(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    """`/redigest settings flag-emoji 👀`: the bot offers 👀 under its brief digests (it used
+    to add 🔍 whatever the server chose), 👀 asks for the deep analysis and 🔍 no longer does."""
+    async with running_bot(fake, tmp_path, make_thread()) as bot:
+        settings = fake.slash_command(
+            "redigest",
+            [{"name": "settings", "type": 1, "options": [
+                {"name": "key", "type": 3, "value": "flag-emoji"},
+                {"name": "value", "type": 3, "value": "👀"},
+            ]}],
+            user=fake.admin,
+        )  # fmt: skip
+        await fake.dispatch("INTERACTION_CREATE", settings.payload)
+        assert await bot.answers(settings) == ["flag-emoji is now 👀."]
+
+        await bot.slash("digest", {"url": URL})
+        digest = await bot.digest_message()
+        await fake.wait_until(lambda: ("👀", fake.bot.id) in fake.message(digest.id).reactions)
+        assert [e for e, who in fake.message(digest.id).reactions if who == fake.bot.id] == ["👀"]
+
+        channel = fake.guild.text_channel.id
+        await fake.dispatch(
+            "MESSAGE_REACTION_ADD", fake.reaction_add(channel, digest.id, fake.plain.id, "🔍")
+        )
+        await asyncio.sleep(0.3)
+        assert digest.id not in fake.channels  # not this server's flag
+        await fake.dispatch(
+            "MESSAGE_REACTION_ADD", fake.reaction_add(channel, digest.id, fake.plain.id, "👀")
+        )
+        await fake.wait_until(lambda: digest.id in fake.channels)
+        assert await _pages(fake, digest.id)
+
+
+async def test_a_servers_own_flag_emoji_flags_a_users_message(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    """With the Message Content intent, the server's 👀 on a person's link is a flag (the core
+    reads the message through the adapter only once it knows the emoji is the flag)."""
+    channel = fake.guild.text_channel
+    async with running_bot(fake, tmp_path, make_thread(), message_content=True) as bot:
+        await bot.core.storage.set_setting("discord", str(fake.guild.id), "flag-emoji", "👀")
+        text = fake.message_create(channel, f"see {URL}", author=fake.admin)
+        message_id = int(text["id"])
+        await fake.dispatch(
+            "MESSAGE_REACTION_ADD", fake.reaction_add(channel.id, message_id, fake.plain.id, "🔍")
+        )
+        await asyncio.sleep(0.3)
+        assert message_id not in fake.channels
+        assert not any(r.path.endswith(f"/messages/{message_id}") for r in fake.requests)
+        await fake.dispatch(
+            "MESSAGE_REACTION_ADD", fake.reaction_add(channel.id, message_id, fake.plain.id, "👀")
+        )
+        await fake.wait_until(lambda: message_id in fake.channels)
+        assert await _pages(fake, message_id)
+
+
 async def test_reading_flagged_messages_needs_the_message_content_setting(
     fake: FakeDiscord, tmp_path: Path
 ) -> None:

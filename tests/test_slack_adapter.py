@@ -1036,6 +1036,40 @@ async def test_flag_on_a_users_link_reads_the_message(bot: Bot) -> None:
     assert not any(m.thread_ts == no_link for m in fake.posted)
 
 
+@pytest.mark.parametrize("typed", [":eyes:", "👀"])
+async def test_a_workspaces_own_flag_emoji_flags_a_users_message(bot: Bot, typed: str) -> None:
+    """`/redigest settings flag-emoji 👀` (Slack sends a picked emoji as `:eyes:`): 👀 on a
+    person's message with a thread link asks for the deep analysis, and 🔍 no longer does (the
+    adapter used to drop every reaction but its own configured 🔍 before the core saw it)."""
+    fake = bot.fake
+    await bot.slash("/redigest", f"settings flag-emoji {typed}", user_id="U0OWNER01")
+    await fake.wait_until(lambda: len(fake.ephemerals) == 1)
+    assert fake.ephemerals[0].text == f"flag-emoji is now {typed}."
+    ts = fake.add_message("C0GENERAL", f"have you seen {GOOD_URL} ?", user="U0OWNER01")
+
+    await bot.event(fake.reaction_added_event("U0ALICE01", "mag", "C0GENERAL", ts))
+    await bot.settle()
+    assert not any(m.thread_ts == ts for m in fake.posted)
+    assert fake.calls_to("conversations.history") == []  # not this workspace's flag: no read
+
+    await bot.event(fake.reaction_added_event("U0ALICE01", "eyes", "C0GENERAL", ts))
+    replies = await replies_settled(bot, ts)
+    assert {fake.key_of(m.ts) for m in replies} == {f"flag:slack:C0GENERAL:{ts}:deep"}
+    assert "Which quantized model" in (replies[0].blocks or [])[1]["text"]["text"]
+
+
+async def test_a_flag_on_a_reply_answers_in_its_thread(bot: Bot) -> None:
+    """A reaction event names only the message; the core reads it (read_message) and learns
+    which thread it sits in, so the deep analysis goes into that thread, not under the reply."""
+    fake = bot.fake
+    root = fake.add_message("C0GENERAL", "what are people reading?", user="U0OWNER01")
+    reply = fake.add_message("C0GENERAL", f"this: {GOOD_URL}", user="U0OWNER01", thread_ts=root)
+    await bot.event(fake.reaction_added_event("U0ALICE01", "mag", "C0GENERAL", reply))
+    replies = await replies_settled(bot, root)
+    assert replies
+    assert {fake.key_of(m.ts) for m in replies} == {f"flag:slack:C0GENERAL:{reply}:deep"}
+
+
 async def test_deep_analysis_shortcut_does_what_the_flag_does(bot: Bot) -> None:
     fake = bot.fake
     ts = fake.add_message("C0GENERAL", f"worth a read: {GOOD_URL}", user="U0OWNER01")
