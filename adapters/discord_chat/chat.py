@@ -10,9 +10,10 @@ formatting, masked links or mentions, and every message is sent with `AllowedMen
         await chat.run(inbox)                  # the gateway, until cancelled
 
 Interactions are answered within Discord's 3 seconds by deferring before anything else (from
-the gateway event itself, before discord.py builds the interaction: see `ack.py`); the core's
-answer then arrives through `post(EphemeralTarget(..., reply_token))`, which edits the deferred
-response (or follows it up). A digest itself is posted as a normal channel message, so
+the gateway event itself, before discord.py builds the interaction: see `ack.py`); the core
+returns its answer (`Reply`), which replaces the deferred response. Only a digest is answered
+late: "Posted: …" or its failure arrives through `post` with the request's reply token, and
+edits the deferred response (or follows it up). A digest itself is posted as a normal channel message, so
 the bot can later open a thread under it. Each post carries a short hash of its idempotency key
 in the embed footer (and as an enforced `nonce`), so `find_posted` can find it after a crash.
 """
