@@ -28,7 +28,7 @@ from tests.fakes.reddit_server import (
     make_post,
 )
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 REDDIT = DATA / "reddit"
 CASSETTES = REDDIT / "cassettes" / "praw"
 
