@@ -328,7 +328,14 @@ async def test_stream_yields_new_posts(fake: FakeReddit, source: RedditSource) -
         return None
 
     task = asyncio.create_task(first())
-    await asyncio.sleep(0.3)  # let the stream skip what already exists
+    # Let the stream skip what already exists: its second poll ("before" the newest it
+    # skipped) comes only after the first was read, however slow the machine.
+    for _ in range(3000):
+        if len(fake.calls(r"^/r/watchme/new")) >= 2:
+            break
+        await asyncio.sleep(0.01)
+    else:
+        pytest.fail("the stream did not poll twice")
     fake.add_submission("watchme", make_post("new01", subreddit="watchme", title="Fresh post"))
     post = await asyncio.wait_for(task, timeout=30)
     await stream.aclose()  # type: ignore[attr-defined]

@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from tests.fakes.slack_server import FakeSlack, form_body, interactive_form_body, sign
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 SLACK_DATA = SHARED_DATA / "slack"
 NO_SLACK_DATA = f"real Slack payloads not found at {SLACK_DATA} (they live beside the repo)"
 needs_slack_data = pytest.mark.skipif(not SLACK_DATA.is_dir(), reason=NO_SLACK_DATA)

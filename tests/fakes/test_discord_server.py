@@ -25,7 +25,7 @@ with warnings.catch_warnings():
     import discord
     from discord import app_commands
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 DISCORD_DATA = SHARED_DATA / "discord"
 NO_DATA = f"real Discord payloads not found at {DISCORD_DATA} (they live beside the repo)"
 
