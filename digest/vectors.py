@@ -11,11 +11,15 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from itertools import repeat
+from operator import mul
 
 Vector = dict[str, float]
 
 _WORD = re.compile(r"[^\W_][\w'’+#.]*[^\W_]|[^\W_]", re.UNICODE)  # hyphens split words
 _LINKISH = re.compile(r"\]\([^)]*\)|https?://\S+|`[^`]*`|&\w+;|\b\w+\.(?:com|org|net|io|it|ai)\b")
+# Each match of _LINKISH holds one of these.
+_LINKISH_MARKS = ("](", "http", "`", "&", ".com", ".org", ".net", ".io", ".it", ".ai")
 _CLAUSE = re.compile(r"[.!?;:,()\[\]\"“”]+(?:\s+|$)|\s[-–—]+\s|\n+")
 STOP = frozenset(
     """
@@ -91,6 +95,8 @@ def _weak_stems() -> frozenset[str]:
 
 def prose(text: str) -> str:
     """The words people wrote, without URLs, link targets and inline code."""
+    if not any(mark in text for mark in _LINKISH_MARKS):
+        return text  # nothing `_LINKISH` could match (most texts): not searched for
     return _LINKISH.sub(" ", text)
 
 
@@ -121,31 +127,84 @@ def content(word: str) -> bool:
 _NUMBERISH = re.compile(r"^[\d.,]+[a-z]{0,2}$")
 
 
-def terms(text: str) -> tuple[list[str], dict[str, str]]:
-    """The terms of a text (stems of content words, and of adjacent pairs of them within a
-    clause), with each term's surface form as written here."""
+@lru_cache(maxsize=1 << 16)
+def _word(token: str) -> tuple[str, str, str | None] | None:
+    """A token as `terms` counts it: (the word as written, its stem, the concept it names), or
+    None when it is no content word. Words repeat: most are read from the cache."""
+    w = token.strip(".'’-")  # as `tokens` gives it
+    if not content(w):
+        return None
+    s = stem(w)
+    return w, s, CONCEPT_OF.get(s) or CONCEPT_OF.get(s.removeprefix("un"))
+
+
+@lru_cache(maxsize=1 << 16)
+def _pair(first: str, second: str) -> str:
+    return f"{first} {second}"  # one string for each pair of stems, however often it is said
+
+
+# A clause's terms and, in order, the surface form of each the first time it is said there.
+ClauseTerms = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
+
+
+def _clause_terms(clause: str) -> ClauseTerms:
     out: list[str] = []
     surface: dict[str, str] = {}
-    for clause in _CLAUSE.split(prose(text)):
-        previous: tuple[str, str] | None = None
-        for w in tokens(clause):
-            if not content(w):
-                previous = None
-                continue
-            s = stem(w)
-            out.append(s)
-            surface.setdefault(s, w)
-            concept = CONCEPT_OF.get(s) or CONCEPT_OF.get(s.removeprefix("un"))
-            if previous is not None:
-                pair = f"{previous[0]} {s}"
-                out.append(pair)
-                surface.setdefault(pair, f"{previous[1]} {w}")
-                concept = concept or CONCEPT_OF.get(pair)
-            if concept is not None:
-                out.append(concept)
-                surface.setdefault(concept, concept[1:])
-            previous = (s, w)
+    previous: tuple[str, str, str | None] | None = None
+    for token in _WORD.findall(clause):
+        word = _word(token)
+        if word is None:
+            previous = None
+            continue
+        w, s, concept = word
+        out.append(s)
+        if s not in surface:
+            surface[s] = w
+        if previous is not None:
+            pair = _pair(previous[1], s)
+            out.append(pair)
+            if pair not in surface:
+                surface[pair] = f"{previous[0]} {w}"
+            concept = concept or CONCEPT_OF.get(pair)
+        if concept is not None:
+            out.append(concept)
+            if concept not in surface:
+                surface[concept] = concept[1:]
+        previous = word
+    return tuple(out), tuple(surface.items())
+
+
+def terms(
+    text: str, memo: dict[str, ClauseTerms] | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """The terms of a text (stems of content words, and of adjacent pairs of them within a
+    clause), with each term's surface form as written here.
+
+    `memo`: clauses already read (texts of one thread share most of theirs: a comment, its
+    own sentences, its quotable ones); kept by the caller for as long as it is useful."""
+    out: list[str] = []
+    surface: dict[str, str] = {}
+    for found in _clauses(text, memo):
+        out += found[0]
+        for t, w in found[1]:
+            if t not in surface:
+                surface[t] = w
     return out, surface
+
+
+def term_list(text: str, memo: dict[str, ClauseTerms] | None = None) -> list[str]:
+    """`terms(text, memo)[0]`: the terms only."""
+    out: list[str] = []
+    for found in _clauses(text, memo):
+        out += found[0]
+    return out
+
+
+def _clauses(text: str, memo: dict[str, ClauseTerms] | None) -> list[ClauseTerms]:
+    clauses = _CLAUSE.split(prose(text))
+    if memo is None:
+        return [_clause_terms(c) for c in clauses]
+    return [memo.get(c) or memo.setdefault(c, _clause_terms(c)) for c in clauses]
 
 
 def fold_prefixes(bags: Iterable[Counter[str]]) -> dict[str, str]:
@@ -164,9 +223,16 @@ def idf(bags: Iterable[Counter[str]]) -> tuple[dict[str, float], int]:
     return {t: math.log((n + 1) / (k + 1)) + 1.0 for t, k in df.items()}, n
 
 
+# 1 + log(k) for the term counts most texts have (the same numbers, computed once).
+_TF = (0.0, *(1.0 + math.log(k) for k in range(1, 64)))
+
+
 def tfidf(bag: Mapping[str, int], weights: Mapping[str, float]) -> Vector:
     """A unit-length TF-IDF vector (sublinear term frequency)."""
-    vec = {t: (1.0 + math.log(k)) * weights.get(t, 1.0) for t, k in bag.items()}
+    weight = weights.get
+    vec = {
+        t: (_TF[k] if 0 < k < 64 else 1.0 + math.log(k)) * weight(t, 1.0) for t, k in bag.items()
+    }
     return normalized(vec)
 
 
@@ -180,7 +246,8 @@ def top_terms(vec: Vector, n: int) -> Vector:
 
 
 def normalized(vec: Vector) -> Vector:
-    norm = math.sqrt(sum(v * v for v in vec.values()))
+    values = vec.values()
+    norm = math.sqrt(sum(map(mul, values, values)))  # v * v for each, summed in order
     return {t: v / norm for t, v in vec.items()} if norm else {}
 
 
@@ -188,12 +255,15 @@ def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     """Dot product of two vectors (cosine when both are unit length)."""
     if len(a) > len(b):
         a, b = b, a
-    return sum(v * b.get(t, 0.0) for t, v in a.items())
+    # v * b.get(t, 0.0) for each of a's terms, summed in order (the loop in C)
+    total: float = sum(map(mul, a.values(), map(b.get, a.keys(), repeat(0.0))))
+    return total
 
 
 def add(into: Vector, vec: Mapping[str, float], scale: float = 1.0) -> None:
+    get = into.get
     for t, v in vec.items():
-        into[t] = into.get(t, 0.0) + v * scale
+        into[t] = get(t, 0.0) + v * scale
 
 
 WEAK_STEMS = _weak_stems()
