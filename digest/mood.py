@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from digest.model import Comment
+from digest.sentences import CommentText
 
 # A comment's polarity beyond these reads as an opinion either way (VADER's own ±0.05 calls
 # nearly every sentence with an adjective an opinion).
@@ -42,7 +43,6 @@ class Tone:
     stance: str
 
 
-_LINKS = re.compile(r"!?\[([^\]]*)\]\([^)\s]*\)|https?://\S+|`[^`]*`")
 # Laughter and sarcasm markers: what they say about the writer's mood is not praise.
 _LAUGH = re.compile(
     r"(?<![\w/])(?:lo+l+|lmf?ao+|rofl|roflmao|ha(?:ha)+h?|he(?:he)+|kek|xd+|jk)(?!\w)"
@@ -107,15 +107,7 @@ def opinionated(sentence: str) -> bool:
 def own_text(body: str) -> list[str]:
     """The sentences the writer wrote themselves (not what they quote), links reduced to their
     words and code spans dropped."""
-    # (imported here: digest.quotes needs digest.report, which needs this module's users)
-    from digest.quotes import own_sentences
-
-    out = []
-    for sentence in own_sentences(body):
-        flat = _LINKS.sub(lambda m: m.group(1) or " ", sentence).strip()
-        if flat:
-            out.append(flat)
-    return out
+    return list(CommentText(body).flat)
 
 
 def _is_question(sentence: str) -> bool:
@@ -125,7 +117,11 @@ def _is_question(sentence: str) -> bool:
 
 def read(body: str, scorer: PolarityScorer) -> Tone:
     """The tone of one comment (see the module's docstring)."""
-    sentences = own_text(body)
+    return tone(CommentText(body).flat, scorer)
+
+
+def tone(sentences: Sequence[str], scorer: PolarityScorer) -> Tone:
+    """The tone of a comment from its own sentences, as `own_text` gives them."""
     if not sentences:
         return Tone(0.0, "neutral")
     joined = " ".join(sentences)

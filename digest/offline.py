@@ -14,12 +14,14 @@ regular would (the pieces live in their own modules):
 from __future__ import annotations
 
 import asyncio
+import bisect
+import math
 
 from digest.analysis import AnalysisInput, NarrativeResult
 from digest.labels import (
+    WIDELY_SHARED_MIN,
+    WIDELY_SHARED_TOP,
     capitalized,
-    is_most_upvoted,
-    is_widely_shared,
     most_replies,
     op_best,
     upvote_rank,
@@ -28,6 +30,7 @@ from digest.model import Comment, Thread
 from digest.observations import DOWNVOTED, notice
 from digest.quotes import quote_of
 from digest.report import CommentNote, Depth, Narrative, Theme
+from digest.sentences import forget
 from digest.sentiment import SentimentStats, label
 from digest.summary import summarize, tldr
 from digest.takeaways import find_takeaways
@@ -50,14 +53,27 @@ def _who(author: str | None) -> str:
 
 def _summary_labels(thread: Thread, comments: list[Comment]) -> dict[str, str]:
     """True leads for the summary: the most upvoted comment (a tie said as a tie), and "a widely
-    shared point" only for a top-level comment many people upvoted."""
+    shared point" only for a top-level comment many people upvoted.
+
+    As digest.labels' is_most_upvoted and is_widely_shared say, from the thread's scores sorted
+    once (each of those reads every comment: for every comment of a big thread, too slow)."""
+    scores = sorted(c.score for c in thread.comments)
+    room = max(1, math.ceil(len(scores) * WIDELY_SHARED_TOP))  # comments that may score higher
+    ranks: dict[int, str] = {}  # a comment's rank depends on its score only
     out = {}
     for c in comments:
         if not c.has_text:
             continue
-        if is_most_upvoted(thread, c.id):
-            out[c.id] = capitalized(upvote_rank(thread, c.id))
-        elif c.parent_id is None and is_widely_shared(thread, c.id):
+        score = thread.by_id[c.id].score
+        if score >= scores[-1]:  # no comment has more points
+            if score not in ranks:
+                ranks[score] = capitalized(upvote_rank(thread, c.id))
+            out[c.id] = ranks[score]
+        elif (
+            c.parent_id is None
+            and score >= WIDELY_SHARED_MIN
+            and len(scores) - bisect.bisect_right(scores, score) < room
+        ):
             out[c.id] = "A widely shared point"
     return out
 
@@ -182,6 +198,12 @@ class OfflineAnalyzer:
         return NarrativeResult(await asyncio.to_thread(self.narrate_sync, inp))
 
     def narrate_sync(self, inp: AnalysisInput) -> Narrative:
+        try:
+            return self._narrate(inp)
+        finally:
+            forget(inp.thread)  # the comments' sentences, kept since the sentiment read them
+
+    def _narrate(self, inp: AnalysisInput) -> Narrative:
         thread, comments, s = inp.thread, inp.comments, inp.sentiment
         brief = inp.depth is Depth.BRIEF
         stances = {

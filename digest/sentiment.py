@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from digest.model import Comment, Thread
-from digest.mood import LEAN, PolarityScorer, Tone, read, thread_mood
+from digest.mood import LEAN, PolarityScorer, Tone, thread_mood, tone
+from digest.sentences import thread_text
 
 POSITIVE = LEAN  # a comment's polarity from here on reads as an opinion
 NEGATIVE = -LEAN
@@ -90,7 +91,8 @@ def make_scorer() -> PolarityScorer:
 
 def measure(thread: Thread, comments: Sequence[Comment], scorer: PolarityScorer) -> SentimentStats:
     scored = [c for c in comments if c.has_text]
-    tones: dict[str, Tone] = {c.id: read(c.body, scorer) for c in scored}
+    texts = thread_text(thread)  # the analysis reads the same sentences: split once
+    tones: dict[str, Tone] = {c.id: tone(texts.of(c).flat, scorer) for c in scored}
     per = {cid: round(t.polarity, 4) for cid, t in tones.items()}
     mood = thread_mood(scored, tones)
     compound = mood.score

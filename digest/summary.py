@@ -18,9 +18,20 @@ from digest.model import Comment, Thread
 from digest.mood import opinionated, weight
 from digest.quotes import is_short, own_sentences, quote_of
 from digest.report import Passage, Quote, Theme
+from digest.sentences import ThreadText, thread_text
 from digest.sentiment import SentimentStats
 from digest.text import normalize_ws, points
-from digest.vectors import Vector, add, cosine, idf, normalized, terms, tfidf, top_terms
+from digest.vectors import (
+    Vector,
+    add,
+    cosine,
+    idf,
+    normalized,
+    term_list,
+    terms,
+    tfidf,
+    top_terms,
+)
 
 MMR_LAMBDA = 0.7  # relevance against novelty
 MIN_WORDS = 5
@@ -48,7 +59,11 @@ def quote(thread: Thread, comment: Comment, sentence: str) -> Quote:
 
 
 def candidates(
-    comments: Sequence[Comment], centre: Vector, weights: Mapping[str, float], claim: Vector
+    comments: Sequence[Comment],
+    centre: Vector,
+    weights: Mapping[str, float],
+    claim: Vector,
+    texts: ThreadText,
 ) -> list[_Sentence]:
     """Sentences worth quoting, each scored by how central it is to the discussion and to the
     post's claim, and by the votes behind it."""
@@ -56,8 +71,7 @@ def candidates(
     for c in comments:
         if not c.has_text or c.score < 1:
             continue
-        for position, raw in enumerate(own_sentences(c.body)):
-            text = normalize_ws(raw)
+        for position, text in enumerate(texts.of(c).normalized):
             if (
                 len(text.split()) < MIN_WORDS
                 or not text[0].isalnum()
@@ -66,10 +80,10 @@ def candidates(
                 or text.endswith("?")
             ):
                 continue
-            bag, _ = terms(text)
+            bag = texts.bag(text)
             if not bag:
                 continue
-            vec = tfidf(Counter(bag), weights)
+            vec = tfidf(bag, weights)
             on_claim = cosine(vec, claim)
             central = cosine(vec, centre) + 0.5 * on_claim
             early = 1.0 if position == 0 else 0.85
@@ -81,9 +95,12 @@ def candidates(
     return out
 
 
-def centre_of(comments: Sequence[Comment]) -> tuple[Vector, dict[str, float]]:
+def centre_of(
+    comments: Sequence[Comment], texts: ThreadText | None = None
+) -> tuple[Vector, dict[str, float]]:
     """The vote-weighted centre of the comments' vectors, and the IDF weights behind it."""
-    bags = {c.id: Counter(terms(c.body)[0]) for c in comments if c.has_text}
+    read = term_list if texts is None else texts.term_list
+    bags = {c.id: Counter(read(c.body)) for c in comments if c.has_text}
     weights, _ = idf(bags.values())
     centre: Vector = {}
     for c in comments:
@@ -94,26 +111,36 @@ def centre_of(comments: Sequence[Comment]) -> tuple[Vector, dict[str, float]]:
 
 def mmr(pool: Sequence[_Sentence], k: int, taken: set[str], authors: set[str]) -> list[_Sentence]:
     """Up to `k` sentences by maximal marginal relevance, one per comment and per author
-    (`taken` and `authors` are updated with the picks)."""
+    (`taken` and `authors` are updated with the picks); ties go to the higher comment id, then
+    to the sentence first in `pool`.
+
+    Read by relevance, highest first: novelty is never negative (vectors have no negative
+    weights), so a sentence's value is at most its relevance's share, and once that share is
+    below the best value found, no sentence after it can win."""
     if not pool:
         return []
     top = max(s.relevance for s in pool) or 1.0
+    ranked = sorted(range(len(pool)), key=lambda i: -pool[i].relevance)
     chosen: list[_Sentence] = []
     while len(chosen) < k:
-        best: tuple[float, str, _Sentence] | None = None
-        for s in pool:
+        best: tuple[float, str, int] | None = None
+        for i in ranked:
+            s = pool[i]
+            share = MMR_LAMBDA * s.relevance / top
+            if best is not None and share < best[0]:
+                break
             if s.comment.id in taken or (s.comment.author or "") in authors:
                 continue
             novelty = max((cosine(s.vec, o.vec) for o in chosen), default=0.0)
-            value = MMR_LAMBDA * s.relevance / top - (1 - MMR_LAMBDA) * novelty
-            key = (value, s.comment.id, s)
-            if best is None or (key[0], key[1]) > (best[0], best[1]):
+            key = (share - (1 - MMR_LAMBDA) * novelty, s.comment.id, -i)
+            if best is None or key > best:
                 best = key
         if best is None:
             break
-        chosen.append(best[2])
-        taken.add(best[2].comment.id)
-        authors.add(best[2].comment.author or "")
+        pick = pool[-best[2]]
+        chosen.append(pick)
+        taken.add(pick.comment.id)
+        authors.add(pick.comment.author or "")
     return chosen
 
 
@@ -185,11 +212,12 @@ def summarize(
     if not texts:
         passages.append(Passage("No comment with text was available to summarise."))
         return tuple(passages)
-    centre, weights = centre_of(texts)
+    read = thread_text(thread)
+    centre, weights = centre_of(texts, read)
     claimed = tfidf(
         Counter(terms(f"{thread.post.title} {first.quote.text if first.quote else ''}")[0]), weights
     )
-    pool = candidates(texts, centre, weights, claimed)
+    pool = candidates(texts, centre, weights, claimed, read)
     taken: set[str] = set()
     authors: set[str] = set()
     picked = mmr(pool, positions, taken, authors)

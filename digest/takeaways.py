@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 
 from digest.model import Comment, Thread
 from digest.mood import weight
-from digest.quotes import own_sentences
 from digest.report import Quote, Takeaway
+from digest.sentences import thread_text
 from digest.text import normalize_ws, points
 
 _FILLER = r"(?:(?:just|also|so|then|and|but|definitely|really|maybe|honestly|please|instead),?\s+)*"
@@ -63,7 +63,11 @@ _JOKE = re.compile(r"\b(?:lol|lmao|lmfao|rofl|haha\w*|jk)\b|/s\s*$|[\U0001F602\U
 
 def kind(sentence: str) -> str | None:
     """ "warning", "recipe" or "advice" for a sentence that is one; None otherwise."""
-    flat = normalize_ws(sentence)
+    return _kind(normalize_ws(sentence))
+
+
+def _kind(flat: str) -> str | None:
+    """`kind` of a whitespace-normalised sentence."""
     if not 25 <= len(flat) <= 260 or _QUESTION.search(flat) or _JOKE.search(flat):
         return None
     if "http" in flat:
@@ -91,14 +95,15 @@ def find_takeaways(
     """Up to `limit` takeaways, one per comment and per author, the best-voted and most concrete
     first."""
     stances = stances or {}
+    texts = thread_text(thread)
     found: list[tuple[float, str, str, str]] = []
     for c in comments:
         if not c.has_text or c.score < 1 or stances.get(c.id) == "humorous":
             continue
-        for raw in own_sentences(c.body):
-            what = kind(raw)
+        for flat in texts.of(c).normalized:
+            what = _kind(flat)
             if what is not None:
-                found.append((math.sqrt(weight(c)) * _WORTH[what], c.id, what, normalize_ws(raw)))
+                found.append((math.sqrt(weight(c)) * _WORTH[what], c.id, what, flat))
                 break  # a comment's first piece of advice
     found.sort(key=lambda f: (-f[0], f[1]))
     out: list[Takeaway] = []

@@ -14,13 +14,14 @@ import heapq
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from digest.model import Comment, Thread
-from digest.mood import own_text, weight
-from digest.quotes import own_sentences, quote_about
+from digest.mood import weight
+from digest.quotes import quote_about
 from digest.report import Theme
+from digest.sentences import ThreadText, thread_text
 from digest.text import points, singular
 from digest.vectors import (
     WEAK_STEMS,
@@ -51,10 +52,10 @@ class _Doc:
     bag: Counter[str]
     surface: dict[str, str]
     vec: Vector = field(default_factory=dict)
+    w: float = field(init=False)  # the comment's weight (digest.mood.weight)
 
-    @property
-    def w(self) -> float:
-        return weight(self.comment)
+    def __post_init__(self) -> None:
+        self.w = weight(self.comment)
 
 
 @dataclass
@@ -69,18 +70,23 @@ class _Group:
         return sum(d.w for d in self.members)
 
     def centre(self) -> Vector:
-        out: Vector = {}
-        for d in self.members:
+        return normalized(self.total())
+
+    def total(self, into: Vector | None = None, members: Sequence[_Doc] | None = None) -> Vector:
+        """The members' vectors summed by weight, in order (`into`: a sum of the members
+        before `members`, which are added to it)."""
+        out: Vector = {} if into is None else into
+        for d in self.members if members is None else members:
             add(out, d.vec, d.w)
-        return normalized(out)
+        return out
 
 
-def _docs(thread: Thread, comments: Sequence[Comment]) -> list[_Doc]:
+def _docs(texts: ThreadText, comments: Sequence[Comment]) -> list[_Doc]:
     docs = []
     for c in comments:
         if not c.has_text:
             continue
-        bag_terms, surface = terms("\n".join(own_text(c.body)))
+        bag_terms, surface = texts.terms("\n".join(texts.of(c).flat))
         if bag_terms:
             docs.append(_Doc(c, Counter(bag_terms), surface))
     folds = fold_prefixes(d.bag for d in docs)
@@ -158,7 +164,8 @@ def cluster(docs: Sequence[_Doc]) -> list[list[int]]:
 def _merged(groups: list[_Group]) -> list[_Group]:
     """Groups whose centres are close are one topic seen from two branches (XML and JSON in a
     thread about tool-call formats): merged, centroid linkage."""
-    centres = [top_terms(g.centre(), CENTRE_TERMS) for g in groups]
+    totals = [g.total() for g in groups]  # kept up to date: a merge adds the other's members
+    centres = [top_terms(normalized(t), CENTRE_TERMS) for t in totals]
     sims = {
         (i, j): cosine(centres[i], centres[j])
         for i in range(len(groups))
@@ -169,9 +176,10 @@ def _merged(groups: list[_Group]) -> list[_Group]:
         (i, j), best = max(sims.items(), key=lambda kv: (kv[1], -kv[0][0], -kv[0][1]))
         if best < GROUP_MERGE_AT:
             break
+        groups[i].total(totals[i], groups[j].members)  # as the merged group's centre() sums
         groups[i].members += groups[j].members
         alive.discard(j)
-        centres[i] = top_terms(groups[i].centre(), CENTRE_TERMS)
+        centres[i] = top_terms(normalized(totals[i]), CENTRE_TERMS)
         sims = {k: v for k, v in sims.items() if j not in k}
         for x in alive - {i}:
             sims[(min(i, x), max(i, x))] = cosine(centres[i], centres[x])
@@ -258,7 +266,10 @@ def _surface(term: str, members: Sequence[_Doc]) -> str:
 
 def mentions(sentence: str, group: _Group) -> bool:
     bag, _ = terms(sentence)
-    have = set(bag)
+    return _mentions(set(bag), group)
+
+
+def _mentions(have: Container[str], group: _Group) -> bool:
     return any(t in have for term in group.name_terms for t in (term, *term.split()))
 
 
@@ -272,23 +283,24 @@ def _literal(name: str) -> re.Pattern[str]:
 _NAME_WORD = re.compile(r"[^\W\d_]{3,}")
 
 
-def representative(thread: Thread, group: _Group, centre: Vector) -> list[str]:
+def representative(
+    thread: Thread, group: _Group, centre: Vector, texts: ThreadText | None = None
+) -> list[str]:
     """Ids of the group's best examples: comments whose first sentence naming the theme is a
     whole sentence close to the theme's centre, the most upvoted first, one per author. A
     sentence that says the name as written is preferred (the report quotes that sentence)."""
+    texts = texts or thread_text(thread)
     weights, _ = idf(d.bag for d in group.members)
     literal = _literal(group.name)
     ranked: list[tuple[float, str]] = []
     for d in group.members:
-        for raw in own_sentences(d.comment.body):
-            sentence = " ".join(raw.split())
+        for sentence in texts.of(d.comment).normalized:
             said = literal.search(sentence)
-            if not said and not mentions(sentence, group):
+            if not said and not _mentions(texts.bag(sentence), group):
                 continue
             if not 20 <= len(sentence) <= 200 or len(sentence.split()) < 4 or "http" in sentence:
                 break  # the report would quote this sentence: not a good example
-            bag, _ = terms(sentence)
-            fit = cosine(tfidf(Counter(bag), weights), centre)
+            fit = cosine(tfidf(texts.bag(sentence), weights), centre)
             question = 0.5 if sentence.rstrip().endswith("?") else 1.0
             ranked.append(
                 ((fit + 0.1) * math.sqrt(d.w) * question * (1.0 if said else 0.6), d.comment.id)
@@ -330,7 +342,8 @@ def find_themes(
     stances: Mapping[str, str] | None = None,
 ) -> tuple[Theme, ...]:
     """Up to `limit` themes, the weightiest first (see the module's docstring)."""
-    docs = _docs(thread, comments)
+    texts = thread_text(thread)
+    docs = _docs(texts, comments)
     if len(docs) < 2:
         return ()
     ranked_docs = sorted(docs, key=lambda d: (-d.comment.score, d.comment.id))
@@ -360,7 +373,7 @@ def find_themes(
     for g in chosen:
         centre = g.centre()
         g.members += [d for d in rest if cosine(d.vec, centre) >= JOIN_AT]
-        examples = representative(thread, g, centre)
+        examples = representative(thread, g, centre, texts)
         if not examples:
             continue
         top = max((d.comment for d in g.members), key=lambda c: (c.score, c.id))
