@@ -1,67 +1,56 @@
 """The composition root: the one place that builds clients and wires adapters into the core.
 
 It is the only module of `bot/` (with the CLI that calls it) that imports `adapters/`; everything
-else depends on ports. Every client is created in `__aenter__` and closed in `__aexit__`.
+else depends on ports. Every client is created in `__aenter__` (or when first needed) and closed in
+`__aexit__`.
+
+Start-up stays cheap: an SDK-backed adapter (an LLM client, Reddit, Discord, Slack) is imported
+inside the method that builds it, so `redigest --help` and an offline `redigest digest FILE`
+never load anthropic, openai, discord.py, slack-bolt, asyncpraw or aiohttp
+(tests/test_app_imports.py). Types from those modules are imported for the type checker only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Protocol, TextIO
 
-from adapters.llm.anthropic_client import AnthropicClient
-from adapters.llm.openai_client import OpenAICompatibleClient
-from adapters.reddit_source.live import DEFAULT_PLANS, RedditConfig, RedditSource
-from adapters.reddit_source.local_files import FilesFirst
-from adapters.reddit_source.public import PublicConfig, PublicRedditSource
-from adapters.reddit_source.saved import SavedThreadSource
-from adapters.reddit_source.thread_json import thread_from_json_text
-from bot.chat import ChatPort
-from bot.core import Core, CoreConfig, Engines
-from bot.ports import ThreadSource
+from bot.chat import ChatPort, Inbox
 from bot.settings import Settings
-from bot.storage import Clock, Storage, utcnow
-from bot.thread_cache import CachingThreadSource
+from bot.supervise import PartStopped, supervise
+from bot.targets import InputError, looks_like_url, read_file
 from bot.thread_ref import EXAMPLE
-from digest.analysis import Analyzer
-from digest.errors import DigestError
-from digest.llm import DEFAULT_PRICES, LLMAnalyzer, LLMClient, RetryPolicy
-from digest.model import Thread
 from digest.pipeline import Budgets, DigestEngine
 from digest.report import Depth, Report
 from digest.sentiment import make_scorer
 
+if TYPE_CHECKING:
+    from adapters.reddit_source.live import RedditConfig, RedditSource
+    from adapters.reddit_source.local_files import FilesFirst
+    from adapters.reddit_source.public import PublicConfig
+    from bot.core import Core, CoreConfig, Engines
+    from bot.ports import ThreadSource
+    from bot.storage import Clock
+    from digest.analysis import Analyzer
+    from digest.llm import LLMClient
+    from digest.model import Thread
+
+__all__ = ["App", "InputError", "PartStopped", "RunnableChat", "open_core", "supervise"]
+
 log = logging.getLogger(__name__)
 
 
-class InputError(DigestError):
-    """The thing to digest could not be found or read."""
+class RunnableChat(ChatPort, Protocol):
+    """A chat adapter the app runs: the core's port, plus its receive loop (until cancelled)."""
 
-
-def _looks_like_url(text: str) -> bool:
-    lowered = text.lower()
-    return lowered.startswith(("http://", "https://", "www.")) or (
-        "reddit.com/" in lowered or "redd.it/" in lowered
-    )
-
-
-def _read_file(target: str) -> bytes | None:
-    """The file's bytes; None when there is no such file (the target may be a URL)."""
-    path = Path(target).expanduser()
-    if not path.exists():
-        return None
-    if path.is_dir():
-        raise InputError(f"{path} is a folder: pass a saved thread JSON file.")
-    try:
-        return path.read_bytes()
-    except PermissionError:
-        raise InputError(f"{path} cannot be read: permission denied.") from None
-    except OSError as exc:
-        raise InputError(f"{path} cannot be read: {exc.strerror or exc}.") from None
+    async def run(self, inbox: Inbox) -> None: ...
 
 
 def reddit_config(settings: Settings) -> RedditConfig | None:
@@ -69,6 +58,8 @@ def reddit_config(settings: Settings) -> RedditConfig | None:
     user_agent = settings.reddit_user_agent
     if not (client_id and secret and user_agent):
         return None
+    from adapters.reddit_source.live import DEFAULT_PLANS, RedditConfig
+
     plans = {
         Depth.BRIEF: replace(DEFAULT_PLANS[Depth.BRIEF], requests=settings.reddit_brief_requests),
         Depth.DEEP: replace(DEFAULT_PLANS[Depth.DEEP], requests=settings.reddit_deep_requests),
@@ -90,6 +81,8 @@ def reddit_config(settings: Settings) -> RedditConfig | None:
 
 
 def public_config(settings: Settings) -> PublicConfig:
+    from adapters.reddit_source.public import PublicConfig
+
     config = PublicConfig(
         base_url=settings.reddit_public_url,
         requests_per_minute=settings.reddit_public_rpm,
@@ -105,6 +98,37 @@ def public_config(settings: Settings) -> PublicConfig:
 ANTHROPIC_MODELS = {Depth.BRIEF: "claude-haiku-5-5", Depth.DEEP: "claude-sonnet-5-5"}
 
 
+async def open_core(
+    stack: AsyncExitStack,
+    database: Path,
+    *,
+    source: ThreadSource,
+    engines: Engines,
+    chats: dict[str, ChatPort],
+    clock: Clock | None = None,
+    config: CoreConfig | None = None,
+    default_spend_cap: float = 1.0,
+    files: FilesFirst | None = None,
+) -> Core:
+    """The core on the database at `database` (opened on `stack`, closed with it): the one way the
+    bot, the tests and the benchmarks build it."""
+    from bot.core import Core, CoreConfig
+    from bot.storage import Storage, utcnow
+
+    clock = clock or utcnow
+    storage = await stack.enter_async_context(Storage(database, clock=clock))
+    return Core(
+        storage=storage,
+        source=source,
+        engines=engines,
+        chats=chats,
+        clock=clock,
+        config=config or CoreConfig(),
+        default_spend_cap=default_spend_cap,
+        files=files,
+    )
+
+
 class App:
     """Everything a running redigest needs, built once and closed on exit (`async with`)."""
 
@@ -115,15 +139,19 @@ class App:
         self._budgets = Budgets(brief=settings.brief_budget, deep=settings.deep_budget)
         self._scorer = make_scorer()
         self.engine = DigestEngine(budgets=self._budgets, scorer=self._scorer)
-        self.engines = Engines({"offline": self.engine}, default="offline")
-        self.source: ThreadSource | None = None
+        self._engines: dict[str, DigestEngine] = {"offline": self.engine}
+        self._default_engine = "offline"
+        self._source: ThreadSource | None = None
         self._reddit: RedditSource | None = None
+        self._reddit_opened = False
         self._stack = AsyncExitStack()
 
     async def _llm(self) -> Analyzer | None:
         s = self.settings
         client: LLMClient
         if self.analyzer_name == "anthropic" and s.anthropic_api_key is not None:
+            from adapters.llm.anthropic_client import AnthropicClient
+
             client = await self._stack.enter_async_context(
                 AnthropicClient(
                     api_key=s.anthropic_api_key.get_secret_value(), base_url=s.anthropic_base_url
@@ -134,6 +162,8 @@ class App:
                 Depth.DEEP: s.deep_model or ANTHROPIC_MODELS[Depth.DEEP],
             }
         elif self.analyzer_name == "openai" and s.brief_model and s.deep_model:
+            from adapters.llm.openai_client import OpenAICompatibleClient
+
             key = s.openai_api_key.get_secret_value() if s.openai_api_key else None
             client = await self._stack.enter_async_context(
                 OpenAICompatibleClient(base_url=s.openai_base_url, api_key=key)
@@ -141,6 +171,8 @@ class App:
             models = {Depth.BRIEF: s.brief_model, Depth.DEEP: s.deep_model}
         else:
             return None
+        from digest.llm import DEFAULT_PRICES, LLMAnalyzer, RetryPolicy
+
         return LLMAnalyzer(
             client,
             models=models,
@@ -152,23 +184,36 @@ class App:
         analyzer = await self._llm()
         if analyzer is not None:
             llm = DigestEngine(analyzer, budgets=self._budgets, scorer=self._scorer)
-            self.engines = Engines(
-                {"offline": self.engine, analyzer.name: llm}, default=analyzer.name
-            )
+            self._engines[analyzer.name] = llm
+            self._default_engine = analyzer.name
             self.engine = llm
+        return self
+
+    async def reddit(self) -> ThreadSource | None:
+        """Reddit as configured (OAuth or public pages, behind one cache), opened the first time
+        it is needed: a saved file digested at the terminal never loads an HTTP client."""
+        if self._reddit_opened:
+            return self._source
+        self._reddit_opened = True
         live: ThreadSource | None = None
         config = reddit_config(self.settings)
         if self.reddit_mode == "oauth" and config is not None:
+            from adapters.reddit_source.live import RedditSource
+
             self._reddit = await self._stack.enter_async_context(RedditSource(config))
             live = self._reddit
         elif self.reddit_mode == "public":
+            from adapters.reddit_source.public import PublicRedditSource
+
             live = await self._stack.enter_async_context(
                 PublicRedditSource(public_config(self.settings))
             )
         if live is not None:  # one cache for whichever way Reddit is read
+            from bot.thread_cache import CachingThreadSource
+
             ttl = float(self.settings.thread_cache_seconds)
-            self.source = CachingThreadSource(live, ttl_seconds=dict.fromkeys(Depth, ttl))
-        return self
+            self._source = CachingThreadSource(live, ttl_seconds=dict.fromkeys(Depth, ttl))
+        return self._source
 
     def reddit_line(self) -> str:
         """How this bot reads Reddit, in one line for start-up."""
@@ -199,13 +244,16 @@ class App:
 
     async def load_thread(self, target: str, depth: Depth = Depth.BRIEF) -> Thread:
         """A saved thread file, or (with credentials) a thread URL, share link or id."""
-        data = await asyncio.to_thread(_read_file, target)
+        data = await asyncio.to_thread(read_file, target)
         if data is not None:
+            from adapters.reddit_source.thread_json import thread_from_json_text
+
             return thread_from_json_text(data, source=target)
-        if self.source is not None:
-            ref = await self.source.resolve(target)
-            return await self.source.fetch_thread(ref, depth)
-        if _looks_like_url(target):
+        source = await self.reddit()
+        if source is not None:
+            ref = await source.resolve(target)
+            return await source.fetch_thread(ref, depth)
+        if looks_like_url(target):
             missing = self.settings.missing_reddit_settings()
             raise InputError(
                 f"Fetching {target} needs Reddit, which is off (REDIGEST_REDDIT_MODE=saved): set "
@@ -218,29 +266,36 @@ class App:
             f"such as {EXAMPLE}"
         )
 
+    async def digest(self, target: str, depth: Depth, budget: int | None = None) -> Report:
+        thread = await self.load_thread(target, depth)
+        return await self.engine.digest(thread, depth, budget)
+
     async def bot(
         self, chats: dict[str, ChatPort], *, clock: Clock | None = None, terminal: bool = False
     ) -> Core:
         """The core, on the database and (without Reddit credentials) the saved threads.
         `terminal`: the person at this machine drives it (the console), so the files they name
         may be read; chats never get that."""
+        from adapters.reddit_source.local_files import FilesFirst
+        from adapters.reddit_source.saved import SavedThreadSource
+        from bot.core import CoreConfig, Engines
+
         s = self.settings
+        source = await self.reddit()
         if self._reddit is not None:
             # Bad credentials stop start-up with one line, not the first digest an hour later.
             await self._reddit.check_credentials()
-        storage = await self._stack.enter_async_context(
-            Storage(s.database_path, clock=clock or utcnow)
-        )
-        source: ThreadSource = self.source or SavedThreadSource(s.saved_threads)
+        source = source or SavedThreadSource(s.saved_threads)
         files: FilesFirst | None = None
         if terminal:
             source = files = FilesFirst(source)
-        return Core(
-            storage=storage,
+        return await open_core(
+            self._stack,
+            s.database_path,
             source=source,
-            engines=self.engines,
+            engines=Engines(dict(self._engines), default=self._default_engine),
             chats=chats,
-            clock=clock or utcnow,
+            clock=clock,
             config=CoreConfig(
                 default_timezone=s.timezone,
                 workers=s.workers,
@@ -250,6 +305,91 @@ class App:
             files=files,
         )
 
-    async def digest(self, target: str, depth: Depth, budget: int | None = None) -> Report:
-        thread = await self.load_thread(target, depth)
-        return await self.engine.digest(thread, depth, budget)
+    async def open_chats(
+        self, stack: AsyncExitStack, say: Callable[[str], None]
+    ) -> list[RunnableChat]:
+        """Discord and/or Slack, as configured, logged in on `stack` (each refuses start-up with
+        one line when its platform does)."""
+        s = self.settings
+        chats: list[RunnableChat] = []
+        if s.discord_token is not None:
+            from adapters.discord_chat import DiscordChat, DiscordConfig
+
+            discord = await stack.enter_async_context(
+                DiscordChat(
+                    DiscordConfig(
+                        token=s.discord_token.get_secret_value(),
+                        api_base=s.discord_api_base,
+                        gateway_url=s.discord_gateway_url,
+                        guild_ids=tuple(s.discord_guild_ids),
+                        message_content=s.discord_message_content,
+                    )
+                )
+            )
+            if discord.invite_url:  # shown whatever the log level: the one thing to act on
+                say(f"invite the bot to a Discord server with {discord.invite_url}")
+            chats.append(discord)
+        if s.slack_bot_token is not None:
+            from adapters.slack_chat import SlackChat, SlackConfig
+
+            slack_config = SlackConfig.from_settings(s)
+            if slack_config is not None:
+                chats.append(await stack.enter_async_context(SlackChat(slack_config)))
+        return chats
+
+    async def serve(
+        self, chats: Sequence[RunnableChat], say: Callable[[str], None] = lambda _: None
+    ) -> None:
+        """One core for every chat, and their loops under one TaskGroup until cancelled: when
+        one part dies the rest stop too and `PartStopped` says which part and why."""
+        ports: dict[str, ChatPort] = {chat.platform: chat for chat in chats}
+        core = await self.bot(ports)
+        say(self.reddit_line())
+        inbox = Inbox(core.handle_request, core.handle_reaction, core.subscription_choices)
+        loops: Mapping[str, Callable[[], Awaitable[None]]] = {
+            _PART_NAMES.get(chat.platform, chat.platform): partial(chat.run, inbox)
+            for chat in chats
+        }
+        await supervise(core, loops, secrets=self.settings.secret_values())
+
+    async def run_chats(self, say: Callable[[str], None] = lambda _: None) -> None:
+        """`redigest run` with chat tokens: Discord and/or Slack on one core until cancelled."""
+        async with AsyncExitStack() as stack:
+            await self.serve(await self.open_chats(stack, say), say)
+
+    async def run_console(
+        self,
+        lines: AsyncIterator[str] | None = None,
+        out: TextIO | None = None,
+        say: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        """The real core driven from the terminal, until its input ends and its jobs are done."""
+        from adapters.console_chat import (
+            ConsoleChat,
+            ConsoleControl,
+            console_state_path,
+            stdin_lines,
+        )
+
+        # The database is ours once `bot` returns (one owner per file): only then is the
+        # console's state file beside it ours to read.
+        chats: dict[str, ChatPort] = {}
+        core = await self.bot(chats, terminal=True)
+        say(self.reddit_line())  # once start-up worked: an error stays one line
+        chat = ConsoleChat(out, state_path=console_state_path(self.settings.database_path))
+        chats[chat.platform] = chat
+        control = ConsoleControl(
+            next_runs=core.describe_next_runs,
+            run_now=core.run_subscription_now,
+            jobs=core.describe_jobs,
+        )
+
+        async def session() -> None:
+            inbox = Inbox(core.handle_request, core.handle_reaction)
+            await chat.run(lines or stdin_lines(), inbox, control)
+            await core.drain()
+
+        await supervise(core, {}, main=session, secrets=self.settings.secret_values())
+
+
+_PART_NAMES = {"discord": "Discord", "slack": "Slack", "console": "the console"}

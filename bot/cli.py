@@ -1,4 +1,8 @@
-"""The `redigest` command line."""
+"""The `redigest` command line.
+
+Cheap to start: `--help` and an offline `redigest digest FILE` import no LLM or chat SDK (and
+not the bot's database or scheduler); each command imports what it runs (tests/test_app_imports.py).
+"""
 
 from __future__ import annotations
 
@@ -10,28 +14,18 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
-from rich.console import Console
 
-from adapters.console_chat import (
-    ConsoleChat,
-    ConsoleControl,
-    ConsoleStateError,
-    console_state_path,
-    stdin_lines,
-)
-from adapters.discord_chat import DiscordChat, DiscordConfig
-from adapters.slack_chat import SlackChat, SlackConfig
-from bot.app import App
-from bot.chat import ChatPort, Inbox
-from bot.settings import Settings, SettingsError, load_settings
-from bot.storage import StorageError
 from digest.errors import DigestError
-from digest.render.json_report import render_json
-from digest.render.markdown import render_markdown, render_text
-from digest.report import Depth, Report
+from digest.report import Depth
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from bot.settings import Settings
+    from digest.report import Report
 
 app = typer.Typer(
     add_completion=False,
@@ -55,19 +49,30 @@ class Format(StrEnum):
     json = "json"
 
 
+def _stderr() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
 def _say(line: str) -> None:
     """One line for the operator at start-up, whatever the log level."""
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"redigest: {line}", markup=False)
+    _stderr().print(f"redigest: {line}", markup=False)
 
 
 def _fail(message: str) -> typer.Exit:
-    Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[bold red]redigest:[/] {message}", markup=True
-    )
+    _stderr().print(f"[bold red]redigest:[/] {message}", markup=True)
     return typer.Exit(code=2)
 
 
-_RENDERERS = {Format.markdown: render_markdown, Format.text: render_text, Format.json: render_json}
+def _render(format: Format, report: Report) -> str:
+    if format is Format.json:
+        from digest.render.json_report import render_json
+
+        return render_json(report)
+    from digest.render.markdown import render_markdown, render_text
+
+    return (render_markdown if format is Format.markdown else render_text)(report)
 
 
 @app.callback()
@@ -102,6 +107,9 @@ def digest(
     ] = False,
 ) -> None:
     """Digest one Reddit thread and print the report."""
+    from bot.app import App
+    from bot.settings import SettingsError, load_settings
+
     try:
         settings = load_settings()
         application = App(settings, analyzer=analyzer.value if analyzer else None)
@@ -128,7 +136,7 @@ def digest(
             f"output={u.output_tokens} cache_write={u.cache_write_tokens} "
             f"cache_read={u.cache_read_tokens} latency={u.latency_ms}ms {cost}\n"
         )
-    text = _RENDERERS[format](report)
+    text = _render(format, report)
     if output is None:
         sys.stdout.write(text)
         return
@@ -141,30 +149,15 @@ def digest(
 async def _console(
     settings: Settings, lines: AsyncIterator[str] | None = None, out: TextIO | None = None
 ) -> None:
+    from bot.app import App
+
     async with App(settings) as application:
-        # The database is ours once `bot` returns (one owner per file): only then is the
-        # console's state file beside it ours to read.
-        chats: dict[str, ChatPort] = {}
-        core = await application.bot(chats, terminal=True)
-        _say(application.reddit_line())  # once start-up worked: an error stays one line
-        chat = ConsoleChat(out, state_path=console_state_path(settings.database_path))
-        chats[chat.platform] = chat
-        control = ConsoleControl(
-            next_runs=core.describe_next_runs,
-            run_now=core.run_subscription_now,
-            jobs=core.describe_jobs,
-        )
-        await core.start()
-        try:
-            await chat.run(
-                lines or stdin_lines(), Inbox(core.handle_request, core.handle_reaction), control
-            )
-            await core.drain()
-        finally:
-            await core.stop()
+        await application.run_console(lines, out, say=_say)
 
 
 def _start() -> Settings:
+    from bot.settings import SettingsError, load_settings
+
     try:
         settings = load_settings()
         settings.resolved_analyzer()
@@ -186,6 +179,9 @@ def _run_until_signal(main: Callable[[], Awaitable[None]]) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
+    from adapters.console_chat import ConsoleStateError
+    from bot.storage import StorageError
+
     try:
         asyncio.run(runner())
     except (DigestError, StorageError, ConsoleStateError) as exc:
@@ -201,39 +197,11 @@ def console() -> None:
 
 
 async def _chat_bot(settings: Settings) -> None:
-    """Discord and/or Slack, as configured, on one core."""
-    async with App(settings) as application, contextlib.AsyncExitStack() as stack:
-        chats: dict[str, ChatPort] = {}
-        runners: list[Callable[[Inbox], Awaitable[None]]] = []
-        if settings.discord_token is not None:
-            discord = await stack.enter_async_context(
-                DiscordChat(
-                    DiscordConfig(
-                        token=settings.discord_token.get_secret_value(),
-                        api_base=settings.discord_api_base,
-                        gateway_url=settings.discord_gateway_url,
-                        guild_ids=tuple(settings.discord_guild_ids),
-                        message_content=settings.discord_message_content,
-                    )
-                )
-            )
-            if discord.invite_url:  # shown whatever the log level: the one thing to act on
-                _say(f"invite the bot to a Discord server with {discord.invite_url}")
-            chats[discord.platform] = discord
-            runners.append(discord.run)
-        slack_config = SlackConfig.from_settings(settings)
-        if slack_config is not None:
-            slack = await stack.enter_async_context(SlackChat(slack_config))
-            chats[slack.platform] = slack
-            runners.append(slack.run)
-        core = await application.bot(chats)
-        _say(application.reddit_line())
-        inbox = Inbox(core.handle_request, core.handle_reaction, core.subscription_choices)
-        await core.start()
-        try:
-            await asyncio.gather(*(run_chat(inbox) for run_chat in runners))
-        finally:
-            await core.stop()
+    """Discord and/or Slack, as configured, on one core (bot/app.py builds and runs them)."""
+    from bot.app import App
+
+    async with App(settings) as application:
+        await application.run_chats(say=_say)
 
 
 @app.command()

@@ -1071,6 +1071,11 @@ class Core:
         self._tasks.append(asyncio.create_task(self._heartbeat_loop(), name="heartbeat"))
         await self._sync_streams()
 
+    @property
+    def loops(self) -> tuple[asyncio.Task[None], ...]:
+        """The loops `start` began (named): they end only on `stop`, so the app watches them."""
+        return tuple(self._tasks)
+
     async def stop(self, grace: float = 20.0) -> None:
         """Let running jobs finish (up to `grace` s); anything unfinished stays pending."""
         self._stopping = True

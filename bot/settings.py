@@ -251,6 +251,14 @@ class Settings(BaseSettings):
             )
         return self.reddit_mode
 
+    def secret_values(self) -> list[str]:
+        """Every secret set (tokens, keys, passwords): masked in whatever the bot says."""
+        return [
+            value.get_secret_value()
+            for value in self.__dict__.values()
+            if isinstance(value, SecretStr) and value.get_secret_value()
+        ]
+
     def missing_reddit_settings(self) -> list[str]:
         names = {
             "REDDIT_CLIENT_ID": self.reddit_client_id,
