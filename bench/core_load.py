@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from adapters.reddit_source.thread_json import thread_from_json
+from bot.app import open_core
 from bot.chat import Delivery, EphemeralTarget, MessageRef, Request, Target
 from bot.core import Core, CoreConfig, Engines, _fingerprint
 from bot.storage import Storage, _WriteTurns
@@ -310,16 +311,16 @@ async def _run(
     chat = CountingChat(n)
     inst = Instruments()
     async with AsyncExitStack() as stack:
-        storage = await stack.enter_async_context(Storage(db))
-        inst.install(storage)
-        core = Core(
-            storage=storage,
+        core = await open_core(
+            stack,
+            db,
             source=source,
             engines=_engines(scorer, llm),
             chats={PLATFORM: chat},
             config=CoreConfig(workers=workers),
             default_spend_cap=1_000_000.0,  # the spend cap is not what is measured
         )
+        inst.install(core.storage)
         await core.start()
         inst.reset_lock()  # start()'s own recovery transaction is not part of the load
         probe = LagProbe()
@@ -340,7 +341,7 @@ async def _run(
         await core.drain(30.0)
         drain_s = time.perf_counter() - drain_started
         await core.stop()
-        not_done = sum(j.status != "done" for j in await storage.jobs())
+        not_done = sum(j.status != "done" for j in await core.storage.jobs())
     return RunResult(
         label=label,
         n=n,
@@ -365,14 +366,15 @@ async def _sequential_acks(
         source.add(thread)
     inst = Instruments()
     acks: list[float] = []
-    async with Storage(db) as storage:
-        inst.install(storage)
-        core = Core(
-            storage=storage,
+    async with AsyncExitStack() as stack:
+        core = await open_core(
+            stack,
+            db,
             source=source,
             engines=_engines(scorer, None),
             chats={PLATFORM: CountingChat(0)},
         )
+        inst.install(core.storage)
         for request in _requests(threads, 50, "seq"):
             acks.append(await _timed_request(core, request))
     return acks, inst

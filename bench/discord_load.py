@@ -35,15 +35,16 @@ import statistics
 import tempfile
 import time
 import warnings
+from contextlib import AsyncExitStack
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from adapters.discord_chat import DiscordChat, DiscordConfig
 from adapters.reddit_source.thread_json import thread_from_json
+from bot.app import open_core
 from bot.chat import Inbox
-from bot.core import Core, CoreConfig, Engines
-from bot.storage import Storage
+from bot.core import CoreConfig, Engines
 from digest.llm import LLMAnalyzer, StructuredRequest, StructuredResponse
 from digest.pipeline import DigestEngine
 from digest.report import Depth
@@ -198,9 +199,11 @@ async def _bot(conn: Connection, *, with_core: bool) -> dict[str, Any]:
         token=token, api_base=api_base, gateway_url=gateway_url, guild_ready_timeout=0.05
     )
     with tempfile.TemporaryDirectory() as tmp:
-        async with Storage(Path(tmp) / "bench.sqlite3") as storage, DiscordChat(config) as chat:
-            core = Core(
-                storage=storage,
+        async with AsyncExitStack() as stack:
+            chat = await stack.enter_async_context(DiscordChat(config))
+            core = await open_core(
+                stack,
+                Path(tmp) / "bench.sqlite3",
                 source=_source(),
                 engines=engines,
                 chats={"discord": chat},

@@ -131,6 +131,7 @@ async def _child(args: argparse.Namespace) -> int:
     from contextlib import AsyncExitStack
 
     from adapters.reddit_source.thread_json import thread_from_json
+    from bot.app import open_core
     from bot.chat import (
         Delivery,
         EphemeralTarget,
@@ -140,9 +141,8 @@ async def _child(args: argparse.Namespace) -> int:
         Target,
         ThreadTarget,
     )
-    from bot.core import Core, CoreConfig, Engines
+    from bot.core import CoreConfig, Engines
     from bot.ports import ThreadRef
-    from bot.storage import Storage
     from digest.model import Thread
     from digest.pipeline import DigestEngine
     from digest.report import Depth
@@ -231,9 +231,9 @@ async def _child(args: argparse.Namespace) -> int:
         tries += 1
         stack = AsyncExitStack()
         try:
-            storage = await stack.enter_async_context(Storage(db))
-            core = Core(
-                storage=storage,
+            core = await open_core(
+                stack,
+                db,
                 source=source,
                 engines=Engines({"offline": DigestEngine()}, default="offline"),
                 chats={PLATFORM: chat},

@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.reddit_source.thread_json import thread_from_json_text
+from bot.app import open_core
 from bot.chat import (
     ChannelTarget,
     Delivery,
@@ -298,14 +299,16 @@ async def _run(name: str, tmp: Path, digests: int) -> RunResult:
         source = CachingThreadSource(fresh, ttl_seconds=dict.fromkeys(Depth, 600.0))
     trace = name == "trace"
     started = time.perf_counter()
-    async with Storage(tmp / "bot.sqlite3") as storage:
-        core = Core(
-            storage=storage,
+    async with contextlib.AsyncExitStack() as stack:
+        core = await open_core(
+            stack,
+            tmp / "bot.sqlite3",
             source=source,
             engines=Engines({"offline": DigestEngine()}, default="offline"),
             chats={PLATFORM: chat},
             config=CoreConfig(workers=4),
         )
+        storage = core.storage
         done: asyncio.Queue[JobRow] = asyncio.Queue()
         core.on_job_done = done.put_nowait
         await core.start()

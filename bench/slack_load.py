@@ -40,10 +40,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.reddit_source.thread_json import thread_from_json
 from adapters.slack_chat import EVENTS_PATH, SlackChat, SlackConfig
+from bot.app import open_core
 from bot.chat import Inbox
-from bot.core import Core, CoreConfig, Engines
+from bot.core import CoreConfig, Engines
 from bot.ports import ThreadRef
-from bot.storage import Storage
 from digest.analysis import AnalysisInput, NarrativeResult
 from digest.offline import OfflineAnalyzer
 from digest.pipeline import DigestEngine
@@ -214,9 +214,11 @@ async def run_adapter(fake: FakeSlack, source: FakeSource, engines: Engines) -> 
         api_url=fake.api_url,
     )
     with tempfile.TemporaryDirectory() as tmp:
-        async with Storage(Path(tmp) / "bench.sqlite3") as storage, SlackChat(config) as chat:
-            core = Core(
-                storage=storage,
+        async with contextlib.AsyncExitStack() as stack:
+            chat = await stack.enter_async_context(SlackChat(config))
+            core = await open_core(
+                stack,
+                Path(tmp) / "bench.sqlite3",
                 source=source,
                 engines=engines,
                 chats={"slack": chat},
@@ -224,6 +226,7 @@ async def run_adapter(fake: FakeSlack, source: FakeSource, engines: Engines) -> 
                     workers=4, user_limit=(10_000, 60.0), channel_limit=(10_000, 60.0)
                 ),
             )
+            storage = core.storage
             await core.start()
             task = asyncio.create_task(chat.run(Inbox(core.handle_request, core.handle_reaction)))
             try:

@@ -109,15 +109,16 @@ async def open_core(
     config: CoreConfig | None = None,
     default_spend_cap: float = 1.0,
     files: FilesFirst | None = None,
+    kind: type[Core] | None = None,
 ) -> Core:
     """The core on the database at `database` (opened on `stack`, closed with it): the one way the
-    bot, the tests and the benchmarks build it."""
+    bot, the tests and the benchmarks build it (`kind`: a subclass a test harness wraps it in)."""
     from bot.core import Core, CoreConfig
     from bot.storage import Storage, utcnow
 
     clock = clock or utcnow
     storage = await stack.enter_async_context(Storage(database, clock=clock))
-    return Core(
+    return (kind or Core)(
         storage=storage,
         source=source,
         engines=engines,

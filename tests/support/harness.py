@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from adapters.reddit_source.thread_json import thread_from_json
+from bot.app import open_core
 from bot.chat import Delivery, EphemeralTarget, Reply, Request
 from bot.core import Core, CoreConfig, Engines
-from bot.storage import Storage
 from digest.llm import LLMAnalyzer
 from digest.model import Thread
 from digest.pipeline import DigestEngine
@@ -118,13 +118,14 @@ async def _core(
     source: FakeSource,
     llm: ScriptedLLM,
 ) -> Core:
-    storage = await stack.enter_async_context(Storage(path, clock=clock))
     offline = DigestEngine(scorer=SCORER)
     scripted = DigestEngine(
         LLMAnalyzer(llm, models=dict.fromkeys(Depth, "claude-haiku-5-5")), scorer=SCORER
     )
-    return AnsweringCore(
-        storage=storage,
+    return await open_core(
+        stack,
+        path,
+        kind=AnsweringCore,
         source=source,
         engines=Engines({"offline": offline, "anthropic": scripted}, default="offline"),
         chats={"fake": chat},
