@@ -56,6 +56,12 @@ def _memsoak() -> int:
     return memory_soak.main([])
 
 
+def _startup() -> int:
+    from bench import startup
+
+    return startup.main([])
+
+
 BENCHMARKS: dict[str, tuple[Callable[[], int], str]] = {
     "discord": (_discord, "200 concurrent /digest through the fake Discord: time to the defer"),
     "core": (_core, "200 concurrent digests through the core: ack latency, throughput, loop lag"),
@@ -75,6 +81,10 @@ BENCHMARKS: dict[str, tuple[Callable[[], int], str]] = {
     ),
     "reddit": (_reddit, "budgeted thread fetching vs replace_more(limit=None), fake Reddit"),
     "slack": (_slack, "200 concurrent slash commands to the Slack adapter: time to the ack"),
+    "startup": (
+        _startup,
+        "redigest --help and an offline digest: whole-process wall time and peak RSS",
+    ),
 }
 
 
