@@ -3,9 +3,9 @@ and peak RSS of `redigest --help` and of an offline `redigest digest examples/<t
 
 Each run is a fresh interpreter running what the `redigest` script runs (`from bot.cli import
 main`), from an empty folder (no `.env`), with no LLM key, chat token or Reddit credential in its
-environment (Reddit mode left at its default, auto). Wall time is taken around the process; peak
-RSS is the child's own `ru_maxrss` from `os.wait4` (what `resource.getrusage(RUSAGE_CHILDREN)`
-reports after a single child). Figures are the median of N runs, after one warm-up run (which
+environment (Reddit mode left at its default, auto). Wall time is taken around the process; CPU
+time (user + system) and peak RSS come from the child's own rusage (`os.wait4`: its `ru_maxrss`
+is what `resource.getrusage(RUSAGE_CHILDREN)` reports after that one child). Figures are the median of N runs, after one warm-up run (which
 also writes the .pyc files); the load average is printed beside them.
 
 With `--before PATH` (or REDIGEST_BENCH_BEFORE=PATH), a checkout of older code, or
@@ -42,13 +42,15 @@ _MAIN = "import sys; from bot.cli import main; sys.exit(main())"
 @dataclass
 class Series:
     seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)
     rss_mib: list[float] = field(default_factory=list)
 
     def row(self, label: str, width: int) -> str:
         wall, rss = self.seconds, self.rss_mib
         return (
-            f"{label:<{width}} {statistics.median(wall):7.2f} s  (min {min(wall):5.2f}, max "
-            f"{max(wall):5.2f})  {statistics.median(rss):6.1f} MiB"
+            f"{label:<{width}} {statistics.median(wall):6.2f} s  (min {min(wall):5.2f}, max "
+            f"{max(wall):5.2f})  cpu {statistics.median(self.cpu_seconds):5.2f} s  "
+            f"{statistics.median(rss):6.1f} MiB"
         )
 
 
@@ -58,8 +60,9 @@ def _env(repo: Path) -> dict[str, str]:
     return env
 
 
-def run_once(repo: Path, args: Sequence[str], cwd: Path) -> tuple[float, float]:
-    """One whole process: (wall seconds, peak RSS in MiB). Fails loudly on a non-zero exit."""
+def run_once(repo: Path, args: Sequence[str], cwd: Path) -> tuple[float, float, float]:
+    """One whole process: (wall seconds, CPU seconds, peak RSS in MiB). Fails loudly on a
+    non-zero exit."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-c", _MAIN, *args],
@@ -78,7 +81,7 @@ def run_once(repo: Path, args: Sequence[str], cwd: Path) -> tuple[float, float]:
         raise RuntimeError(f"{' '.join(args)} in {repo} exited {proc.returncode}: {stderr}")
     # ru_maxrss is in KiB on Linux, in bytes on macOS.
     rss = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
-    return wall, rss
+    return wall, usage.ru_utime + usage.ru_stime, rss
 
 
 def import_facts(repo: Path, cwd: Path) -> str:
@@ -131,8 +134,9 @@ def measure(
             run_once(repo, args, cwd)  # warm-up: page cache, .pyc files
         for _ in range(runs):
             for tree, repo in trees.items():  # interleaved: both see the same load
-                wall, rss = run_once(repo, args, cwd)
+                wall, cpu, rss = run_once(repo, args, cwd)
                 results[tree, cmd].seconds.append(wall)
+                results[tree, cmd].cpu_seconds.append(cpu)
                 results[tree, cmd].rss_mib.append(rss)
     return results
 
@@ -166,7 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             if made is not None:
                 _remove_worktree(made)
-    print(f"median of {args.runs} runs (after a warm-up), whole process: wall time, peak RSS")
+    print(
+        f"median of {args.runs} runs (after a warm-up), whole process: wall time, CPU time "
+        "(user + system; what the load average does not inflate), peak RSS"
+    )
     width = max(len(f"{tree}: {cmd}") for tree, cmd in results)
     for (tree, cmd), series in results.items():
         print(series.row(f"{tree}: {cmd}", width))

@@ -96,8 +96,8 @@ async def supervise(
     with `PartStopped`; an error of `main` propagates as it is. The core is stopped in every case.
     """
     hidden = tuple(secrets)
-    await core.start()
     try:
+        await core.start()
         async with asyncio.TaskGroup() as group:
             group.create_task(_core_loops(core, hidden), name="core")
             for name, run in loops.items():
