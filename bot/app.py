@@ -393,4 +393,4 @@ class App:
         await supervise(core, {}, main=session, secrets=self.settings.secret_values())
 
 
-_PART_NAMES = {"discord": "Discord", "slack": "Slack", "console": "the console"}
+_PART_NAMES = {"discord": "Discord", "slack": "Slack"}
