@@ -19,6 +19,7 @@ from typing import Protocol
 
 from digest.model import Comment
 from digest.sentences import CommentText
+from digest.text import Cue, folded
 
 # A comment's polarity beyond these reads as an opinion either way (VADER's own ±0.05 calls
 # nearly every sentence with an adjective an opinion).
@@ -97,11 +98,46 @@ _QUESTION_START = re.compile(
 _INFORMATIVE = re.compile(
     r"\d|`|\bhttps?://|\b(?:gguf|q\d|fp\d+|vram|tok(?:ens)?/s|t/s|gb)\b", re.I
 )
+# The same patterns, with the words one of which each match holds (most texts hold none of them
+# and are not searched: see digest.text.Cue; tests/test_offline_speed_shape.py checks the hints).
+_LAUGH_CUE = Cue(
+    _LAUGH,
+    (
+        *("lol", "loo", "lm", "rofl", "haha", "hehe", "kek", "xd", "jk"),
+        *"\U0001f602\U0001f923\U0001f644\U0001f480\U0001f62d\U0001f605\U0001f606",
+    ),
+)
+_SARCASM_CUE = Cue(
+    _SARCASM,
+    ("/s", "look inside", "yeah", "go wrong", "fun while it lasted", "said no one", "who could"),
+)
+_CRITICISM_CUE = Cue(
+    _CRITICISM,
+    (
+        *"unusable useless garbage trash lobotomi censor refus disappoint hype worse broken".split(),
+        *"doesn fail gibberish hallucinat slop suck crap meh dumb bloated poor regression".split(),
+        *"unreadable rip-off ripoff scam lies misleading clickbait exaggerat".split(),
+        *("not impressed", "not good", "not great", "not usable", "not worth", "not even"),
+        *("not that", "nowhere near", "too slow", "can't even", "cant even", "tone ", "toning "),
+        *("wouldn't call", "wouldnt call"),
+    ),
+)
+_PRAISE_CUE = Cue(
+    _PRAISE,
+    (
+        *"hidden gem|game changer|gamechanger|credit where credit|kudos|impress|solid".split("|"),
+        *"excellent|fantastic|amazing|insanely |blown away|works |love |best |a beast".split("|"),
+        *("thank", "great "),
+    ),
+)
+_ADVICE_CUE = Cue(_ADVICE_START, ("you ", "recommend", "suggest"), from_start=True)
+_INFORMATIVE_CUE = Cue(_INFORMATIVE, r"\d|`|http|gguf|vram|/s|gb")
 
 
 def opinionated(sentence: str) -> bool:
     """Whether a sentence takes a side in this community's words ("unusable", "hidden gem")."""
-    return bool(_CRITICISM.search(sentence) or _PRAISE.search(sentence))
+    fold = folded(sentence)
+    return bool(_CRITICISM_CUE.search(sentence, fold) or _PRAISE_CUE.search(sentence, fold))
 
 
 def own_text(body: str) -> list[str]:
@@ -125,24 +161,26 @@ def tone(sentences: Sequence[str], scorer: PolarityScorer) -> Tone:
     if not sentences:
         return Tone(0.0, "neutral")
     joined = " ".join(sentences)
-    laughing = bool(_LAUGH.search(joined))
-    sarcastic = bool(_SARCASM.search(joined))
+    fold = folded(joined)  # each sentence folds to a part of it
+    laughs = _LAUGH_CUE.hinted(joined, fold)
+    laughing = laughs and bool(_LAUGH.search(joined))
+    sarcastic = bool(_SARCASM_CUE.search(joined, fold))
     questions = [s for s in sentences if _is_question(s)]
     statements = [s for s in sentences if not _is_question(s)]
     total = 0.0
     weights = 0.0
     for s in statements:
-        clean = _CONCESSION.sub("", _LAUGH.sub(" ", s)).strip()
+        clean = _CONCESSION.sub("", _LAUGH.sub(" ", s) if laughs else s).strip()
         if not clean:
             continue
         value = float(scorer.polarity_scores(clean)["compound"])
         # Advice and recipes mention problems to solve ("annoying", "slow"): not hostility.
-        weight = (0.35 if _ADVICE_START.search(clean) else 1.0) * math.sqrt(len(clean) + 10)
+        weight = (0.35 if _ADVICE_CUE.search(clean) else 1.0) * math.sqrt(len(clean) + 10)
         total += value * weight
         weights += weight
     polarity = total / weights if weights else 0.0
-    criticism = len(_CRITICISM.findall(joined))
-    praise = len(_PRAISE.findall(joined))
+    criticism = _CRITICISM_CUE.count(joined, fold)
+    praise = _PRAISE_CUE.count(joined, fold)
     polarity += 0.3 * min(praise, 2) - 0.4 * min(criticism, 3)
     # An opening "No." or "Except…" disagrees with the parent, or with the post when top-level.
     if _DISAGREE.match(joined):
@@ -155,7 +193,7 @@ def tone(sentences: Sequence[str], scorer: PolarityScorer) -> Tone:
     if abs(polarity) < LEAN:
         if laughing or sarcastic:
             return Tone(polarity, "humorous")
-        informative = len(joined) >= 80 and bool(_INFORMATIVE.search(joined))
+        informative = len(joined) >= 80 and bool(_INFORMATIVE_CUE.search(joined, fold))
         return Tone(polarity, "informative" if informative else "neutral")
     if criticism and praise:
         return Tone(polarity, "mixed")

@@ -120,6 +120,62 @@ def estimate_tokens(text: str) -> int:
     return (chars - non_ascii + 3) // 4 + non_ascii
 
 
+# re.IGNORECASE compares a character with a lower-case ASCII letter by its simple lower case, and
+# also takes 'ſ' for 's' and 'ı' for 'i'; str.lower() agrees but for 'İ' (it gives two characters).
+_IGNORECASE_FOLD = str.maketrans({"İ": "i", "ſ": "s", "ı": "i"})
+
+
+def folded(text: str) -> str:
+    """The text lower-cased the way re.IGNORECASE compares it with lower-case ASCII: whatever a
+    case-insensitive pattern matches holds the pattern's ASCII letters, lower-cased, once folded
+    (one character for one, so a part of a text folds to a part of the folded text)."""
+    return text.lower() if text.isascii() else text.translate(_IGNORECASE_FOLD).lower()
+
+
+class Cue:
+    """A case-insensitive pattern with a quick test for the texts it cannot match.
+
+    `hint`: lower-case words one of which each match of `pattern` holds (or a case-sensitive
+    pattern that finds such a part), looked for in the folded text (see `folded`); most texts
+    hold none and are not searched. `from_start`: `pattern` also has alternatives anchored at the
+    start (`^`) that the hint does not cover; they are tried there with match(). The answers are
+    the pattern's own.
+    """
+
+    __slots__ = ("_hint", "_words", "from_start", "pattern")
+
+    def __init__(
+        self, pattern: re.Pattern[str], hint: tuple[str, ...] | str, *, from_start: bool = False
+    ) -> None:
+        self.pattern = pattern
+        self._words = hint if isinstance(hint, tuple) else ()
+        self._hint = re.compile(hint) if isinstance(hint, str) else None
+        self.from_start = from_start
+
+    def hinted(self, text: str, fold: str | None = None) -> bool:
+        """Whether the text holds a hint (`fold`: the text already folded)."""
+        fold = folded(text) if fold is None else fold
+        if self._hint is not None:
+            return self._hint.search(fold) is not None
+        return any(word in fold for word in self._words)
+
+    def search(self, text: str, fold: str | None = None) -> re.Match[str] | None:
+        if not self.hinted(text, fold):
+            return self.pattern.match(text) if self.from_start else None
+        return self.pattern.search(text)
+
+    def count(self, text: str, fold: str | None = None) -> int:
+        """len(pattern.findall(text))."""
+        if not self.from_start and not self.hinted(text, fold):
+            return 0
+        return len(self.pattern.findall(text))
+
+    def sub(self, repl: str, text: str, fold: str | None = None) -> str:
+        if not self.from_start and not self.hinted(text, fold):
+            return text
+        return self.pattern.sub(repl, text)
+
+
 _SENTENCE = re.compile(r"(?<=[.!?。！？])[\"')\]]*\s+|\n{1,}")
 
 
