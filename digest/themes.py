@@ -163,7 +163,8 @@ def cluster(docs: Sequence[_Doc]) -> list[list[int]]:
 
 def _merged(groups: list[_Group]) -> list[_Group]:
     """Groups whose centres are close are one topic seen from two branches (XML and JSON in a
-    thread about tool-call formats): merged, centroid linkage."""
+    thread about tool-call formats): merged, centroid linkage, the closest pair first (ties: the
+    lowest indices)."""
     totals = [g.total() for g in groups]  # kept up to date: a merge adds the other's members
     centres = [top_terms(normalized(t), CENTRE_TERMS) for t in totals]
     sims = {
@@ -171,18 +172,25 @@ def _merged(groups: list[_Group]) -> list[_Group]:
         for i in range(len(groups))
         for j in range(i + 1, len(groups))
     }
+    heap = [(-s, i, j) for (i, j), s in sims.items()]  # entries of pairs gone or changed: skipped
+    heapq.heapify(heap)
     alive = set(range(len(groups)))
-    while sims:
-        (i, j), best = max(sims.items(), key=lambda kv: (kv[1], -kv[0][0], -kv[0][1]))
-        if best < GROUP_MERGE_AT:
+    while heap:
+        negative, i, j = heapq.heappop(heap)
+        if sims.get((i, j)) != -negative:
+            continue
+        if -negative < GROUP_MERGE_AT:
             break
         groups[i].total(totals[i], groups[j].members)  # as the merged group's centre() sums
         groups[i].members += groups[j].members
         alive.discard(j)
         centres[i] = top_terms(normalized(totals[i]), CENTRE_TERMS)
-        sims = {k: v for k, v in sims.items() if j not in k}
+        for x in alive | {i}:
+            sims.pop((min(j, x), max(j, x)), None)
         for x in alive - {i}:
-            sims[(min(i, x), max(i, x))] = cosine(centres[i], centres[x])
+            pair = (min(i, x), max(i, x))
+            sims[pair] = cosine(centres[i], centres[x])
+            heapq.heappush(heap, (-sims[pair], *pair))
     return [g for k, g in enumerate(groups) if k in alive]
 
 

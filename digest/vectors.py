@@ -241,7 +241,12 @@ def top_terms(vec: Vector, n: int) -> Vector:
     has hundreds of terms; its heaviest say what it is about, and compare much faster)."""
     if len(vec) <= n:
         return vec
-    kept = sorted(vec.items(), key=lambda tv: (-tv[1], tv[0]))[:n]
+    # The n heaviest by (-weight, term), without sorting every term by that key: those heavier
+    # than the n-th heaviest weight, and of those as heavy, the first by term.
+    cut = sorted(vec.values(), reverse=True)[n - 1]
+    heavier = [(t, v) for t, v in vec.items() if v > cut]
+    tied = sorted(t for t, v in vec.items() if v == cut)[: n - len(heavier)]
+    kept = sorted([*heavier, *((t, cut) for t in tied)], key=lambda tv: (-tv[1], tv[0]))
     return normalized(dict(kept))
 
 
