@@ -45,7 +45,7 @@ def find_urls(text: str) -> Iterator[str]:
         elif before.endswith("<") and _closes_autolink(text, start):
             url, pos = _scan(text, start, lambda ch, _depth: ch == ">")
         else:
-            url, pos = _scan(text, start, lambda ch, _depth: ch in _BARE_STOP, literal=False)
+            url, pos = _scan_bare(text, start)
             url = _trim_bare(url)
         if len(url) > len(url.split("://", 1)[0]) + 4:
             yield url
@@ -91,9 +91,28 @@ def _scan(
     return "".join(out), i
 
 
+# Runs `_scan` reads as they are: no escape, and (in a link target) no parenthesis.
+_BARE_RUN = re.compile(r"[^ \t\n\r\f\v<>\[\]\"'`|{}^\\]*")
+_TARGET_RUN = re.compile(r"[^\s()\\]*")
+
+
+def _scan_bare(text: str, start: int) -> tuple[str, int]:
+    """A bare URL: it ends at whitespace or one of `<>[]"'`|{}^` (a backslash escape read as the
+    character it escapes)."""
+    run = _BARE_RUN.match(text, start)
+    end = run.end() if run else start
+    if end < len(text) and text[end] == "\\":
+        return _scan(text, start, lambda ch, _depth: ch in _BARE_STOP, literal=False)
+    return text[start:end], end
+
+
 def _scan_target(text: str, start: int) -> tuple[str, int]:
     """A Markdown link destination: it ends at whitespace or at the `)` that closes the link."""
-    return _scan(text, start, lambda ch, depth: ch.isspace() or (ch == ")" and depth == 0))
+    run = _TARGET_RUN.match(text, start)
+    end = run.end() if run else start
+    if end < len(text) and text[end] in "(\\":  # (a `)` here closes the link)
+        return _scan(text, start, lambda ch, depth: ch.isspace() or (ch == ")" and depth == 0))
+    return text[start:end], end
 
 
 def _trim_bare(url: str) -> str:

@@ -143,60 +143,57 @@ def _pair(first: str, second: str) -> str:
     return f"{first} {second}"  # one string for each pair of stems, however often it is said
 
 
-# A clause's terms and, in order, the surface form of each the first time it is said there.
-ClauseTerms = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
+# A clause's terms, and the form each occurrence has there (as written).
+ClauseTerms = tuple[tuple[str, ...], tuple[str, ...]]
 
 
 def _clause_terms(clause: str) -> ClauseTerms:
     out: list[str] = []
-    surface: dict[str, str] = {}
+    forms: list[str] = []
     previous: tuple[str, str, str | None] | None = None
-    for token in _WORD.findall(clause):
-        word = _word(token)
+    for word in map(_word, _WORD.findall(clause)):
         if word is None:
             previous = None
             continue
         w, s, concept = word
         out.append(s)
-        if s not in surface:
-            surface[s] = w
+        forms.append(w)
         if previous is not None:
             pair = _pair(previous[1], s)
             out.append(pair)
-            if pair not in surface:
-                surface[pair] = f"{previous[0]} {w}"
-            concept = concept or CONCEPT_OF.get(pair)
+            forms.append(_pair(previous[0], w))
+            if concept is None:
+                concept = CONCEPT_OF.get(pair)
         if concept is not None:
             out.append(concept)
-            if concept not in surface:
-                surface[concept] = concept[1:]
+            forms.append(concept[1:])
         previous = word
-    return tuple(out), tuple(surface.items())
+    return tuple(out), tuple(forms)
 
 
 def terms(
     text: str, memo: dict[str, ClauseTerms] | None = None
 ) -> tuple[list[str], dict[str, str]]:
     """The terms of a text (stems of content words, and of adjacent pairs of them within a
-    clause), with each term's surface form as written here.
+    clause), with each term's surface form as written here (the first time).
 
     `memo`: clauses already read (texts of one thread share most of theirs: a comment, its
     own sentences, its quotable ones); kept by the caller for as long as it is useful."""
     out: list[str] = []
     surface: dict[str, str] = {}
-    for found in _clauses(text, memo):
-        out += found[0]
-        for t, w in found[1]:
+    for found, forms in _clauses(text, memo):
+        out += found
+        for t, form in zip(found, forms, strict=True):
             if t not in surface:
-                surface[t] = w
+                surface[t] = form
     return out, surface
 
 
 def term_list(text: str, memo: dict[str, ClauseTerms] | None = None) -> list[str]:
     """`terms(text, memo)[0]`: the terms only."""
     out: list[str] = []
-    for found in _clauses(text, memo):
-        out += found[0]
+    for found, _ in _clauses(text, memo):
+        out += found
     return out
 
 
