@@ -20,7 +20,8 @@ Where things are:
     ack.py           deferring straight from the gateway event, before discord.py parses it
     events.py        reactions to the core; what a message says
     channels.py      channels, threads and message references
-    port.py          the ChatPort: post, find_posted, read_message
+    posting.py       messages out: channel posts, threads, answers to one person
+    lookups.py       find_posted (after a crash) and read_message
     client.py        the discord.py client and its gateway hooks
     sdk.py           discord.py, imported once
     chat.py          DiscordChat: log-in, command sync, the gateway, the parts wired together
@@ -33,111 +34,28 @@ it. Each post carries a short hash of its idempotency key in the embed footer (a
 enforced `nonce`), so `find_posted` can find it after a crash.
 """
 
-from adapters.discord_chat.channels import ALREADY_HAS_THREAD
-from adapters.discord_chat.chat import INVITE_PERMISSIONS, INVITE_SCOPES, DiscordChat
-from adapters.discord_chat.client import Interaction, Sendable
+from adapters.discord_chat.chat import DiscordChat
 from adapters.discord_chat.config import (
-    API_VERSION,
-    BAD_TOKEN,
-    GONE,
-    NO_INTENT,
-    NO_POST_PERMISSION,
-    NO_THREAD_PERMISSION,
     PLATFORM,
     DiscordConfig,
     DiscordPostError,
     DiscordStartupError,
 )
-from adapters.discord_chat.escape import (
-    escape,
-    neutralise,
-    plain,
-    render_line,
-    safe_url,
-    ulen,
-)
-from adapters.discord_chat.events import TEXT_CACHE, message_text
-from adapters.discord_chat.interactions import INTERACTION_ACKNOWLEDGED, INTERACTION_TTL
-from adapters.discord_chat.layout import (
-    NO_MENTIONS,
-    EmbedPart,
-    OutMessage,
-    render,
-    render_bundle,
-    render_report,
-    render_text,
-    thread_name,
-)
-from adapters.discord_chat.limits import (
-    DOC_FOOTER_MAX,
-    INLINE_MAX,
-    MARKER_ROOM,
-    MAX_CHOICES,
-    MAX_CONTENT,
-    MAX_DESCRIPTION,
-    MAX_EMBED_TOTAL,
-    MAX_EMBEDS,
-    MAX_FIELD_NAME,
-    MAX_FIELD_VALUE,
-    MAX_FIELDS,
-    MAX_FOOTER,
-    MAX_THREAD_NAME,
-    MAX_TITLE,
-)
-from adapters.discord_chat.markers import marker, nonce, read_marker
-from adapters.discord_chat.port import HISTORY_LIMIT
+from adapters.discord_chat.escape import escape, neutralise, safe_url, ulen
+from adapters.discord_chat.layout import OutMessage, render
+from adapters.discord_chat.limits import MAX_CONTENT
 
 __all__ = [
-    "ALREADY_HAS_THREAD",
-    "API_VERSION",
-    "BAD_TOKEN",
-    "DOC_FOOTER_MAX",
-    "GONE",
-    "HISTORY_LIMIT",
-    "INLINE_MAX",
-    "INTERACTION_ACKNOWLEDGED",
-    "INTERACTION_TTL",
-    "INVITE_PERMISSIONS",
-    "INVITE_SCOPES",
-    "MARKER_ROOM",
-    "MAX_CHOICES",
     "MAX_CONTENT",
-    "MAX_DESCRIPTION",
-    "MAX_EMBEDS",
-    "MAX_EMBED_TOTAL",
-    "MAX_FIELDS",
-    "MAX_FIELD_NAME",
-    "MAX_FIELD_VALUE",
-    "MAX_FOOTER",
-    "MAX_THREAD_NAME",
-    "MAX_TITLE",
-    "NO_INTENT",
-    "NO_MENTIONS",
-    "NO_POST_PERMISSION",
-    "NO_THREAD_PERMISSION",
     "PLATFORM",
-    "TEXT_CACHE",
     "DiscordChat",
     "DiscordConfig",
     "DiscordPostError",
     "DiscordStartupError",
-    "EmbedPart",
-    "Interaction",
     "OutMessage",
-    "Sendable",
     "escape",
-    "marker",
-    "message_text",
     "neutralise",
-    "nonce",
-    "plain",
-    "read_marker",
     "render",
-    "render_bundle",
-    "render_line",
-    "render_report",
-    "render_text",
     "safe_url",
-    "thread_name",
     "ulen",
 ]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from types import TracebackType
 
 import aiohttp
 import yarl
@@ -33,9 +32,11 @@ from adapters.discord_chat.events import ReactionEvents
 from adapters.discord_chat.interactions import Interactions
 from adapters.discord_chat.layout import NO_MENTIONS, render
 from adapters.discord_chat.limits import MAX_CONTENT
-from adapters.discord_chat.port import DiscordPort
+from adapters.discord_chat.lookups import DiscordLookups
+from adapters.discord_chat.posting import DiscordPoster
 from adapters.discord_chat.sdk import discord
 from bot.chat import Delivery, Inbox, MessageRef, MessageText, Target
+from bot.multipart import MultipartPosts
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,9 @@ class DiscordChat:
         channels = Channels(self.client)
         self.interactions = Interactions(config, self._acks, lambda: self._inbox)
         self.events = ReactionEvents(self.client, channels, lambda: self._inbox)
-        self.port = DiscordPort(config, self.client, channels, self.interactions, self.events.own)
+        multipart = MultipartPosts()
+        self.poster = DiscordPoster(config, channels, self.interactions, multipart)
+        self.lookups = DiscordLookups(config, self.client, channels, self.events.own, multipart)
         register_commands(self.client.tree, self.interactions)
 
     def __repr__(self) -> str:
@@ -103,16 +106,16 @@ class DiscordChat:
         self, target: Target, delivery: Delivery, *, idempotency_key: str | None = None
     ) -> list[MessageRef]:
         """Send a delivery; returns a reference per message created, the main one first."""
-        return await self.port.post(target, delivery, idempotency_key=idempotency_key)
+        return await self.poster.post(target, delivery, idempotency_key=idempotency_key)
 
     async def find_posted(self, target: Target, idempotency_key: str) -> list[MessageRef] | None:
-        """The messages a post with this key created, or None (see `DiscordPort.find_posted`)."""
-        return await self.port.find_posted(target, idempotency_key)
+        """The messages a post with this key created, or None (see `DiscordLookups.find_posted`)."""
+        return await self.lookups.find_posted(target, idempotency_key)
 
     async def read_message(self, ref: MessageRef) -> MessageText | None:
         """Everything readable in a message (content and embeds); someone else's message only
         with the Message Content intent."""
-        return await self.port.read_message(ref)
+        return await self.lookups.read_message(ref)
 
     async def _on_reaction(self, payload: discord.RawReactionActionEvent) -> None:
         await self.events.on_reaction(payload)
@@ -156,12 +159,7 @@ class DiscordChat:
             raise
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self._shutdown()
 
     async def _shutdown(self) -> None:

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from types import TracebackType
 from typing import Any
 
 import aiohttp
@@ -197,12 +196,7 @@ class SlackChat:
         # A 429 is retried after its Retry-After; anything else is the caller's to handle.
         return [AsyncRateLimitErrorRetryHandler(max_retry_count=self.config.rate_limit_retries)]
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self._stop_transport()
         if self._inflight:
             _, pending = await asyncio.wait(self._inflight, timeout=5.0)

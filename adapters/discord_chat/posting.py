@@ -1,6 +1,6 @@
-"""Discord as the core's ChatPort: `post` (a channel message, a thread under one, or an answer to
-one person through their interaction), `find_posted` (a keyed post's parts, by the mark in their
-footers) and `read_message`."""
+"""Posting to Discord (the ChatPort's `post`): a channel message, a thread under one, or an
+answer to one person through their interaction. Each part of a keyed post carries its mark
+(footer and enforced nonce); a post cut short by a crash is completed, not repeated."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from adapters.discord_chat.channels import Channels
-from adapters.discord_chat.client import BotClient, Sendable
+from adapters.discord_chat.client import Sendable
 from adapters.discord_chat.config import (
     GONE,
     NO_POST_PERMISSION,
@@ -17,71 +17,31 @@ from adapters.discord_chat.config import (
     DiscordPostError,
 )
 from adapters.discord_chat.escape import _cut
-from adapters.discord_chat.events import TEXT_CACHE, message_text
 from adapters.discord_chat.interactions import Interactions
 from adapters.discord_chat.layout import NO_MENTIONS, OutMessage, render, thread_name
 from adapters.discord_chat.limits import MAX_CONTENT
-from adapters.discord_chat.markers import marker, nonce, read_marker
+from adapters.discord_chat.markers import nonce
 from adapters.discord_chat.sdk import discord
-from bot.chat import (
-    ChannelTarget,
-    Delivery,
-    EphemeralTarget,
-    LookupUnavailable,
-    MessageRef,
-    MessageText,
-    Target,
-    ThreadTarget,
-)
+from bot.chat import ChannelTarget, Delivery, EphemeralTarget, MessageRef, Target, ThreadTarget
 from bot.multipart import MultipartPosts
-from bot.ttl_map import TTLMap
 
 log = logging.getLogger(__name__)
 
-HISTORY_LIMIT = 100  # how far back find_posted looks, per channel or thread
 
-
-class DiscordPort:
-    """Posts and looks up on the core's behalf."""
+class DiscordPoster:
+    """Everything that leaves the adapter as a Discord message."""
 
     def __init__(
         self,
         config: DiscordConfig,
-        client: BotClient,
         channels: Channels,
         interactions: Interactions,
-        own: TTLMap[int, None],
+        multipart: MultipartPosts,
     ) -> None:
         self.config = config
-        self.client = client
         self.channels = channels
         self.interactions = interactions
-        self.own = own  # the bot's own reacted messages (readable without the intent)
-        self.multipart = MultipartPosts()
-        self._texts: TTLMap[tuple[int, int], str] = TTLMap(size=TEXT_CACHE, lru=True)
-
-    async def read_message(self, ref: MessageRef) -> MessageText | None:
-        """Everything readable in a message (content and embeds). Someone else's message only
-        with the Message Content intent (without it Discord sends its text empty: no request)."""
-        message_id = int(ref.message_id)
-        if not (self.config.message_content or message_id in self.own):
-            return None
-        channel_id = int(ref.thread_id or ref.channel_id)
-        key = (channel_id, message_id)
-        known = self._texts.get(key)
-        if known is not None:
-            return MessageText(ref, known)
-        channel = await self.channels.get(channel_id)
-        if not isinstance(channel, Sendable):
-            return None
-        try:
-            message = await channel.fetch_message(message_id)
-        except discord.HTTPException as exc:
-            log.info("cannot read message %s in %s: %s", message_id, channel_id, exc)
-            return None
-        text = message_text(message)
-        self._texts.put(key, text)
-        return MessageText(ref, text)
+        self.multipart = multipart
 
     async def post(
         self, target: Target, delivery: Delivery, *, idempotency_key: str | None = None
@@ -202,40 +162,3 @@ class DiscordPort:
             )
             refs.append(self.channels.ref(sent.id, dest))
         return refs
-
-    async def find_posted(self, target: Target, idempotency_key: str) -> list[MessageRef] | None:
-        """The messages a post with this key created (found by the footer mark in the channel's
-        or thread's recent history), or None. When only some parts of a multi-message post are
-        there, returns None and remembers them, so the next `post` sends only the rest."""
-        if isinstance(target, EphemeralTarget):
-            return None
-        me = self.client.user
-        if me is None:
-            return None
-        try:
-            if isinstance(target, ThreadTarget):
-                dest = await self.channels.thread(target.parent, "", create=False)
-            else:
-                dest = await self.channels.sendable(int(target.channel_id))
-            if dest is None:
-                return None
-            wanted = marker(idempotency_key)
-            found: dict[int, MessageRef] = {}
-            parts = 0
-            async for message in dest.history(limit=HISTORY_LIMIT):
-                if message.author.id != me.id:
-                    continue
-                mark = read_marker(message)
-                if mark is not None and mark[0] == wanted:
-                    found[mark[1]] = self.channels.ref(message.id, dest)
-                    parts = mark[2]
-        except discord.NotFound:
-            return None  # the channel or thread is gone: nothing of ours can be there
-        except discord.Forbidden as exc:
-            # Not "not posted": the post may be there. The core retries the lookup later.
-            log.warning("cannot look for post %s: %s", idempotency_key, exc)
-            raise LookupUnavailable(
-                "I can't read this channel's history to check whether the digest was already "
-                "posted: give redigest the Read Message History permission here."
-            ) from None
-        return self.multipart.settle(idempotency_key, found, parts)
