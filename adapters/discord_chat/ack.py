@@ -27,12 +27,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import aiohttp
+
+from bot.ttl_map import TTLMap
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,8 @@ class EarlyAcks:
         self._hold_max = hold_max
         self._names: frozenset[str] = frozenset()
         self._session: aiohttp.ClientSession | None = None
-        self._results: OrderedDict[int, tuple[float, bool]] = OrderedDict()
+        # Unclaimed results (a command that never ran) are forgotten after ACK_MEMORY.
+        self._results: TTLMap[int, bool] = TTLMap(ACK_MEMORY, size=None)
         self._tasks: set[asyncio.Task[bool]] = set()
         self._held: list[tuple[int, Parser, Any]] = []
         self._flush_at: asyncio.TimerHandle | None = None
@@ -160,13 +161,7 @@ class EarlyAcks:
     def _then(self, done: asyncio.Task[bool], iid: int, original: Parser, data: Any) -> None:
         self._tasks.discard(done)
         ok = not done.cancelled() and done.exception() is None and done.result()
-        now = time.monotonic()
-        while self._results:  # forget results nobody claimed (a command that never ran)
-            oldest = next(iter(self._results))
-            if now - self._results[oldest][0] <= ACK_MEMORY:
-                break
-            del self._results[oldest]
-        self._results[iid] = (now, ok)
+        self._results.put(iid, ok)
         if done.cancelled():  # shutting down: discord.py gets it at once, as it would have
             self._hand_over(iid, original, data)
             return
@@ -204,5 +199,4 @@ class EarlyAcks:
     def claim(self, interaction_id: int) -> bool:
         """True once: when this interaction was deferred here (the caller must not defer it
         again, and should treat its response as done)."""
-        result = self._results.pop(interaction_id, None)
-        return result is not None and result[1]
+        return self._results.pop(interaction_id) is True

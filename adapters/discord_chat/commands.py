@@ -1,0 +1,172 @@
+"""Slash commands: redigest's command tree (/digest, /subscribe, /watch, /unsubscribe,
+/subscriptions, /redigest settings|help, and the "Deep analysis" message menu). Each command's
+options go back into the text a person would type, which `bot.commands` parses."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from adapters.discord_chat.client import BotClient, Interaction
+from adapters.discord_chat.interactions import Interactions
+from adapters.discord_chat.sdk import app_commands, discord
+from bot.commands import SETTING_KEYS
+from bot.ports import ThreadRef
+from bot.thread_ref import parse_thread_text
+from digest.errors import DigestError
+
+
+def _post_id(url: str) -> str | None:
+    """The post a /digest link names (None for share links and anything unreadable)."""
+    try:
+        ref = parse_thread_text(url)
+    except DigestError:
+        return None
+    return ref.post_id if isinstance(ref, ThreadRef) else None
+
+
+def _words(*parts: tuple[str, object] | str) -> str:
+    """Options back into the command's text: `("top", 5)` → `top 5`, values with spaces quoted."""
+    out: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            if part.strip():
+                out.append(part.strip())
+            continue
+        name, value = part
+        if value is None or value is False:
+            continue
+        if value is True:
+            out.append(name)
+            continue
+        text = str(value).strip()
+        if any(c.isspace() for c in text):
+            quote = next((q for q in ('"', "“", "'", "`") if q not in text), '"')
+            text = f"{quote}{text}{'”' if quote == '“' else quote}"
+        out.append(f"{name} {text}".strip())
+    return " ".join(out)
+
+
+def register_commands(
+    tree: app_commands.CommandTree[BotClient], interactions: Interactions
+) -> None:
+    """redigest's slash commands and its message menu, each handing its text to `interactions`."""
+    manage = discord.Permissions(manage_guild=True)
+
+    @tree.command(name="digest", description="Digest a Reddit thread in this channel")
+    @app_commands.describe(
+        url="The thread's link (any reddit.com or redd.it form) or its id",
+        depth="brief (default): the gist here; deep: the full ten-section analysis",
+    )
+    @app_commands.guild_only()
+    async def digest(
+        interaction: Interaction, url: str, depth: Literal["brief", "deep"] | None = None
+    ) -> None:
+        await interactions.command(interaction, "digest", _words(url, depth or ""), _post_id(url))
+
+    @tree.command(name="subscribe", description="Post the top threads of subreddits here")
+    @app_commands.describe(
+        subreddits="One or more subreddits, comma-separated: r/LocalLLaMA, r/selfhosted",
+        schedule='When: hourly, daily 09:00, weekly mon 09:00 or cron "0 9 * * 1", '
+        "optionally a timezone",
+        top="How many threads each time (1-10, default 5)",
+        min_score="Only threads with at least this score",
+        flair="Only threads with these flairs (comma-separated)",
+        exclude_flair="Skip threads with these flairs (comma-separated)",
+        keywords="Only threads mentioning one of these words (comma-separated)",
+        nsfw="Include NSFW threads (only in NSFW channels)",
+    )
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    async def subscribe(
+        interaction: Interaction,
+        subreddits: str,
+        schedule: str,
+        top: app_commands.Range[int, 1, 10] | None = None,
+        min_score: app_commands.Range[int, 0, 10_000_000] | None = None,
+        flair: str | None = None,
+        exclude_flair: str | None = None,
+        keywords: str | None = None,
+        nsfw: bool | None = None,
+    ) -> None:
+        text = _words(
+            subreddits,
+            schedule,
+            ("top", top),
+            ("min-score", min_score),
+            ("flair", flair),
+            ("exclude-flair", exclude_flair),
+            ("keywords", keywords),
+            ("nsfw", bool(nsfw)),
+        )
+        await interactions.command(interaction, "subscribe", text)
+
+    @tree.command(name="watch", description="Post new threads of a subreddit once they score")
+    @app_commands.describe(
+        subreddit="The subreddit to watch: r/LocalLLaMA",
+        min_score="The score a new thread must reach",
+        within_hours="How long a new thread may take to get there (1-168 hours, default 24)",
+    )
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    async def watch(
+        interaction: Interaction,
+        subreddit: str,
+        min_score: app_commands.Range[int, 0, 10_000_000],
+        within_hours: app_commands.Range[int, 1, 168] | None = None,
+    ) -> None:
+        text = _words(subreddit, ("min-score", min_score), ("within", within_hours))
+        await interactions.command(interaction, "watch", text)
+
+    @tree.command(name="unsubscribe", description="Remove a subscription or a watch")
+    @app_commands.describe(id="The subscription (start typing to pick one)")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    async def unsubscribe(
+        interaction: Interaction, id: app_commands.Range[int, 1, 999_999_999]
+    ) -> None:
+        await interactions.command(interaction, "unsubscribe", str(id))
+
+    @unsubscribe.autocomplete("id")
+    async def subscription_choices(
+        interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[int]]:
+        return await interactions.subscription_choices(interaction, current)
+
+    @tree.command(name="subscriptions", description="List this server's subscriptions")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    async def subscriptions(interaction: Interaction) -> None:
+        await interactions.command(interaction, "subscriptions", "")
+
+    group = app_commands.Group(
+        name="redigest",
+        description="redigest's settings and help",
+        guild_only=True,
+        allowed_contexts=app_commands.AppCommandContext(guild=True),
+        default_permissions=manage,
+    )
+
+    @group.command(name="settings", description="Show the settings, or change one")
+    @app_commands.describe(key="The setting to change", value="Its new value")
+    @app_commands.choices(key=[app_commands.Choice(name=k, value=k) for k in SETTING_KEYS])
+    async def settings(
+        interaction: Interaction,
+        key: app_commands.Choice[str] | None = None,
+        value: str | None = None,
+    ) -> None:
+        text = _words(key.value if key else "", ("", value))
+        await interactions.command(interaction, "settings", text)
+
+    @group.command(name="help", description="What redigest can do, with examples")
+    async def help_(interaction: Interaction) -> None:
+        await interactions.command(interaction, "help", "")
+
+    tree.add_command(group)
+
+    @app_commands.context_menu(name="Deep analysis")
+    @app_commands.guild_only()
+    async def deep_analysis(interaction: Interaction, message: discord.Message) -> None:
+        await interactions.deep_analysis(interaction, message)
+
+    tree.add_command(deep_analysis)
+    tree.error(interactions.on_tree_error)

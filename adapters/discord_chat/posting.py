@@ -1,0 +1,164 @@
+"""Posting to Discord (the ChatPort's `post`): a channel message, a thread under one, or an
+answer to one person through their interaction. Each part of a keyed post carries its mark
+(footer and enforced nonce); a post cut short by a crash is completed, not repeated."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from adapters.discord_chat.channels import Channels
+from adapters.discord_chat.client import Sendable
+from adapters.discord_chat.config import (
+    GONE,
+    NO_POST_PERMISSION,
+    NO_THREAD_PERMISSION,
+    DiscordConfig,
+    DiscordPostError,
+)
+from adapters.discord_chat.escape import _cut
+from adapters.discord_chat.interactions import Interactions
+from adapters.discord_chat.layout import NO_MENTIONS, OutMessage, render, thread_name
+from adapters.discord_chat.limits import MAX_CONTENT
+from adapters.discord_chat.markers import nonce
+from adapters.discord_chat.sdk import discord
+from bot.chat import ChannelTarget, Delivery, EphemeralTarget, MessageRef, Target, ThreadTarget
+from bot.multipart import MultipartPosts
+
+log = logging.getLogger(__name__)
+
+
+class DiscordPoster:
+    """Everything that leaves the adapter as a Discord message."""
+
+    def __init__(
+        self,
+        config: DiscordConfig,
+        channels: Channels,
+        interactions: Interactions,
+        multipart: MultipartPosts,
+    ) -> None:
+        self.config = config
+        self.channels = channels
+        self.interactions = interactions
+        self.multipart = multipart
+
+    async def post(
+        self, target: Target, delivery: Delivery, *, idempotency_key: str | None = None
+    ) -> list[MessageRef]:
+        """Send a delivery; returns a reference per message created, the main one first."""
+        messages = render(delivery, idempotency_key)
+        if isinstance(target, EphemeralTarget):
+            return await self._post_ephemeral(target, messages)
+        try:
+            return await self._post_public(target, delivery, messages, idempotency_key)
+        except (discord.Forbidden, discord.NotFound) as exc:
+            refused = (
+                NO_THREAD_PERMISSION if isinstance(target, ThreadTarget) else NO_POST_PERMISSION
+            )
+            reason = GONE if isinstance(exc, discord.NotFound) else refused
+            where = (
+                f"under message {target.parent.message_id} in channel {target.parent.channel_id}"
+                if isinstance(target, ThreadTarget)
+                else f"in channel {target.channel_id}"
+            )
+            log.warning(
+                "Discord refused a post %s (%s %s): %s", where, exc.status, exc.code, reason
+            )
+            raise DiscordPostError(reason) from None
+
+    async def _post_public(
+        self,
+        target: ChannelTarget | ThreadTarget,
+        delivery: Delivery,
+        messages: list[OutMessage],
+        idempotency_key: str | None,
+    ) -> list[MessageRef]:
+        dest: Sendable
+        if isinstance(target, ThreadTarget):
+            thread = await self.channels.thread(target.parent, thread_name(delivery), create=True)
+            if thread is None:
+                raise DiscordPostError(GONE)
+            dest = thread
+        else:
+            dest = await self.channels.sendable(int(target.channel_id))
+        sent_first: list[discord.Message] = []
+
+        async def send_one(part: int, message: OutMessage) -> MessageRef:
+            # With a key, an enforced nonce: a retry within minutes returns the message instead
+            # of a twin (without one, discord.py picks a random nonce).
+            keyed: dict[str, Any] = {}
+            if idempotency_key is not None:
+                keyed["nonce"] = nonce(idempotency_key, part)
+            sent = await dest.send(
+                content=message.content,
+                embeds=message.discord_embeds(),
+                allowed_mentions=NO_MENTIONS,
+                **keyed,
+            )
+            if part == 1:
+                sent_first.append(sent)
+            return self.channels.ref(sent.id, dest)
+
+        # A part posted before a crash (find_posted saw it) is not posted again.
+        refs = await self.multipart.send(idempotency_key or None, messages, send_one, first=1)
+        if isinstance(target, ChannelTarget):
+            await self._after_channel_post(target, delivery, next(iter(sent_first), None))
+        return refs
+
+    async def _after_channel_post(
+        self,
+        target: ChannelTarget,
+        delivery: Delivery,
+        first: discord.Message | None,
+    ) -> None:
+        """Offer the flag under a brief digest; tell the person who asked where it went."""
+        if first is None:
+            return
+        report = delivery.report
+        offer = delivery.offer_emoji
+        if self.config.react_with_flag and offer:  # the server's flag, as the core said
+            try:
+                await first.add_reaction(offer)
+            except discord.HTTPException as exc:
+                log.info("cannot add %s under %s: %s", offer, first.id, exc)
+        # Which /digest this answers: the target names its reply token; failing that, the
+        # oldest open /digest here that asked for this thread.
+        here = [
+            (t, p)
+            for t, p in self.interactions.pending.items()
+            if str(p.channel_id) == target.channel_id
+        ]
+        found = next((t for t, _ in here if t == target.reply_token), None)
+        if found is None and report is not None:
+            found = next((t for t, p in here if p.open and p.post_id == report.thread.id), None)
+        pending = self.interactions.pending.pop(found) if found is not None else None
+        if pending is None:
+            return
+        try:
+            await self.interactions.answer(pending, [OutMessage(f"Posted: {first.jump_url}")])
+        except discord.HTTPException as exc:
+            log.info("cannot tell %s where the digest went: %s", pending.interaction.id, exc)
+
+    async def _post_ephemeral(
+        self, target: EphemeralTarget, messages: list[OutMessage]
+    ) -> list[MessageRef]:
+        token = target.reply_token
+        pending = self.interactions.pending.get(token) if token else None  # None once expired
+        if pending is not None and not pending.interaction.is_expired():
+            return await self.interactions.answer(pending, messages)
+        # The interaction is gone (a restart, or 15 minutes passed): say it in the channel,
+        # addressed to the person (shown as a mention, never a ping).
+        dest = await self.channels.sendable(int(target.channel_id))
+        refs: list[MessageRef] = []
+        for i, message in enumerate(messages):
+            content = message.content
+            if i == 0 and target.user_id.isdigit():
+                content = f"<@{target.user_id}> {content or ''}".strip()
+            sent = await dest.send(
+                content=_cut(content or "", MAX_CONTENT) or None,
+                embeds=message.discord_embeds(),
+                allowed_mentions=NO_MENTIONS,
+            )
+            refs.append(self.channels.ref(sent.id, dest))
+        return refs
