@@ -32,6 +32,12 @@ def _core() -> int:
     return core_load.main()
 
 
+def _looplag() -> int:
+    from bench import loop_lag
+
+    return loop_lag.main([])
+
+
 def _slack() -> int:
     from bench import slack_load
 
@@ -70,6 +76,11 @@ BENCHMARKS: dict[str, tuple[Callable[[], int], str]] = {
         "50 kill -9 of the bot over a queue of digests and flags: posts per job, jobs lost",
     ),
     "llm": (_llm, "LLM prompt tokens and estimated $ per digest, budgeted vs every comment"),
+    "looplag": (
+        _looplag,
+        "200 concurrent commands while 5k-comment digests run: ack p99 and loop-lag p99, "
+        "median of 5 repetitions",
+    ),
     "memsoak": (
         _memsoak,
         "1,000 digests and flags through the core: the RSS curve, and what grows (tracemalloc)",
