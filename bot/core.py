@@ -63,7 +63,7 @@ from bot.replies import SOMETHING_WENT_WRONG
 from bot.schedule import Schedule
 from bot.storage import ClaimLost, JobRow, Storage, SubscriptionRow
 from bot.thread_ref import parse_thread_text
-from digest import codec
+from digest import codec, cpu
 from digest.errors import DigestError
 from digest.model import Post, Thread
 from digest.pipeline import DigestEngine
@@ -610,7 +610,7 @@ class Core:
                 log.warning("job %s given up after its post went out: recorded as done", job.key)
                 post_id = None
                 if job.report is not None and job.kind != "scheduled":  # 🔍 on it still works
-                    report = await asyncio.to_thread(codec.loads, Report, job.report)
+                    report = await cpu.run(codec.loads, Report, job.report)
                     post_id = report.thread.id
                 await self.storage.finish_job(job.key, refs, post_id=post_id)
                 return
@@ -724,7 +724,7 @@ class Core:
             future.set_result((report, text))
         if note:
             report = replace(report, notes=(*report.notes, note))
-            text = await asyncio.to_thread(codec.dumps, report)
+            text = await cpu.run(codec.dumps, report)
         return report, text
 
     async def _analyse(
@@ -733,9 +733,9 @@ class Core:
     ) -> tuple[Report, str]:  # fmt: skip
         cached = await self.storage.cached_report(key, self.config.report_cache_ttl)
         if cached is not None:
-            return await asyncio.to_thread(codec.loads, Report, cached), cached
+            return await cpu.run(codec.loads, Report, cached), cached
         report = await engine.digest(thread, depth)
-        text = await asyncio.to_thread(codec.dumps, report)
+        text = await cpu.run(codec.dumps, report)
         await self.storage.cache_report(key, text)
         u = report.usage
         if u.input_tokens or u.cost_usd:
@@ -750,7 +750,7 @@ class Core:
         settings = await self.server_settings(p["platform"], p["server_id"])
         report: Report
         if job.report is not None:  # analysed before a crash: not redone
-            report = await asyncio.to_thread(codec.loads, Report, job.report)
+            report = await cpu.run(codec.loads, Report, job.report)
         else:
             thread: Thread | None = None
             if p.get("path") is not None:  # typed at the terminal (see _digest), never a chat's
@@ -812,7 +812,7 @@ class Core:
         schedule = Schedule.from_text(spec["schedule"])
         names = "+".join(spec["subreddits"])
         if job.report is not None:
-            bundle = await asyncio.to_thread(codec.loads, Bundle, job.report)
+            bundle = await cpu.run(codec.loads, Bundle, job.report)
         else:
             try:
                 posts = await self.source.listing(
@@ -855,7 +855,7 @@ class Core:
                 note=p.get("late_note"),
                 empty_text=f"Nothing new in {subs} passed the filters {when}.",
             )
-            text = await asyncio.to_thread(codec.dumps, bundle)
+            text = await cpu.run(codec.dumps, bundle)
             await self.storage.save_job_report(job.key, text, job.claim_token)
         if not bundle.reports and settings["quiet"] == "silent":
             await self.storage.finish_job(job.key, [], post_id=None, token=job.claim_token)

@@ -13,10 +13,10 @@ regular would (the pieces live in their own modules):
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import math
 
+from digest import cpu
 from digest.analysis import AnalysisInput, NarrativeResult
 from digest.labels import (
     WIDELY_SHARED_MIN,
@@ -195,7 +195,7 @@ class OfflineAnalyzer:
 
     async def narrate(self, inp: AnalysisInput) -> NarrativeResult:
         # CPU-bound on big threads: off the event loop, so acknowledgements stay fast.
-        return NarrativeResult(await asyncio.to_thread(self.narrate_sync, inp))
+        return NarrativeResult(await cpu.run(self.narrate_sync, inp))
 
     def narrate_sync(self, inp: AnalysisInput) -> Narrative:
         try:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, replace
 
+from digest import cpu
 from digest.analysis import AnalysisInput, Analyzer, AnalyzerUnavailable, NarrativeResult
 from digest.model import ContentState, Thread
 from digest.narrative_ground import ground
@@ -76,7 +76,7 @@ class DigestEngine:
         return AnalysisInput(thread, depth, stats, selection, sentiment, shared)
 
     async def digest(self, thread: Thread, depth: Depth, budget: int | None = None) -> Report:
-        inp = await asyncio.to_thread(self.prepare, thread, depth, budget)
+        inp = await cpu.run(self.prepare, thread, depth, budget)
         name = self._analyzer.name
         notes: tuple[str, ...] = ()
         started = time.monotonic()
@@ -96,7 +96,7 @@ class DigestEngine:
                 f"The {name} analyser was unavailable ({exc}); the offline analyser wrote this.",
             )
             name = self._offline.name
-        return await asyncio.to_thread(assemble, inp, result, name, notes)
+        return await cpu.run(assemble, inp, result, name, notes)
 
     def digest_sync(self, thread: Thread, depth: Depth, budget: int | None = None) -> Report:
         """The offline path without an event loop (benchmarks, scripts)."""
