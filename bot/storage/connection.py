@@ -2,7 +2,8 @@
 work that take turns (urgent ones first), urgent writes grouped into one transaction, closing.
 
 Every table family (the other modules here) builds on `Database`: reads go straight through
-`db`, writes go through `transaction()` (or `write_grouped()` when someone waits for them).
+`db`, writes go through `transaction()` (or `write_grouped()` / `write_batched()` when someone
+waits for them).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 import aiosqlite
 
@@ -27,9 +29,24 @@ from bot.storage.migrations import migrate, schema_version
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
+A = TypeVar("A")
+WriteMany = Callable[[aiosqlite.Connection, list[Any]], Awaitable[list[Any]]]
 
-# A unit of work written with others in one transaction, and the future its caller awaits.
-GroupedWrite = tuple[Callable[[aiosqlite.Connection], Awaitable[Any]], "asyncio.Future[Any]"]
+
+@dataclass(frozen=True, slots=True, eq=False)
+class BatchedItem:
+    """One item of a batched write: every item of a group with the same `write_many` is written
+    by one call to it."""
+
+    write_many: WriteMany
+    item: Any
+
+
+# A unit of work (or a batched item) written with others in one transaction, and the future its
+# caller awaits.
+GroupedWrite = tuple[
+    Callable[[aiosqlite.Connection], Awaitable[Any]] | BatchedItem, "asyncio.Future[Any]"
+]
 
 
 def utcnow() -> datetime:
@@ -200,7 +217,23 @@ class Database:
         """An urgent unit of work, written in one transaction with every other one queued while
         the previous group was being written. If one of a group fails, the group is not written
         and each of its callers gets that error."""
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        return cast(T, await self._queue_write(work))
+
+    async def write_batched(
+        self,
+        write_many: Callable[[aiosqlite.Connection, list[A]], Awaitable[list[T]]],
+        item: A,
+    ) -> T:
+        """`write_grouped` for one item of many alike (a row to insert): the items of a group
+        queued for the same `write_many` are written by one call to it, which returns each one's
+        result in order. A group of 200 acknowledgements is then a few statements, not 200 round
+        trips to the database thread, each waiting for the event loop's turn."""
+        return cast(T, await self._queue_write(BatchedItem(write_many, item)))
+
+    async def _queue_write(
+        self, work: Callable[[aiosqlite.Connection], Awaitable[Any]] | BatchedItem
+    ) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queued_writes.append((work, future))
         if self._group_writer is None or self._group_writer.done():
             self._group_writer = asyncio.create_task(self._write_groups())
@@ -211,7 +244,7 @@ class Database:
             batch, self._queued_writes = self._queued_writes, []
             try:
                 async with self.transaction(urgent=True) as db:
-                    results = [await work(db) for work, _ in batch]
+                    results = await _write_group(db, [work for work, _ in batch])
             except BaseException as exc:
                 for _, future in batch:
                     if not future.done():
@@ -222,3 +255,27 @@ class Database:
             for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
+
+
+async def _write_group(
+    db: aiosqlite.Connection,
+    works: list[Callable[[aiosqlite.Connection], Awaitable[Any]] | BatchedItem],
+) -> list[Any]:
+    """Each work's result, in order. Batched items are written together, where the first of
+    their kind was queued."""
+    many: dict[WriteMany, tuple[list[int], list[Any]]] = {}
+    for i, work in enumerate(works):
+        if isinstance(work, BatchedItem):
+            where, items = many.setdefault(work.write_many, ([], []))
+            where.append(i)
+            items.append(work.item)
+    results: list[Any] = [None] * len(works)
+    for i, work in enumerate(works):
+        if not isinstance(work, BatchedItem):
+            results[i] = await work(db)
+            continue
+        where, items = many[work.write_many]
+        if where[0] == i:
+            for j, result in zip(where, await work.write_many(db, items), strict=True):
+                results[j] = result
+    return results

@@ -66,6 +66,39 @@ async def insert_job(
     return cur.rowcount == 1
 
 
+# Rows per INSERT of a batch: 6 values each stays under SQLite's oldest variable limit (999).
+ROWS_PER_STATEMENT = 100
+
+QueuedJob = tuple[str, str, dict[str, Any], datetime]  # key, kind, payload, not_before
+
+
+async def insert_jobs(db: aiosqlite.Connection, jobs: list[QueuedJob], now: datetime) -> list[bool]:
+    """Inside a transaction: `insert_job` for each of `jobs`, in a few statements whatever their
+    number. True for each that was queued; a key that exists, or that an earlier one of `jobs`
+    has, is not queued again."""
+    queued: list[bool] = []
+    for start in range(0, len(jobs), ROWS_PER_STATEMENT):
+        chunk = jobs[start : start + ROWS_PER_STATEMENT]
+        keys = list(dict.fromkeys(key for key, *_ in chunk))
+        async with db.execute(
+            f"SELECT key FROM jobs WHERE key IN ({', '.join('?' * len(keys))})", keys
+        ) as cur:
+            taken = {row[0] for row in await cur.fetchall()}
+        rows: list[str] = []
+        for key, kind, payload, not_before in chunk:
+            queued.append(key not in taken)
+            if key not in taken:
+                taken.add(key)
+                rows += (key, kind, json.dumps(payload), iso(not_before), iso(now), iso(now))
+        if rows:
+            await db.execute(
+                "INSERT INTO jobs (key, kind, payload, not_before, created_at, updated_at) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?)"] * (len(rows) // 6)),
+                rows,
+            )
+    return queued
+
+
 async def read_job(db: aiosqlite.Connection, key: str) -> JobRow | None:
     async with db.execute("SELECT * FROM jobs WHERE key = ?", (key,)) as cur:
         row = await cur.fetchone()
@@ -83,16 +116,20 @@ class JobsTable(Database):
         urgent: bool = False,
     ) -> bool:
         """Queue a job; False when a job with this idempotency key exists (it is not redone).
-        `urgent` jobs (someone waits for the acknowledgement) are written in groups."""
+        `urgent` jobs (someone waits for the acknowledgement) are written in groups, each group's
+        in a few statements."""
         if not urgent:
             async with self.transaction() as db:
                 return await insert_job(
                     db, key, kind, payload, not_before or self.now(), self.now()
                 )
-        when = not_before or self.now()
-        return await self.write_grouped(
-            lambda db: insert_job(db, key, kind, payload, when, self.now())
-        )
+        job: QueuedJob = (key, kind, payload, not_before or self.now())
+        return await self.write_batched(self._insert_urgent_jobs, job)
+
+    async def _insert_urgent_jobs(
+        self, db: aiosqlite.Connection, jobs: list[QueuedJob]
+    ) -> list[bool]:
+        return await insert_jobs(db, jobs, self.now())
 
     async def job(self, key: str) -> JobRow | None:
         return await read_job(self.db, key)
