@@ -48,6 +48,7 @@ from bot.ports import (
 )
 from bot.subreddits import validate_subreddits
 from bot.thread_ref import EXAMPLE, ShareLink, parse_thread_text
+from digest import cpu
 from digest.errors import ThreadDataError
 from digest.model import Post, Thread
 from digest.report import Depth
@@ -132,6 +133,14 @@ class _Pacer:
                     self._sent.append(now)
                     return
                 await self._sleep(60 - (now - self._sent[0]))
+
+
+def thread_of(post_listing: Any, flat: list[dict[str, Any]]) -> Thread:
+    """The thread of a post listing and its comments (flat, in order), nested as Reddit does:
+    CPU work that grows with the comments, for `digest.cpu.run`."""
+    return thread_from_json(
+        [post_listing, {"kind": "Listing", "data": {"children": nest(flat)}}], source="reddit"
+    )
 
 
 def _body(exc: asyncprawcore.ResponseException) -> dict[str, Any]:
@@ -429,10 +438,7 @@ class RedditSource:
             self._merge(flatten(got), comments, order, stubs)
         flat = [{"kind": "t1", "data": comments[i]} for i in order]
         flat += [s.as_thing() for s in stubs]
-        thread = thread_from_json(
-            [post_listing, {"kind": "Listing", "data": {"children": nest(flat)}}],
-            source="reddit",
-        )
+        thread = await cpu.run(thread_of, post_listing, flat)  # thousands of comments: off the loop
         if ref.comment_id:
             thread = replace(thread, focus_comment_id=ref.comment_id)
         return thread

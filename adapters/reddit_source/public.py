@@ -35,7 +35,7 @@ from types import TracebackType
 from typing import Any
 
 from adapters.reddit_source.expand import Stub, next_batch, rank
-from adapters.reddit_source.live import FetchPlan, RedditSource
+from adapters.reddit_source.live import FetchPlan, RedditSource, thread_of
 from adapters.reddit_source.pacing import (
     Clock,
     Priority,
@@ -49,8 +49,7 @@ from adapters.reddit_source.public_feed import (
     posts_from_atom,
 )
 from adapters.reddit_source.public_http import REDIRECTS, AnonymousHttp
-from adapters.reddit_source.thread_json import flatten, nest, post_from_data
-from adapters.reddit_source.thread_json import thread_from_json as convert
+from adapters.reddit_source.thread_json import flatten, post_from_data
 from bot.ports import (
     InvalidThreadUrl,
     ListingSort,
@@ -63,6 +62,7 @@ from bot.ports import (
 )
 from bot.subreddits import validate_subreddits
 from bot.thread_ref import EXAMPLE, ShareLink, parse_thread_text
+from digest import cpu
 from digest.errors import ThreadDataError
 from digest.model import Post, Thread
 from digest.report import Depth
@@ -283,7 +283,7 @@ class PublicRedditSource:
         response = await self._http.fetch(
             path, params, priority=Priority.ON_DEMAND, what=what, subreddit=ref.subreddit
         )
-        raw = self._http.json(response, what)
+        raw = await cpu.run(self._http.json, response, what)  # a thread's page: large
         if not (isinstance(raw, list) and raw):
             raise ThreadNotFound(f"Reddit has no {what}.")
         try:
@@ -346,7 +346,7 @@ class PublicRedditSource:
                     response = await self._http.fetch(
                         "/api/morechildren.json", params, priority=Priority.ON_DEMAND, what=what
                     )
-                answer = self._http.json(response, what)
+                answer = await cpu.run(self._http.json, response, what)
             except SourceError as exc:
                 # What is in hand is still a thread: keep it (coverage says how much was read).
                 log.warning("expanding %s stopped early: %s", ref.post_id, exc)
@@ -356,9 +356,7 @@ class PublicRedditSource:
             RedditSource._merge(flatten(_things(answer)), comments, order, stubs)
         flat = [{"kind": "t1", "data": comments[i]} for i in order]
         flat += [s.as_thing() for s in stubs]
-        thread = convert(
-            [raw[0], {"kind": "Listing", "data": {"children": nest(flat)}}], source="reddit"
-        )
+        thread = await cpu.run(thread_of, raw[0], flat)  # thousands of comments: off the loop
         if ref.comment_id:
             thread = replace(thread, focus_comment_id=ref.comment_id)
         return thread
