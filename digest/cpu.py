@@ -4,10 +4,10 @@ and decoding reports, turning a large thread's JSON into a `Thread`.
 Off the loop is not enough. Under the GIL only one Python thread runs at a time; each thread
 doing CPU work is one more the loop's thread waits behind for its turn, and adds nothing, since
 they do not run at once. With four digest workers each analysing in its own `to_thread`, the
-loop's lag p99 was ~110 ms and 200 commands waited over a second for their acknowledgement
-(bench/loop_lag.py); through this one lane, the same work takes as long and the loop stays
-free. So CPU work goes through one worker thread, first come first served. Blocking I/O keeps
-`asyncio.to_thread`: it waits, it does not compute.
+loop's lag p99 was 60-110 ms (bench/loop_lag.py, 5,000-comment digests on 2 cores); through
+this one lane it is ~14 ms, and the digests take as long. So CPU work goes through one worker
+thread, first come first served (a small digest may wait behind a big one's stage). Blocking
+I/O keeps `asyncio.to_thread`: it waits, it does not compute.
 """
 
 from __future__ import annotations
