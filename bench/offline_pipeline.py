@@ -6,9 +6,10 @@ in a separate tracemalloc run, and compares with the naive way: the same pipelin
 large that every comment is analysed.
 
 Then, each in a process of its own, the brief's length (median and max over the real threads) and
-the deep analysis time and whole-process peak RSS at 1k and 10k comments; with
-REDIGEST_BENCH_BEFORE=<an older checkout> (or `python -m bench.offline_pipeline --before PATH`)
-the same figures for that code, to read before and after off one run.
+the deep analysis time (best and median of a few runs) and whole-process peak RSS at 1k and 10k
+comments; with REDIGEST_BENCH_BEFORE=<an older checkout> (or `python -m bench.offline_pipeline
+--before [LABEL=]PATH`, repeatable) the same figures for that code, to read before and after off
+one run.
 
 Run it with `python -m bench offline` (or `python -m bench`) from the repository root.
 """
@@ -41,9 +42,12 @@ SYNTHETIC_SIZES = (1_000, 10_000, 50_000)
 NAIVE_MEMORY_MAX_COMMENTS = 10_000
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
 def shared_data_dir() -> Path:
     """../shared/data next to the repository (the repository is bench/'s parent)."""
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    return REPO.parent / "shared" / "data"
 
 
 def real_thread_files(data_dir: Path) -> list[Path]:
@@ -305,123 +309,19 @@ def main() -> int:
     print()
     before = os.environ.get("REDIGEST_BENCH_BEFORE")  # an older checkout to compare with
     print("brief length, and deep analysis time and whole-process peak RSS (own process each):")
+    from bench.offline_compare import before_after  # (it imports this module)
+
     print(format_table(before_after(Path(before) if before else None)))
     print()
     print(f"benchmark wall time: {time.perf_counter() - started:,.0f} s")
     return 0
 
 
-# --- before/after: brief length, analysis time and whole-process peak RSS --------------------
-#
-# Each code tree (this one, and optionally an older checkout given with --before, e.g. made with
-# `git worktree add /tmp/before <commit>`) runs in a fresh process of its own, so its peak RSS
-# is the whole process's (imports included) and nothing of one tree leaks into the other.
-
-_CHILD = r"""
-import gc, json, resource, statistics, sys, time
-from pathlib import Path
-from adapters.reddit_source.thread_json import thread_from_json_text
-from digest.analysis import NarrativeResult
-from digest.offline import OfflineAnalyzer
-from digest.pipeline import DigestEngine, assemble
-from digest.render.markdown import render_markdown
-from digest.report import Depth
-
-job = json.loads(sys.argv[1])
-engine, analyzer = DigestEngine(), OfflineAnalyzer()
-out = {}
-if job["real"]:
-    lengths = []
-    for path in job["real"]:
-        thread = thread_from_json_text(Path(path).read_bytes())
-        lengths.append(len(render_markdown(engine.digest_sync(thread, Depth.BRIEF))))
-    out["brief_median"] = statistics.median(lengths)
-    out["brief_max"] = max(lengths)
-    out["threads"] = len(lengths)
-if job["synthetic"]:
-    thread = thread_from_json_text(Path(job["synthetic"]).read_bytes())
-    best = None
-    for _ in range(job["runs"]):
-        gc.collect()
-        t0 = time.perf_counter()
-        inp = engine.prepare(thread, Depth.DEEP, job["budget"])
-        report = assemble(inp, NarrativeResult(analyzer.narrate_sync(inp)), analyzer.name)
-        took = time.perf_counter() - t0
-        best = took if best is None else min(best, took)
-    out["analysis_s"] = best
-    out["analysed"] = report.coverage.analyzed
-    out["comments"] = len(thread.comments)
-out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps(out))
-"""
-
-
-def _child(root: Path, job: dict[str, object]) -> dict[str, float]:
-    import subprocess
-
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD, json.dumps(job)],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
-def before_after(before: Path | None, sizes: tuple[int, ...] = (1_000, 10_000)) -> list[Row]:
-    """Rows for this tree and `before`: brief length over the real threads, and per synthetic
-    size the deep analysis (prepare + offline narrative + assembly, best of 3) with the default
-    budget and with every comment, each with its process's peak RSS."""
-    import tempfile
-
-    trees = [("after", Path(__file__).resolve().parents[1])]
-    if before is not None:
-        trees.insert(0, ("before", before.resolve()))
-    rows: list[Row] = []
-    data_dir = shared_data_dir()
-    files = [str(p) for p in real_thread_files(data_dir)] if data_dir.is_dir() else []
-    for label, root in trees:
-        if files:
-            _progress(f"[bench offline] brief lengths, {label}")
-            r = _child(root, {"real": files, "synthetic": None})
-            n = f"{int(r['threads']):,}"
-            rows.append(
-                (label, "brief length median", n, f"{r['brief_median']:,.0f}", "chars", "", "")
-            )
-            rows.append((label, "brief length max", n, f"{r['brief_max']:,.0f}", "chars", "", ""))
-    with tempfile.TemporaryDirectory() as tmp:
-        for size in sizes:
-            path = Path(tmp) / f"synthetic_{size}.json"
-            path.write_text(json.dumps(thread_json(size, seed=0)))
-            for label, root in trees:
-                for how, budget in (("default budget", None), ("every comment", NAIVE_BUDGET)):
-                    _progress(f"[bench offline] {label}: {size:,} comments, {how}")
-                    r = _child(
-                        root, {"real": [], "synthetic": str(path), "runs": 3, "budget": budget}
-                    )
-                    what = f"analysis, {how} ({int(r['analysed']):,} analysed)"
-                    n = f"{int(r['comments']):,}"
-                    rows.append((label, what + " ms", n, _ms(r["analysis_s"]), "ms", "", ""))
-                    rows.append(
-                        (label, what + " peak RSS", n, f"{r['peak_rss_mib']:,.0f}", "MiB", "", "")
-                    )
-    return rows
-
-
 def compare_main(argv: list[str] | None = None) -> int:
-    """`python -m bench.offline_pipeline [--before PATH]`: the before/after table only."""
-    import argparse
+    """`python -m bench.offline_pipeline [--before [LABEL=]PATH ...]`: see bench.offline_compare."""
+    from bench.offline_compare import compare_main as run
 
-    parser = argparse.ArgumentParser(prog="python -m bench.offline_pipeline")
-    parser.add_argument("--before", type=Path, help="an older checkout of the repository")
-    args = parser.parse_args(argv)
-    print(machine())
-    print(format_table(before_after(args.before)))
-    return 0
+    return run(argv)
 
 
 if __name__ == "__main__":
