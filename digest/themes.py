@@ -33,7 +33,7 @@ from digest.vectors import (
     normalized,
     terms,
     tfidf,
-    top_terms,
+    top_normalized,
 )
 
 MAX_CLUSTERED = 200  # the highest-voted comments grouped; the rest join the nearest theme
@@ -166,7 +166,7 @@ def _merged(groups: list[_Group]) -> list[_Group]:
     thread about tool-call formats): merged, centroid linkage, the closest pair first (ties: the
     lowest indices)."""
     totals = [g.total() for g in groups]  # kept up to date: a merge adds the other's members
-    centres = [top_terms(normalized(t), CENTRE_TERMS) for t in totals]
+    centres = [top_normalized(t, CENTRE_TERMS) for t in totals]
     sims = {
         (i, j): cosine(centres[i], centres[j])
         for i in range(len(groups))
@@ -184,7 +184,7 @@ def _merged(groups: list[_Group]) -> list[_Group]:
         groups[i].total(totals[i], groups[j].members)  # as the merged group's centre() sums
         groups[i].members += groups[j].members
         alive.discard(j)
-        centres[i] = top_terms(normalized(totals[i]), CENTRE_TERMS)
+        centres[i] = top_normalized(totals[i], CENTRE_TERMS)
         for x in alive | {i}:
             sims.pop((min(j, x), max(j, x)), None)
         for x in alive - {i}:

@@ -13,6 +13,7 @@ Imported by digest.sentiment.make_scorer only (vaderSentiment loads its lexicon 
 from __future__ import annotations
 
 import string
+from functools import lru_cache
 
 from vaderSentiment.vaderSentiment import (
     BOOSTER_DICT,
@@ -32,6 +33,7 @@ def _negated(word_lower: str) -> bool:
     return word_lower in _NEGATE or "n't" in word_lower
 
 
+@lru_cache(maxsize=1 << 16)
 def _strip_punc_if_word(token: str) -> str:
     stripped = token.strip(string.punctuation)
     return token if len(stripped) <= 2 else stripped
@@ -68,17 +70,16 @@ class Analyzer(SentimentIntensityAnalyzer):  # type: ignore[misc]
         caps = sum(1 for w in words if w.isupper())
         is_cap_diff = 0 < len(words) - caps < len(words)
         lexicon = self.lexicon
-        sentiments: list[float] = []
         n = len(words)
+        sentiments: list[float] = [0] * n  # (VADER's 0 for a word without sentiment is an int)
         for i, low in enumerate(lows):
-            if low in BOOSTER_DICT or (i < n - 1 and low == "kind" and lows[i + 1] == "of"):
-                sentiments.append(0)
+            if low not in lexicon or low in BOOSTER_DICT:
                 continue
-            if low not in lexicon:
-                sentiments.append(0)
+            if i < n - 1 and low == "kind" and lows[i + 1] == "of":
                 continue
-            sentiments.append(self._valence(words, lows, i, is_cap_diff))
-        sentiments = self._but_check(words, sentiments)
+            sentiments[i] = self._valence(words, lows, i, is_cap_diff)
+        if "but" in lows:
+            sentiments = self._but_check(words, sentiments)
         scores: dict[str, float] = self.score_valence(sentiments, text)
         return scores
 

@@ -247,6 +247,20 @@ def top_terms(vec: Vector, n: int) -> Vector:
     return normalized(dict(kept))
 
 
+def top_normalized(vec: Vector, n: int) -> Vector:
+    """`top_terms(normalized(vec), n)`, dividing only the terms that may be among the n heaviest
+    (those within a billionth of the n-th heaviest weight: no lighter one rounds up to it)."""
+    if len(vec) <= n:
+        return normalized(vec)
+    values = vec.values()
+    norm = math.sqrt(sum(map(mul, values, values)))
+    if not norm:
+        return {}
+    near = sorted(values, reverse=True)[n - 1] * (1 - 1e-9)
+    scaled = {t: v / norm for t, v in vec.items() if v >= near}
+    return normalized(dict(sorted(scaled.items(), key=lambda tv: (-tv[1], tv[0]))[:n]))
+
+
 def normalized(vec: Vector) -> Vector:
     values = vec.values()
     norm = math.sqrt(sum(map(mul, values, values)))  # v * v for each, summed in order

@@ -34,7 +34,15 @@ from digest.sentiment import _REDDIT_LEXICON, make_scorer
 from digest.summary import MMR_LAMBDA, _Sentence, mmr
 from digest.text import Cue, folded
 from digest.text import sentences as split_sentences
-from digest.vectors import ClauseTerms, cosine, normalized, term_list, terms, top_terms
+from digest.vectors import (
+    ClauseTerms,
+    cosine,
+    normalized,
+    term_list,
+    terms,
+    top_normalized,
+    top_terms,
+)
 from tests.conftest import NO_DATA_REASON, REDDIT_DATA
 from tests.support.synthetic import thread_json
 
@@ -201,7 +209,7 @@ def _top_terms_sorted(vec: dict[str, float], n: int) -> dict[str, float]:
 @given(
     st.dictionaries(
         st.text(alphabet="abcde", min_size=1, max_size=4),
-        st.sampled_from([0.1, 0.25, 0.5]) | st.floats(0.001, 5.0),
+        st.sampled_from([0.1, 0.25, 0.5, 0.1 + 1e-17, 0.30000000000000004]) | st.floats(1e-9, 5.0),
         max_size=80,
     ),
     st.integers(1, 70),
@@ -209,6 +217,8 @@ def _top_terms_sorted(vec: dict[str, float], n: int) -> dict[str, float]:
 def test_top_terms_as_sorting_all(vec: dict[str, float], n: int) -> None:
     got = top_terms(vec, n)
     assert list(got.items()) == list(_top_terms_sorted(vec, n).items())
+    fused = top_normalized(vec, n)  # dividing only the heaviest terms
+    assert list(fused.items()) == list(_top_terms_sorted(normalized(vec), n).items())
 
 
 def _mmr_plain(pool: list[_Sentence], k: int) -> list[_Sentence]:
