@@ -194,9 +194,13 @@ def _merged(groups: list[_Group]) -> list[_Group]:
     return [g for k, g in enumerate(groups) if k in alive]
 
 
-def _name(group: _Group, docs: Sequence[_Doc], title_terms: set[str]) -> None:
-    """The terms most particular to the group: frequent in it, rare elsewhere, weighted by votes."""
-    inside = {id(d) for d in group.members}
+def _name(
+    group: _Group, docs: Sequence[_Doc], title_terms: set[str], held: Counter[str] | None = None
+) -> None:
+    """The terms most particular to the group: frequent in it, rare elsewhere, weighted by votes.
+
+    `held`: how many of `docs` hold each term (the group's members are some of them)."""
+    held = Counter(t for d in docs for t in d.bag) if held is None else held
     n_in, n_out = len(group.members), max(len(docs) - len(group.members), 1)
     count_in: Counter[str] = Counter()
     w_in: dict[str, float] = defaultdict(float)
@@ -204,10 +208,7 @@ def _name(group: _Group, docs: Sequence[_Doc], title_terms: set[str]) -> None:
         for t in d.bag:
             count_in[t] += 1
             w_in[t] += d.w
-    count_out: Counter[str] = Counter()
-    for d in docs:
-        if id(d) not in inside:
-            count_out.update(t for t in d.bag if t in count_in)
+    count_out = {t: held[t] - k for t, k in count_in.items()}  # the docs outside that hold it
     scored = []
     for t, k in count_in.items():
         words = t.split()
@@ -272,12 +273,8 @@ def _surface(term: str, members: Sequence[_Doc]) -> str:
     return min((caps or pool).items(), key=lambda fk: (-fk[1], fk[0].lower() != fk[0], fk[0]))[0]
 
 
-def mentions(sentence: str, group: _Group) -> bool:
-    bag, _ = terms(sentence)
-    return _mentions(set(bag), group)
-
-
-def _mentions(have: Container[str], group: _Group) -> bool:
+def mentions(have: Container[str], group: _Group) -> bool:
+    """Whether a sentence with these terms names the group."""
     return any(t in have for term in group.name_terms for t in (term, *term.split()))
 
 
@@ -304,7 +301,7 @@ def representative(
     for d in group.members:
         for sentence in texts.of(d.comment).normalized:
             said = literal.search(sentence)
-            if not said and not _mentions(texts.bag(sentence), group):
+            if not said and not mentions(texts.bag(sentence), group):
                 continue
             if not 20 <= len(sentence) <= 200 or len(sentence.split()) < 4 or "http" in sentence:
                 break  # the report would quote this sentence: not a good example
@@ -363,8 +360,9 @@ def find_themes(
     ]
     title_terms = set(terms(thread.post.title)[0])
     groups = _merged(groups)
+    held = Counter(t for d in clustered for t in d.bag)
     for g in groups:
-        _name(g, clustered, title_terms)
+        _name(g, clustered, title_terms, held)
     groups = [g for g in groups if g.name]
     groups.sort(key=lambda g: (-g.weight * math.sqrt(len(g.members)), g.name))
     chosen: list[_Group] = []
