@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from digest.clustering import cluster
 from digest.model import Comment, Thread
 from digest.mood import weight
 from digest.quotes import quote_about
@@ -43,6 +44,7 @@ JOIN_AT = 0.2  # similarity to a theme's centre for an unclustered comment to co
 GROUP_MERGE_AT = 0.2  # groups whose centres are this close are one topic
 CENTRE_TERMS = 60
 EXAMPLE_LIMIT = 140  # as long as the pipeline's theme examples
+EXAMPLES = 3  # comments cited for a theme
 _NOUN_ENDINGS = ("ship", "tion", "sion", "ness", "ity", "ment", "ance", "ence", "ism", "als")
 
 
@@ -104,61 +106,6 @@ def _docs(texts: ThreadText, comments: Sequence[Comment]) -> list[_Doc]:
             add(vec, own[parent], CONTEXT)
         d.vec = normalized(vec)
     return docs
-
-
-def _similarities(docs: Sequence[_Doc]) -> list[dict[int, float]]:
-    """Pairwise cosine similarities, through an inverted index (only pairs sharing a term)."""
-    index: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    for i, d in enumerate(docs):
-        for t, v in d.vec.items():
-            index[t].append((i, v))
-    sims: list[dict[int, float]] = [{} for _ in docs]
-    common = max(20, len(docs) // 4)
-    for postings in index.values():
-        # A term in a quarter of the comments says little about which belong together (its IDF
-        # is low) and would cost a product for every pair of them: left out.
-        if len(postings) < 2 or len(postings) > common:
-            continue
-        for k, (i, vi) in enumerate(postings):
-            row = sims[i]
-            for j, vj in postings[k + 1 :]:
-                row[j] = row.get(j, 0.0) + vi * vj
-    for i, row in enumerate(sims):  # symmetric
-        for j, s in list(row.items()):
-            if j > i:
-                sims[j][i] = s
-    return sims
-
-
-def cluster(docs: Sequence[_Doc]) -> list[list[int]]:
-    """Average-linkage agglomerative clustering, stopped at MERGE_AT (Lance–Williams updates on
-    a sparse similarity table; a heap with stale entries skipped)."""
-    sims = _similarities(docs)
-    size = [1] * len(docs)
-    members: dict[int, list[int]] = {i: [i] for i in range(len(docs))}
-    heap = [
-        (-s, i, j) for i, row in enumerate(sims) for j, s in row.items() if i < j and s >= MERGE_AT
-    ]
-    heapq.heapify(heap)
-    while heap:
-        negative, a, b = heapq.heappop(heap)
-        if -negative < MERGE_AT:
-            break
-        if a not in members or b not in members or sims[a].get(b) != -negative:
-            continue  # merged away, or updated since
-        na, nb = size[a], size[b]
-        members[a] += members.pop(b)
-        size[a] = na + nb
-        neighbours = (set(sims[a]) | set(sims[b])) - {a, b}
-        for x in neighbours:
-            s = (na * sims[a].get(x, 0.0) + nb * sims[b].get(x, 0.0)) / (na + nb)
-            sims[a][x] = sims[x][a] = s
-            sims[x].pop(b, None)
-            if s >= MERGE_AT:
-                heapq.heappush(heap, (-s, min(a, x), max(a, x)))
-        sims[a].pop(b, None)
-        sims[b] = {}
-    return sorted(members.values(), key=lambda m: min(m))
 
 
 def _merged(groups: list[_Group]) -> list[_Group]:
@@ -291,14 +238,23 @@ _NAME_WORD = re.compile(r"[^\W\d_]{3,}")
 def representative(
     thread: Thread, group: _Group, centre: Vector, texts: ThreadText | None = None
 ) -> list[str]:
-    """Ids of the group's best examples: comments whose first sentence naming the theme is a
-    whole sentence close to the theme's centre, the most upvoted first, one per author. A
-    sentence that says the name as written is preferred (the report quotes that sentence)."""
+    """Ids of the group's best examples (at least the EXAMPLES best): comments whose first
+    sentence naming the theme is a whole sentence close to the theme's centre, the most upvoted
+    first, one per author. A sentence that says the name as written is preferred (the report
+    quotes that sentence). Read by votes: once no comment left could score as high as the
+    EXAMPLES-th author's best (fit <= 1), the rest are not read."""
     texts = texts or thread_text(thread)
     weights, _ = idf(d.bag for d in group.members)
     literal = _literal(group.name)
     ranked: list[tuple[float, str]] = []
-    for d in group.members:
+    best: dict[object, float] = {}  # each author's best (each comment of a deleted account's)
+    for k, d in enumerate(sorted(group.members, key=lambda d: -d.w)):
+        if (
+            k % 16 == 0
+            and len(best) >= EXAMPLES
+            and (1.1 + 1e-9) * math.sqrt(d.w) < min(heapq.nlargest(EXAMPLES, best.values()))
+        ):
+            break
         for sentence in texts.of(d.comment).normalized:
             said = literal.search(sentence)
             if not said and not mentions(texts.bag(sentence), group):
@@ -310,6 +266,8 @@ def representative(
             ranked.append(
                 ((fit + 0.1) * math.sqrt(d.w) * question * (1.0 if said else 0.6), d.comment.id)
             )
+            key = (d.comment.author,) if d.comment.author is not None else ("", d.comment.id)
+            best[key] = max(best.get(key, 0.0), ranked[-1][0])
             break  # the comment's first sentence that names the theme
     ranked.sort(key=lambda r: (-r[0], r[1]))
     out: list[str] = []
@@ -355,7 +313,7 @@ def find_themes(
     clustered, rest = ranked_docs[:MAX_CLUSTERED], ranked_docs[MAX_CLUSTERED:]
     groups = [
         _Group([clustered[i] for i in m])
-        for m in cluster(clustered)
+        for m in cluster([d.vec for d in clustered], MERGE_AT)
         if len(m) >= 2 and len({clustered[i].comment.author for i in m}) >= 2
     ]
     title_terms = set(terms(thread.post.title)[0])
@@ -392,7 +350,7 @@ def find_themes(
                     f"{'s' if analysed != 1 else ''}{_tone(g.members, stances)}; the most "
                     f"upvoted of them is by {_who(top.author)} ({points(top.score)})."
                 ),
-                comment_ids=tuple(examples[:3]),
+                comment_ids=tuple(examples[:EXAMPLES]),
                 examples=tuple(
                     quote_about(thread, thread.by_id[cid], g.name, EXAMPLE_LIMIT)
                     for cid in examples[:2]

@@ -5,7 +5,8 @@ second). No timings here: each shortcut is checked against the plain computation
 - VADER read faster (digest.vader) scores as vaderSentiment does;
 - a pattern's hint (digest.text.Cue) never hides a match: every string the pattern matches, and
   real comments, get the pattern's own answer;
-- terms with a clause memo, top_terms, MMR and the summary's labels as the long way has them.
+- terms with a clause memo, top_terms, MMR, theme examples and the summary's labels as the long
+  way has them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,11 +26,13 @@ from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentimentIntensityAnalyz
 
 import digest.mood as mood
 import digest.sentences as sentences
+import digest.themes as themes
 from adapters.reddit_source.thread_json import thread_from_json_text
 from digest.labels import capitalized, is_most_upvoted, is_widely_shared, upvote_rank
 from digest.model import Thread
 from digest.offline import OfflineAnalyzer, _summary_labels
 from digest.pipeline import DigestEngine
+from digest.quotes import own_sentences
 from digest.report import Depth
 from digest.sentiment import _REDDIT_LEXICON, make_scorer
 from digest.summary import MMR_LAMBDA, _Sentence, mmr
@@ -37,9 +41,11 @@ from digest.text import sentences as split_sentences
 from digest.vectors import (
     ClauseTerms,
     cosine,
+    idf,
     normalized,
     term_list,
     terms,
+    tfidf,
     top_normalized,
     top_terms,
 )
@@ -275,6 +281,49 @@ def test_summary_labels_as_digest_labels_says() -> None:
     threads = [*REAL, *(_synthetic(n, seed=n) for n in (1, 9, 120, 700))]
     for thread in threads:
         assert _summary_labels(thread, list(thread.comments)) == _labels_plain(thread)
+
+
+def _representative_plain(
+    thread: Thread, group: Any, centre: dict[str, float], texts: Any = None
+) -> list[str]:
+    """Theme examples as they were read before: every member, no early stop."""
+    weights, _ = idf(d.bag for d in group.members)
+    literal = themes._literal(group.name)
+    ranked: list[tuple[float, str]] = []
+    for d in group.members:
+        for raw in own_sentences(d.comment.body):
+            sentence = " ".join(raw.split())
+            said = literal.search(sentence)
+            if not said and not themes.mentions(set(terms(sentence)[0]), group):
+                continue
+            if not 20 <= len(sentence) <= 200 or len(sentence.split()) < 4 or "http" in sentence:
+                break
+            fit = cosine(tfidf(Counter(terms(sentence)[0]), weights), centre)
+            question = 0.5 if sentence.rstrip().endswith("?") else 1.0
+            ranked.append(
+                ((fit + 0.1) * math.sqrt(d.w) * question * (1.0 if said else 0.6), d.comment.id)
+            )
+            break
+    ranked.sort(key=lambda r: (-r[0], r[1]))
+    out: list[str] = []
+    authors: set[str | None] = set()
+    for _, cid in ranked:
+        author = thread.by_id[cid].author
+        if author is not None and author in authors:
+            continue
+        authors.add(author)
+        out.append(cid)
+    return out
+
+
+def test_theme_examples_read_by_votes_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    threads = [*REAL, _synthetic(3000, seed=4), _synthetic(800, seed=5)]
+    for thread in threads:
+        comments = list(thread.comments)
+        fast = themes.find_themes(thread, comments, 6)
+        with monkeypatch.context() as m:
+            m.setattr(themes, "representative", _representative_plain)
+            assert themes.find_themes(thread, comments, 6) == fast
 
 
 def test_cosine_sums_in_order() -> None:
