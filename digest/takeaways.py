@@ -8,6 +8,7 @@ a question never is, and neither is a joke or a comment readers voted down.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -84,6 +85,7 @@ def _kind(flat: str) -> str | None:
 
 _VERB = {"warning": "warns", "recipe": "shares a recipe", "advice": "advises"}
 _WORTH = {"recipe": 1.3, "warning": 1.15, "advice": 1.0}
+_MOST = max(_WORTH.values())
 
 
 def find_takeaways(
@@ -93,17 +95,32 @@ def find_takeaways(
     stances: Mapping[str, str] | None = None,
 ) -> tuple[Takeaway, ...]:
     """Up to `limit` takeaways, one per comment and per author, the best-voted and most concrete
-    first."""
+    first.
+
+    Comments are read by votes: once none left could outscore the `limit`-th author's best
+    takeaway (a recipe is worth the most), the rest are not read."""
     stances = stances or {}
     texts = thread_text(thread)
     found: list[tuple[float, str, str, str]] = []
-    for c in comments:
-        if not c.has_text or c.score < 1 or stances.get(c.id) == "humorous":
+    best: dict[object, float] = {}  # each author's best (each comment of a deleted account's)
+    readable = [c for c in comments if c.has_text and c.score >= 1]
+    for k, c in enumerate(sorted(readable, key=lambda c: -weight(c))):
+        votes = math.sqrt(weight(c))
+        if (
+            k % 16 == 0
+            and 0 < limit <= len(best)
+            and votes * _MOST < min(heapq.nlargest(limit, best.values()))
+        ):
+            break
+        if stances.get(c.id) == "humorous":
             continue
         for flat in texts.of(c).normalized:
             what = _kind(flat)
             if what is not None:
-                found.append((math.sqrt(weight(c)) * _WORTH[what], c.id, what, flat))
+                found.append((votes * _WORTH[what], c.id, what, flat))
+                author = thread.by_id[c.id].author
+                key = (author,) if author is not None else ("", c.id)
+                best[key] = max(best.get(key, 0.0), found[-1][0])
                 break  # a comment's first piece of advice
     found.sort(key=lambda f: (-f[0], f[1]))
     out: list[Takeaway] = []

@@ -5,8 +5,8 @@ second). No timings here: each shortcut is checked against the plain computation
 - VADER read faster (digest.vader) scores as vaderSentiment does;
 - a pattern's hint (digest.text.Cue) never hides a match: every string the pattern matches, and
   real comments, get the pattern's own answer;
-- terms with a clause memo, top_terms, MMR, theme examples and the summary's labels as the long
-  way has them.
+- terms with a clause memo, top_terms, MMR, theme examples, takeaways and the summary's labels
+  as the long way has them.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from vaderSentiment.vaderSentiment import BOOSTER_DICT, SentimentIntensityAnalyz
 
 import digest.mood as mood
 import digest.sentences as sentences
+import digest.takeaways as takeaways
 import digest.themes as themes
 from adapters.reddit_source.thread_json import thread_from_json_text
 from digest.labels import capitalized, is_most_upvoted, is_widely_shared, upvote_rank
@@ -324,6 +325,41 @@ def test_theme_examples_read_by_votes_are_the_same(monkeypatch: pytest.MonkeyPat
         with monkeypatch.context() as m:
             m.setattr(themes, "representative", _representative_plain)
             assert themes.find_themes(thread, comments, 6) == fast
+
+
+def _takeaways_plain(thread: Thread, limit: int, stances: dict[str, str]) -> list[str]:
+    """Takeaways as they were read before: every comment (the ids and sentences, in order)."""
+    found = []
+    for c in thread.comments:
+        if not c.has_text or c.score < 1 or stances.get(c.id) == "humorous":
+            continue
+        for raw in own_sentences(c.body):
+            what = takeaways.kind(raw)
+            if what is not None:
+                found.append((math.sqrt(mood.weight(c)) * takeaways._WORTH[what], c.id, raw))
+                break
+    found.sort(key=lambda f: (-f[0], f[1]))
+    out: list[str] = []
+    authors: set[str | None] = set()
+    for _, cid, raw in found:
+        author = thread.by_id[cid].author
+        if author is not None and author in authors:
+            continue
+        authors.add(author)
+        out.append(f"{cid}: {' '.join(raw.split())}")
+        if len(out) == limit:
+            break
+    return out
+
+
+def test_takeaways_read_by_votes_are_the_same() -> None:
+    for thread in [*REAL, _synthetic(3000, seed=6), _synthetic(500, seed=7)]:
+        stances = {c.id: "humorous" for c in thread.comments[::7]}
+        for limit in (1, 3, 5):
+            got = takeaways.find_takeaways(thread, list(thread.comments), limit, stances)
+            said = [f"{q.comment_id}: {q.text}" for t in got if (q := t.quote) is not None]
+            assert len(said) == len(got)
+            assert said == _takeaways_plain(thread, limit, stances)
 
 
 def test_cosine_sums_in_order() -> None:
