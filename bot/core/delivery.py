@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, assert_never
 
 from bot.chat import ChannelTarget, Delivery, MessageRef, Target, ThreadTarget
+from bot.jobs import DigestJob, FlagJob, Job, ScheduledJob, WatchJob
 from bot.storage import JobRow
 
 if TYPE_CHECKING:
@@ -16,35 +17,41 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def target_for(job: JobRow) -> Target:
-    p = job.payload
-    if job.kind == "flag":
-        parent = MessageRef(p["platform"], p["channel_id"], p["message_id"], p.get("thread_id"))
-        return ThreadTarget(parent)
-    return ChannelTarget(p["channel_id"], p.get("reply_token") if job.kind == "digest" else None)
+def target_for(job: Job) -> Target:
+    """Where a job's post goes: under the flagged message, or in the channel (answering the
+    asker's request when there was one)."""
+    match job:
+        case FlagJob():
+            return ThreadTarget(job.message)
+        case DigestJob():
+            return ChannelTarget(job.channel_id, job.reply_token)
+        case WatchJob() | ScheduledJob():
+            return ChannelTarget(job.channel_id)
+        case _:
+            assert_never(job)
 
 
 async def deliver(
-    core: Core, job: JobRow, delivery: Delivery, *, post_id: str | None, focus: str | None,
+    core: Core, row: JobRow, job: Job, delivery: Delivery, *, post_id: str | None, focus: str | None,
     thread_posts: Sequence[str],
 ) -> None:  # fmt: skip
     """Post exactly once: the intent is recorded before posting and what the post created
     right after it; a later attempt reuses that, or looks first. A lookup that cannot be
     made (LookupUnavailable) fails the attempt: it is retried later, never posted blindly."""
-    chat = core.chats[job.payload["platform"]]
+    chat = core.chats[job.platform]
     target = target_for(job)
-    refs: list[MessageRef] | None = job.result if job.post_attempted else None
-    if not refs and job.post_attempted:
-        refs = await chat.find_posted(target, job.key)
+    refs: list[MessageRef] | None = row.result if row.post_attempted else None
+    if not refs and row.post_attempted:
+        refs = await chat.find_posted(target, row.key)
         if refs:
-            log.info("job %s had posted before a restart; not posting again", job.key)
+            log.info("job %s had posted before a restart; not posting again", row.key)
     if not refs:
-        await core.storage.mark_posting(job.key, job.claim_token)
-        refs = await chat.post(target, delivery, idempotency_key=job.key)
-        await core.storage.record_post_result(job.key, refs, job.claim_token)
+        await core.storage.mark_posting(row.key, row.claim_token)
+        refs = await chat.post(target, delivery, idempotency_key=row.key)
+        await core.storage.record_post_result(row.key, refs, row.claim_token)
     await core.storage.finish_job(
-        job.key, refs, post_id=post_id, focus_comment_id=focus, thread_posts=thread_posts,
-        token=job.claim_token,
+        row.key, refs, post_id=post_id, focus_comment_id=focus, thread_posts=thread_posts,
+        token=row.claim_token,
     )  # fmt: skip
 
 

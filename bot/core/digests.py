@@ -13,8 +13,10 @@ from bot.chat import Delivery
 from bot.core.answers import UserFacing
 from bot.core.delivery import deliver
 from bot.flags import offered_emoji
+from bot.jobs import DigestJob, FlagJob, SavedFile, WatchJob
 from bot.ports import ThreadRef
 from bot.storage import JobRow
+from bot.thread_ref import ShareLink
 from digest import codec
 from digest.model import Thread
 from digest.pipeline import DigestEngine
@@ -96,40 +98,45 @@ class Digests:
             )
         return report, text
 
-    async def _resolve(self, target: str) -> ThreadRef:
-        if target.startswith("t3_"):
-            return ThreadRef(target[3:])
-        return await self.core.source.resolve(target)
-
-    async def run(self, job: JobRow) -> None:
+    async def run(self, row: JobRow, job: DigestJob | FlagJob | WatchJob) -> None:
+        """A digest asked for, a flag's deep analysis or a watched thread's brief: analysed
+        (once: a report saved before a crash is reused) and posted."""
         core = self.core
-        p = job.payload
-        depth = Depth(p.get("depth", "brief"))
-        settings = await core.server_settings(p["platform"], p["server_id"])
+        match job:
+            case DigestJob():
+                depth, header = job.depth, None
+            case FlagJob():
+                depth, header = Depth.DEEP, None
+            case WatchJob():
+                depth, header = Depth.BRIEF, job.header
+        settings = await core.server_settings(job.platform, job.server_id)
         report: Report
-        if job.report is not None:  # analysed before a crash: not redone
-            report = await asyncio.to_thread(codec.loads, Report, job.report)
+        if row.report is not None:  # analysed before a crash: not redone
+            report = await asyncio.to_thread(codec.loads, Report, row.report)
         else:
             thread: Thread | None = None
-            if p.get("path") is not None:  # typed at the terminal (see Requests), never a chat's
-                if core.files is None:
-                    raise UserFacing("Saved thread files can only be read at the terminal.")
-                thread = await core.files.read(p["path"])
-                ref = ThreadRef(thread.post.id)
-            else:
-                ref = await self._resolve(p["target"])
+            match job.thread:
+                case SavedFile(path):  # typed at the terminal (see Requests), never a chat's
+                    if core.files is None:
+                        raise UserFacing("Saved thread files can only be read at the terminal.")
+                    thread = await core.files.read(path)
+                    ref = ThreadRef(thread.post.id)
+                case ShareLink(url):  # only Reddit knows where it leads
+                    ref = await core.source.resolve(url)
+                case ThreadRef():
+                    ref = job.thread
             report, text = await self.report_for(
-                p["platform"], p["server_id"], ref, depth, settings,
-                nsfw_ok=p.get("nsfw_ok", True), thread=thread,
+                job.platform, job.server_id, ref, depth, settings, nsfw_ok=job.nsfw_ok,
+                thread=thread,
             )  # fmt: skip
-            await core.storage.save_job_report(job.key, text, job.claim_token)
+            await core.storage.save_job_report(row.key, text, row.claim_token)
         post_id = report.thread.id
         # Under a brief digest in a channel, the server's own flag: one click asks for depth.
-        offer = job.kind != "flag" and report.depth is Depth.BRIEF
+        offer = not isinstance(job, FlagJob) and report.depth is Depth.BRIEF
         delivery = Delivery(
             report=report,
-            header=p.get("header"),
+            header=header,
             offer_emoji=offered_emoji(settings["flag-emoji"]) if offer else None,
         )
-        await deliver(core, job, delivery, post_id=post_id, focus=report.focus_comment_id,
+        await deliver(core, row, job, delivery, post_id=post_id, focus=report.focus_comment_id,
                       thread_posts=[post_id])  # fmt: skip

@@ -1,16 +1,18 @@
-"""Where a job runs: claimed (with a lease its heartbeat renews), run by its kind, retried with
-back-off after a failure of its own, given up after too many, and its failure told once."""
+"""Where a job runs: claimed (with a lease its heartbeat renews), read into its typed kind
+(bot/jobs/), run by that type, retried with back-off after a failure of its own, given up after
+too many, and its failure told once."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, assert_never
 
 from bot.chat import ChannelTarget, EphemeralTarget, LookupUnavailable, PostRefused, Target
 from bot.core.answers import GaveUp, GaveUpUnsure
 from bot.core.delivery import target_for, tell
+from bot.jobs import DigestJob, FlagJob, Job, ScheduledJob, UnreadableJob, WatchJob, read_job
 from bot.ports import RateLimited, RedditUnavailable
 from bot.storage import ClaimLost, JobRow
 from digest import codec
@@ -22,7 +24,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_JOB_NAMES = {"scheduled": "scheduled digest", "watch": "watched thread's digest"}
+# How a failure posted in the channel names the job (a job someone asked for is told to them).
+_NAMES: dict[type[Job], str] = {
+    ScheduledJob: "scheduled digest",
+    WatchJob: "watched thread's digest",
+}
 
 
 class Jobs:
@@ -34,101 +40,111 @@ class Jobs:
     async def run_one(self) -> JobRow | None:
         """Claim and run the next due job; returns it (as finished) or None if none was due."""
         core = self.core
-        job = await core.storage.claim_job(
+        row = await core.storage.claim_job(
             lease=core.config.job_lease,
             max_attempts=core.config.max_attempts,
             max_interruptions=core.config.max_interruptions,
             exclude=sorted(self.running_keys),
         )
-        if job is None:
+        if row is None:
             return None
-        if job.gave_up:  # tried too often (and perhaps the job is what kills the process)
-            await self._give_up(job)
-            return job
-        self.running += 1
-        self.running_keys.add(job.key)
         try:
-            await self._run(job)
+            job = read_job(row.kind, row.payload)
+        except UnreadableJob as exc:
+            log.error("job %s cannot be run: %s", row.key, exc.user_message)
+            if not row.gave_up:
+                await core.storage.fail_job(
+                    row.key, exc.user_message, retry_at=None, token=row.claim_token
+                )
+            return await self._done(row)
+        if row.gave_up:  # tried too often (and perhaps the job is what kills the process)
+            await self._give_up(row, job)
+            return row
+        self.running += 1
+        self.running_keys.add(row.key)
+        try:
+            await self._run(row, job)
         except ClaimLost:
-            log.warning("job %s: its claim lapsed and another run took it over", job.key)
+            log.warning("job %s: its claim lapsed and another run took it over", row.key)
         except Exception as exc:  # the job failed; it is retried or given up, never lost
             try:
-                await self._failed(job, exc)
+                await self._failed(row, job, exc)
             except Exception:
                 # The bookkeeping failed too (a database locked for long?): the claim lapses
                 # and a worker takes the job again, counting the attempt.
-                log.exception("job %s: could not record its failure", job.key)
+                log.exception("job %s: could not record its failure", row.key)
         finally:
             self.running -= 1
-            self.running_keys.discard(job.key)
-        done = await core.storage.job(job.key)
-        if done is not None and core.on_job_done is not None:
-            core.on_job_done(done)
+            self.running_keys.discard(row.key)
+        return await self._done(row)
+
+    async def _done(self, row: JobRow) -> JobRow | None:
+        done = await self.core.storage.job(row.key)
+        if done is not None and self.core.on_job_done is not None:
+            self.core.on_job_done(done)
         return done
 
-    async def _run(self, job: JobRow) -> None:
-        if job.kind in ("digest", "flag", "watch"):
-            await self.core.digests.run(job)
-        elif job.kind == "scheduled":
-            await self.core.scheduler.run(job)
-        else:
-            await self.core.storage.fail_job(
-                job.key, f"unknown job kind {job.kind}", retry_at=None, token=job.claim_token
-            )
+    async def _run(self, row: JobRow, job: Job) -> None:
+        match job:
+            case DigestJob() | FlagJob() | WatchJob():
+                await self.core.digests.run(row, job)
+            case ScheduledJob():
+                await self.core.scheduler.run(row, job)
+            case _:
+                assert_never(job)
 
-    async def _give_up(self, job: JobRow) -> None:
+    async def _give_up(self, row: JobRow, job: Job) -> None:
         """A job out of attempts. If it had begun posting, its post may be out: then it is done,
         not failed (the asker must not hear "failed" under their digest)."""
         core = self.core
-        if job.post_attempted:
-            chat = core.chats.get(job.payload.get("platform", ""))
+        if row.post_attempted:
+            chat = core.chats.get(job.platform)
             try:
-                refs = job.result or (
-                    await chat.find_posted(target_for(job), job.key) if chat else None
+                refs = row.result or (
+                    await chat.find_posted(target_for(job), row.key) if chat else None
                 )
             except Exception as exc:  # cannot look: say so, never claim it failed
-                log.warning("job %s given up; cannot check whether it posted: %s", job.key, exc)
+                log.warning("job %s given up; cannot check whether it posted: %s", row.key, exc)
                 await self._tell_failure(job, GaveUpUnsure())
                 return
             if refs:
-                log.warning("job %s given up after its post went out: recorded as done", job.key)
+                log.warning("job %s given up after its post went out: recorded as done", row.key)
                 post_id = None
-                if job.report is not None and job.kind != "scheduled":  # 🔍 on it still works
-                    report = await asyncio.to_thread(codec.loads, Report, job.report)
+                if row.report is not None and not isinstance(job, ScheduledJob):  # a flag works
+                    report = await asyncio.to_thread(codec.loads, Report, row.report)
                     post_id = report.thread.id
-                await core.storage.finish_job(job.key, refs, post_id=post_id)
+                await core.storage.finish_job(row.key, refs, post_id=post_id)
                 return
-        log.error("job %s given up: %s", job.key, job.error)
+        log.error("job %s given up: %s", row.key, row.error)
         await self._tell_failure(job, GaveUp())
 
-    async def _failed(self, job: JobRow, exc: Exception) -> None:
+    async def _failed(self, row: JobRow, job: Job, exc: Exception) -> None:
         core = self.core
         permanent = isinstance(exc, DigestError | RecursionError) and not isinstance(
             exc, RateLimited | RedditUnavailable | LookupUnavailable
         )
         if not isinstance(exc, DigestError):
-            log.error("job %s failed (attempt %d)", job.key, job.attempts, exc_info=exc)
-        if not permanent and job.attempts < core.config.max_attempts:
-            delay = timedelta(seconds=30 * 2 ** (job.attempts - 1))
+            log.error("job %s failed (attempt %d)", row.key, row.attempts, exc_info=exc)
+        if not permanent and row.attempts < core.config.max_attempts:
+            delay = timedelta(seconds=30 * 2 ** (row.attempts - 1))
             if isinstance(exc, RateLimited) and exc.reset_at is not None:
                 delay = max(delay, exc.reset_at - core.clock())
             await core.storage.fail_job(
-                job.key, repr(exc), retry_at=core.clock() + delay, token=job.claim_token
+                row.key, repr(exc), retry_at=core.clock() + delay, token=row.claim_token
             )
             return
         if not await core.storage.fail_job(
-            job.key, repr(exc), retry_at=None, token=job.claim_token
+            row.key, repr(exc), retry_at=None, token=row.claim_token
         ):
             return  # another run holds it now
-        sub_id = job.payload.get("subscription_id")
-        if isinstance(exc, PostRefused) and isinstance(sub_id, int):
+        if isinstance(exc, PostRefused) and isinstance(job, ScheduledJob | WatchJob):
             # Every later run would be refused too, after paying for its digests: pause it;
             # /subscriptions shows it paused and /resume brings it back once fixed.
-            await core.storage.set_paused(sub_id, True, reason=exc.user_message)
-            log.warning("subscription #%s paused: %s", sub_id, exc.user_message)
+            await core.storage.set_paused(job.subscription_id, True, reason=exc.user_message)
+            log.warning("subscription #%s paused: %s", job.subscription_id, exc.user_message)
         await self._tell_failure(job, exc)
 
-    async def _tell_failure(self, job: JobRow, exc: Exception) -> None:
+    async def _tell_failure(self, job: Job, exc: Exception) -> None:
         """Say once that a job failed for good: to the asker, or else in the channel."""
         if isinstance(exc, DigestError):
             message = exc.user_message
@@ -138,18 +154,20 @@ class Jobs:
             message = (
                 "The digest could not be made because of an error on our side; it has been logged."
             )
-        p = job.payload
-        platform, channel = p.get("platform", ""), p.get("channel_id")
-        if not channel:
-            return
-        if p.get("user_id"):
-            target: Target = EphemeralTarget(channel, p["user_id"], p.get("reply_token"))
-        elif isinstance(exc, PostRefused):
-            return  # the channel refuses our posts; the subscription says why when listed
-        else:
-            target = ChannelTarget(channel)
-            message = f"A {_JOB_NAMES.get(job.kind, 'digest')} could not be posted: {message}"
-        await tell(self.core, platform, target, message)
+        target: Target
+        match job:
+            case DigestJob():
+                target = EphemeralTarget(job.channel_id, job.user_id, job.reply_token)
+            case FlagJob():
+                target = EphemeralTarget(job.channel_id, job.user_id, None)
+            case WatchJob() | ScheduledJob():
+                if isinstance(exc, PostRefused):
+                    return  # the channel refuses our posts; the subscription says why when listed
+                target = ChannelTarget(job.channel_id)
+                message = f"A {_NAMES[type(job)]} could not be posted: {message}"
+            case _:
+                assert_never(job)
+        await tell(self.core, job.platform, target, message)
 
     async def describe(self) -> str:
         jobs = await self.core.storage.jobs()

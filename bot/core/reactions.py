@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from bot.chat import Reaction
 from bot.core.answers import ago
 from bot.flags import DEEP_NOT_POSSIBLE, flag_target, is_flag
+from bot.jobs import FlagJob, job_payload
 from bot.ratelimit import RateLimiter
 from bot.replies import SOMETHING_WENT_WRONG
 from digest.text import plural
@@ -74,21 +75,14 @@ class Reactions:
                     f"Noted: the deep analysis starts once {plural(threshold, 'person', 'people')} ask for it "
                     f"({count} so far)."
                 )
-            created = await core.storage.add_job(
-                f"flag:{ref.key}:deep",
-                "flag",
-                {
-                    "platform": ref.platform,
-                    "server_id": reaction.server_id,
-                    "channel_id": ref.channel_id,
-                    "message_id": ref.message_id,
-                    "thread_id": ref.thread_id,
-                    "user_id": reaction.user_id,
-                    "target": target,
-                    "depth": "deep",
-                    "nsfw_ok": reaction.channel_nsfw,
-                },
+            job = FlagJob(
+                message=ref,
+                server_id=reaction.server_id,
+                user_id=reaction.user_id,
+                thread=target,
+                nsfw_ok=reaction.channel_nsfw,
             )
+            created = await core.storage.add_job(f"flag:{ref.key}:deep", job.KIND, job_payload(job))
         finally:
             if not created:
                 self.flag_limit.release(who)

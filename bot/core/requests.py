@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, assert_never
+from typing import TYPE_CHECKING, assert_never
 
 from bot.chat import Reply, Request
 from bot.commands import (
@@ -26,9 +26,11 @@ from bot.commands import (
     parse_command,
 )
 from bot.core.answers import UserFacing, ago
+from bot.jobs import DigestJob, SavedFile, UnreadableJob, job_payload, read_job
+from bot.ports import ThreadRef
 from bot.ratelimit import RateLimiter
 from bot.replies import SOMETHING_WENT_WRONG
-from bot.thread_ref import parse_thread_text
+from bot.thread_ref import ShareLink, parse_thread_text
 from digest.errors import DigestError
 from digest.report import Depth
 
@@ -121,40 +123,44 @@ class Requests:
         self, request: Request, cmd: DigestCmd, settings: dict[str, str]
     ) -> tuple[bool, str | None]:
         """(whether a job was created, what to answer)."""
-        depth = cmd.depth or Depth(settings["default-depth"])
-        payload: dict[str, Any] = {
-            "platform": request.platform,
-            "server_id": request.server_id,
-            "channel_id": request.channel_id,
-            "user_id": request.user_id,
-            "reply_token": request.reply_token,
-            "target": cmd.target,
-            "depth": depth.value,
-            "nsfw_ok": request.channel_nsfw,
-        }
         # A URL or id is checked now, so a typo is answered at once; share links are resolved
         # by the job (they need I/O). A file on the host is read only for the person at the
         # host's terminal: from a chat, a path is refused like any other non-link, so nobody
         # learns which files exist.
+        thread: ThreadRef | ShareLink | SavedFile
         try:
-            parse_thread_text(cmd.target)
+            thread = parse_thread_text(cmd.target)
         except DigestError:
             if not (request.at_terminal and self.core.files is not None):
                 raise
-            payload["path"] = cmd.target
+            thread = SavedFile(cmd.target)
+        job = DigestJob(
+            platform=request.platform,
+            server_id=request.server_id,
+            channel_id=request.channel_id,
+            user_id=request.user_id,
+            thread=thread,
+            depth=cmd.depth or Depth(settings["default-depth"]),
+            nsfw_ok=request.channel_nsfw,
+            reply_token=request.reply_token,
+        )
         key = f"digest:{request.platform}:{request.channel_id}:{request.reply_token or uuid.uuid4().hex}"
-        if not await self.core.storage.add_job(key, "digest", payload, urgent=True):
-            return False, await self._existing_job(key, payload)
+        if not await self.core.storage.add_job(key, job.KIND, job_payload(job), urgent=True):
+            return False, await self._existing_job(key, job)
         self.core.wake.jobs_ready.set()
         return True, None  # the digest itself is the answer
 
-    async def _existing_job(self, key: str, payload: dict[str, Any]) -> str | None:
+    async def _existing_job(self, key: str, job: DigestJob) -> str | None:
         """The job key exists: the same request delivered again (a platform retry, a replay) is
         done once, quietly; a different request under a used key is said, never dropped."""
-        existing = await self.core.storage.job(key)
-        if existing is not None and all(
-            existing.payload.get(k) == payload.get(k) for k in ("user_id", "target", "depth")
-        ):
+        row = await self.core.storage.job(key)
+        try:
+            existing = read_job(row.kind, row.payload) if row is not None else None
+        except UnreadableJob:
+            existing = None
+        if isinstance(existing, DigestJob) and (existing.user_id, existing.thread, existing.depth) == (
+            job.user_id, job.thread, job.depth
+        ):  # fmt: skip
             log.info("request %s arrived again; it is queued or done already", key)
             return None
         log.error("job key %s already used by another request; this one was not queued", key)

@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot.chat import Bundle, ChannelTarget, Delivery
 from bot.core.answers import UserFacing, ago
 from bot.core.delivery import deliver, tell
+from bot.jobs import ScheduledJob, job_payload
 from bot.ports import ListingSort, RateLimited, RedditUnavailable, SourceError, ThreadRef, TopPeriod
-from bot.schedule import Schedule
+from bot.specs import ScheduleSpec, names, spec_of
 from bot.storage import JobRow, SubscriptionRow
 from digest import codec
-from digest.model import Post
 from digest.report import Depth
 
 if TYPE_CHECKING:
@@ -36,7 +35,10 @@ class Scheduler:
         now = core.clock()
         queued = 0
         for sub in await core.storage.due_subscriptions(now):
-            schedule = Schedule.from_text(sub.spec["schedule"])
+            spec = spec_of(sub)
+            if not isinstance(spec, ScheduleSpec):
+                continue  # due runs are only ever scheduled subscriptions'
+            schedule = spec.timing()
             due_at = sub.next_run_at or now
             latest = schedule.last_at_or_before(now) or due_at
             next_run = schedule.next_after(now)
@@ -50,14 +52,10 @@ class Scheduler:
                     f"Late: this digest was due at {latest:%Y-%m-%d %H:%M} UTC "
                     f"({ago(now - latest)} ago) while the bot was down."
                 )
+            job = _run_of(sub, note)
             created = await core.storage.schedule_due(
-                sub.id,
-                f"sched:{sub.id}:{latest.isoformat()}",
-                "scheduled",
-                {"platform": sub.platform, "subscription_id": sub.id, "late_note": note,
-                 "channel_id": sub.channel_id, "server_id": sub.server_id},
-                next_run_at=next_run,
-                ran_at=now,
+                sub.id, f"sched:{sub.id}:{latest.isoformat()}", job.KIND, job_payload(job),
+                next_run_at=next_run, ran_at=now,
             )  # fmt: skip
             queued += int(created)
         if queued:
@@ -68,30 +66,30 @@ class Scheduler:
         """Queue a run of a subscription now (the console's `:run`)."""
         core = self.core
         sub = await core.storage.subscription(sub_id)
-        if sub is None or sub.kind != "schedule":
+        if sub is None or not isinstance(spec_of(sub), ScheduleSpec):
             return False
         now = core.clock()
+        job = _run_of(sub, None)
         await core.storage.add_job(
-            f"sched:{sub.id}:manual:{now.isoformat()}",
-            "scheduled",
-            {"platform": sub.platform, "subscription_id": sub.id, "late_note": None,
-             "channel_id": sub.channel_id, "server_id": sub.server_id},
-        )  # fmt: skip
+            f"sched:{sub.id}:manual:{now.isoformat()}", job.KIND, job_payload(job)
+        )
         core.wake.jobs_ready.set()
         return True
 
     async def describe_next_runs(self) -> str:
         now = self.core.clock()
         lines = []
-        for sub in await self.core.storage.subscriptions(kind="schedule"):
-            schedule = Schedule.from_text(sub.spec["schedule"])
-            names = ", ".join(f"r/{n}" for n in sub.spec["subreddits"])
+        for sub in await self.core.storage.subscriptions(kind=ScheduleSpec.KIND):
+            spec = spec_of(sub)
+            if not isinstance(spec, ScheduleSpec):
+                continue
+            schedule, listed = spec.timing(), names(spec)
             if sub.paused or sub.next_run_at is None:
                 why = f" ({sub.paused_reason})" if sub.paused and sub.paused_reason else ""
-                lines.append(f"#{sub.id} {names}: paused{why}")
+                lines.append(f"#{sub.id} {listed}: paused{why}")
                 continue
             lines.append(
-                f"#{sub.id} {names}: {schedule.describe()} — next run "
+                f"#{sub.id} {listed}: {schedule.describe()} — next run "
                 f"{sub.next_run_at:%Y-%m-%d %H:%M} UTC (in {ago(sub.next_run_at - now)})"
             )
         return (
@@ -99,37 +97,39 @@ class Scheduler:
             or "No scheduled subscriptions. Try: /subscribe r/selfhosted daily 09:00"
         )
 
-    async def run(self, job: JobRow) -> None:
+    async def run(self, row: JobRow, job: ScheduledJob) -> None:
         """A scheduled run: the subscription's top threads, each digested, in one bundle."""
         core = self.core
-        p = job.payload
-        sub = await core.storage.subscription(p["subscription_id"])
-        if sub is None:
-            await core.storage.finish_job(job.key, [], post_id=None, token=job.claim_token)
+        sub = await core.storage.subscription(job.subscription_id)
+        spec = spec_of(sub) if sub is not None else None
+        if sub is None or not isinstance(spec, ScheduleSpec):
+            await core.storage.finish_job(row.key, [], post_id=None, token=row.claim_token)
             return
-        spec = sub.spec
         settings = await core.server_settings(sub.platform, sub.server_id)
-        schedule = Schedule.from_text(spec["schedule"])
-        names = "+".join(spec["subreddits"])
-        if job.report is not None:
-            bundle = await asyncio.to_thread(codec.loads, Bundle, job.report)
+        schedule = spec.timing()
+        if row.report is not None:
+            bundle = await asyncio.to_thread(codec.loads, Bundle, row.report)
         else:
             try:
                 posts = await core.source.listing(
-                    names, ListingSort.TOP, period=TopPeriod(schedule.period()), limit=100
+                    "+".join(spec.subreddits),
+                    ListingSort.TOP,
+                    period=TopPeriod(schedule.period()),
+                    limit=100,
                 )
             except SourceError as exc:
                 transient = isinstance(exc, RateLimited | RedditUnavailable)
-                if transient and job.attempts < core.config.max_attempts:
+                if transient and row.attempts < core.config.max_attempts:
                     raise  # retried in a minute or two, as any job
-                await self._reddit_unreachable(sub, job, exc, schedule.next_after(core.clock()))
+                next_run = schedule.next_after(core.clock())
+                await self._reddit_unreachable(sub, spec, row, exc, next_run)
                 return
             if sub.source_problem is not None:  # Reddit answers again
                 await core.storage.note_source_problem(sub.id, None)
             recent = await core.storage.recently_posted(
                 sub.platform, sub.channel_id, core.config.recent_days
             )
-            chosen = [p for p in filter_posts(posts, spec) if p.id not in recent][: spec["top"]]
+            chosen = [p for p in posts if spec.passes(p) and p.id not in recent][: spec.top]
             reports = []
             for post in chosen:
                 try:
@@ -139,45 +139,46 @@ class Scheduler:
                         ThreadRef(post.id),
                         Depth.BRIEF,
                         settings,
-                        nsfw_ok=spec.get("channel_nsfw", False),
+                        nsfw_ok=spec.channel_nsfw,
                     )
                     reports.append(report)
                 except SourceError as exc:  # one thread gone must not sink the whole digest
                     log.info("scheduled #%s: skipping %s: %s", sub.id, post.id, exc)
                 except UserFacing:
                     continue
-            subs = ", ".join(f"r/{n}" for n in spec["subreddits"])
+            subs = names(spec)
             when = {"hour": "in the last hour", "day": "today", "week": "this week"}[
                 schedule.period()
             ]
             bundle = Bundle(
                 title=f"Top of {subs} {when}",
                 reports=tuple(reports),
-                note=p.get("late_note"),
+                note=job.late_note,
                 empty_text=f"Nothing new in {subs} passed the filters {when}.",
             )
             text = await asyncio.to_thread(codec.dumps, bundle)
-            await core.storage.save_job_report(job.key, text, job.claim_token)
+            await core.storage.save_job_report(row.key, text, row.claim_token)
         if not bundle.reports and settings["quiet"] == "silent":
-            await core.storage.finish_job(job.key, [], post_id=None, token=job.claim_token)
+            await core.storage.finish_job(row.key, [], post_id=None, token=row.claim_token)
             return
         # A flag on a bundle finds its threads through the links in the message text.
-        await deliver(core, job, Delivery(bundle=bundle), post_id=None, focus=None,
+        await deliver(core, row, job, Delivery(bundle=bundle), post_id=None, focus=None,
                       thread_posts=[r.thread.id for r in bundle.reports])  # fmt: skip
 
     async def _reddit_unreachable(
-        self, sub: SubscriptionRow, job: JobRow, exc: SourceError, next_run: datetime
-    ) -> None:
+        self, sub: SubscriptionRow, spec: ScheduleSpec, row: JobRow, exc: SourceError,
+        next_run: datetime,
+    ) -> None:  # fmt: skip
         """This run is over (the next one tries again); the channel hears why once, however
         many runs the problem lasts."""
         core = self.core
         log.warning("subscription #%s: Reddit could not be reached: %s", sub.id, exc.user_message)
         if not await core.storage.fail_job(
-            job.key, repr(exc), retry_at=None, token=job.claim_token
+            row.key, repr(exc), retry_at=None, token=row.claim_token
         ):
             return
         if await core.storage.note_source_problem(sub.id, exc.user_message):
-            subs = ", ".join(f"r/{n}" for n in sub.spec["subreddits"])
+            subs = names(spec)
             await tell(
                 core,
                 sub.platform,
@@ -188,23 +189,11 @@ class Scheduler:
             )
 
 
-def filter_posts(posts: Sequence[Post], spec: Mapping[str, Any]) -> list[Post]:
-    flairs = {f.lower() for f in spec.get("flairs", [])}
-    excluded = {f.lower() for f in spec.get("exclude_flairs", [])}
-    keywords = [k.lower() for k in spec.get("keywords", [])]
-    out = []
-    for post in posts:
-        flair = (post.flair or "").lower()
-        if spec.get("min_score") is not None and post.score < spec["min_score"]:
-            continue
-        if flairs and flair not in flairs:
-            continue
-        if flair and flair in excluded:
-            continue
-        if post.nsfw and not spec.get("nsfw", False):
-            continue
-        text = f"{post.title} {post.body}".lower()
-        if keywords and not any(k in text for k in keywords):
-            continue
-        out.append(post)
-    return out
+def _run_of(sub: SubscriptionRow, late_note: str | None) -> ScheduledJob:
+    return ScheduledJob(
+        platform=sub.platform,
+        server_id=sub.server_id,
+        channel_id=sub.channel_id,
+        subscription_id=sub.id,
+        late_note=late_note,
+    )

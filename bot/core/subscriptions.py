@@ -5,12 +5,12 @@ subreddits are followed in watch.py."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot.chat import Request
 from bot.commands import PauseCmd, ResumeCmd, SubscribeCmd, UnsubscribeCmd
 from bot.core.answers import UserFacing, ago, saved_note
-from bot.schedule import Schedule
+from bot.specs import ScheduleSpec, Spec, WatchSpec, names, spec_of, spec_payload
 from bot.storage import SubscriptionRow
 from digest.text import points
 
@@ -25,18 +25,18 @@ class Subscriptions:
     async def subscribe(self, request: Request, cmd: SubscribeCmd) -> str:
         now = self.core.clock()
         next_run = cmd.schedule.next_after(now)
-        spec = {
-            "subreddits": list(cmd.subreddits),
-            "schedule": cmd.schedule.to_text(),
-            "top": cmd.top,
-            "min_score": cmd.min_score,
-            "flairs": list(cmd.flairs),
-            "exclude_flairs": list(cmd.exclude_flairs),
-            "keywords": list(cmd.keywords),
-            "nsfw": cmd.nsfw,
-            "channel_nsfw": request.channel_nsfw,
-        }
-        sub_id = await self.add(request, "schedule", spec, next_run)
+        spec = ScheduleSpec(
+            subreddits=cmd.subreddits,
+            schedule=cmd.schedule.to_text(),
+            top=cmd.top,
+            min_score=cmd.min_score,
+            flairs=cmd.flairs,
+            exclude_flairs=cmd.exclude_flairs,
+            keywords=cmd.keywords,
+            nsfw=cmd.nsfw,
+            channel_nsfw=request.channel_nsfw,
+        )
+        sub_id = await self.add(request, spec, next_run)
         self.core.wake.schedule_changed.set()
         subs = ", ".join(f"r/{s}" for s in cmd.subreddits)
         return (
@@ -45,16 +45,14 @@ class Subscriptions:
             f"{saved_note(self.core.config.saved_only)}"
         )
 
-    async def add(
-        self, request: Request, kind: str, spec: dict[str, Any], next_run: datetime | None
-    ) -> int:
+    async def add(self, request: Request, spec: Spec, next_run: datetime | None) -> int:
         return await self.core.storage.add_subscription(
             platform=request.platform,
             server_id=request.server_id,
             channel_id=request.channel_id,
             created_by=request.user_id,
-            kind=kind,
-            spec=spec,
+            kind=spec.KIND,
+            spec=spec_payload(spec),
             next_run_at=next_run,
         )
 
@@ -70,13 +68,9 @@ class Subscriptions:
         subs.sort(key=lambda s: (s.channel_id != channel_id, s.id))
         out = []
         for s in subs:
-            names = ", ".join(f"r/{n}" for n in s.spec["subreddits"])
-            what = (
-                Schedule.from_text(s.spec["schedule"]).describe()
-                if s.kind == "schedule"
-                else "watch"
-            )
-            out.append((s.id, f"#{s.id} {names} — {what}"[:100]))
+            spec = spec_of(s)
+            what = spec.timing().describe() if isinstance(spec, ScheduleSpec) else "watch"
+            out.append((s.id, f"#{s.id} {names(spec)} — {what}"[:100]))
         return out
 
     async def _own(self, request: Request, sub_id: int) -> SubscriptionRow:
@@ -97,9 +91,9 @@ class Subscriptions:
             return f"Unsubscribed #{sub.id}."
         paused = isinstance(cmd, PauseCmd)
         await core.storage.set_paused(sub.id, paused)
-        if not paused and sub.kind == "schedule":
-            schedule = Schedule.from_text(sub.spec["schedule"])
-            await core.storage.set_next_run(sub.id, schedule.next_after(core.clock()))
+        spec = spec_of(sub)
+        if not paused and isinstance(spec, ScheduleSpec):
+            await core.storage.set_next_run(sub.id, spec.timing().next_after(core.clock()))
         core.wake.schedule_changed.set()
         core.watching.ensure_streams()
         return f"{'Paused' if paused else 'Resumed'} #{sub.id}."
@@ -115,21 +109,23 @@ class Subscriptions:
         lines = []
         for s in subs:
             where = "" if s.channel_id == request.channel_id else f" (in {s.channel_id})"
-            names = ", ".join(f"r/{n}" for n in s.spec["subreddits"])
+            spec = spec_of(s)
+            listed = names(spec)
             state = ""
             if s.paused:
                 state = f" — paused: {s.paused_reason}" if s.paused_reason else " — paused"
             elif s.source_problem:
                 state = f" — Reddit could not be reached on the last try: {s.source_problem}"
-            if s.kind == "schedule":
-                schedule = Schedule.from_text(s.spec["schedule"])
-                nxt = f"; next {s.next_run_at:%Y-%m-%d %H:%M} UTC" if s.next_run_at else ""
-                lines.append(
-                    f"#{s.id} {names}: {schedule.describe()}, top {s.spec['top']}{nxt}{where}{state}"
-                )
-            else:
-                lines.append(
-                    f"#{s.id} watch {names}: ≥ {points(s.spec['min_score'])} within "
-                    f"{s.spec['within_hours']} h{where}{state}"
-                )
+            match spec:
+                case ScheduleSpec():
+                    nxt = f"; next {s.next_run_at:%Y-%m-%d %H:%M} UTC" if s.next_run_at else ""
+                    lines.append(
+                        f"#{s.id} {listed}: {spec.timing().describe()}, top {spec.top}"
+                        f"{nxt}{where}{state}"
+                    )
+                case WatchSpec():
+                    lines.append(
+                        f"#{s.id} watch {listed}: ≥ {points(spec.min_score)} within "
+                        f"{spec.within_hours} h{where}{state}"
+                    )
         return "\n".join(lines)

@@ -13,7 +13,10 @@ from bot.chat import ChannelTarget, Request
 from bot.commands import WatchCmd
 from bot.core.answers import saved_note
 from bot.core.delivery import tell
-from bot.ports import SourceError
+from bot.jobs import WatchJob, job_payload
+from bot.ports import SourceError, ThreadRef
+from bot.specs import WatchSpec, spec_of
+from bot.storage import SubscriptionRow
 from digest.model import Post
 from digest.text import plural, points
 
@@ -30,13 +33,13 @@ class Watching:
         self.streams_ok: set[str] = set()  # streams known to reach Reddit since the start
 
     async def watch(self, request: Request, cmd: WatchCmd) -> str:
-        spec = {
-            "subreddits": [cmd.subreddit],
-            "min_score": cmd.min_score,
-            "within_hours": cmd.within_hours,
-            "channel_nsfw": request.channel_nsfw,
-        }
-        sub_id = await self.core.subscriptions.add(request, "watch", spec, None)
+        spec = WatchSpec(
+            subreddits=(cmd.subreddit,),
+            min_score=cmd.min_score,
+            within_hours=cmd.within_hours,
+            channel_nsfw=request.channel_nsfw,
+        )
+        sub_id = await self.core.subscriptions.add(request, spec, None)
         self.ensure_streams()
         return (
             f"Watching #{sub_id}: new posts in r/{cmd.subreddit} are posted here once they reach "
@@ -44,14 +47,20 @@ class Watching:
             f"{saved_note(self.core.config.saved_only)}"
         )
 
+    async def _watches(self) -> list[tuple[SubscriptionRow, WatchSpec]]:
+        out = []
+        for sub in await self.core.storage.subscriptions(kind=WatchSpec.KIND):
+            spec = spec_of(sub)
+            if isinstance(spec, WatchSpec):
+                out.append((sub, spec))
+        return out
+
     async def add_candidate(self, post: Post) -> int:
         """A new post from the stream → a candidate for every watch on its subreddit."""
         core = self.core
         added = 0
-        for sub in await core.storage.subscriptions(kind="watch"):
-            if sub.paused or post.subreddit.lower() not in (
-                s.lower() for s in sub.spec["subreddits"]
-            ):
+        for sub, spec in await self._watches():
+            if sub.paused or not spec.follows(post.subreddit):
                 continue
             first = core.clock() + core.config.watch_first_check
             added += int(await core.storage.add_candidate(sub.id, post.id, post.created, first))
@@ -74,19 +83,25 @@ class Watching:
                 await storage.update_candidate(cand.subscription_id, cand.post_id, score=0,
                                                comments=0, next_check_at=None, state="expired")  # fmt: skip
                 continue
-            spec = sub.spec
-            if post.score >= spec["min_score"] and post.num_comments >= config.watch_min_comments:
+            spec = spec_of(sub)
+            if not isinstance(spec, WatchSpec):
+                continue  # candidates are only ever a watch's
+            if post.score >= spec.min_score and post.num_comments >= config.watch_min_comments:
+                job = WatchJob(
+                    platform=sub.platform,
+                    server_id=sub.server_id,
+                    channel_id=sub.channel_id,
+                    subscription_id=sub.id,
+                    thread=ThreadRef(post.id),
+                    nsfw_ok=spec.channel_nsfw,
+                    header=f"r/{post.subreddit} · crossed {points(spec.min_score)}",
+                )
                 created = await storage.add_job(
-                    f"watch:{sub.id}:{post.id}",
-                    "watch",
-                    {"platform": sub.platform, "server_id": sub.server_id, "subscription_id": sub.id,
-                     "channel_id": sub.channel_id, "target": f"t3_{post.id}", "depth": "brief",
-                     "nsfw_ok": spec.get("channel_nsfw", False),
-                     "header": f"r/{post.subreddit} · crossed {points(spec['min_score'])}"},
-                )  # fmt: skip
+                    f"watch:{sub.id}:{post.id}", job.KIND, job_payload(job)
+                )
                 queued += int(created)
                 state, nxt = "queued", None
-            elif now - post.created > timedelta(hours=spec["within_hours"]):
+            elif now - post.created > timedelta(hours=spec.within_hours):
                 state, nxt = "expired", None
             else:
                 backoff = min(config.watch_first_check * 2**cand.checks, config.watch_max_backoff)
@@ -108,9 +123,9 @@ class Watching:
     async def sync_streams(self) -> None:
         wanted = {
             name.lower()
-            for sub in await self.core.storage.subscriptions(kind="watch")
+            for sub, spec in await self._watches()
             if not sub.paused
-            for name in sub.spec["subreddits"]
+            for name in spec.subreddits
         }
         for name in list(self.streams):
             if name not in wanted:
@@ -147,8 +162,8 @@ class Watching:
         else:
             self.streams_ok.discard(name)
         storage = self.core.storage
-        for sub in await storage.subscriptions(kind="watch"):
-            if sub.paused or name.lower() not in (s.lower() for s in sub.spec["subreddits"]):
+        for sub, spec in await self._watches():
+            if sub.paused or not spec.follows(name):
                 continue
             if (sub.source_problem is None) == (problem is None):
                 continue  # nothing changed
