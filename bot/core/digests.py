@@ -125,7 +125,7 @@ class Digests:
                     ref = await core.source.resolve(url)
                 case ThreadRef():
                     ref = job.thread
-            report, text = await self.report_for(
+            report, text = await core.report_for(
                 job.platform, job.server_id, ref, depth, settings, nsfw_ok=job.nsfw_ok,
                 thread=thread,
             )  # fmt: skip

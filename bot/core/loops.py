@@ -31,6 +31,9 @@ async def _wait(event: asyncio.Event, seconds: float) -> None:
 
 
 class Workers:
+    """The loops drive the core through its façade (`Core.run_one_job`, `Core.scheduler_tick`,
+    `Core.watch_tick`), as the console and the tests do."""
+
     def __init__(self, core: Core) -> None:
         self.core = core
         self.tasks: list[asyncio.Task[None]] = []
@@ -93,7 +96,7 @@ class Workers:
     async def _worker(self, index: int) -> None:
         while not self.stopping:
             try:
-                job = await self.core.jobs.run_one()
+                job = await self.core.run_one_job()
             except Exception:
                 log.exception("worker %d: unexpected error", index)
                 job = None
@@ -116,7 +119,7 @@ class Workers:
         core = self.core
         while not self.stopping:
             try:
-                await core.scheduler.tick()
+                await core.scheduler_tick()
                 nxt = await core.storage.earliest_next_run()
             except Exception:
                 log.exception("scheduler: unexpected error")
@@ -128,7 +131,7 @@ class Workers:
         core = self.core
         while not self.stopping:
             try:
-                await core.watching.tick()
+                await core.watch_tick()
                 nxt = await core.storage.earliest_candidate_check()
             except Exception:
                 log.exception("watcher: unexpected error")

@@ -133,7 +133,7 @@ class Scheduler:
             reports = []
             for post in chosen:
                 try:
-                    report, _ = await core.digests.report_for(
+                    report, _ = await core.report_for(
                         sub.platform,
                         sub.server_id,
                         ThreadRef(post.id),

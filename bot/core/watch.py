@@ -141,7 +141,7 @@ class Watching:
             try:
                 async for post in core.source.stream([name]):
                     await self._problem(name, None)
-                    await self.add_candidate(post)
+                    await core.add_candidate(post)
             except asyncio.CancelledError:
                 raise
             except SourceError as exc:
