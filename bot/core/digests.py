@@ -17,7 +17,7 @@ from bot.jobs import DigestJob, FlagJob, SavedFile, WatchJob
 from bot.ports import ThreadRef
 from bot.storage import JobRow
 from bot.thread_ref import ShareLink
-from digest import codec
+from digest import codec, cpu
 from digest.model import Thread
 from digest.pipeline import DigestEngine
 from digest.report import Depth, Report
@@ -77,7 +77,7 @@ class Digests:
             future.set_result((report, text))
         if note:
             report = replace(report, notes=(*report.notes, note))
-            text = await asyncio.to_thread(codec.dumps, report)
+            text = await cpu.run(codec.dumps, report)
         return report, text
 
     async def _analyse(
@@ -87,9 +87,9 @@ class Digests:
         storage = self.core.storage
         cached = await storage.cached_report(key, self.core.config.report_cache_ttl)
         if cached is not None:
-            return await asyncio.to_thread(codec.loads, Report, cached), cached
+            return await cpu.run(codec.loads, Report, cached), cached
         report = await engine.digest(thread, depth)
-        text = await asyncio.to_thread(codec.dumps, report)
+        text = await cpu.run(codec.dumps, report)
         await storage.cache_report(key, text)
         u = report.usage
         if u.input_tokens or u.cost_usd:
@@ -112,7 +112,7 @@ class Digests:
         settings = await core.server_settings(job.platform, job.server_id)
         report: Report
         if row.report is not None:  # analysed before a crash: not redone
-            report = await asyncio.to_thread(codec.loads, Report, row.report)
+            report = await cpu.run(codec.loads, Report, row.report)
         else:
             thread: Thread | None = None
             match job.thread:

@@ -4,7 +4,6 @@ too many, and its failure told once."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, assert_never
@@ -15,7 +14,7 @@ from bot.core.delivery import target_for, tell
 from bot.jobs import DigestJob, FlagJob, Job, ScheduledJob, UnreadableJob, WatchJob, read_job
 from bot.ports import RateLimited, RedditUnavailable
 from bot.storage import ClaimLost, JobRow
-from digest import codec
+from digest import codec, cpu
 from digest.errors import DigestError
 from digest.report import Report
 
@@ -111,7 +110,7 @@ class Jobs:
                 log.warning("job %s given up after its post went out: recorded as done", row.key)
                 post_id = None
                 if row.report is not None and not isinstance(job, ScheduledJob):  # a flag works
-                    report = await asyncio.to_thread(codec.loads, Report, row.report)
+                    report = await cpu.run(codec.loads, Report, row.report)
                     post_id = report.thread.id
                 await core.storage.finish_job(row.key, refs, post_id=post_id)
                 return

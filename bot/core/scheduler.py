@@ -4,7 +4,6 @@ top threads that pass the subscription's filters."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -16,7 +15,7 @@ from bot.jobs import ScheduledJob, job_payload
 from bot.ports import ListingSort, RateLimited, RedditUnavailable, SourceError, ThreadRef, TopPeriod
 from bot.specs import ScheduleSpec, names, spec_of
 from bot.storage import JobRow, SubscriptionRow
-from digest import codec
+from digest import codec, cpu
 from digest.report import Depth
 
 if TYPE_CHECKING:
@@ -108,7 +107,7 @@ class Scheduler:
         settings = await core.server_settings(sub.platform, sub.server_id)
         schedule = spec.timing()
         if row.report is not None:
-            bundle = await asyncio.to_thread(codec.loads, Bundle, row.report)
+            bundle = await cpu.run(codec.loads, Bundle, row.report)
         else:
             try:
                 posts = await core.source.listing(
@@ -156,7 +155,7 @@ class Scheduler:
                 note=job.late_note,
                 empty_text=f"Nothing new in {subs} passed the filters {when}.",
             )
-            text = await asyncio.to_thread(codec.dumps, bundle)
+            text = await cpu.run(codec.dumps, bundle)
             await core.storage.save_job_report(row.key, text, row.claim_token)
         if not bundle.reports and settings["quiet"] == "silent":
             await core.storage.finish_job(row.key, [], post_id=None, token=row.claim_token)
