@@ -93,7 +93,7 @@ def _server(channel: str) -> str:
 
 
 def digest_key(i: int) -> str:
-    """The job key `Core` gives the i-th digest request (see `Core._digest`)."""
+    """The job key `Core` gives the i-th digest request (see bot/core/requests.py)."""
     return f"digest:{PLATFORM}:{_channel(i)}:r{i}"
 
 

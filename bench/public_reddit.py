@@ -21,7 +21,7 @@ wait. `python -m bench publicreddit` from the repository root; loopback only.
    - W watched subreddits are polled together: ceil(W/50) requests a poll every
      max(30 s, 60 * ceil(W/50) / (10 * 0.5)) (public_feed.poll_interval); each watched subreddit
      gets POSTS_PER_DAY new posts a day (Poisson); no post crosses its watch threshold, so each is
-     a candidate re-checked by id on the core's schedule (bot/core.py watch_tick: 10, 20, 40, 80,
+     a candidate re-checked by id on the core's schedule (bot/core/watch.py tick: 10, 20, 40, 80,
      160 min after it was seen, then every 2 h until 24 h: 16 checks), the candidates due at one
      moment sharing one /by_id/ request (≤100 ids). The formula counts 16 re-check requests for
      every poll that finds a new post (Poisson), i.e. the demand; the simulation emulates the

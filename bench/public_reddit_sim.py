@@ -9,7 +9,7 @@ as they would, only without waiting.
 
 `run_scenario` drives one process's Reddit traffic for a while: W watched subreddits (one stream
 each, like the core, all served by the source's one poller), the core's re-checks of watch
-candidates by id (emulated from bot/core.py's watch_tick: same schedule, same batching), N daily
+candidates by id (emulated from bot/core/watch.py's tick: same schedule, same batching), N daily
 subscription runs through a FIFO job queue with the core's number of workers, and on-demand
 brief digests at given moments. It reports requests by kind, the poll gaps, lateness and waits.
 
@@ -204,7 +204,7 @@ class FifoPacer(MeasuredPacer):
 
 
 def backoff(checks: int) -> float:
-    """bot/core.py watch_tick: the wait after a candidate's check number `checks` (0-based)."""
+    """bot/core/watch.py tick: the wait after a candidate's check number `checks` (0-based)."""
     return min(FIRST_CHECK * (1 << checks), MAX_BACKOFF)
 
 
@@ -229,7 +229,7 @@ class Candidate:
 
 
 class Watcher:
-    """bot/core.py's watch loop over the source: due candidates (≤100, earliest first) in one
+    """bot/core/loops.py's watch loop over the source: due candidates (≤100, earliest first) in one
     `posts()` request, the next check `backoff(checks)` after the tick, expired after
     `within_hours`; it sleeps until the earliest check (at least 1 s, at most 300 s)."""
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from bot.thread_ref import find_thread_urls
+from bot.ports import ThreadRef
+from bot.thread_ref import ShareLink, find_thread_urls, parse_thread_text
 
 # Each flag emoji with the names platforms give it (Slack names emoji; a typed 🔍 arrives in a
 # Slack command as ":mag:").
@@ -46,13 +47,13 @@ def offered_emoji(setting: str) -> str:
     return _BY_NAME.get(setting.strip(":"), setting)
 
 
-def flag_target(known: tuple[str, str | None] | None, text: str | None) -> str | None:
+def flag_target(
+    known: tuple[str, str | None] | None, text: str | None
+) -> ThreadRef | ShareLink | None:
     """What a flag asks to analyse: the thread of a digest the bot posted (`known`: its post
     and focused comment), else the first Reddit thread the message links; None when neither."""
     if known is not None:
         post_id, focus = known
-        if focus is None:
-            return f"t3_{post_id}"
-        return f"https://www.reddit.com/comments/{post_id}/_/{focus}/"
+        return ThreadRef(post_id, focus)
     urls = find_thread_urls(text or "")
-    return urls[0] if urls else None
+    return parse_thread_text(urls[0]) if urls else None

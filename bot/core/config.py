@@ -1,0 +1,67 @@
+"""How the core is tuned (CoreConfig), which analysers it may use (Engines) and what a server's
+settings are until it sets its own (SETTING_DEFAULTS)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from digest.pipeline import DigestEngine
+
+SETTING_DEFAULTS = {
+    "flag-emoji": "🔍",
+    "default-depth": "brief",
+    "spend-cap": "1.00",
+    "analyzer": "auto",
+    "timezone": "UTC",
+    "quiet": "post",
+    "flag-threshold": "1",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CoreConfig:
+    default_timezone: str = "UTC"
+    workers: int = 4
+    user_limit: tuple[int, float] = (5, 600.0)  # digests per user per window (s)
+    channel_limit: tuple[int, float] = (20, 3600.0)
+    flag_limit: tuple[int, float] = (5, 600.0)  # deep analyses asked for per user per window
+    report_cache_ttl: timedelta = timedelta(minutes=30)
+    recent_days: int = 7  # a scheduled digest skips threads posted to the channel this recently
+    schedule_grace: timedelta = timedelta(hours=6)  # a missed run older than this is skipped
+    late_after: timedelta = timedelta(minutes=2)
+    max_attempts: int = 3  # attempts that failed with an error of their own
+    max_interruptions: int = 6  # attempts that ended with the process (crashes, kills)
+    job_lease: timedelta = timedelta(seconds=60)  # a claim lapses unless renewed
+    heartbeat_seconds: float = 15.0  # how often running jobs' claims are renewed
+    watch_first_check: timedelta = timedelta(minutes=10)
+    watch_max_backoff: timedelta = timedelta(hours=2)
+    watch_min_comments: int = 1  # a post with no comments is not worth digesting yet
+    idle_poll_seconds: float = 5.0
+    stream_retry_seconds: float = 60.0  # a stream that failed is opened again after this
+    # Reddit is off (REDIGEST_REDDIT_MODE=saved): subscriptions see only the saved threads.
+    saved_only: bool = False
+
+
+@dataclass
+class Engines:
+    """The analysers available, by name; `default` is what `auto` means."""
+
+    by_name: Mapping[str, DigestEngine]
+    default: str = "offline"
+
+    def pick(self, choice: str, spend_ok: bool) -> tuple[DigestEngine, str | None]:
+        offline = self.by_name["offline"]
+        name = self.default if choice == "auto" else choice
+        if name not in self.by_name:
+            return self.by_name[self.default], (
+                f"The {name} analyser is not configured on this bot; "
+                f"the {self.default} analyser wrote this."
+            )
+        if name != "offline" and not spend_ok:
+            return (
+                offline,
+                "Today's LLM budget for this server is spent; the offline analyser wrote this.",
+            )
+        return self.by_name[name], None

@@ -1,0 +1,142 @@
+"""One thread's digest: the analysis (one per thread, depth, content and analyser, shared by
+concurrent jobs, cached, its cost recorded) and the jobs that post it (a digest asked for, a
+flag's deep analysis, a watched thread that crossed its threshold)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from bot.chat import Delivery
+from bot.core.answers import UserFacing
+from bot.core.delivery import deliver
+from bot.flags import offered_emoji
+from bot.jobs import DigestJob, FlagJob, SavedFile, WatchJob
+from bot.ports import ThreadRef
+from bot.storage import JobRow
+from bot.thread_ref import ShareLink
+from digest import codec, cpu
+from digest.model import Thread
+from digest.pipeline import DigestEngine
+from digest.report import Depth, Report
+
+if TYPE_CHECKING:
+    from bot.core.facade import Core
+
+
+def fingerprint(thread: Thread) -> str:
+    """What the text of a thread is, not how it is voted: a new comment changes it, a vote not."""
+    h = hashlib.sha256()
+    h.update(thread.post.id.encode())
+    h.update(thread.post.body.encode())
+    for c in thread.comments:
+        h.update(c.id.encode())
+    return h.hexdigest()[:16]
+
+
+class Digests:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        # Analyses under way, by cache key: a second job for the same thread waits for the first.
+        self.analysing: dict[str, asyncio.Future[tuple[Report, str]]] = {}
+
+    async def report_for(
+        self, platform: str, server_id: str, ref: ThreadRef, depth: Depth, settings: dict[str, str],
+        *, nsfw_ok: bool = True, thread: Thread | None = None,
+    ) -> tuple[Report, str]:  # fmt: skip
+        """One analysis per (thread, depth, content, analyser), reused across channels; returns
+        the report and its serialised form (made once, off the event loop). `thread` is given
+        when it was read from a file rather than fetched."""
+        core = self.core
+        if thread is None:
+            thread = await core.source.fetch_thread(ref, depth)
+        if thread.post.nsfw and not nsfw_ok:
+            raise UserFacing(
+                "That thread is marked NSFW; digests of it are only posted in NSFW channels."
+            )
+        cap = float(settings["spend-cap"])
+        spent = await core.storage.spent_today(platform, server_id)
+        engine, note = core.engines.pick(settings["analyzer"], spend_ok=cap > 0 and spent < cap)
+        key = f"{thread.post.id}:{ref.comment_id or ''}:{depth.value}:{fingerprint(thread)}:{engine.analyzer_name}"
+        pending = self.analysing.get(key)
+        if pending is not None:
+            report, text = await asyncio.shield(pending)
+        else:
+            future: asyncio.Future[tuple[Report, str]] = asyncio.get_running_loop().create_future()
+            self.analysing[key] = future
+            try:
+                report, text = await self._analyse(key, engine, thread, depth, platform, server_id)
+            except BaseException as exc:
+                future.set_exception(exc)
+                future.exception()  # waiters re-raise it; nobody else must
+                raise
+            finally:
+                self.analysing.pop(key, None)
+            future.set_result((report, text))
+        if note:
+            report = replace(report, notes=(*report.notes, note))
+            text = await cpu.run(codec.dumps, report)
+        return report, text
+
+    async def _analyse(
+        self, key: str, engine: DigestEngine, thread: Thread, depth: Depth, platform: str,
+        server_id: str,
+    ) -> tuple[Report, str]:  # fmt: skip
+        storage = self.core.storage
+        cached = await storage.cached_report(key, self.core.config.report_cache_ttl)
+        if cached is not None:
+            return await cpu.run(codec.loads, Report, cached), cached
+        report = await engine.digest(thread, depth)
+        text = await cpu.run(codec.dumps, report)
+        await storage.cache_report(key, text)
+        u = report.usage
+        if u.input_tokens or u.cost_usd:
+            await storage.record_usage(
+                platform, server_id, u.model, u.input_tokens, u.output_tokens, u.cost_usd
+            )
+        return report, text
+
+    async def run(self, row: JobRow, job: DigestJob | FlagJob | WatchJob) -> None:
+        """A digest asked for, a flag's deep analysis or a watched thread's brief: analysed
+        (once: a report saved before a crash is reused) and posted."""
+        core = self.core
+        match job:
+            case DigestJob():
+                depth, header = job.depth, None
+            case FlagJob():
+                depth, header = Depth.DEEP, None
+            case WatchJob():
+                depth, header = Depth.BRIEF, job.header
+        settings = await core.server_settings(job.platform, job.server_id)
+        report: Report
+        if row.report is not None:  # analysed before a crash: not redone
+            report = await cpu.run(codec.loads, Report, row.report)
+        else:
+            thread: Thread | None = None
+            match job.thread:
+                case SavedFile(path):  # typed at the terminal (see Requests), never a chat's
+                    if core.files is None:
+                        raise UserFacing("Saved thread files can only be read at the terminal.")
+                    thread = await core.files.read(path)
+                    ref = ThreadRef(thread.post.id)
+                case ShareLink(url):  # only Reddit knows where it leads
+                    ref = await core.source.resolve(url)
+                case ThreadRef():
+                    ref = job.thread
+            report, text = await core.report_for(
+                job.platform, job.server_id, ref, depth, settings, nsfw_ok=job.nsfw_ok,
+                thread=thread,
+            )  # fmt: skip
+            await core.storage.save_job_report(row.key, text, row.claim_token)
+        post_id = report.thread.id
+        # Under a brief digest in a channel, the server's own flag: one click asks for depth.
+        offer = not isinstance(job, FlagJob) and report.depth is Depth.BRIEF
+        delivery = Delivery(
+            report=report,
+            header=header,
+            offer_emoji=offered_emoji(settings["flag-emoji"]) if offer else None,
+        )
+        await deliver(core, row, job, delivery, post_id=post_id, focus=report.focus_comment_id,
+                      thread_posts=[post_id])  # fmt: skip

@@ -1,0 +1,140 @@
+"""The loops that keep the bot going: job workers, the claims' heartbeat, the scheduler and the
+watcher; started and stopped together (stop lets running jobs finish), and a drain for a
+console fed from a pipe."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.core.facade import Core
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Wakeups:
+    """What wakes a sleeping loop early: a job queued, a schedule changed."""
+
+    jobs_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    schedule_changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout=max(seconds, 0.0))
+    event.clear()
+
+
+class Workers:
+    """The loops drive the core through its façade (`Core.run_one_job`, `Core.scheduler_tick`,
+    `Core.watch_tick`), as the console and the tests do."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.tasks: list[asyncio.Task[None]] = []
+        self.stopping = False
+
+    async def start(self) -> None:
+        """Recover interrupted jobs and start the workers, the scheduler and the watcher."""
+        core = self.core
+        recovered = await core.storage.recover_jobs()
+        if recovered:
+            log.info("%d job(s) interrupted by the last stop will be taken up again", recovered)
+        self.stopping = False
+        self.tasks = [
+            asyncio.create_task(self._worker(i), name=f"worker-{i}")
+            for i in range(core.config.workers)
+        ]
+        self.tasks.append(asyncio.create_task(self._scheduler_loop(), name="scheduler"))
+        self.tasks.append(asyncio.create_task(self._watch_loop(), name="watcher"))
+        self.tasks.append(asyncio.create_task(self._heartbeat_loop(), name="heartbeat"))
+        await core.watching.sync_streams()
+
+    async def stop(self, grace: float = 20.0) -> None:
+        """Let running jobs finish (up to `grace` s); anything unfinished stays pending."""
+        core = self.core
+        self.stopping = True
+        core.wake.jobs_ready.set()
+        core.wake.schedule_changed.set()
+        streams = core.watching.streams
+        for task in streams.values():
+            task.cancel()
+        workers = [t for t in self.tasks if t.get_name().startswith("worker")]
+        others = [t for t in self.tasks if t not in workers]
+        for task in others:
+            task.cancel()
+        _, pending = await asyncio.wait(workers, timeout=grace) if workers else (set(), set())
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*self.tasks, *streams.values(), return_exceptions=True)
+        self.tasks, core.watching.streams = [], {}
+
+    async def drain(self, max_seconds: float = 120.0) -> bool:
+        """Wait until no job is runnable or running (a console fed from a pipe ends cleanly)."""
+        core = self.core
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max_seconds
+        while loop.time() < deadline:
+            now = core.clock()
+            busy = [
+                j
+                for j in await core.storage.jobs()
+                if j.status in ("running", "posting")
+                or (j.status == "pending" and j.not_before <= now)
+            ]
+            if not busy and core.jobs.running == 0:
+                return True
+            core.wake.jobs_ready.set()
+            await asyncio.sleep(0.05)
+        return False
+
+    async def _worker(self, index: int) -> None:
+        while not self.stopping:
+            try:
+                job = await self.core.run_one_job()
+            except Exception:
+                log.exception("worker %d: unexpected error", index)
+                job = None
+            if job is None and not self.stopping:
+                await _wait(self.core.wake.jobs_ready, self.core.config.idle_poll_seconds)
+
+    async def _heartbeat_loop(self) -> None:
+        """Renew the claims of the jobs running here, so none is taken over while it runs."""
+        core = self.core
+        while not self.stopping:
+            await asyncio.sleep(core.config.heartbeat_seconds)
+            try:
+                await core.storage.renew_claims(
+                    sorted(core.jobs.running_keys), core.config.job_lease
+                )
+            except Exception:
+                log.warning("could not renew job claims (database busy?); retrying", exc_info=True)
+
+    async def _scheduler_loop(self) -> None:
+        core = self.core
+        while not self.stopping:
+            try:
+                await core.scheduler_tick()
+                nxt = await core.storage.earliest_next_run()
+            except Exception:
+                log.exception("scheduler: unexpected error")
+                nxt = None
+            seconds = (nxt - core.clock()).total_seconds() if nxt else 3600.0
+            await _wait(core.wake.schedule_changed, min(max(seconds, 0.5), 3600.0))
+
+    async def _watch_loop(self) -> None:
+        core = self.core
+        while not self.stopping:
+            try:
+                await core.watch_tick()
+                nxt = await core.storage.earliest_candidate_check()
+            except Exception:
+                log.exception("watcher: unexpected error")
+                nxt = None
+            seconds = (nxt - core.clock()).total_seconds() if nxt else 300.0
+            await asyncio.sleep(min(max(seconds, 1.0), 300.0))
