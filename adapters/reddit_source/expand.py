@@ -1,4 +1,5 @@
-"""Which `more` stubs to expand next, within a request budget (pure logic, no I/O).
+"""Spending a thread's request budget on its `more` stubs: which to expand next (pure logic), and
+the loop both live sources run (`expand`, its requests given by the source).
 
 A stub's value is the score mass it probably hides: Reddit sorts what it shows first, so a hidden
 reply scores at most about as well as the weakest sibling that was shown. Ties go to breadth
@@ -7,9 +8,12 @@ reply scores at most about as well as the weakest sibling that was shown. Ties g
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 MORECHILDREN_MAX_IDS = 100  # Reddit's limit per /api/morechildren call
 
@@ -100,3 +104,87 @@ def next_batch(stubs: list[Stub]) -> tuple[list[str], list[Stub], list[Stub]]:
             )
             break
     return ids, taken, remainders
+
+
+Things = list[dict[str, Any]]  # flat t1/more things, as thread_json.flatten gives them
+Errors = type[Exception] | tuple[type[Exception], ...]
+
+
+def merge(
+    things: Things, comments: dict[str, dict[str, Any]], order: list[str], stubs: list[Stub]
+) -> None:
+    """Add fetched things to those in hand: new comments in order (a comment fetched again
+    replaces its data), and the stubs that still hide comments not in hand."""
+    for thing in things:
+        data = thing["data"]
+        if thing["kind"] == "t1" and isinstance(data.get("id"), str):
+            if data["id"] not in comments:
+                order.append(data["id"])
+            comments[data["id"]] = data
+        elif thing["kind"] == "more":
+            stub = Stub.of(data)
+            fresh = tuple(c for c in stub.children if c not in comments)
+            if fresh or stub.is_continue_thread:
+                stubs.append(Stub(stub.id, stub.parent, stub.count, fresh, stub.depth))
+
+
+async def expand(
+    post_id: str,
+    things: Things,
+    budget: int,
+    *,
+    more: Callable[[list[str]], Awaitable[Things]],
+    continue_thread: Callable[[str], Awaitable[Things]],
+    gone: Errors,
+    failed: Errors,
+) -> Things:
+    """Spend `budget` requests on the most valuable `more` stubs of a thread's first page (its
+    comment listing, flat) and return the things in hand: the comments in order, then the stubs
+    left.
+
+    `more(ids)` is one morechildren request, `continue_thread(comment_id)` one comment page; each
+    returns flat things. A continue-thread that raises `gone` is skipped; any request that raises
+    `failed` ends the expansion, and what is in hand is still a thread (its coverage line says
+    how much was read).
+    """
+    comments: dict[str, dict[str, Any]] = {}
+    order: list[str] = []
+    for thing in things:
+        cid = thing["data"].get("id")
+        if thing["kind"] == "t1" and isinstance(cid, str):
+            if cid not in comments:
+                order.append(cid)
+            comments[cid] = thing["data"]
+    stubs = [Stub.of(t["data"]) for t in things if t["kind"] == "more"]
+    while budget > 0 and stubs:
+        ranked = rank(stubs, comments)
+        best = ranked[0]
+        if best.is_continue_thread:
+            stubs.remove(best)
+            budget -= 1
+            if best.parent.startswith("t1_"):
+                try:
+                    new = await continue_thread(best.parent[3:])
+                except gone:
+                    log.info("continue-thread under %s is gone; skipped", best.parent)
+                    continue
+                except failed as exc:
+                    log.warning("expanding %s stopped early: %r", post_id, exc)
+                    break
+                merge(new, comments, order, stubs)
+            continue
+        ids, taken, remainders = next_batch(ranked)
+        if not ids:
+            break
+        for stub in taken:
+            stubs.remove(stub)
+        budget -= 1
+        try:
+            new = await more(ids)
+        except failed as exc:
+            log.warning("expanding %s stopped early: %r", post_id, exc)
+            stubs.extend(taken)  # whole again: their remainders were never added
+            break
+        stubs.extend(remainders)
+        merge(new, comments, order, stubs)
+    return [{"kind": "t1", "data": comments[i]} for i in order] + [s.as_thing() for s in stubs]

@@ -30,12 +30,12 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from adapters.reddit_source.expand import Stub, next_batch, rank
-from adapters.reddit_source.live import FetchPlan, RedditSource, thread_of
+from adapters.reddit_source import shaping
+from adapters.reddit_source.expand import expand
 from adapters.reddit_source.pacing import (
     Clock,
     Priority,
@@ -49,9 +49,9 @@ from adapters.reddit_source.public_feed import (
     posts_from_atom,
 )
 from adapters.reddit_source.public_http import REDIRECTS, AnonymousHttp
-from adapters.reddit_source.thread_json import flatten, post_from_data
+from adapters.reddit_source.shaping import FetchPlan, thread_of
+from adapters.reddit_source.thread_json import post_from_data
 from bot.ports import (
-    InvalidThreadUrl,
     ListingSort,
     RateQuota,
     RedditUnavailable,
@@ -61,7 +61,7 @@ from bot.ports import (
     TopPeriod,
 )
 from bot.subreddits import validate_subreddits
-from bot.thread_ref import EXAMPLE, ShareLink, parse_thread_text
+from bot.thread_ref import ShareLink
 from digest import cpu
 from digest.errors import ThreadDataError
 from digest.model import Post, Thread
@@ -104,27 +104,6 @@ class PublicConfig:
         }
 
 
-def _things(answer: Any) -> list[Any]:
-    """The `things` of a morechildren answer (anything else: none)."""
-    data = answer.get("json", {}).get("data", {}) if isinstance(answer, dict) else {}
-    things = data.get("things") if isinstance(data, dict) else None
-    return things if isinstance(things, list) else []
-
-
-def _children(listing: Any) -> list[dict[str, Any]]:
-    data = listing.get("data") if isinstance(listing, dict) else None
-    children = data.get("children") if isinstance(data, dict) else None
-    return [c for c in children if isinstance(c, dict)] if isinstance(children, list) else []
-
-
-def _t3_data(listing: Any) -> list[dict[str, Any]]:
-    return [
-        c["data"]
-        for c in _children(listing)
-        if c.get("kind") == "t3" and isinstance(c.get("data"), dict) and c["data"].get("id")
-    ]
-
-
 class _PollRequests:
     """The poller's three requests: background priority, behind the polling share."""
 
@@ -143,7 +122,7 @@ class _PollRequests:
             listing=True,
             polling=True,
         )
-        return _t3_data(self._source._http.json(response, what))
+        return shaping.t3_data(self._source._http.json(response, what))
 
     async def new_feed(self, subreddit: str) -> list[dict[str, Any]]:
         response = await self._source._http.fetch(
@@ -236,52 +215,30 @@ class PublicRedditSource:
     # ------------------------------------------------------------------ the port
 
     async def resolve(self, text: str) -> ThreadRef:
-        parsed = parse_thread_text(text)
-        if isinstance(parsed, ThreadRef):
-            return parsed
-        return await self._resolve_share(parsed)
+        return await shaping.resolve(text, self._resolve_share)
 
     async def _resolve_share(self, share: ShareLink) -> ThreadRef:
         """A share link answers with a redirect to the thread: read its Location, no login."""
-        failure = InvalidThreadUrl(
-            f"The share link {share.url} did not lead to a thread; open it in a browser and "
-            f"paste the address it shows, like {EXAMPLE}"
-        )
         path = f"/r/{share.subreddit}/s/{share.code}"
         response = await self._http.exchange(path, {}, priority=Priority.ON_DEMAND)
         if response.status not in REDIRECTS:
             if response.status in (200, 404):
-                raise failure
+                raise shaping.share_failure(share)
             raise self._http.refusal(response, path, "share link", share.subreddit, listing=False)
-        location = response.headers.get("Location", "")
-        if location.startswith("/"):
-            location = "https://www.reddit.com" + location
-        try:
-            parsed = parse_thread_text(location)
-        except InvalidThreadUrl:
-            raise failure from None
-        if not isinstance(parsed, ThreadRef):
-            raise failure
-        return parsed
+        return shaping.ref_from_location(response.headers.get("Location", ""), share)
 
     async def fetch_thread(self, ref: ThreadRef, depth: Depth) -> Thread:
         plan = self._plans[depth]
-        what = f"thread with id {ref.post_id}"
         if not _ID.fullmatch(ref.post_id) or not _ID.fullmatch(ref.comment_id or "0"):
-            raise ThreadNotFound(f"Reddit has no {what}: the id is mistyped.")
-        params = {
-            "raw_json": "1",
-            "sort": plan.sort,
-            "limit": str(min(plan.limit, 500)),
-            "depth": str(plan.max_depth),
-        }
-        path = f"/comments/{ref.post_id}.json"
-        if ref.comment_id:
-            path = f"/comments/{ref.post_id}/_/{ref.comment_id}.json"
-            params["context"] = "2"
-            what = f"comment {ref.comment_id} in thread {ref.post_id}"
+            raise ThreadNotFound(f"Reddit has no thread with id {ref.post_id}: the id is mistyped.")
+        first = shaping.thread_request(ref, plan)
+        what = first.what
         response = await self._http.fetch(
-            path, params, priority=Priority.ON_DEMAND, what=what, subreddit=ref.subreddit
+            f"/{first.path}.json",
+            first.params,
+            priority=Priority.ON_DEMAND,
+            what=what,
+            subreddit=ref.subreddit,
         )
         raw = await cpu.run(self._http.json, response, what)  # a thread's page: large
         if not (isinstance(raw, list) and raw):
@@ -289,93 +246,42 @@ class PublicRedditSource:
         try:
             thread = await self._expand(ref, raw, plan.requests - 1, plan.sort)
         except ThreadDataError:
-            raise RedditUnavailable(
-                "Reddit sent something that is not a thread; try again later."
-            ) from None
-        if ref.comment_id and ref.comment_id not in thread.by_id:
-            raise ThreadNotFound(f"Reddit has no {what}: it may have been deleted.")
-        return thread
+            raise RedditUnavailable(shaping.GARBLED) from None
+        return shaping.focused(thread, ref, what)
 
     async def _expand(self, ref: ThreadRef, raw: list[Any], budget: int, sort: str) -> Thread:
         """Spend what is left of the request budget on the most valuable `more` stubs (the
         same ranking and merging as the OAuth source)."""
-        things = flatten(_children(raw[1])) if len(raw) > 1 else []
-        comments: dict[str, dict[str, Any]] = {}
-        order: list[str] = []
-        for thing in things:
-            cid = thing["data"].get("id")
-            if thing["kind"] == "t1" and isinstance(cid, str):
-                if cid not in comments:
-                    order.append(cid)
-                comments[cid] = thing["data"]
-        stubs = [Stub.of(t["data"]) for t in things if t["kind"] == "more"]
-        link_id = f"t3_{ref.post_id}"
         what = f"rest of thread {ref.post_id}"
-        while budget > 0 and stubs:
-            ranked = rank(stubs, comments)
-            best = ranked[0]
-            if best.is_continue_thread:
-                stubs.remove(best)
-                budget -= 1
-                if best.parent.startswith("t1_"):
-                    try:
-                        new = await self._continue_thread(ref.post_id, best.parent[3:], sort)
-                    except ThreadNotFound:
-                        log.info("continue-thread under %s is gone; skipped", best.parent)
-                        continue
-                    except SourceError as exc:
-                        log.warning("expanding %s stopped early: %s", ref.post_id, exc)
-                        break
-                    RedditSource._merge(new, comments, order, stubs)
-                continue
-            ids, taken, remainders = next_batch(ranked)
-            if not ids:
-                break
-            for stub in taken:
-                stubs.remove(stub)
-            budget -= 1
-            params = {
-                "api_type": "json",
-                "link_id": link_id,
-                "children": ",".join(ids),
-                "sort": sort,
-                "raw_json": "1",
-            }
-            try:
-                async with self._more_lock:
-                    response = await self._http.fetch(
-                        "/api/morechildren.json", params, priority=Priority.ON_DEMAND, what=what
-                    )
-                answer = await cpu.run(self._http.json, response, what)
-            except SourceError as exc:
-                # What is in hand is still a thread: keep it (coverage says how much was read).
-                log.warning("expanding %s stopped early: %s", ref.post_id, exc)
-                stubs.extend(taken)
-                break
-            stubs.extend(remainders)
-            RedditSource._merge(flatten(_things(answer)), comments, order, stubs)
-        flat = [{"kind": "t1", "data": comments[i]} for i in order]
-        flat += [s.as_thing() for s in stubs]
-        thread = await cpu.run(thread_of, raw[0], flat)  # thousands of comments: off the loop
-        if ref.comment_id:
-            thread = replace(thread, focus_comment_id=ref.comment_id)
-        return thread
 
-    async def _continue_thread(
-        self, post_id: str, comment_id: str, sort: str
-    ) -> list[dict[str, Any]]:
-        what = f"comment {comment_id} in thread {post_id}"
-        response = await self._http.fetch(
-            f"/comments/{post_id}/_/{comment_id}.json",
-            {"limit": "500", "sort": sort, "raw_json": "1"},
-            priority=Priority.ON_DEMAND,
-            what=what,
+        async def more(ids: list[str]) -> list[dict[str, Any]]:
+            params = shaping.more_params(ref.post_id, ids, sort)
+            async with self._more_lock:
+                response = await self._http.fetch(
+                    "/api/morechildren.json", params, priority=Priority.ON_DEMAND, what=what
+                )
+            return shaping.more_things(await cpu.run(self._http.json, response, what))
+
+        async def continue_thread(comment_id: str) -> list[dict[str, Any]]:
+            what = f"comment {comment_id} in thread {ref.post_id}"
+            response = await self._http.fetch(
+                f"/{shaping.comments_path(ref.post_id, comment_id)}.json",
+                shaping.continue_params(sort),
+                priority=Priority.ON_DEMAND,
+                what=what,
+            )
+            return shaping.continued(self._http.json(response, what), comment_id)
+
+        flat = await expand(
+            ref.post_id,
+            shaping.first_page(raw),
+            budget,
+            more=more,
+            continue_thread=continue_thread,
+            gone=ThreadNotFound,
+            failed=SourceError,
         )
-        raw = self._http.json(response, what)
-        if not (isinstance(raw, list) and len(raw) > 1):
-            return []
-        # The answer repeats the comment the stub hung under: the caller already has it.
-        return [t for t in flatten(_children(raw[1])) if t["data"].get("id") != comment_id]
+        return await cpu.run(thread_of, raw[0], flat)  # thousands of comments: off the loop
 
     async def listing(
         self,
@@ -386,16 +292,9 @@ class PublicRedditSource:
         limit: int = 25,
     ) -> list[Post]:
         names = "+".join(validate_subreddits(subreddit))
-        limit = max(1, min(limit, 1000))
         what = f"subreddit r/{names}"
-        posts: list[Post] = []
-        after: str | None = None
-        while len(posts) < limit:
-            params = {"limit": str(min(100, limit - len(posts))), "raw_json": "1"}
-            if sort is ListingSort.TOP:
-                params["t"] = period.value
-            if after:
-                params["after"] = after
+
+        async def page(params: dict[str, str]) -> Any:
             response = await self._http.fetch(
                 f"/r/{names}/{sort.value}.json",
                 params,
@@ -404,14 +303,9 @@ class PublicRedditSource:
                 subreddit=names,
                 listing=True,
             )
-            raw = self._http.json(response, what)
-            page = _t3_data(raw)
-            posts += [post_from_data(d) for d in page]
-            data = raw.get("data") if isinstance(raw, dict) else None
-            after = data.get("after") if isinstance(data, dict) else None
-            if not after or not page:
-                break
-        return posts[:limit]
+            return self._http.json(response, what)
+
+        return await shaping.paginate(page, sort, period, limit)
 
     async def posts(self, post_ids: Sequence[str]) -> list[Post]:
         # Re-checks of watched posts are watching too: they share the polls' cap (at most half
@@ -420,12 +314,9 @@ class PublicRedditSource:
 
     async def _by_id(self, post_ids: Sequence[str], *, polling: bool) -> list[dict[str, Any]]:
         """`/by_id/t3_a,t3_b.json`, 100 ids a request, background priority."""
-        ids = [
-            i for i in dict.fromkeys(p.removeprefix("t3_") for p in post_ids) if _ID.fullmatch(i)
-        ]
+        ids = [p.removeprefix("t3_") for p in post_ids]
         out: list[dict[str, Any]] = []
-        for start in range(0, len(ids), 100):
-            names = ",".join(f"t3_{i}" for i in ids[start : start + 100])
+        for names in shaping.fullname_batches([i for i in ids if _ID.fullmatch(i)]):
             try:
                 response = await self._http.fetch(
                     f"/by_id/{names}.json",
@@ -436,7 +327,7 @@ class PublicRedditSource:
                 )
             except ThreadNotFound:  # none of them exists any more
                 continue
-            out += _t3_data(self._http.json(response, "posts"))
+            out += shaping.t3_data(self._http.json(response, "posts"))
         return out
 
     async def stream(self, subreddits: Sequence[str]) -> AsyncIterator[Post]:

@@ -26,7 +26,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 
-from adapters.reddit_source.live import _subreddit_error
 from adapters.reddit_source.pacing import (
     Clock,
     HeldTooLong,
@@ -35,6 +34,7 @@ from adapters.reddit_source.pacing import (
     Sleep,
     SlidingWindow,
 )
+from adapters.reddit_source.shaping import NO_ANSWER, TROUBLE, subreddit_error
 from adapters.reddit_source.thread_json import loads_iterative
 from bot.ports import (
     InvalidSubreddit,
@@ -58,11 +58,6 @@ BLOCKED = (
     "page), so try again later, set up OAuth with REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET of "
     "an approved app, or reach Reddit through a proxy set in REDIGEST_REDDIT_PUBLIC_URL."
 )
-TROUBLE = (
-    "Reddit is having trouble right now (it answered with a server error); "
-    "try again in a few minutes."
-)
-NO_ANSWER = "Reddit did not answer in time; try again in a minute."
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,9 +343,9 @@ class AnonymousHttp:
         if status == 403 and not reason and (response.looks_html() or body is None):
             return self.blocked(path)
         if status in (403, 451):
-            return _subreddit_error(reason or "private", subreddit)
+            return subreddit_error(reason or "private", subreddit)
         if status == 404 and reason == "banned":
-            return _subreddit_error("banned", subreddit)
+            return subreddit_error("banned", subreddit)
         if status == 404 and listing:
             return InvalidSubreddit(f"There is no subreddit r/{subreddit}.")
         if status == 404:
