@@ -15,7 +15,8 @@ descriptive User-Agent:
                    (one poller for every stream: see public_feed.py)
 
 Thread JSON goes through the same converter as saved files and the OAuth source
-(thread_json.py). At most `requests_per_minute` requests start in any 60 s, Reddit's
+(thread_json.py); what is asked and how answers are read is shared with the OAuth source
+(shaping.py, expand.py). At most `requests_per_minute` requests start in any 60 s, Reddit's
 x-ratelimit-* and Retry-After are obeyed, and on-demand work goes before background work
 (pacing.py). Every refusal becomes a SourceError with one sentence, and a log line for the
 operator that says what to do.
@@ -42,12 +43,8 @@ from adapters.reddit_source.pacing import (
     PriorityPacer,
     Sleep,
 )
-from adapters.reddit_source.public_feed import (
-    BACKGROUND_SHARE,
-    PAGE,
-    NewPostPoller,
-    posts_from_atom,
-)
+from adapters.reddit_source.public_atom import posts_from_atom
+from adapters.reddit_source.public_feed import BACKGROUND_SHARE, PAGE, NewPostPoller
 from adapters.reddit_source.public_http import REDIRECTS, AnonymousHttp
 from adapters.reddit_source.shaping import FetchPlan, thread_of
 from adapters.reddit_source.thread_json import post_from_data

@@ -13,7 +13,8 @@ comes into view because a newer one was deleted is not new.
 
 When the JSON listing is refused (Reddit's block page, or a 429 twice in a row) the poller reads
 each subreddit's feed (`/r/SUB/new/.rss`) instead and fetches the scores of the new entries with
-one `/by_id/` request; it tries JSON again after `JSON_RETRY_SECONDS`.
+one `/by_id/` request (public_atom.py reads the feeds); it tries JSON again after
+`JSON_RETRY_SECONDS`.
 
 Poll interval (seconds), from the per-minute budget R and the number of watched subreddits n:
 
@@ -30,33 +31,43 @@ feeds, 3 subreddits → every 48 s, 10 subreddits → every 132 s.
 from __future__ import annotations
 
 import asyncio
-import calendar
 import contextlib
-import io
 import logging
 import math
-import re
 from collections import deque
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import urlsplit
-
-import feedparser
 
 from adapters.reddit_source.pacing import Clock, Sleep
+from adapters.reddit_source.public_atom import POST_ID as _POST_ID
+from adapters.reddit_source.public_atom import posts_from_atom
 from adapters.reddit_source.public_http import AnonymousBlocked
 from adapters.reddit_source.thread_json import post_from_data
 from bot.ports import (
     InvalidSubreddit,
     RateLimited,
-    RedditUnavailable,
     SourceError,
     SubredditUnavailable,
 )
 from digest.model import Post
 
 log = logging.getLogger(__name__)
+
+__all__ = [  # posts_from_atom: re-exported, where it was before public_atom.py
+    "BACKGROUND_SHARE",
+    "FAILED_POLLS_BEFORE_TELLING",
+    "JSON_RETRY_SECONDS",
+    "MULTI_MAX",
+    "PAGE",
+    "RATE_LIMITS_BEFORE_FEEDS",
+    "REFUSED_SECONDS",
+    "SEEN_PER_SUBREDDIT",
+    "NewPostPoller",
+    "PollBackend",
+    "poll_interval",
+    "posts_from_atom",
+]
 
 BACKGROUND_SHARE = 0.5  # of the per-minute budget, at most, for polling
 MULTI_MAX = 50  # subreddits per /r/a+b+c/new.json request
@@ -65,7 +76,6 @@ JSON_RETRY_SECONDS = 600.0  # on feeds this long before JSON is tried again
 REFUSED_SECONDS = 600.0  # a private/banned/unknown subreddit is not asked again for this long
 RATE_LIMITS_BEFORE_FEEDS = 2  # 429s in a row on the JSON listing before feeds are used
 SEEN_PER_SUBREDDIT = 500
-_POST_ID = re.compile(r"[a-z0-9]{1,12}")
 
 
 def poll_interval(
@@ -75,49 +85,6 @@ def poll_interval(
     n = max(subreddits, 1)
     per_poll = n + 1 if feeds else math.ceil(n / MULTI_MAX)
     return max(floor, 60.0 * per_poll / (max(requests_per_minute, 1) * BACKGROUND_SHARE))
-
-
-def posts_from_atom(data: bytes, subreddit: str) -> list[dict[str, Any]]:
-    """Reddit's Atom feed → t3-shaped data (what post_from_data reads), newest first as served.
-
-    A feed carries no score or comment count: they are 0 here until `/by_id/` says otherwise.
-    Raises RedditUnavailable when the answer is not a feed at all.
-    """
-    # Bytes in a stream: a str would be taken for a file name or a URL by feedparser.
-    parsed = feedparser.parse(
-        io.BytesIO(data), response_headers={"content-type": "application/atom+xml"}
-    )
-    if not parsed.get("version") and not parsed.entries:
-        raise RedditUnavailable(
-            f"Reddit's feed of r/{subreddit} could not be read (it is not a feed); try again later."
-        )
-    out: list[dict[str, Any]] = []
-    for entry in parsed.entries:
-        fullname = str(entry.get("id") or "")
-        post_id = fullname.removeprefix("t3_")
-        if not fullname.startswith("t3_") or not _POST_ID.fullmatch(post_id):
-            continue
-        sub = next(
-            (str(t.get("term")) for t in entry.get("tags") or [] if t.get("term")), subreddit
-        )
-        author = str(entry.get("author") or "").strip().removeprefix("/u/").strip()
-        link = str(entry.get("link") or "")
-        when = entry.get("published_parsed") or entry.get("updated_parsed")
-        out.append(
-            {
-                "id": post_id,
-                "name": fullname,
-                "title": str(entry.get("title") or ""),
-                "author": author or "[deleted]",
-                "subreddit": sub,
-                "permalink": urlsplit(link).path or f"/r/{sub}/comments/{post_id}/",
-                "url": link,
-                "created_utc": float(calendar.timegm(when)) if when else None,
-                "score": 0,
-                "num_comments": 0,
-            }
-        )
-    return out
 
 
 class PollBackend(Protocol):

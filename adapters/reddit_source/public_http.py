@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 
+from adapters.reddit_source.deep_json import loads_iterative
 from adapters.reddit_source.pacing import (
     Clock,
     HeldTooLong,
@@ -35,7 +36,6 @@ from adapters.reddit_source.pacing import (
     SlidingWindow,
 )
 from adapters.reddit_source.shaping import NO_ANSWER, TROUBLE, subreddit_error
-from adapters.reddit_source.thread_json import loads_iterative
 from bot.ports import (
     InvalidSubreddit,
     RateLimited,
