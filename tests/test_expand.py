@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.reddit_source.expand import MORECHILDREN_MAX_IDS, Stub, next_batch, rank
+from adapters.reddit_source.expand import MORECHILDREN_MAX_IDS, Stub, expand, next_batch, rank
 
 
 def _c(cid: str, parent: str, score: int) -> dict[str, Any]:
@@ -54,3 +54,65 @@ def test_a_batch_takes_at_most_100_ids_and_keeps_the_rest() -> None:
 def test_continue_thread_stubs_are_not_batched() -> None:
     ids, taken, rest = next_batch([Stub("_", "t1_r1", 0, (), 3)])
     assert (ids, taken, rest) == ([], [], [])
+
+
+# --------------------------------------------------------------------------- the loop both sources run
+
+
+def _t1(cid: str, parent: str, score: int) -> dict[str, Any]:
+    return {"kind": "t1", "data": _c(cid, parent, score)}
+
+
+class _Refused(Exception):
+    pass
+
+
+async def test_a_failed_request_leaves_the_stubs_it_took_whole() -> None:
+    """A morechildren request that fails puts back the stubs it took, and no remainder of them:
+    the thread's stubs then stand for each hidden comment once (both sources run this loop)."""
+    ids = [f"h{i}" for i in range(150)]
+    stub = Stub("m", "t3_p", 150, tuple(ids), 0)
+    asked: list[list[str]] = []
+
+    async def more(batch: list[str]) -> list[dict[str, Any]]:
+        asked.append(batch)
+        raise _Refused
+
+    async def continue_thread(comment_id: str) -> list[dict[str, Any]]:
+        raise AssertionError("no continue-thread stub here")
+
+    flat = await expand(
+        "p",
+        [_t1("big", "t3_p", 900), stub.as_thing()],
+        5,
+        more=more,
+        continue_thread=continue_thread,
+        gone=LookupError,
+        failed=_Refused,
+    )
+    assert asked == [ids[:MORECHILDREN_MAX_IDS]]
+    assert [t["data"]["id"] for t in flat if t["kind"] == "t1"] == ["big"]
+    stubs = [Stub.of(t["data"]) for t in flat if t["kind"] == "more"]
+    assert stubs == [stub]
+
+
+async def test_fetched_comments_join_in_order_and_gone_continue_threads_are_skipped() -> None:
+    cont = Stub("_", "t1_big", 0, (), 1)
+    more_stub = Stub("m", "t3_p", 2, ("x", "y"), 0)
+
+    async def more(batch: list[str]) -> list[dict[str, Any]]:
+        return [_t1(i, "t3_p", 10) for i in batch]
+
+    async def continue_thread(comment_id: str) -> list[dict[str, Any]]:
+        raise LookupError(comment_id)
+
+    flat = await expand(
+        "p",
+        [_t1("big", "t3_p", 900), cont.as_thing(), more_stub.as_thing()],
+        5,
+        more=more,
+        continue_thread=continue_thread,
+        gone=LookupError,
+        failed=_Refused,
+    )
+    assert [t["data"]["id"] for t in flat] == ["big", "x", "y"]
