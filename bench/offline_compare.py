@@ -12,17 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.offline_pipeline import (
-    NAIVE_BUDGET,
-    REPO,
-    Row,
-    _ms,
-    _progress,
-    format_table,
-    machine,
-    real_thread_files,
-    shared_data_dir,
-)
+from bench.common import REPO, machine, progress, shared_data_dir
+from bench.offline_pipeline import NAIVE_BUDGET, Row, _ms, format_table, real_thread_files
 from tests.support.synthetic import thread_json
 
 # Each code tree (this one, and older checkouts given with --before, e.g. made with
@@ -101,7 +92,7 @@ def before_after(
     files = [str(p) for p in real_thread_files(data_dir)] if data_dir.is_dir() else []
     for label, root in trees:
         if files:
-            _progress(f"[bench offline] brief lengths, {label}")
+            progress(f"[bench offline] brief lengths, {label}")
             r = _child(root, {"real": files, "synthetic": None})
             n = f"{int(r['threads']):,}"
             rows.append(
@@ -114,7 +105,7 @@ def before_after(
             path.write_text(json.dumps(thread_json(size, seed=0)))
             for label, root in trees:
                 for how, budget in (("default budget", None), ("every comment", NAIVE_BUDGET)):
-                    _progress(f"[bench offline] {label}: {size:,} comments, {how}")
+                    progress(f"[bench offline] {label}: {size:,} comments, {how}")
                     job = {"real": [], "synthetic": str(path), "runs": runs, "budget": budget}
                     r = _child(root, job)
                     what = f"analysis, {how} ({int(r['analysed']):,} analysed)"

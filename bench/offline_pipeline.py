@@ -19,7 +19,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import platform
 import sys
 import time
 import tracemalloc
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.reddit_source.thread_json import thread_from_json_text
+from bench.common import machine, progress, shared_data_dir
 from digest.analysis import NarrativeResult
 from digest.offline import OfflineAnalyzer
 from digest.pipeline import DigestEngine, assemble
@@ -40,14 +40,6 @@ NAIVE_BUDGET = 10**9  # large enough that every comment with text is analysed
 SYNTHETIC_SIZES = (1_000, 10_000, 50_000)
 # Under tracemalloc the naive run is ~5x slower (about 80 s at 50k comments): skip it above this.
 NAIVE_MEMORY_MAX_COMMENTS = 10_000
-
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def shared_data_dir() -> Path:
-    """../shared/data next to the repository (the repository is bench/'s parent)."""
-    return REPO.parent / "shared" / "data"
 
 
 def real_thread_files(data_dir: Path) -> list[Path]:
@@ -167,10 +159,6 @@ class Pipeline:
         )
 
 
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def real_cases(files: list[Path], root: Path) -> Iterator[tuple[str, bytes]]:
     for path in files:
         yield path.relative_to(root).with_suffix("").as_posix(), path.read_bytes()
@@ -260,14 +248,6 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
-def machine() -> str:
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (
-        f"machine: nproc={cpus}, Python {platform.python_version()} "
-        f"({platform.python_implementation()}), {platform.system()} {platform.machine()}"
-    )
-
-
 def main() -> int:
     started = time.perf_counter()
     print(machine())
@@ -293,11 +273,11 @@ def main() -> int:
         if not files:
             notes.append(f"real threads: skipped — no thread files in {data_dir / 'reddit'}/*/")
         for name, data in real_cases(files, data_dir / "reddit"):
-            _progress(f"[bench offline] {name}")
+            progress(f"[bench offline] {name}")
             results.append(pipeline.measure(name, data, _count_comments(data)))
 
     for size in SYNTHETIC_SIZES:
-        _progress(f"[bench offline] synthetic {size:,} comments")
+        progress(f"[bench offline] synthetic {size:,} comments")
         text = json.dumps(thread_json(size, seed=0))
         results.append(pipeline.measure(f"synthetic {size:,}", text, size))
         del text
