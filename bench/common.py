@@ -79,7 +79,7 @@ def _is_loopback(address: Any) -> bool:
     host = address[0] if isinstance(address, tuple) else address
     if isinstance(host, bytes):
         host = host.decode()
-    if host in (None, "localhost"):
+    if host in (None, "localhost", ""):
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

@@ -23,6 +23,7 @@ from bench.core_load_setup import (
     SlowLLM,
     _engines,
     _requests,
+    _source,
 )
 from bot.app import open_core
 from bot.core import CoreConfig, _fingerprint
@@ -33,7 +34,6 @@ from digest.model import Thread
 from digest.pipeline import DigestEngine
 from digest.report import Depth, Report
 from digest.sentiment import PolarityScorer
-from tests.support.fake_source import FakeSource
 from tests.support.scripted_llm import grounded_answer
 
 
@@ -63,9 +63,7 @@ async def _run(
     llm: SlowLLM | None,
 ) -> RunResult:
     """`n` digest requests at once on a started core; wait until every report is posted."""
-    source = FakeSource()
-    for thread in threads:
-        source.add(thread)
+    source = _source(threads)
     chat = CountingChat(n)
     inst = Instruments()
     async with AsyncExitStack() as stack:
@@ -119,9 +117,7 @@ async def _sequential_acks(
     db: Path, threads: Sequence[Thread], scorer: PolarityScorer
 ) -> tuple[list[float], Instruments]:
     """Requests one at a time on a core whose workers are not running: the floor."""
-    source = FakeSource()
-    for thread in threads:
-        source.add(thread)
+    source = _source(threads)
     inst = Instruments()
     acks: list[float] = []
     async with AsyncExitStack() as stack:

@@ -17,6 +17,7 @@ from digest.pipeline import DigestEngine
 from digest.report import Depth
 from digest.sentiment import PolarityScorer
 from tests.support.fake_chat import FakeChat
+from tests.support.fake_source import FakeSource
 from tests.support.scripted_llm import grounded_answer
 from tests.support.synthetic import thread_json
 
@@ -111,6 +112,14 @@ def _requests(threads: Sequence[Thread], n: int, tag: str) -> list[Request]:
         )
         for i in range(n)
     ]
+
+
+def _source(threads: Sequence[Thread]) -> FakeSource:
+    """The threads in memory, as the core's source."""
+    source = FakeSource()
+    for thread in threads:
+        source.add(thread)
+    return source
 
 
 def _small_threads(count: int, prefix: str) -> list[Thread]:

@@ -14,6 +14,7 @@ from bench.common import describe, progress, shared_data_dir
 from bench.common import share_pct as _pct
 from bench.public_reddit_setup import PLANS, SYNTHETIC_SIZE
 from bench.reddit_common import (
+    PRAW_RECORDINGS,
     TOP_N,
     RecordedSpec,
     Row,
@@ -28,16 +29,7 @@ from digest.report import Depth
 from tests.fakes.reddit_server import FakeReddit, generate_comment_tree, make_post
 
 RECORDED = (
-    RecordedSpec(
-        "praw/announcements_n49rw_2016.json",
-        "praw/announcements_n49rw_2016_morechildren.json",
-        "cassettes/praw/TestCommentForest.test_replace__all_large.json",
-    ),
-    RecordedSpec(
-        "praw/funny_3hahrw_2016.json",
-        "praw/funny_3hahrw_2016_morechildren.json",
-        "cassettes/praw/TestCommentForest.test_replace__all.json",
-    ),
+    *PRAW_RECORDINGS,
     RecordedSpec(
         "asyncpraw/announcements_n49rw_2020.json",
         "asyncpraw/announcements_n49rw_2020_morechildren.json",

@@ -55,6 +55,22 @@ class RecordedSpec:
         return [f for f in files if f is not None and not (reddit_dir / f).is_file()]
 
 
+# The recordings that come with morechildren answers and continue-this-thread pages (both benches
+# fetch them).
+PRAW_RECORDINGS = (
+    RecordedSpec(
+        "praw/announcements_n49rw_2016.json",
+        "praw/announcements_n49rw_2016_morechildren.json",
+        "cassettes/praw/TestCommentForest.test_replace__all_large.json",
+    ),
+    RecordedSpec(
+        "praw/funny_3hahrw_2016.json",
+        "praw/funny_3hahrw_2016_morechildren.json",
+        "cassettes/praw/TestCommentForest.test_replace__all.json",
+    ),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Recording:
     """A recorded thread as the fake serves it: the listing JSON and what it can expand."""

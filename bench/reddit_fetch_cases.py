@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.reddit_common import RecordedSpec, load_recording
+from bench.reddit_common import PRAW_RECORDINGS, RecordedSpec, load_recording
 from digest.report import Depth
 from tests.fakes.reddit_server import FakeReddit, generate_comment_tree, make_post
 
@@ -25,16 +25,7 @@ NAIVE_TIMEOUT_S = 90.0  # the naive replace_more is cut off after this long
 
 
 RECORDED = (
-    RecordedSpec(
-        "praw/announcements_n49rw_2016.json",
-        "praw/announcements_n49rw_2016_morechildren.json",
-        "cassettes/praw/TestCommentForest.test_replace__all_large.json",
-    ),
-    RecordedSpec(
-        "praw/funny_3hahrw_2016.json",
-        "praw/funny_3hahrw_2016_morechildren.json",
-        "cassettes/praw/TestCommentForest.test_replace__all.json",
-    ),
+    *PRAW_RECORDINGS,
     RecordedSpec(
         "localllama/localllama_1ibk9us.json",
         remark="no morechildren or continue pages were recorded: the fake answers every "

@@ -17,17 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import multiprocessing
 import os
 import platform
-import socket
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -40,6 +38,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.reddit_source.thread_json import thread_from_json
 from adapters.slack_chat import EVENTS_PATH, SlackChat, SlackConfig
+from bench.common import loopback_only
 from bot.app import open_core
 from bot.chat import Inbox
 from bot.core import CoreConfig, Engines
@@ -92,41 +91,6 @@ def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), round(q * len(ordered) + 0.5)))
     return ordered[rank - 1]
-
-
-@contextlib.contextmanager
-def loopback_only() -> Iterator[None]:
-    """While inside, sockets may connect to (and names resolve for) loopback only."""
-
-    def loopback(host: Any) -> bool:
-        if isinstance(host, bytes):
-            host = host.decode()
-        if host in (None, "localhost", ""):
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
-
-    real_connect, real_getaddrinfo = socket.socket.connect, socket.getaddrinfo
-
-    def connect(self: Any, address: Any) -> None:
-        if isinstance(address, tuple) and not loopback(address[0]):
-            raise ConnectionRefusedError(f"bench: refusing to connect to {address!r}")
-        real_connect(self, address)
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if not loopback(host):
-            raise OSError(f"bench: refusing to resolve {host!r}")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    socket.socket.connect = connect  # type: ignore[method-assign]
-    socket.getaddrinfo = getaddrinfo
-    try:
-        yield
-    finally:
-        socket.socket.connect = real_connect  # type: ignore[method-assign]
-        socket.getaddrinfo = real_getaddrinfo
 
 
 async def fire(url: str, bodies: Sequence[bytes], secret: str) -> list[Timing]:
