@@ -12,8 +12,12 @@ threads, one user and one channel each) while those run. Measured per repetition
 The p99 of each is taken per repetition; the figures are the median of those p99s over the
 repetitions, printed beside the targets (ack p99 < 50 ms, loop-lag p99 < 20 ms).
 
-Run: `python -m bench.loop_lag [--reps 5] [--big 8] [--commands 200] [--analyser offline]`
-from the repository root, or `python -m bench looplag`. A busy machine shows in the figures:
+Offline digests run where the bot runs them: `--lane process` (the default, as
+REDIGEST_CPU_LANE) does each one whole in one worker process, started and warmed before the
+first repetition; `--lane thread` in the CPU lane thread, sharing the loop's GIL.
+
+Run: `python -m bench.loop_lag [--reps 5] [--big 8] [--commands 200] [--analyser offline]
+[--lane process|thread]` from the repository root, or `python -m bench looplag`. A busy machine shows in the figures:
 the load average is printed before and after.
 """
 
@@ -37,6 +41,7 @@ from adapters.reddit_source.thread_json import thread_from_json
 from bench.core_load import (
     BIG_COMMENTS,
     DIST,
+    LLM_MODEL,
     PLATFORM,
     RUN_TIMEOUT_S,
     CountingChat,
@@ -45,16 +50,18 @@ from bench.core_load import (
     SlowLLM,
     _copies,
     _dist,
-    _engines,
     _pct,
     _requests,
     _small_threads,
     _timed_request,
 )
-from bot.core import Core, CoreConfig
+from bot.core import Core, CoreConfig, Engines
+from bot.settings import Settings
 from bot.storage import Storage
+from digest.cpu import ProcessLane
+from digest.llm import LLMAnalyzer
 from digest.model import Thread
-from digest.pipeline import DigestEngine
+from digest.pipeline import DigestEngine, warm_lane
 from digest.report import Depth, Report
 from digest.sentiment import PolarityScorer, make_scorer
 from tests.support.fake_source import FakeSource
@@ -67,6 +74,7 @@ COMMAND_THREADS = 20
 BIG_DIGESTS = 8
 WORKERS = 4
 REPS = 5
+LANE = str(Settings.model_fields["cpu_lane"].default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +89,15 @@ class Rep:
     load: tuple[float, float, float]
     settings_ms: list[float]  # the acknowledgement's steps: the settings read
     add_job_ms: list[float]  # and the (grouped) write of the job
+
+
+def _engines(scorer: PolarityScorer, llm: SlowLLM | None, lane: ProcessLane | None) -> Engines:
+    """As bench.core_load's, the offline engine with the process lane when there is one."""
+    offline = DigestEngine(lane=lane) if lane is not None else DigestEngine(scorer=scorer)
+    if llm is None:
+        return Engines({"offline": offline}, default="offline")
+    engine = DigestEngine(LLMAnalyzer(llm, models=dict.fromkeys(Depth, LLM_MODEL)), scorer=scorer)
+    return Engines({"offline": offline, llm.name: engine}, default=llm.name)
 
 
 def _watch_analyses(engines: dict[str, DigestEngine], started: asyncio.Event) -> list[int]:
@@ -113,13 +130,14 @@ async def _rep(
     workers: int,
     scorer: PolarityScorer,
     analyser: str,
+    lane: ProcessLane | None,
 ) -> Rep:
     load = os.getloadavg()
     source = FakeSource()
     for thread in (*big_threads, *small_threads):
         source.add(thread)
     chat = CountingChat(len(big_threads) + commands)
-    engines = _engines(scorer, SlowLLM() if analyser == "llm" else None)
+    engines = _engines(scorer, SlowLLM() if analyser == "llm" else None, lane)
     started = asyncio.Event()
     running = _watch_analyses(dict(engines.by_name), started)
     async with AsyncExitStack() as stack:
@@ -174,19 +192,25 @@ async def _main(args: argparse.Namespace, tmp: Path) -> list[Rep]:
     big = thread_from_json(thread_json(BIG_COMMENTS))
     small = _small_threads(COMMAND_THREADS, "ll")
     reps: list[Rep] = []
-    for i in range(args.reps):
-        # Fresh post ids each repetition: nothing comes from an earlier one's report cache.
-        rep = await _rep(
-            tmp / f"rep{i}.sqlite3",
-            big_threads=_copies(big, args.big, f"b{i}x"),
-            small_threads=small,
-            commands=args.commands,
-            workers=args.workers,
-            scorer=scorer,
-            analyser=args.analyser,
-        )
-        reps.append(rep)
-        print(_rep_line(i + 1, rep), flush=True)
+    async with AsyncExitStack() as stack:
+        lane = None
+        if args.lane == "process":
+            lane = await stack.enter_async_context(ProcessLane(warm=warm_lane))
+            await lane.start()
+        for i in range(args.reps):
+            # Fresh post ids each repetition: nothing comes from an earlier one's report cache.
+            rep = await _rep(
+                tmp / f"rep{i}.sqlite3",
+                big_threads=_copies(big, args.big, f"b{i}x"),
+                small_threads=small,
+                commands=args.commands,
+                workers=args.workers,
+                scorer=scorer,
+                analyser=args.analyser,
+                lane=lane,
+            )
+            reps.append(rep)
+            print(_rep_line(i + 1, rep), flush=True)
     return reps
 
 
@@ -213,7 +237,8 @@ def _summary(args: argparse.Namespace, reps: Sequence[Rep]) -> list[str]:
     all_lags = [lag for r in reps for lag in r.lags_ms]
     lines = [
         f"{args.commands} concurrent commands while {args.big} digests of a {BIG_COMMENTS:,}-comment "
-        f"thread run ({args.analyser} analyser, {args.workers} workers), {len(reps)} repetitions:",
+        f"thread run ({args.analyser} analyser, {args.workers} workers, {args.lane} lane), "
+        f"{len(reps)} repetitions:",
         f"  command acknowledgement p99, median of {len(reps)}: {ack:7.1f} ms"
         f"   target < {ACK_P99_TARGET_MS:.0f} ms: {_verdict(ack, ACK_P99_TARGET_MS)}",
         f"  event-loop lag p99, median of {len(reps)}:          {lag:7.1f} ms"
@@ -242,6 +267,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         choices=("offline", "llm"),
         default="offline",
         help="offline (CPU) or a fake LLM answering after 2 s (default %(default)s)",
+    )
+    parser.add_argument(
+        "--lane",
+        choices=("process", "thread"),
+        default=LANE,
+        help="where offline digests compute (default %(default)s, as REDIGEST_CPU_LANE)",
     )
     return parser.parse_args(argv)
 

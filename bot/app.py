@@ -294,7 +294,7 @@ class App:
             self._stack,
             s.database_path,
             source=source,
-            engines=Engines(dict(self._engines), default=self._default_engine),
+            engines=Engines(await self._bot_engines(), default=self._default_engine),
             chats=chats,
             clock=clock,
             config=CoreConfig(
@@ -305,6 +305,21 @@ class App:
             default_spend_cap=s.daily_spend_cap,
             files=files,
         )
+
+    async def _bot_engines(self) -> dict[str, DigestEngine]:
+        """The bot's engines. With REDIGEST_CPU_LANE=process (the default) its offline digests run
+        whole in one worker process, started (and warmed) now and stopped on exit, so that their
+        CPU work does not take the GIL from the loop that acknowledges commands. A single digest
+        at the terminal (`digest`) stays in this process: a process start would cost it more."""
+        engines = dict(self._engines)
+        if self.settings.cpu_lane == "process":
+            from digest.cpu import ProcessLane
+            from digest.pipeline import warm_lane
+
+            lane = await self._stack.enter_async_context(ProcessLane(warm=warm_lane))
+            await lane.start()
+            engines["offline"] = DigestEngine(budgets=self._budgets, lane=lane)
+        return engines
 
     async def open_chats(
         self, stack: AsyncExitStack, say: Callable[[str], None]

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     )
     timezone: str = Field("UTC", validation_alias="REDIGEST_TIMEZONE")
     workers: int = Field(4, ge=1, le=64, validation_alias="REDIGEST_WORKERS")
+    # Where the bot's offline digests compute: one worker process (its own GIL: commands are
+    # acknowledged as fast while big threads are digested) or the CPU lane thread.
+    cpu_lane: Literal["process", "thread"] = Field("process", validation_alias="REDIGEST_CPU_LANE")
     daily_spend_cap: float = Field(
         1.0, ge=0, le=10_000, validation_alias="REDIGEST_DAILY_SPEND_CAP"
     )

@@ -1,4 +1,4 @@
-"""One lane for CPU-bound work that must not run on the event loop: analysing a thread, encoding
+"""Lanes for CPU-bound work that must not run on the event loop: analysing a thread, encoding
 and decoding reports, turning a large thread's JSON into a `Thread`.
 
 Off the loop is not enough. Under the GIL only one Python thread runs at a time; each thread
@@ -8,19 +8,32 @@ loop's lag p99 was 60-110 ms (bench/loop_lag.py, 5,000-comment digests on 2 core
 this one lane it is ~14 ms, and the digests take as long. So CPU work goes through one worker
 thread, first come first served (a small digest may wait behind a big one's stage). Blocking
 I/O keeps `asyncio.to_thread`: it waits, it does not compute.
+
+The thread lane still shares the GIL: while it computes, the loop gets it about half the time,
+and a burst of commands is acknowledged half as fast. `ProcessLane` is one worker process for
+whole jobs (an offline digest: a thread in, a report out, one crossing): its GIL is its own. Its
+arguments and results are pickled off the loop (by multiprocessing's feeder and manager
+threads); the model's frozen dataclasses are pickled by their fields (`register_reducers`),
+which halves the cost for a 5,000-comment thread (~25 ms instead of ~55-80 ms).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import functools
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from concurrent.futures import Executor, ThreadPoolExecutor
+from operator import attrgetter
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-__all__ = ["THREAD_NAME", "run"]
+if TYPE_CHECKING:  # multiprocessing is imported when a process lane starts, not before
+    from concurrent.futures import ProcessPoolExecutor
+
+__all__ = ["THREAD_NAME", "ProcessLane", "register_reducers", "run"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -44,3 +57,114 @@ async def run(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     variables included)."""
     call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
     return await asyncio.get_running_loop().run_in_executor(_executor(), call)
+
+
+# --------------------------------------------------------------------------- the process lane
+
+
+def _by_fields(cls: type[Any]) -> Callable[[Any], tuple[type[Any], tuple[Any, ...]]]:
+    get = attrgetter(*(f.name for f in dataclasses.fields(cls)))
+
+    def reduce(obj: Any) -> tuple[type[Any], tuple[Any, ...]]:
+        return cls, get(obj)
+
+    return reduce
+
+
+def register_reducers() -> None:
+    """Pickle the thread model's dataclasses (for multiprocessing only) as their constructor
+    and field values: the slotted frozen dataclasses' own `__getstate__` looks up their fields
+    for every object, and a `Thread`'s cached indexes are not worth sending (they are rebuilt on
+    use). The objects that come out are equal to those that went in."""
+    from multiprocessing.reduction import ForkingPickler
+
+    from digest.model import Comment, CrosspostParent, MoreStub, Post, Thread
+
+    for cls in (Thread, Post, Comment, MoreStub, CrosspostParent):
+        ForkingPickler.register(cls, _by_fields(cls))
+
+
+def _ready() -> None:
+    """Run first in the worker process: pickling set up as in the parent."""
+    register_reducers()
+
+
+class ProcessLane:
+    """One worker process for whole CPU jobs, started on first use (or `start`) and stopped by
+    `aclose` (an async context manager). `fn` and its arguments must pickle: `fn` a module-level
+    function. Jobs run one at a time, first come first served.
+
+    The worker is started with `spawn` (a fresh interpreter: never a fork of a process with
+    running threads and a loop). `warm`, if given, runs in it once at start (imports, a
+    lexicon), so the first job does not pay for it. A worker that dies (killed, out of memory)
+    fails the jobs it held with `BrokenProcessPool`; the next job starts a new one."""
+
+    def __init__(self, *, warm: Callable[[], object] | None = None) -> None:
+        self._warm = warm or _ready
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = asyncio.Lock()  # one start at a time; closing waits for it
+        self._closed = False
+
+    async def start(self) -> None:
+        """Start the worker and warm it, off the loop (a process start blocks)."""
+        async with self._lock:
+            if self._closed:
+                raise RuntimeError("the process lane is closed")
+            if self._pool is not None:
+                return
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            register_reducers()
+            pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_ready
+            )
+            try:
+                await asyncio.to_thread(lambda: pool.submit(self._warm).result())
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            self._pool = pool
+
+    async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """`fn(*args, **kwargs)` in the worker process, awaited."""
+        pool = self._pool
+        if pool is None:
+            await self.start()
+            pool = self._pool
+            assert pool is not None
+        call = functools.partial(fn, *args, **kwargs)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, call)
+        except Exception as exc:
+            from concurrent.futures.process import BrokenProcessPool
+
+            if (
+                isinstance(exc, BrokenProcessPool) and self._pool is pool
+            ):  # the next job gets a new worker
+                self._pool = None
+                await asyncio.to_thread(_shutdown, pool)
+            raise
+
+    async def aclose(self) -> None:
+        """Stop the worker: jobs not begun are cancelled, the one under way is waited for."""
+        async with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            await asyncio.to_thread(_shutdown, pool)
+
+    async def __aenter__(self) -> ProcessLane:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _shutdown(pool: Executor) -> None:
+    pool.shutdown(wait=True, cancel_futures=True)

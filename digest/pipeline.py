@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -18,7 +19,7 @@ from digest.sentiment import PolarityScorer, label, make_scorer, measure
 from digest.stats import Link, ThreadStats, compute_stats, link_key
 from digest.text import plural
 
-__all__ = ["Budgets", "DigestEngine", "assemble", "ground"]
+__all__ = ["Budgets", "DigestEngine", "assemble", "ground", "offline_digest", "warm_lane"]
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,14 @@ class DigestEngine:
         *,
         budgets: Budgets | None = None,
         scorer: PolarityScorer | None = None,
+        lane: cpu.ProcessLane | None = None,
     ) -> None:
+        """`lane`: a process for offline digests, each done whole there (a thread in, a report
+        out) by that process's own engine, which scores with `make_scorer()`; so it goes with no
+        `scorer` of its own."""
+        if lane is not None and scorer is not None:
+            raise ValueError("an engine with a process lane scores there with make_scorer()")
+        self._lane = lane
         self._scorer = scorer if scorer is not None else make_scorer()
         self._offline = OfflineAnalyzer()
         self._analyzer: Analyzer = analyzer if analyzer is not None else self._offline
@@ -76,6 +84,8 @@ class DigestEngine:
         return AnalysisInput(thread, depth, stats, selection, sentiment, shared)
 
     async def digest(self, thread: Thread, depth: Depth, budget: int | None = None) -> Report:
+        if self._lane is not None and self._analyzer is self._offline:
+            return await self._lane.run(offline_digest, thread, depth, budget, self.budgets)
         inp = await cpu.run(self.prepare, thread, depth, budget)
         name = self._analyzer.name
         notes: tuple[str, ...] = ()
@@ -102,6 +112,21 @@ class DigestEngine:
         """The offline path without an event loop (benchmarks, scripts)."""
         inp = self.prepare(thread, depth, budget)
         return assemble(inp, NarrativeResult(self._offline.narrate_sync(inp)), self._offline.name)
+
+
+@functools.cache
+def _lane_scorer() -> PolarityScorer:
+    return make_scorer()
+
+
+def warm_lane() -> None:
+    """A process lane's start: the lexicon loaded before the first digest comes."""
+    _lane_scorer()
+
+
+def offline_digest(thread: Thread, depth: Depth, budget: int | None, budgets: Budgets) -> Report:
+    """`DigestEngine(budgets=budgets).digest_sync(...)` in a process lane, the lexicon kept."""
+    return DigestEngine(budgets=budgets, scorer=_lane_scorer()).digest_sync(thread, depth, budget)
 
 
 def _are(n: int, what: str, one: str | None = None) -> str:
