@@ -37,9 +37,8 @@ class RateLimiter:
         for key in stale:
             del self._hits[key]
 
-    def _current(self, key: str) -> deque[float] | None:
+    def _current(self, key: str, now: float) -> deque[float] | None:
         """The key's hits still in the window; None (and the key forgotten) when there are none."""
-        now = self._clock()
         self._sweep(now)
         hits = self._hits.get(key)
         if hits is None:
@@ -53,25 +52,33 @@ class RateLimiter:
 
     def retry_after(self, key: str) -> float:
         """0 when a hit is allowed now; otherwise seconds until it is."""
-        hits = self._current(key)
+        return self._wait(key, self._clock())
+
+    def _wait(self, key: str, now: float) -> float:
+        hits = self._current(key, now)
         if hits is None or len(hits) < self.limit:
             return 0.0
         # The oldest of the last `limit` hits: when it leaves the window, a hit is allowed.
-        return max(self.window - (self._clock() - hits[0]), 0.0)
+        return max(self.window - (now - hits[0]), 0.0)
 
     def hit(self, key: str) -> None:
-        hits = self._current(key)
+        self._hit(key, self._clock())
+
+    def _hit(self, key: str, now: float) -> None:
+        hits = self._current(key, now)
         if hits is None:
             # Only the last `limit` hits decide anything: older ones fall off by themselves.
             hits = self._hits[key] = deque(maxlen=max(self.limit, 1))
-        hits.append(self._clock())
+        hits.append(now)
 
     def reserve(self, key: str) -> float:
         """Check and count in one step (no await between them, so a burst cannot all pass the
-        check before any of it counts): 0 when the hit was counted, else seconds to wait."""
-        wait = self.retry_after(key)
+        check before any of it counts): 0 when the hit was counted, else seconds to wait. The
+        clock is read once for both."""
+        now = self._clock()
+        wait = self._wait(key, now)
         if wait == 0:
-            self.hit(key)
+            self._hit(key, now)
         return wait
 
     def release(self, key: str) -> None:

@@ -217,7 +217,9 @@ async def test_batched_rows_share_their_groups_fate(tmp_path: Path) -> None:
 async def test_settings_are_read_once_and_a_change_is_seen(tmp_path: Path) -> None:
     async with Storage(tmp_path / "s.sqlite3") as storage:
         await storage.set_setting("slack", "T1", "default-depth", "deep")
-        selects = await _count_statements(storage, "SELECT KEY, VALUE FROM SERVER_SETTINGS")
+        selects = await _count_statements(
+            storage, "SELECT PLATFORM, SERVER_ID, KEY, VALUE FROM SERVER_SETTINGS"
+        )
         first = await asyncio.gather(*(storage.get_settings("slack", "T1") for _ in range(50)))
         assert first == [{"default-depth": "deep"}] * 50
         assert len(selects) == 1  # fifty at once share one query

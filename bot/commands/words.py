@@ -8,6 +8,7 @@ import re
 from bot.commands.model import MAX_TERM_LENGTH, MAX_TERMS, CommandError
 
 _QUOTES = {'"': '"”', "“": '”"', "'": "'’", "‘": "’'", "`": "`"}  # opener → closers
+_QUOTE_CHARS = frozenset(_QUOTES)
 
 
 def shown(token: str) -> str:
@@ -24,6 +25,8 @@ def split_words(text: str) -> list[str]:
     Unlike shlex this never raises on its own: an unclosed quote becomes a CommandError. A quote
     opens only at the start of a word or after a comma, so apostrophes (don't) stay literal.
     """
+    if _QUOTE_CHARS.isdisjoint(text):
+        return text.split()  # no quote at all (most commands): the same words, split in C
     words: list[str] = []
     i, n = 0, len(text)
     while i < n:

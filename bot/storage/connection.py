@@ -237,7 +237,7 @@ class Database:
         self._queued_writes.append((work, future))
         if self._group_writer is None or self._group_writer.done():
             self._group_writer = asyncio.create_task(self._write_groups())
-        return await asyncio.shield(future)
+        return await future  # cancelled, the caller's future is skipped; its group is written
 
     async def _write_groups(self) -> None:
         while self._queued_writes:

@@ -1,8 +1,10 @@
 """Per-server settings (`server_settings`): a key/value map per platform and server.
 
-Every command reads its server's settings before it is acknowledged, so they are kept in memory
-once read: this process owns the database (bot/ownership.py) and writes them only through
-`set_setting`, which forgets what it changed. Concurrent first reads of a server share one query.
+Every command reads its server's settings before it is acknowledged, so every server's are read
+in one query the first time any are asked for, and kept: this process owns the database
+(bot/ownership.py) and writes them only through `set_setting`, which updates what is kept once
+its write is committed. A command then never waits for the database to read them; a server with
+no row has the defaults (`{}`). Concurrent first reads share the one query.
 """
 
 from __future__ import annotations
@@ -12,47 +14,50 @@ import asyncio
 from bot.storage.connection import Database
 
 _Server = tuple[str, str]  # platform, server id
+_Every = dict[_Server, dict[str, str]]
 
 
 class SettingsTable(Database):
     # Made on first use (the table families share Database's __init__).
-    _settings_known: dict[_Server, dict[str, str]] | None = None
-    _settings_reading: dict[_Server, asyncio.Future[dict[str, str]]] | None = None
-    _settings_writes = 0  # a read that saw a write start or end before it finished is not kept
+    _settings_known: _Every | None = None  # every server's settings, once read
+    _settings_reading: asyncio.Future[_Every] | None = None
+    _settings_writes = 0  # a read that saw a write start before it finished is not kept
 
     async def get_settings(self, platform: str, server_id: str) -> dict[str, str]:
-        if self._settings_known is None or self._settings_reading is None:
-            self._settings_known, self._settings_reading = {}, {}
-        server = (platform, server_id)
-        known = self._settings_known.get(server)
-        if known is not None:
-            return dict(known)
-        reading = self._settings_reading.get(server)
+        known = self._settings_known
+        if known is None:
+            known = await self._read_settings()
+        return dict(known.get((platform, server_id), ()))
+
+    async def _read_settings(self) -> _Every:
+        reading = self._settings_reading
         if reading is not None:
-            return dict(await asyncio.shield(reading))
-        future: asyncio.Future[dict[str, str]] = asyncio.get_running_loop().create_future()
-        self._settings_reading[server] = future
+            return await asyncio.shield(reading)
+        future: asyncio.Future[_Every] = asyncio.get_running_loop().create_future()
+        self._settings_reading = future
         writes = self._settings_writes
         try:
             async with self.db.execute(
-                "SELECT key, value FROM server_settings WHERE platform = ? AND server_id = ?",
-                (platform, server_id),
+                "SELECT platform, server_id, key, value FROM server_settings"
             ) as cur:
-                stored = {row["key"]: row["value"] for row in await cur.fetchall()}
+                rows = await cur.fetchall()
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # waiters re-raise it; nobody else must
             raise
         finally:
-            if self._settings_reading.get(server) is future:
-                del self._settings_reading[server]
-        future.set_result(stored)
+            if self._settings_reading is future:
+                self._settings_reading = None
+        every: _Every = {}
+        for platform, server_id, key, value in rows:
+            every.setdefault((platform, server_id), {})[key] = value
+        future.set_result(every)
         if writes == self._settings_writes:
-            self._settings_known[server] = stored
-        return dict(stored)
+            self._settings_known = every
+        return every
 
     async def set_setting(self, platform: str, server_id: str, key: str, value: str) -> None:
-        self._forget_settings(platform, server_id)
+        self._settings_changing()
         try:
             async with self.transaction() as db:
                 await db.execute(
@@ -61,11 +66,17 @@ class SettingsTable(Database):
                     "ON CONFLICT (platform, server_id, key) DO UPDATE SET value = excluded.value",
                     (platform, server_id, key, value),
                 )
+        except BaseException:
+            self._settings_known = None  # written or not: read again
+            raise
         finally:
-            self._forget_settings(platform, server_id)
+            self._settings_changing()
+        known = self._settings_known
+        if known is not None:  # committed: kept as written (a new map: callers hold copies)
+            server = (platform, server_id)
+            known[server] = {**known.get(server, {}), key: value}
 
-    def _forget_settings(self, platform: str, server_id: str) -> None:
+    def _settings_changing(self) -> None:
+        """A read under way overlaps a change: it is not kept, nor joined by later reads."""
         self._settings_writes += 1
-        for kept in (self._settings_known, self._settings_reading):
-            if kept is not None:
-                kept.pop((platform, server_id), None)  # a read under way is not joined either
+        self._settings_reading = None
