@@ -27,6 +27,7 @@ from bot.settings import Settings
 from bot.supervise import PartStopped, supervise
 from bot.targets import InputError, looks_like_url, read_file
 from bot.thread_ref import EXAMPLE
+from digest import cpu
 from digest.pipeline import Budgets, DigestEngine
 from digest.report import Depth, Report
 from digest.sentiment import make_scorer
@@ -282,6 +283,8 @@ class App:
         from bot.core import CoreConfig, Engines
 
         s = self.settings
+        # Threads that compute hand the GIL to the loop sooner, while the bot runs (digest/cpu.py).
+        self._stack.enter_context(cpu.loop_first())
         source = await self.reddit()
         if self._reddit is not None:
             # Bad credentials stop start-up with one line, not the first digest an hour later.
@@ -313,10 +316,11 @@ class App:
         at the terminal (`digest`) stays in this process: a process start would cost it more."""
         engines = dict(self._engines)
         if self.settings.cpu_lane == "process":
-            from digest.cpu import ProcessLane
             from digest.pipeline import warm_lane
 
-            lane = await self._stack.enter_async_context(ProcessLane(warm=warm_lane))
+            lane = await self._stack.enter_async_context(
+                cpu.ProcessLane(warm=warm_lane, nice=cpu.WORKER_NICE)
+            )
             await lane.start()
             engines["offline"] = DigestEngine(budgets=self._budgets, lane=lane)
         return engines

@@ -20,11 +20,14 @@ which halves the cost for a 5,000-comment thread (~25 ms instead of ~55-80 ms).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import dataclasses
 import functools
+import os
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from operator import attrgetter
 from types import TracebackType
@@ -33,12 +36,28 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 if TYPE_CHECKING:  # multiprocessing is imported when a process lane starts, not before
     from concurrent.futures import ProcessPoolExecutor
 
-__all__ = ["THREAD_NAME", "ProcessLane", "register_reducers", "run"]
+__all__ = [
+    "SWITCH_INTERVAL_S",
+    "THREAD_NAME",
+    "WORKER_NICE",
+    "ProcessLane",
+    "loop_first",
+    "register_reducers",
+    "run",
+]
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 THREAD_NAME = "redigest-cpu"
+# A running bot's threads hand the GIL over after at most this long (Python's default: 5 ms).
+# Acknowledging a burst of commands passes it back and forth between the loop and the database
+# thread a dozen times; each pass can wait a whole interval behind a thread that computes
+# (encoding a report, pickling a thread for the process lane). bench/loop_lag.py, process lane:
+# ack p99 ~60 ms at 5 ms, ~40-45 ms at 1 ms; loop lag p99 ~30 -> ~15 ms.
+SWITCH_INTERVAL_S = 0.001
+# The worker process yields a shared core to the loop's process: digests wait, answers do not.
+WORKER_NICE = 10
 
 _lane: ThreadPoolExecutor | None = None
 _made = threading.Lock()
@@ -57,6 +76,17 @@ async def run(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     variables included)."""
     call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
     return await asyncio.get_running_loop().run_in_executor(_executor(), call)
+
+
+@contextlib.contextmanager
+def loop_first(interval: float = SWITCH_INTERVAL_S) -> Iterator[None]:
+    """`sys.setswitchinterval(interval)` while inside, the previous one restored after."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(interval)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
 
 
 # --------------------------------------------------------------------------- the process lane
@@ -84,9 +114,22 @@ def register_reducers() -> None:
         ForkingPickler.register(cls, _by_fields(cls))
 
 
-def _ready() -> None:
-    """Run first in the worker process: pickling set up as in the parent."""
+def _ready(nice: int = 0) -> None:
+    """Run first in the worker process: pickling set up as in the parent, the worker made
+    `nice`r than the process that waits for its work, and gone when that process is (killed, it
+    cannot stop its worker, which would wait for work forever)."""
+    import multiprocessing
+    from multiprocessing.connection import wait
+
     register_reducers()
+    if nice:
+        os.nice(nice)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        sentinel = parent.sentinel
+        threading.Thread(
+            target=lambda: (wait([sentinel]), os._exit(1)), name="parent-watch", daemon=True
+        ).start()
 
 
 class ProcessLane:
@@ -95,12 +138,16 @@ class ProcessLane:
     function. Jobs run one at a time, first come first served.
 
     The worker is started with `spawn` (a fresh interpreter: never a fork of a process with
-    running threads and a loop). `warm`, if given, runs in it once at start (imports, a
-    lexicon), so the first job does not pay for it. A worker that dies (killed, out of memory)
-    fails the jobs it held with `BrokenProcessPool`; the next job starts a new one."""
+    running threads and a loop), which imports the main module again: a script that starts a
+    lane keeps its start under `if __name__ == "__main__":`. `warm`, if given, runs in it once
+    at start (imports, a lexicon), so the first job does not pay for it. `nice`: how much less
+    CPU the worker is given than the process that waits for it, when both want a core. A worker
+    that dies (killed, out of memory) fails the jobs it held with `BrokenProcessPool`; the next
+    job starts a new one."""
 
-    def __init__(self, *, warm: Callable[[], object] | None = None) -> None:
+    def __init__(self, *, warm: Callable[[], object] | None = None, nice: int = 0) -> None:
         self._warm = warm or _ready
+        self._nice = nice
         self._pool: ProcessPoolExecutor | None = None
         self._lock = asyncio.Lock()  # one start at a time; closing waits for it
         self._closed = False
@@ -117,7 +164,10 @@ class ProcessLane:
 
             register_reducers()
             pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_ready
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_ready,
+                initargs=(self._nice,),
             )
             try:
                 await asyncio.to_thread(lambda: pool.submit(self._warm).result())
