@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextvars
 import logging
 import os
 import platform
@@ -37,7 +36,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 from adapters.reddit_source.thread_json import thread_from_json
 from bench.core_load import (
@@ -64,7 +62,7 @@ from digest.cpu import SWITCH_INTERVAL_S, WORKER_NICE, ProcessLane, loop_first
 from digest.llm import LLMAnalyzer
 from digest.model import Thread
 from digest.pipeline import DigestEngine, warm_lane
-from digest.report import Depth
+from digest.report import Depth, Report
 from digest.sentiment import PolarityScorer, make_scorer
 from tests.support.fake_source import FakeSource
 from tests.support.synthetic import thread_json
@@ -76,7 +74,6 @@ COMMAND_THREADS = 20
 BIG_DIGESTS = 8
 WORKERS = 4
 REPS = 5
-T = TypeVar("T")
 LANE = str(Settings.model_fields["cpu_lane"].default)
 
 
@@ -104,16 +101,12 @@ def _engines(scorer: PolarityScorer, llm: SlowLLM | None, lane: ProcessLane | No
 
 
 def _watch_analyses(engines: dict[str, DigestEngine], started: asyncio.Event) -> list[int]:
-    """Wrap each engine's `digest` and `digest_encoded` (whichever the core calls) to count the
-    analyses under way (the list's one item) and set `started` when the first one begins."""
+    """Wrap each engine's `digest` to count the analyses under way (the list's one item) and
+    set `started` when the first one begins."""
     running = [0]
-    inside = contextvars.ContextVar("inside", default=False)
 
-    def counted(inner: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
-        async def digest(thread: Thread, depth: Depth, budget: int | None = None) -> T:
-            if inside.get():  # digest_encoded calling digest: one analysis
-                return await inner(thread, depth, budget)
-            inside.set(True)
+    def counted(inner: Callable[..., Awaitable[Report]]) -> Callable[..., Awaitable[Report]]:
+        async def digest(thread: Thread, depth: Depth, budget: int | None = None) -> Report:
             running[0] += 1
             started.set()
             try:
@@ -125,7 +118,6 @@ def _watch_analyses(engines: dict[str, DigestEngine], started: asyncio.Event) ->
 
     for engine in engines.values():
         engine.digest = counted(engine.digest)  # type: ignore[method-assign,assignment]
-        engine.digest_encoded = counted(engine.digest_encoded)  # type: ignore[method-assign,assignment]
     return running
 
 

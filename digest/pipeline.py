@@ -7,7 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
-from digest import codec, cpu
+from digest import cpu
 from digest.analysis import AnalysisInput, Analyzer, AnalyzerUnavailable, NarrativeResult
 from digest.model import ContentState, Thread
 from digest.narrative_ground import ground
@@ -25,7 +25,6 @@ __all__ = [
     "assemble",
     "ground",
     "offline_digest",
-    "offline_digest_encoded",
     "warm_lane",
 ]
 
@@ -116,16 +115,6 @@ class DigestEngine:
             name = self._offline.name
         return await cpu.run(assemble, inp, result, name, notes)
 
-    async def digest_encoded(
-        self, thread: Thread, depth: Depth, budget: int | None = None
-    ) -> tuple[Report, str]:
-        """`digest`, and the report's `codec.dumps` text to store: with a process lane both are
-        made there (one crossing; a text is cheap to send back), else the text in the CPU lane."""
-        if self._lane is not None and self._analyzer is self._offline:
-            return await self._lane.run(offline_digest_encoded, thread, depth, budget, self.budgets)
-        report = await self.digest(thread, depth, budget)
-        return report, await cpu.run(codec.dumps, report)
-
     def digest_sync(self, thread: Thread, depth: Depth, budget: int | None = None) -> Report:
         """The offline path without an event loop (benchmarks, scripts)."""
         inp = self.prepare(thread, depth, budget)
@@ -145,14 +134,6 @@ def warm_lane() -> None:
 def offline_digest(thread: Thread, depth: Depth, budget: int | None, budgets: Budgets) -> Report:
     """`DigestEngine(budgets=budgets).digest_sync(...)` in a process lane, the lexicon kept."""
     return DigestEngine(budgets=budgets, scorer=_lane_scorer()).digest_sync(thread, depth, budget)
-
-
-def offline_digest_encoded(
-    thread: Thread, depth: Depth, budget: int | None, budgets: Budgets
-) -> tuple[Report, str]:
-    """`offline_digest` and its report's `codec.dumps` text."""
-    report = offline_digest(thread, depth, budget, budgets)
-    return report, codec.dumps(report)
 
 
 def _are(n: int, what: str, one: str | None = None) -> str:

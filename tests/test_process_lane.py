@@ -156,16 +156,6 @@ async def test_the_bot_digests_the_same_in_either_lane_and_stops_its_worker(
         assert lane._pool is None
 
 
-async def test_a_report_and_its_text_come_back_together_from_either_lane(
-    lane: ProcessLane,
-) -> None:
-    thread = thread_from_json(thread_json(200, seed=13))
-    here, here_text = await DigestEngine().digest_encoded(thread, Depth.BRIEF)
-    there, there_text = await DigestEngine(lane=lane).digest_encoded(thread, Depth.BRIEF)
-    assert there == here
-    assert there_text == here_text == codec.dumps(here)
-
-
 _ORPHAN = """
 import asyncio, os, sys
 from digest.cpu import ProcessLane
