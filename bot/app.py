@@ -28,7 +28,7 @@ from bot.supervise import PartStopped, supervise
 from bot.targets import InputError, looks_like_url, read_file
 from bot.thread_ref import EXAMPLE
 from digest import cpu
-from digest.pipeline import Budgets, DigestEngine
+from digest.pipeline import Budgets, DigestEngine, warm_lane
 from digest.report import Depth, Report
 from digest.sentiment import make_scorer
 
@@ -283,8 +283,7 @@ class App:
         from bot.core import CoreConfig, Engines
 
         s = self.settings
-        # Threads that compute hand the GIL to the loop sooner, while the bot runs (digest/cpu.py).
-        self._stack.enter_context(cpu.loop_first())
+        self._stack.enter_context(cpu.loop_first())  # the GIL back to the loop sooner
         source = await self.reddit()
         if self._reddit is not None:
             # Bad credentials stop start-up with one line, not the first digest an hour later.
@@ -310,17 +309,12 @@ class App:
         )
 
     async def _bot_engines(self) -> dict[str, DigestEngine]:
-        """The bot's engines. With REDIGEST_CPU_LANE=process (the default) its offline digests run
-        whole in one worker process, started (and warmed) now and stopped on exit, so that their
-        CPU work does not take the GIL from the loop that acknowledges commands. A single digest
-        at the terminal (`digest`) stays in this process: a process start would cost it more."""
+        """REDIGEST_CPU_LANE=process (the default): the bot's offline digests run whole in one
+        worker process (digest/cpu.py), started now, stopped on exit. `digest FILE` runs here."""
         engines = dict(self._engines)
         if self.settings.cpu_lane == "process":
-            from digest.pipeline import warm_lane
-
-            lane = await self._stack.enter_async_context(
-                cpu.ProcessLane(warm=warm_lane, nice=cpu.WORKER_NICE)
-            )
+            lane = cpu.ProcessLane(warm=warm_lane, nice=cpu.WORKER_NICE)
+            await self._stack.enter_async_context(lane)
             await lane.start()
             engines["offline"] = DigestEngine(budgets=self._budgets, lane=lane)
         return engines
