@@ -13,12 +13,15 @@ The p99 of each is taken per repetition; the figures are the median of those p99
 repetitions, printed beside the targets (ack p99 < 50 ms, loop-lag p99 < 20 ms).
 
 Offline digests run where the bot runs them: `--lane process` (the default, as
-REDIGEST_CPU_LANE) does each one whole in one worker process, started and warmed before the
-first repetition; `--lane thread` in the CPU lane thread, sharing the loop's GIL.
+REDIGEST_CPU_LANE) does each one whole in one worker process (`--nice`, default the bot's 10),
+started and warmed before the first repetition; `--lane thread` in the CPU lane thread, sharing
+the loop's GIL. The GIL's switch interval is the running bot's, 1 ms (`--switch-interval 0.005`
+is Python's default).
 
 Run: `python -m bench.loop_lag [--reps 5] [--big 8] [--commands 200] [--analyser offline]
-[--lane process|thread]` from the repository root, or `python -m bench looplag`. A busy machine shows in the figures:
-the load average is printed before and after.
+[--lane process|thread] [--nice N] [--switch-interval S]` from the repository root, or
+`python -m bench looplag`. A busy machine shows in the figures: the load average is printed
+before and after.
 """
 
 from __future__ import annotations
