@@ -45,6 +45,9 @@ GROUP_MERGE_AT = 0.2  # groups whose centres are this close are one topic
 CENTRE_TERMS = 60
 EXAMPLE_LIMIT = 140  # as long as the pipeline's theme examples
 EXAMPLES = 3  # comments cited for a theme
+# A model or product code ("424ba47", "4izo8h4r"): letters and 3+ digits, mixed more than once.
+_CODE_LIKE = re.compile(r"(?=(?:[a-z]*\d){3})[a-z\d]*\d[a-z]+\d[a-z\d]*")
+_NOT_A_THING = ("ed", "ly", "ing", "ful", "less")
 _NOUN_ENDINGS = ("ship", "tion", "sion", "ness", "ity", "ment", "ance", "ence", "ism", "als")
 
 
@@ -186,9 +189,26 @@ def _name(
             continue  # always said together with the first: the same name, not a second one
         chosen.append(t)
         break
+    chosen = [_phrase_of(t, group.members) for t in chosen]
     group.name_terms = tuple(chosen)
     group.name = " / ".join(_surface(t, group.members) for t in chosen)
     group.score = best_score
+
+
+def _phrase_of(term: str, members: Sequence[_Doc]) -> str:
+    """A single word as the phrase most of its writers in the group say it in ("characters" →
+    "chinese characters"), when at least half of them (and two or more) use the same phrase and
+    that phrase can name a topic; else the word."""
+    if " " in term or term[0] == "~":
+        return term
+    holders = [d for d in members if term in d.bag]
+    phrases: Counter[str] = Counter()
+    for d in holders:
+        phrases.update({t for t in d.bag if " " in t and term in t.split()})
+    for phrase, k in phrases.most_common(3):
+        if k >= max(2, (len(holders) + 1) // 2) and _nameable(phrase, members):
+            return phrase
+    return term
 
 
 def _nameable(term: str, members: Sequence[_Doc]) -> bool:
@@ -204,9 +224,13 @@ def _nameable(term: str, members: Sequence[_Doc]) -> bool:
             and not any(f.split()[0].endswith("ly") for f in forms)
             and not all(f.endswith(("ed", "ly")) for f in forms)
         )
-    if term in WEAK_STEMS:
+    if term in WEAK_STEMS or _CODE_LIKE.fullmatch(term):
         return False
-    return not all(f.endswith(("ed", "ly")) for f in forms)
+    # Not a thing when only ever written as a verb form, an adverb or an adjective of quality
+    # ("blowing", "really", "useful"), unless people write it as a name ("Beijing", "Reading").
+    if all(f.lower().endswith(_NOT_A_THING) for f in forms):
+        return _surface(term, members)[:1].isupper()
+    return True
 
 
 def _surface(term: str, members: Sequence[_Doc]) -> str:

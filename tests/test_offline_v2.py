@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from adapters.reddit_source.thread_json import thread_from_json_text
+from digest.errors import ThreadDataError
 from digest.model import Thread
 from digest.mood import read
 from digest.pipeline import DigestEngine
@@ -135,6 +136,28 @@ def test_themes_are_not_general_words() -> None:
                 assert t.name.lower() not in {"model", "models", "run", "try", "20b"}, (name, t)
                 assert not re.fullmatch(r"\d+[a-z]?", t.name.lower()), (name, t)
                 assert t.examples, (name, t.name)
+
+
+@needs_data
+def test_theme_names_say_the_phrase_people_use_not_a_code_1lpm6cv() -> None:
+    """Before: "characters" (people wrote "Chinese characters") and "424BA47" (a model code)."""
+    names = [t.name for t in report("1lpm6cv", Depth.DEEP).themes]
+    assert "Chinese characters" in names, names
+    assert not any(re.fullmatch(r"[\dA-Za-z]*\d[A-Za-z]+\d[\dA-Za-z]*", n) for n in names), names
+
+
+@needs_data
+def test_words_only_ever_written_as_verb_forms_or_qualities_name_no_theme() -> None:
+    """Before: "creating" (redditdev), "useful" and "finished" (stardewvalley), "satisfying"
+    named themes; each is only ever written in that form, so it names no topic."""
+    before = {"creating", "useful", "finished", "satisfying"}
+    for path in sorted(REDDIT_DATA.rglob("*.json")):
+        try:
+            t = thread_from_json_text(path.read_text(encoding="utf-8"))
+        except ThreadDataError:
+            continue  # a listing or an API answer beside the threads, not a thread
+        for theme in _engine().digest_sync(t, Depth.DEEP).themes:
+            assert not set(theme.name.split(" / ")) & before, (path.name, theme.name)
 
 
 # A summary that covers the claim, the positions and the counterpoint.
