@@ -5,12 +5,14 @@ Secrets are SecretStr: they never show in a repr, a log line or an error message
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError as PydanticSettingsError
 
 
 class SettingsError(Exception):
@@ -275,6 +277,14 @@ def load_settings(env_file: Path | None = Path(".env")) -> Settings:
     """Read the settings, turning validation errors into one actionable sentence."""
     try:
         return Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except PydanticSettingsError as exc:  # a JSON-valued setting that is not JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        info = Settings.model_fields.get(field.group(1)) if field else None
+        key = info.validation_alias if info and isinstance(info.validation_alias, str) else None
+        raise SettingsError(
+            f"Setting {key or 'a JSON-valued setting'} is not valid JSON: fix it in .env or the "
+            f"environment (every setting is described, with an example, in .env.example)."
+        ) from None
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(p) for p in first["loc"]) or "a setting"

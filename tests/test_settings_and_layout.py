@@ -46,6 +46,7 @@ def test_env_file_is_read(tmp_path: Path) -> None:
         ("REDDIT_USER_AGENT", "python"),
         ("REDIGEST_REDDIT_OAUTH_URL", "oauth.reddit.com"),
         ("REDIGEST_REDDIT_DEEP_REQUESTS", "0"),
+        ("REDIGEST_LLM_PRICES", "notjson"),  # a JSON-valued one: once a 20-line traceback
     ],
 )
 def test_invalid_settings_name_the_key(
