@@ -5,6 +5,8 @@ subscriptions read as they are): a scheduled digest's subreddits, schedule and f
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -13,6 +15,15 @@ from bot.schedule import Schedule
 from bot.storage import SubscriptionRow
 from digest import codec
 from digest.model import Post
+
+
+@functools.lru_cache(maxsize=256)
+def _keyword(keyword: str) -> re.Pattern[str]:
+    """A keyword or phrase as whole words, any case, its words apart by spaces or punctuation,
+    a plural or possessive allowed: "ai" finds "AI" and "AI's" but not "said"; "local llama"
+    finds "Local-LLaMA"."""
+    words = [re.escape(w) for w in re.findall(r"\w+", keyword)] or [re.escape(keyword)]
+    return re.compile(r"(?<!\w)" + r"\W+".join(words) + r"(?:'s|s|es)?(?!\w)", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +54,8 @@ class ScheduleSpec:
             return False
         if post.nsfw and not self.nsfw:
             return False
-        text = f"{post.title} {post.body}".lower()
-        return not self.keywords or any(k.lower() in text for k in self.keywords)
+        text = f"{post.title} {post.body}"
+        return not self.keywords or any(_keyword(k).search(text) for k in self.keywords)
 
 
 @dataclass(frozen=True, slots=True)
