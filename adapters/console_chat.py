@@ -34,6 +34,7 @@ from bot.chat import (
     Target,
     ThreadTarget,
 )
+from digest.errors import DigestError
 from digest.render.document import bundle_document, document
 from digest.render.markdown import text_of
 
@@ -246,7 +247,11 @@ class ConsoleChat:
             except ValueError:
                 self._print("usage: :run <subscription-id>, e.g. :run 1")
                 return True
-            ok = await control.run_now(sub_id)
+            try:
+                ok = await control.run_now(sub_id)
+            except DigestError as exc:  # e.g. a paused subscription: one sentence, not a run
+                self._print(exc.user_message)
+                return True
             self._print(
                 f"Queued a run of #{sub_id}." if ok else f"No scheduled subscription #{sub_id}."
             )

@@ -102,3 +102,19 @@ async def test_a_restarted_console_never_reuses_requests_or_references(
     [deep] = re.findall(r"── \[m\d+\] in the thread under m\d+ ──\n(.*)", text2)
     assert "Second about backups" in deep
     assert "First thread" not in text2
+
+
+async def test_run_on_a_paused_subscription_says_so_in_the_console(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIGEST_DATABASE_PATH", str(tmp_path / "console.sqlite3"))
+    monkeypatch.setenv("REDIGEST_SAVED_THREADS", str(EXAMPLE))
+    out = io.StringIO()
+    await _console(
+        load_settings(env_file=None),
+        _lines("/subscribe r/selfhosted daily 09:00 top 3", "/pause 1", ":run 1"),
+        out,
+    )
+    text = out.getvalue()
+    assert "#1 is paused: /resume 1 first, then run it." in text
+    assert "Top of r/selfhosted" not in text

@@ -17,6 +17,7 @@ from bot.specs import ScheduleSpec, names, spec_of
 from bot.storage import JobRow, SubscriptionRow
 from digest import codec, cpu
 from digest.report import Depth
+from digest.text import plural
 
 if TYPE_CHECKING:
     from bot.core.facade import Core
@@ -67,6 +68,8 @@ class Scheduler:
         sub = await core.storage.subscription(sub_id)
         if sub is None or not isinstance(spec_of(sub), ScheduleSpec):
             return False
+        if sub.paused:
+            raise UserFacing(f"#{sub.id} is paused: /resume {sub.id} first, then run it.")
         now = core.clock()
         job = _run_of(sub, None)
         await core.storage.add_job(
@@ -128,7 +131,8 @@ class Scheduler:
             recent = await core.storage.recently_posted(
                 sub.platform, sub.channel_id, core.config.recent_days
             )
-            chosen = [p for p in posts if spec.passes(p) and p.id not in recent][: spec.top]
+            passed = [p for p in posts if spec.passes(p)]
+            chosen = [p for p in passed if p.id not in recent][: spec.top]
             reports = []
             for post in chosen:
                 try:
@@ -153,8 +157,9 @@ class Scheduler:
                 title=f"Top of {subs} {when}",
                 reports=tuple(reports),
                 note=job.late_note,
-                empty_text=f"Nothing new in {subs} passed the filters {when}.",
-            )
+                empty_text=_why_empty(subs, when, len(posts), len(passed), len(chosen),
+                                      core.config.recent_days),
+            )  # fmt: skip
             text = await cpu.run(codec.dumps, bundle)
             await core.storage.save_job_report(row.key, text, row.claim_token)
         if not bundle.reports and settings["quiet"] == "silent":
@@ -186,6 +191,20 @@ class Scheduler:
                 f"I will try again at the next run ({next_run:%Y-%m-%d %H:%M} UTC) and say "
                 "nothing more about it until Reddit answers again.",
             )
+
+
+def _why_empty(subs: str, when: str, listed: int, passed: int, chosen: int, days: int) -> str:
+    """Why a run has nothing to post, in the words of what happened."""
+    if not listed:
+        return f"Nothing new in {subs} {when}: Reddit listed no threads there."
+    if not passed:
+        return f"Nothing new in {subs} passed the filters {when} ({plural(listed, 'thread')} looked at)."
+    if not chosen:
+        return (
+            f"Nothing new in {subs} {when}: the {plural(passed, 'thread')} that pass the filters "
+            f"{'was' if passed == 1 else 'were'} already posted here in the last {days} days."
+        )
+    return f"None of the {plural(chosen, 'thread')} chosen in {subs} {when} could be digested."
 
 
 def _run_of(sub: SubscriptionRow, late_note: str | None) -> ScheduledJob:
