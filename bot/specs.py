@@ -42,6 +42,20 @@ class ScheduleSpec:
     def timing(self) -> Schedule:
         return Schedule.from_text(self.schedule)
 
+    def filters(self) -> str:
+        """The filters as a person typed them, for answers and lists: `, min-score 100, flair
+        "New Model", keywords qwen, "local llama", NSFW allowed` (empty without filters)."""
+
+        def terms(values: tuple[str, ...]) -> str:
+            return ", ".join(f'"{v}"' if " " in v else v for v in values)
+
+        parts = [f"min-score {self.min_score:,}"] if self.min_score is not None else []
+        parts += [f"flair {terms(self.flairs)}"] if self.flairs else []
+        parts += [f"exclude-flair {terms(self.exclude_flairs)}"] if self.exclude_flairs else []
+        parts += [f"keywords {terms(self.keywords)}"] if self.keywords else []
+        parts += ["NSFW allowed"] if self.nsfw else []
+        return "".join(f", {p}" for p in parts)
+
     def passes(self, post: Post) -> bool:
         """Whether a listed post passes the filters (score, flairs, NSFW, keywords)."""
         flair = (post.flair or "").lower()

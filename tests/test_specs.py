@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.specs import ScheduleSpec
-from tests.support.harness import make_thread
+from tests.support.harness import Harness, make_thread
 
 
 def _passes(keywords: tuple[str, ...], title: str, body: str = "") -> bool:
@@ -36,3 +36,19 @@ def test_keywords_match_whole_words_and_phrases(
 
 def test_a_keyword_in_the_body_counts_too() -> None:
     assert _passes(("vllm",), "Which server?", "I run vLLM on two GPUs")
+
+
+async def test_subscribe_and_the_list_show_the_filters(h: Harness) -> None:
+    """Before: neither the answer nor /subscriptions said which filters a subscription has."""
+    await h.core.handle_request(
+        h.request(
+            "subscribe",
+            'r/LocalLLaMA daily 09:00 top 3 min-score 100 flair "New Model" keywords qwen,"local llama"',
+        )
+    )
+    answer = h.chat.ephemeral()[-1].text
+    filters = ', min-score 100, flair "New Model", keywords qwen, "local llama"'
+    assert answer.startswith("Subscribed #1: r/LocalLLaMA, daily at 09:00"), answer
+    assert f"top 3{filters}. Next run" in answer, answer
+    await h.core.handle_request(h.request("subscriptions", ""))
+    assert f"top 3{filters}; next" in h.chat.ephemeral()[-1].text

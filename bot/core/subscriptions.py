@@ -40,7 +40,8 @@ class Subscriptions:
         self.core.wake.schedule_changed.set()
         subs = ", ".join(f"r/{s}" for s in cmd.subreddits)
         return (
-            f"Subscribed #{sub_id}: {subs}, {cmd.schedule.describe()}, top {cmd.top}. "
+            f"Subscribed #{sub_id}: {subs}, {cmd.schedule.describe()}, top {cmd.top}"
+            f"{spec.filters()}. "
             f"Next run {next_run:%Y-%m-%d %H:%M} UTC (in {ago(next_run - now)})."
             f"{saved_note(self.core.config.saved_only)}"
         )
@@ -121,7 +122,7 @@ class Subscriptions:
                     nxt = f"; next {s.next_run_at:%Y-%m-%d %H:%M} UTC" if s.next_run_at else ""
                     lines.append(
                         f"#{s.id} {listed}: {spec.timing().describe()}, top {spec.top}"
-                        f"{nxt}{where}{state}"
+                        f"{spec.filters()}{nxt}{where}{state}"
                     )
                 case WatchSpec():
                     lines.append(
