@@ -45,6 +45,15 @@ class Scheduler:
             if now - latest > core.config.schedule_grace:
                 log.info("subscription #%s: missed run at %s is too old; skipped", sub.id, latest)
                 await core.storage.set_next_run(sub.id, next_run)
+                # Said once: the next run is moved first, so a crash here loses the notice at
+                # worst, never repeats it.
+                await tell(
+                    core, sub.platform, ChannelTarget(sub.channel_id),
+                    f"The scheduled digest of {names(spec)} due at {latest:%Y-%m-%d %H:%M} UTC "
+                    f"was skipped: the bot was down until {ago(now - latest)} after it (runs more "
+                    f"than {ago(core.config.schedule_grace)} late are not made). The next run is "
+                    f"{next_run:%Y-%m-%d %H:%M} UTC.",
+                )  # fmt: skip
                 continue
             note = None
             if now - latest > core.config.late_after:
