@@ -49,7 +49,7 @@ class ScheduleSpec:
         def terms(values: tuple[str, ...]) -> str:
             return ", ".join(f'"{v}"' if " " in v else v for v in values)
 
-        parts = [f"min-score {self.min_score:,}"] if self.min_score is not None else []
+        parts = [f"min-score {self.min_score}"] if self.min_score is not None else []
         parts += [f"flair {terms(self.flairs)}"] if self.flairs else []
         parts += [f"exclude-flair {terms(self.exclude_flairs)}"] if self.exclude_flairs else []
         parts += [f"keywords {terms(self.keywords)}"] if self.keywords else []
