@@ -128,6 +128,16 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE jobs ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;
         """,
     ),
+    (
+        7,
+        "a subscription's failed runs in a row (it pauses itself after a few); usage per channel "
+        "and subscription",
+        """
+        ALTER TABLE subscriptions ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE usage ADD COLUMN channel_id TEXT;
+        ALTER TABLE usage ADD COLUMN subscription_id INTEGER;
+        """,
+    ),
 ]
 
 
