@@ -26,15 +26,22 @@ class JobClaims(Database):
         max_attempts: int = 3,
         max_interruptions: int = 6,
         exclude: Sequence[str] = (),
+        urgent: Sequence[str] = (),
+        only: Sequence[str] | None = None,
     ) -> JobRow | None:
         """Claim the oldest runnable job: pending and due, or left running by a run whose claim
         expired (it died, or its bookkeeping failed). The claim lasts `lease` unless renewed by
         `renew_claims`. Attempts are counted here, so a job that kills the process is not run
         for ever: past `max_attempts` it is failed and returned with `gave_up` set, once.
         `exclude` names jobs this process is still running (their claim may have lapsed while
-        the database was locked; they are not taken from under themselves)."""
+        the database was locked; they are not taken from under themselves). Jobs of the `urgent`
+        kinds (what a person is waiting for) are claimed before the others; `only` limits the
+        claim to those kinds (a worker kept free for people)."""
         now = self.now()
         skip = f" AND key NOT IN ({', '.join('?' * len(exclude))})" if exclude else ""
+        if only is not None:
+            skip += f" AND kind IN ({', '.join('?' * len(only))})" if only else " AND 0"
+        wait = f"kind NOT IN ({', '.join('?' * len(urgent))}), " if urgent else ""
         async with self.transaction() as db:
             async with db.execute(
                 "SELECT * FROM jobs WHERE ((status = 'pending' AND not_before <= ?)"
@@ -42,8 +49,9 @@ class JobClaims(Database):
                 "     AND (claimed_until IS NULL OR claimed_until <= ?)))" + skip + ""
                 # Interrupted jobs go after the others: one that crashes the process must not
                 # hold up the queue behind it, nor its bystanders be interrupted every time.
-                " ORDER BY interruptions + (status != 'pending'), not_before, id LIMIT 1",
-                (iso(now), iso(now), *exclude),
+                " ORDER BY interruptions + (status != 'pending'), " + wait + "not_before, id"
+                " LIMIT 1",
+                (iso(now), iso(now), *exclude, *(only or ()), *urgent),
             ) as cur:
                 row = await cur.fetchone()
             if row is None:
