@@ -102,9 +102,10 @@ async def test_a_scheduled_run_that_gives_up_says_so_in_its_channel_once(h: Harn
         core = await h.restart()
         core.config = replace(core.config, max_interruptions=1)
         await h.run_jobs()
-    said = [p for p in h.chat.public() if "could not be posted" in p.text]
+    said = [p for p in h.chat.public() if "could not be made" in p.text]
     assert len(said) == 1
     assert "scheduled digest" in said[0].text
+    assert "I will try again at the next run" in said[0].text
     [job] = await h.core.storage.jobs()
     assert job.status == "failed"
 

@@ -18,7 +18,7 @@ async def test_a_scheduled_run_without_reddit_says_why_once_and_runs_at_the_next
     h: Harness,
 ) -> None:
     await h.core.handle_request(h.request("subscribe", "r/LocalLLaMA daily 09:00 top 2"))
-    for day in range(3):  # three daily runs while Reddit refuses us
+    for day in range(2):  # two daily runs while Reddit refuses us (a third pauses it)
         h.source.fail_listing = [RedditUnavailable(DOWN)] * 3
         assert await h.core.run_subscription_now(1)
         for _ in range(3):  # its quick retries, then the run is over
@@ -30,7 +30,8 @@ async def test_a_scheduled_run_without_reddit_says_why_once_and_runs_at_the_next
     assert len(told) == 1
     assert "next run" in told[0].text
     await h.core.handle_request(h.request("subscriptions", ""))
-    assert "could not be reached" in h.chat.ephemeral()[-1].text
+    assert "2 failed runs in a row" in h.chat.ephemeral()[-1].text
+    assert DOWN in h.chat.ephemeral()[-1].text
     # Reddit is back: the next run posts the digest, and the problem is forgotten.
     assert await h.core.run_subscription_now(1)
     await h.run_jobs()
@@ -38,6 +39,7 @@ async def test_a_scheduled_run_without_reddit_says_why_once_and_runs_at_the_next
     sub = await h.core.storage.subscription(1)
     assert sub is not None
     assert sub.source_problem is None
+    assert sub.failures == 0
     # ...so a later outage is said again, once.
     h.clock.advance(hours=24)
     h.source.fail_listing = [RedditUnavailable(DOWN)] * 3

@@ -1,6 +1,7 @@
 """Where a job runs: claimed (with a lease its heartbeat renews), read into its typed kind
 (bot/jobs/), run by that type, retried with back-off after a failure of its own, given up after
-too many, and its failure told once."""
+too many, and its failure told once (a subscription's run: counted, and said in its channel once
+per problem, through Subscriptions.run_failed)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, assert_never
 from bot.chat import ChannelTarget, EphemeralTarget, LookupUnavailable, PostRefused, Target
 from bot.core.answers import GaveUp, GaveUpUnsure
 from bot.core.delivery import target_for, tell
+from bot.core.subscriptions import OUR_ERROR
 from bot.jobs import DigestJob, FlagJob, Job, ScheduledJob, UnreadableJob, WatchJob, read_job
 from bot.ports import RateLimited, RedditUnavailable
 from bot.storage import ClaimLost, JobRow
@@ -28,6 +30,8 @@ _NAMES: dict[type[Job], str] = {
     ScheduledJob: "scheduled digest",
     WatchJob: "watched thread's digest",
 }
+# A subscription's run given up (out of attempts, or interrupted again and again).
+_GAVE_UP = "It failed or was interrupted several times in a row; the log has the details."
 
 
 class Jobs:
@@ -91,6 +95,10 @@ class Jobs:
                 await self.core.scheduler.run(row, job)
             case _:
                 assert_never(job)
+        if isinstance(job, ScheduledJob | WatchJob):
+            done = await self.core.storage.job(row.key)
+            if done is not None and done.status == "done":  # a run that worked: none failed
+                await self.core.storage.note_run_ok(job.subscription_id)
 
     async def _give_up(self, row: JobRow, job: Job) -> None:
         """A job out of attempts. If it had begun posting, its post may be out: then it is done,
@@ -123,7 +131,12 @@ class Jobs:
             exc, RateLimited | RedditUnavailable | LookupUnavailable
         )
         if not isinstance(exc, DigestError):
-            log.error("job %s failed (attempt %d)", row.key, row.attempts, exc_info=exc)
+            whose = (
+                f" (subscription #{job.subscription_id})"
+                if isinstance(job, ScheduledJob | WatchJob)
+                else ""
+            )
+            log.error("job %s%s failed (attempt %d)", row.key, whose, row.attempts, exc_info=exc)
         if not permanent and row.attempts < core.config.max_attempts:
             delay = timedelta(seconds=30 * 2 ** (row.attempts - 1))
             if isinstance(exc, RateLimited) and exc.reset_at is not None:
@@ -144,15 +157,15 @@ class Jobs:
         await self._tell_failure(job, exc)
 
     async def _tell_failure(self, job: Job, exc: Exception) -> None:
-        """Say once that a job failed for good: to the asker, or else in the channel."""
+        """Say once that a job failed for good: to the asker; a subscription's run is counted
+        as a failed run of its subscription and said in its channel once per problem."""
         if isinstance(exc, DigestError):
             message = exc.user_message
         elif isinstance(exc, RecursionError):
             message = "That thread's replies are nested too deeply to digest."
-        else:
-            message = (
-                "The digest could not be made because of an error on our side; it has been logged."
-            )
+        else:  # ours: the log has its traceback
+            message = OUR_ERROR
+        ours = not isinstance(exc, DigestError | RecursionError)
         target: Target
         match job:
             case DigestJob():
@@ -162,10 +175,22 @@ class Jobs:
             case WatchJob() | ScheduledJob():
                 if isinstance(exc, PostRefused):
                     return  # the channel refuses our posts; the subscription says why when listed
+                if not isinstance(exc, GaveUpUnsure):  # (it may have posted: not a failed run)
+                    if isinstance(exc, GaveUp):
+                        message = _GAVE_UP
+                    if isinstance(job, ScheduledJob):
+                        await self.core.scheduler.failed(job.subscription_id, message)
+                    else:
+                        await self.core.watching.job_failed(job.subscription_id, message)
+                    return
                 target = ChannelTarget(job.channel_id)
                 message = f"A {_NAMES[type(job)]} could not be posted: {message}"
             case _:
                 assert_never(job)
+        if ours:
+            message = (
+                "The digest could not be made because of an error on our side; it has been logged."
+            )
         await tell(self.core, job.platform, target, message)
 
     async def describe(self) -> str:

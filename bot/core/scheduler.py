@@ -1,6 +1,6 @@
 """Where subscriptions are scheduled: each due run queued once (however long the bot was down,
-skipped when too old, said late when late), and a scheduled run made into one bundle of the
-top threads that pass the subscription's filters."""
+skipped when too old, said late when late), a scheduled run made into one bundle of the top
+threads that pass the subscription's filters, and a run that failed counted and said."""
 
 from __future__ import annotations
 
@@ -182,24 +182,37 @@ class Scheduler:
         self, sub: SubscriptionRow, spec: ScheduleSpec, row: JobRow, exc: SourceError,
         next_run: datetime,
     ) -> None:  # fmt: skip
-        """This run is over (the next one tries again); the channel hears why once, however
-        many runs the problem lasts."""
+        """This run is over (the next one tries again): a failed run, counted and said once."""
         core = self.core
-        log.warning("subscription #%s: Reddit could not be reached: %s", sub.id, exc.user_message)
+        log.warning("subscription #%s: Reddit refused its listing: %s", sub.id, exc.user_message)
         if not await core.storage.fail_job(
             row.key, repr(exc), retry_at=None, token=row.claim_token
         ):
             return
-        if await core.storage.note_source_problem(sub.id, exc.user_message):
-            subs = names(spec)
-            await tell(
-                core,
-                sub.platform,
-                ChannelTarget(sub.channel_id),
-                f"The scheduled digest of {subs} could not be made: {exc.user_message} "
-                f"I will try again at the next run ({next_run:%Y-%m-%d %H:%M} UTC) and say "
-                "nothing more about it until Reddit answers again.",
-            )
+        await self.failed(sub.id, _problem_of(exc), next_run)
+
+    async def failed(self, sub_id: int, problem: str, next_run: datetime | None = None) -> None:
+        """A scheduled run that failed for good: counted, said in its channel once per problem,
+        the third in a row pausing it (Subscriptions.run_failed)."""
+        core = self.core
+        sub = await core.storage.subscription(sub_id)
+        spec = spec_of(sub) if sub is not None else None
+        if sub is None or not isinstance(spec, ScheduleSpec):
+            return
+        nxt = sub.next_run_at or next_run or spec.timing().next_after(core.clock())
+        await core.subscriptions.run_failed(
+            sub,
+            f"The scheduled digest of {names(spec)} (#{sub.id}) could not be made",
+            problem,
+            f"I will try again at the next run ({nxt:%Y-%m-%d %H:%M} UTC).",
+        )
+
+
+def _problem_of(exc: SourceError) -> str:
+    """What failed, in words that stay the same while the problem lasts (so it is said once)."""
+    if isinstance(exc, RateLimited):
+        return "Reddit kept rate-limiting this bot."
+    return exc.user_message
 
 
 def _why_empty(subs: str, when: str, listed: int, passed: int, chosen: int, days: int) -> str:

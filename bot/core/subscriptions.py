@@ -1,21 +1,30 @@
 """Subscription commands: subscribe a channel to a schedule, list, pause, resume and
-unsubscribe (scheduled digests and watches alike). When runs are due is scheduler.py's; watched
+unsubscribe (scheduled digests and watches alike); and a failed run, said once in its channel,
+the third in a row pausing the subscription. When runs are due is scheduler.py's; watched
 subreddits are followed in watch.py."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot.chat import Request
+from bot.chat import ChannelTarget, Request
 from bot.commands import PauseCmd, ResumeCmd, SubscribeCmd, UnsubscribeCmd
 from bot.core.answers import UserFacing, ago, saved_note
+from bot.core.delivery import tell
 from bot.specs import ScheduleSpec, Spec, WatchSpec, names, spec_of, spec_payload
-from bot.storage import SubscriptionRow
-from digest.text import points
+from bot.storage import RunFailure, SubscriptionRow
+from digest.text import plural, points
 
 if TYPE_CHECKING:
     from bot.core.facade import Core
+
+log = logging.getLogger(__name__)
+
+PAUSE_AFTER = 3  # failed runs in a row that pause a subscription until someone resumes it
+# What failed, when the error is ours (its traceback is in the log, with the subscription's id).
+OUR_ERROR = "An error on our side stopped it; it has been logged."
 
 
 class Subscriptions:
@@ -91,7 +100,7 @@ class Subscriptions:
             core.watching.ensure_streams()
             return f"Unsubscribed #{sub.id}."
         paused = isinstance(cmd, PauseCmd)
-        await core.storage.set_paused(sub.id, paused)
+        await core.storage.set_paused(sub.id, paused)  # resuming forgets its failed runs
         spec = spec_of(sub)
         if not paused and isinstance(spec, ScheduleSpec):
             await core.storage.set_next_run(sub.id, spec.timing().next_after(core.clock()))
@@ -115,6 +124,11 @@ class Subscriptions:
             state = ""
             if s.paused:
                 state = f" — paused: {s.paused_reason}" if s.paused_reason else " — paused"
+            elif s.failures and s.source_problem:
+                state = (
+                    f" — {plural(s.failures, 'failed run')} in a row (of {PAUSE_AFTER} before it "
+                    f"pauses itself); the last: {s.source_problem}"
+                )
             elif s.source_problem:
                 state = f" — Reddit could not be reached on the last try: {s.source_problem}"
             match spec:
@@ -130,3 +144,42 @@ class Subscriptions:
                         f"{spec.within_hours} h{where}{state}"
                     )
         return "\n".join(lines)
+
+    async def run_failed(
+        self, sub: SubscriptionRow, what: str, problem: str, next_try: str
+    ) -> RunFailure | None:
+        """A run of `sub` failed (after its own retries): counted, and its channel told once
+        per problem — `what` failed, the `problem`, and `next_try` (when it is tried again) — and
+        the PAUSE_AFTER-th failure in a row pauses it, said once too. The count and what was said
+        are written before the channel is told: a crash loses a notice at worst, never repeats
+        it. None when the subscription is gone or paused."""
+        core = self.core
+        failed = await core.storage.note_run_failed(
+            sub.id,
+            problem,
+            pause_after=PAUSE_AFTER,
+            reason=f"{PAUSE_AFTER} failed runs in a row; the last: {problem}",
+        )
+        if failed is None:
+            return None
+        log.warning("subscription #%s: run failed (%d in a row): %s", sub.id, failed.failures,
+                    problem)  # fmt: skip
+        if failed.paused:
+            log.warning("subscription #%s paused itself after %d failed runs in a row", sub.id,
+                        failed.failures)  # fmt: skip
+            core.wake.schedule_changed.set()
+            core.watching.ensure_streams()
+            text = (
+                f"{what}: {problem} That is {PAUSE_AFTER} failed runs in a row, so #{sub.id} "
+                f"paused itself; /resume {sub.id} once it is fixed."
+            )
+        elif failed.say:
+            so_far = f" ({failed.failures} so far)" if failed.failures > 1 else ""
+            text = (
+                f"{what}: {problem} {next_try} After {PAUSE_AFTER} failed runs in a row this "
+                f"subscription pauses itself{so_far}."
+            )
+        else:
+            return failed
+        await tell(core, sub.platform, ChannelTarget(sub.channel_id), text)
+        return failed

@@ -1,21 +1,25 @@
 """Watch mode: a watch command, one stream of new posts per watched subreddit, each new post a
 candidate re-checked with back-off until it crosses the watch's score (then digested) or ages
-out; and, once per outage, a word in the channel when Reddit cannot be reached."""
+out; once per outage, a word in the channel when Reddit cannot be reached (never counted against
+the watch: an outage must not need a person to resume it); and a subreddit Reddit refuses (private,
+banned, gone) or an error of ours counted as a failed run, at most once an hour, three in a row
+pausing the watch (Subscriptions.run_failed)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.chat import ChannelTarget, Request
 from bot.commands import WatchCmd
 from bot.core.answers import saved_note
 from bot.core.delivery import tell
+from bot.core.subscriptions import OUR_ERROR
 from bot.jobs import WatchJob, job_payload
-from bot.ports import SourceError, ThreadRef
-from bot.specs import WatchSpec, spec_of
+from bot.ports import BadCredentials, RateLimited, RedditUnavailable, SourceError, ThreadRef
+from bot.specs import WatchSpec, names, spec_of
 from bot.storage import SubscriptionRow
 from digest.model import Post
 from digest.text import plural, points
@@ -25,12 +29,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+COUNT_EVERY = timedelta(hours=1)  # a watch's failed checks count as failed runs this far apart
+
 
 class Watching:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.streams: dict[str, asyncio.Task[None]] = {}
         self.streams_ok: set[str] = set()  # streams known to reach Reddit since the start
+        self.counted: dict[int, datetime] = {}  # when a watch's failed check was last counted
 
     async def watch(self, request: Request, cmd: WatchCmd) -> str:
         spec = WatchSpec(
@@ -146,15 +153,53 @@ class Watching:
                 raise
             except SourceError as exc:
                 log.warning("stream of r/%s: %s; retrying", name, exc.user_message)
-                await self._problem(name, exc.user_message)
+                if isinstance(exc, RateLimited | RedditUnavailable | BadCredentials):
+                    await self._problem(name, exc.user_message)  # said once, never counted
+                else:  # the subreddit's own: private, banned, gone
+                    await self._check_failed(name, exc.user_message)
                 await asyncio.sleep(core.config.stream_retry_seconds)
             except Exception:
                 log.exception("stream of r/%s failed; restarting", name)
+                await self._check_failed(name, OUR_ERROR)
                 await asyncio.sleep(core.config.stream_retry_seconds)
+
+    async def _check_failed(self, name: str, problem: str) -> None:
+        """Checking r/`name` for new posts failed for a reason of its own (or ours): a failed
+        run of each of its watches, counted at most once every COUNT_EVERY (a stream is opened
+        again every minute or so; three failures should take hours, not minutes)."""
+        self.streams_ok.discard(name)
+        now = self.core.clock()
+        for sub, spec in await self._watches():
+            if sub.paused or not spec.follows(name):
+                continue
+            last = self.counted.get(sub.id)
+            if sub.failures and last is not None and now - last < COUNT_EVERY:
+                continue
+            self.counted[sub.id] = now
+            await self.core.subscriptions.run_failed(
+                sub,
+                f"The watch of {names(spec)} (#{sub.id}) could not check for new posts",
+                problem,
+                "I keep checking (a failed check counts as a failed run at most once an hour).",
+            )
+
+    async def job_failed(self, sub_id: int, problem: str) -> None:
+        """A watched thread's digest failed for good: a failed run of its watch."""
+        sub = await self.core.storage.subscription(sub_id)
+        spec = spec_of(sub) if sub is not None else None
+        if sub is None or not isinstance(spec, WatchSpec):
+            return
+        await self.core.subscriptions.run_failed(
+            sub,
+            f"The watch of {names(spec)} (#{sub.id}) could not post a thread that crossed its "
+            "threshold",
+            problem,
+            "I keep watching for the next one.",
+        )
 
     async def _problem(self, name: str, problem: str | None) -> None:
         """Each watch of r/`name` says once in its channel that Reddit cannot be reached (and
-        notes, silently, when it can again)."""
+        notes, silently, when it can again: its failed runs in a row, if any, are over)."""
         if problem is None:
             if name in self.streams_ok:
                 return  # the common case, every new post: no database round trip
@@ -165,9 +210,14 @@ class Watching:
         for sub, spec in await self._watches():
             if sub.paused or not spec.follows(name):
                 continue
-            if (sub.source_problem is None) == (problem is None):
-                continue  # nothing changed
-            if await storage.note_source_problem(sub.id, problem) and problem:
+            if problem is None:
+                if sub.source_problem is not None or sub.failures:
+                    self.counted.pop(sub.id, None)
+                    await storage.note_run_ok(sub.id)
+                continue
+            if sub.source_problem is not None:
+                continue  # said already
+            if await storage.note_source_problem(sub.id, problem):
                 await tell(
                     self.core,
                     sub.platform,

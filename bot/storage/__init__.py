@@ -23,7 +23,7 @@ from bot.storage.posted import PostedTable
 from bot.storage.report_cache import ReportCache
 from bot.storage.settings import SettingsTable
 from bot.storage.spend import SpendTable
-from bot.storage.subscriptions import SubscriptionRow, SubscriptionsTable
+from bot.storage.subscriptions import RunFailure, SubscriptionRow, SubscriptionsTable
 
 _WriteTurns = WriteTurns  # the name bench/core_load.py times
 
@@ -53,6 +53,7 @@ __all__ = [
     "ClaimLost",
     "Clock",
     "JobRow",
+    "RunFailure",
     "Storage",
     "StorageError",
     "SubscriptionRow",

@@ -28,7 +28,17 @@ class SubscriptionRow:
     next_run_at: datetime | None
     last_run_at: datetime | None
     paused_reason: str | None = None  # set when redigest paused it itself
-    source_problem: str | None = None  # Reddit could not be reached for it (said once)
+    source_problem: str | None = None  # why its last run failed, as said in its channel (once)
+    failures: int = 0  # failed runs in a row (3 pause it: see note_run_failed)
+
+
+@dataclass(frozen=True, slots=True)
+class RunFailure:
+    """A failed run, counted: how many in a row now, and what the channel is to hear of it."""
+
+    failures: int
+    say: bool  # a problem its channel has not heard of yet
+    paused: bool  # this failure paused the subscription
 
 
 def subscription_row(row: aiosqlite.Row) -> SubscriptionRow:
@@ -45,6 +55,7 @@ def subscription_row(row: aiosqlite.Row) -> SubscriptionRow:
         last_run_at=time_or_none(row["last_run_at"]),
         paused_reason=row["paused_reason"],
         source_problem=row["source_problem"],
+        failures=row["failures"],
     )
 
 
@@ -101,11 +112,52 @@ class SubscriptionsTable(Database):
             await db.execute("DELETE FROM subscriptions WHERE id = ?", (sub_id,))
 
     async def set_paused(self, sub_id: int, paused: bool, reason: str | None = None) -> None:
-        """Pause or resume; `reason` says why redigest paused it itself (cleared otherwise)."""
+        """Pause or resume; `reason` says why redigest paused it itself. Resuming starts afresh:
+        no failed runs counted, no reason, no problem said."""
+        if paused:
+            sql = "UPDATE subscriptions SET paused = 1, paused_reason = ? WHERE id = ?"
+            args: tuple[Any, ...] = (reason, sub_id)
+        else:
+            sql = (
+                "UPDATE subscriptions SET paused = 0, paused_reason = NULL, failures = 0,"
+                " source_problem = NULL WHERE id = ?"
+            )
+            args = (sub_id,)
+        async with self.transaction() as db:
+            await db.execute(sql, args)
+
+    async def note_run_failed(
+        self, sub_id: int, problem: str, *, pause_after: int, reason: str
+    ) -> RunFailure | None:
+        """Count a failed run, in one transaction with what its channel is told: `problem` is
+        to be said if it is not what was said last, and the `pause_after`th failure in a row
+        pauses the subscription (with `reason`). None for a subscription gone or paused (its
+        failures are no longer counted, nor said)."""
+        async with self.transaction() as db:
+            async with db.execute(
+                "SELECT failures, source_problem FROM subscriptions WHERE id = ? AND paused = 0",
+                (sub_id,),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            failures = int(row[0]) + 1
+            paused = failures >= pause_after
+            say = paused or row[1] != problem
+            await db.execute(
+                "UPDATE subscriptions SET failures = ?, source_problem = ?, paused = ?,"
+                " paused_reason = CASE WHEN ? THEN ? ELSE paused_reason END WHERE id = ?",
+                (failures, problem, int(paused), int(paused), reason, sub_id),
+            )
+        return RunFailure(failures, say, paused)
+
+    async def note_run_ok(self, sub_id: int) -> None:
+        """A run worked: its failures in a row start again from none, its problem is over."""
         async with self.transaction() as db:
             await db.execute(
-                "UPDATE subscriptions SET paused = ?, paused_reason = ? WHERE id = ?",
-                (int(paused), reason if paused else None, sub_id),
+                "UPDATE subscriptions SET failures = 0, source_problem = NULL"
+                " WHERE id = ? AND (failures > 0 OR source_problem IS NOT NULL)",
+                (sub_id,),
             )
 
     async def note_source_problem(self, sub_id: int, problem: str | None) -> bool:
