@@ -229,6 +229,8 @@ async def test_startup_syncs_commands_and_logs_the_invite(
             "subscribe",
             "watch",
             "unsubscribe",
+            "pause",
+            "resume",
             "subscriptions",
             "redigest",
             "Deep analysis",
@@ -246,14 +248,16 @@ async def test_startup_syncs_commands_and_logs_the_invite(
             "nsfw",
         ]
         assert options["watch"] == ["subreddit", "min_score", "within_hours"]
-        assert options["unsubscribe"] == ["id"]
+        assert options["unsubscribe"] == options["pause"] == options["resume"] == ["id"]
         assert options["redigest"] == ["settings", "help"]
         depth = commands["digest"]["options"][1]
         assert [c["value"] for c in depth["choices"]] == ["brief", "deep"]
         assert not depth["required"]
-        assert commands["unsubscribe"]["options"][0]["autocomplete"] is True
+        for name in ("unsubscribe", "pause", "resume"):
+            assert commands[name]["options"][0]["autocomplete"] is True
         assert all(o["description"] for o in commands["subscribe"]["options"])
-        for name in ("subscribe", "watch", "unsubscribe", "subscriptions", "redigest"):
+        for name in ("subscribe", "watch", "unsubscribe", "pause", "resume", "subscriptions",
+                     "redigest"):  # fmt: skip
             assert str(commands[name]["default_member_permissions"]) == MANAGE_GUILD, name
         assert commands["digest"]["default_member_permissions"] is None
         assert commands["Deep analysis"]["type"] == 3

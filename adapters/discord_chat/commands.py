@@ -1,5 +1,5 @@
-"""Slash commands: redigest's command tree (/digest, /subscribe, /watch, /unsubscribe,
-/subscriptions, /redigest settings|help, and the "Deep analysis" message menu). Each command's
+"""Slash commands: redigest's command tree (/digest, /subscribe, /watch, /unsubscribe, /pause,
+/resume, /subscriptions, /redigest settings|help, and the "Deep analysis" message menu). Each command's
 options go back into the text a person would type, which `bot.commands` parses."""
 
 from __future__ import annotations
@@ -131,6 +131,23 @@ def register_commands(
         interaction: Interaction, current: str
     ) -> list[app_commands.Choice[int]]:
         return await interactions.subscription_choices(interaction, current)
+
+    @tree.command(name="pause", description="Pause a subscription or a watch")
+    @app_commands.describe(id="The subscription (start typing to pick one)")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    async def pause(interaction: Interaction, id: app_commands.Range[int, 1, 999_999_999]) -> None:
+        await interactions.command(interaction, "pause", str(id))
+
+    @tree.command(name="resume", description="Resume a paused subscription or watch")
+    @app_commands.describe(id="The subscription (start typing to pick one)")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    async def resume(interaction: Interaction, id: app_commands.Range[int, 1, 999_999_999]) -> None:
+        await interactions.command(interaction, "resume", str(id))
+
+    pause.autocomplete("id")(subscription_choices)
+    resume.autocomplete("id")(subscription_choices)
 
     @tree.command(name="subscriptions", description="List this server's subscriptions")
     @app_commands.guild_only()
