@@ -184,7 +184,7 @@ class Scheduler:
     ) -> None:  # fmt: skip
         """This run is over (the next one tries again): a failed run, counted and said once."""
         core = self.core
-        log.warning("subscription #%s: Reddit refused its listing: %s", sub.id, exc.user_message)
+        log.info("subscription #%s: Reddit refused its listing: %s", sub.id, exc.user_message)
         if not await core.storage.fail_job(
             row.key, repr(exc), retry_at=None, token=row.claim_token
         ):

@@ -133,7 +133,11 @@ class Subscriptions:
                 state = f" — Reddit could not be reached on the last try: {s.source_problem}"
             match spec:
                 case ScheduleSpec():
-                    nxt = f"; next {s.next_run_at:%Y-%m-%d %H:%M} UTC" if s.next_run_at else ""
+                    nxt = (
+                        f"; next {s.next_run_at:%Y-%m-%d %H:%M} UTC"
+                        if s.next_run_at and not s.paused
+                        else ""
+                    )
                     lines.append(
                         f"#{s.id} {listed}: {spec.timing().describe()}, top {spec.top}"
                         f"{spec.filters()}{nxt}{where}{state}"

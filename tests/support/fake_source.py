@@ -17,10 +17,12 @@ from digest.report import Depth
 class FakeSource:
     threads: dict[str, Thread] = field(default_factory=dict)
     fetches: list[tuple[str, Depth]] = field(default_factory=list)
-    streams: dict[str, asyncio.Queue[Post]] = field(default_factory=dict)
+    # What a stream yields next; an exception put in it is raised (a poll that failed).
+    streams: dict[str, asyncio.Queue[Post | BaseException]] = field(default_factory=dict)
     fail_fetch: BaseException | None = None
     fail_listing: list[BaseException] = field(default_factory=list)  # raised by the next listings
     fail_stream: list[BaseException] = field(default_factory=list)  # raised by the next streams
+    stream_opens: int = 0  # streams opened so far (a stream that failed is opened again)
 
     def add(self, thread: Thread) -> Thread:
         self.threads[thread.post.id] = thread
@@ -68,11 +70,15 @@ class FakeSource:
         return [self.threads[i].post for i in post_ids if i in self.threads]
 
     async def stream(self, subreddits: Sequence[str]) -> AsyncIterator[Post]:
+        self.stream_opens += 1
         if self.fail_stream:
             raise self.fail_stream.pop(0)
         queue = self.streams.setdefault(subreddits[0].lower(), asyncio.Queue())
         while True:
-            yield await queue.get()
+            item = await queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
 
     def quota(self) -> RateQuota:
         return RateQuota(None, None, None)
