@@ -96,9 +96,20 @@ class Jobs:
             case _:
                 assert_never(job)
         if isinstance(job, ScheduledJob | WatchJob):
-            done = await self.core.storage.job(row.key)
-            if done is not None and done.status == "done":  # a run that worked: none failed
-                await self.core.storage.note_run_ok(job.subscription_id)
+            await self._run_worked(row, job)
+
+    async def _run_worked(self, row: JobRow, job: ScheduledJob | WatchJob) -> None:
+        """A subscription's run that worked ends its failed runs in a row (a watch's outage
+        said by its stream is the stream's to end, when Reddit answers it again)."""
+        storage = self.core.storage
+        sub = await storage.subscription(job.subscription_id)
+        if sub is None or not (
+            sub.failures or (isinstance(job, ScheduledJob) and sub.source_problem)
+        ):
+            return  # the common case: nothing to reset, no write
+        done = await storage.job(row.key)
+        if done is not None and done.status == "done":
+            await storage.note_run_ok(sub.id)
 
     async def _give_up(self, row: JobRow, job: Job) -> None:
         """A job out of attempts. If it had begun posting, its post may be out: then it is done,

@@ -166,7 +166,8 @@ class Watching:
     async def _check_failed(self, name: str, problem: str) -> None:
         """Checking r/`name` for new posts failed for a reason of its own (or ours): a failed
         run of each of its watches, counted at most once every COUNT_EVERY (a stream is opened
-        again every minute or so; three failures should take hours, not minutes)."""
+        again every minute or so; three failures should take hours, not minutes). When it was
+        last counted is kept in memory: a restart may count the next failure early."""
         self.streams_ok.discard(name)
         now = self.core.clock()
         for sub, spec in await self._watches():
