@@ -2,7 +2,8 @@
 the console, Discord and Slack, each with the real Reddit source reading the fake Reddit (which
 answers 403 "private"). The first failed run says so once in the channel, the second says
 nothing, the third pauses the subscription and says that once; /subscriptions shows why and
-/resume clears it."""
+/resume clears it. And a watch of it, through the real poller: said once, paused after three
+failures counted an hour apart."""
 
 from __future__ import annotations
 
@@ -19,13 +20,14 @@ import pytest
 
 from adapters.discord_chat.chat import DiscordChat
 from adapters.reddit_source.public import PublicConfig, PublicRedditSource
-from bot.chat import Inbox
+from bot.chat import Inbox, Request
 from bot.cli import _console
 from bot.core import Core, CoreConfig, Engines
 from bot.settings import load_settings
-from bot.storage import Storage
+from bot.storage import Storage, SubscriptionRow
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.reddit_server import FakeReddit
+from tests.support.fake_chat import FakeChat
 from tests.support.harness import Clock
 from tests.test_discord_adapter import ENGINE, Bot, config_for
 from tests.test_slack_adapter import MetaSlack, running
@@ -204,3 +206,60 @@ async def test_slack_hears_once_then_the_subscription_pauses_itself(
         assert REASON in await command("subscriptions")
         assert await command("resume #1") == "Resumed #1."
         assert "paused" not in await command("subscriptions")
+
+
+# ----------------------------------------------------------------------------- a watch, polled
+
+
+async def test_a_polled_watch_of_a_private_subreddit_says_so_once_and_pauses(
+    reddit: FakeReddit, tmp_path: Path
+) -> None:
+    """The real poller finds r/foo private: the stream ends with that, is opened again every
+    few milliseconds here (a minute in production), and only one failure an hour is counted."""
+    clock, chat = Clock(), FakeChat()
+    config = PublicConfig(
+        base_url=reddit.base_url, requests_per_minute=600, poll_floor_seconds=0.02
+    )
+    async with PublicRedditSource(config) as source, Storage(tmp_path / "w.sqlite3") as db:
+        core = Core(
+            storage=db,
+            source=source,
+            engines=Engines({"offline": ENGINE}),
+            chats={"fake": chat},
+            clock=clock,
+            config=CoreConfig(workers=1, stream_retry_seconds=0.01),
+        )
+        await core.handle_request(
+            Request("fake", "S1", "C1", "U1", "watch", "r/foo min-score 100", True)
+        )
+        await core.start()
+
+        async def failures(n: int) -> SubscriptionRow:
+            for _ in range(500):
+                sub = await db.subscription(1)
+                assert sub is not None
+                if sub.failures >= n:
+                    return sub
+                await asyncio.sleep(0.01)
+            raise AssertionError(f"not {n} failures")
+
+        try:
+            await failures(1)
+            await asyncio.sleep(0.2)  # the stream is opened again and again: not counted
+            assert (await failures(1)).failures == 1
+            clock.advance(hours=1)
+            await failures(2)
+            assert len(chat.public()) == 1
+            clock.advance(hours=1)
+            sub = await failures(3)
+            assert sub.paused
+            for _ in range(200):  # a paused watch's stream is stopped
+                if "foo" not in core.watching.streams:
+                    break
+                await asyncio.sleep(0.01)
+            assert "foo" not in core.watching.streams
+        finally:
+            await core.stop()
+    first, paused = (p.text for p in chat.public())
+    assert first.startswith(f"The watch of r/foo (#1) could not check for new posts: {PRIVATE}")
+    assert paused.endswith(PAUSED)
