@@ -153,15 +153,25 @@ class Watching:
                 raise
             except SourceError as exc:
                 log.warning("stream of r/%s: %s; retrying", name, exc.user_message)
-                if isinstance(exc, RateLimited | RedditUnavailable | BadCredentials):
-                    await self._problem(name, exc.user_message)  # said once, never counted
-                else:  # the subreddit's own: private, banned, gone
-                    await self._check_failed(name, exc.user_message)
+                await self._stream_failed(name, exc)
                 await asyncio.sleep(core.config.stream_retry_seconds)
-            except Exception:
+            except Exception as exc:
                 log.exception("stream of r/%s failed; restarting", name)
-                await self._check_failed(name, OUR_ERROR)
+                await self._stream_failed(name, exc)
                 await asyncio.sleep(core.config.stream_retry_seconds)
+
+    async def _stream_failed(self, name: str, exc: Exception) -> None:
+        """Reddit's outage is said once and never counted; the subreddit's own problem
+        (private, banned, gone) or an error of ours is a failed check. Never raises: the stream
+        goes on whatever happens to this bookkeeping."""
+        try:
+            if isinstance(exc, RateLimited | RedditUnavailable | BadCredentials):
+                await self._problem(name, exc.user_message)
+            else:
+                problem = exc.user_message if isinstance(exc, SourceError) else OUR_ERROR
+                await self._check_failed(name, problem)
+        except Exception:
+            log.exception("stream of r/%s: its failure could not be noted", name)
 
     async def _check_failed(self, name: str, problem: str) -> None:
         """Checking r/`name` for new posts failed for a reason of its own (or ours): a failed
