@@ -30,6 +30,8 @@ _NAMES: dict[type[Job], str] = {
     ScheduledJob: "scheduled digest",
     WatchJob: "watched thread's digest",
 }
+# What someone asked for and waits for: claimed before subscription runs.
+_ASKED = (DigestJob.KIND, FlagJob.KIND)
 # A subscription's run given up (out of attempts, or interrupted again and again).
 _GAVE_UP = "It failed or was interrupted several times in a row; the log has the details."
 
@@ -39,18 +41,35 @@ class Jobs:
         self.core = core
         self.running_keys: set[str] = set()  # jobs this process runs now (their claims renewed)
         self.running = 0
+        self.background = 0  # subscription runs under way or being claimed (see run_one)
 
     async def run_one(self) -> JobRow | None:
-        """Claim and run the next due job; returns it (as finished) or None if none was due."""
+        """Claim and run the next due job; returns it (as finished) or None if none was due.
+        What a person waits for is claimed first, and with several workers one is kept for
+        people: a burst of scheduled runs never leaves an asked-for digest waiting behind it."""
         core = self.core
-        row = await core.storage.claim_job(
-            lease=core.config.job_lease,
-            max_attempts=core.config.max_attempts,
-            max_interruptions=core.config.max_interruptions,
-            exclude=sorted(self.running_keys),
-        )
-        if row is None:
-            return None
+        workers = core.config.workers
+        may_run_background = workers < 2 or self.background < workers - 1
+        reserved = int(may_run_background)
+        self.background += reserved  # counted before the claim: no race between workers
+        try:
+            row = await core.storage.claim_job(
+                lease=core.config.job_lease,
+                max_attempts=core.config.max_attempts,
+                max_interruptions=core.config.max_interruptions,
+                exclude=sorted(self.running_keys),
+                urgent=_ASKED,
+                only=None if may_run_background else _ASKED,
+            )
+            if row is None or row.kind in _ASKED:  # not a subscription's run: slot given back
+                self.background -= reserved
+                reserved = 0
+            return None if row is None else await self._claimed(row)
+        finally:
+            self.background -= reserved
+
+    async def _claimed(self, row: JobRow) -> JobRow | None:
+        core = self.core
         try:
             job = read_job(row.kind, row.payload)
         except UnreadableJob as exc:
