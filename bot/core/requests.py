@@ -22,10 +22,12 @@ from bot.commands import (
     SubscribeCmd,
     SubscriptionsCmd,
     UnsubscribeCmd,
+    UsageCmd,
     WatchCmd,
     parse_command,
 )
 from bot.core.answers import UserFacing, ago
+from bot.core.usage import usage_report
 from bot.jobs import DigestJob, SavedFile, UnreadableJob, job_payload, read_job
 from bot.ports import ThreadRef
 from bot.ratelimit import RateLimiter
@@ -92,6 +94,9 @@ class Requests:
             return await subscriptions.listing(request)
         if isinstance(command, SettingsCmd):
             return await self._settings(request, command, settings)
+        if isinstance(command, UsageCmd):
+            require_manage(request, "see its usage and costs")
+            return await usage_report(self.core, request)
         if isinstance(command, HelpCmd):
             return HELP_TEXT
         assert_never(command)
