@@ -41,7 +41,7 @@ class Sum:
 
     def describe(self) -> str:
         return (
-            f"{plural(self.analyses, 'LLM digest')}, {self.input_tokens:,} tokens in / "
+            f"{plural(self.analyses, 'digest')} with an LLM, {self.input_tokens:,} tokens in / "
             f"{self.output_tokens:,} out, {usd(self.cost_usd)}"
         )
 
