@@ -17,12 +17,18 @@ from bot.cli import _console, app
 from bot.core import Engines
 from bot.core.usage import NO_USAGE
 from bot.settings import SettingsError, load_settings
+from bot.storage import Storage
 from digest.llm import LLMAnalyzer
 from digest.pipeline import DigestEngine
 from digest.pricing import DEFAULT_PRICES, Pricing
 from digest.report import Depth
+from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.llm_servers import FakeOpenAI, Usage
 from tests.support.harness import SCORER, Harness
+from tests.test_discord_adapter import MANAGE_GUILD
+from tests.test_discord_adapter import running_bot as discord_bot
+from tests.test_slack_adapter import MetaSlack
+from tests.test_slack_adapter import running as slack_bot
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -175,6 +181,9 @@ async def test_usage_today_7_and_30_days_by_channel_and_subscription(h: Harness)
             "• #1 r/LocalLLaMA: 2 digests with an LLM, 2,000 tokens in / 400 out, US$0.0040",
         ]
     )
+    reply = await h.core.handle_request(h.request("usage", ""))
+    assert reply is not None
+    assert reply.channels == ("C1", "C2")  # each shown as the platform's channel mention
 
 
 async def test_usage_is_for_managers_only(h: Harness) -> None:
@@ -285,3 +294,53 @@ async def test_usage_in_the_console(
         "redigest: LLM model fake-model has no price: counted at the default US$3/15 per million "
         "tokens in/out (REDIGEST_LLM_DEFAULT_PRICE)." in capsys.readouterr().err
     )
+
+
+# ----------------------------------------------------------------------------- Discord and Slack
+
+
+async def _seed(storage: Storage, platform: str, server: str, channel: str) -> None:
+    await storage.record_usage(platform, server, "claude-haiku-5-5", 1000, 200, 0.002,
+                               channel_id=channel)  # fmt: skip
+
+
+async def test_usage_on_discord_is_private_for_managers_and_names_the_channel(
+    tmp_path: Path,
+) -> None:
+    async with FakeDiscord() as fake, discord_bot(fake, tmp_path) as bot:
+        (sync,) = fake.commands_synced
+        [command] = [c for c in sync.commands if c["name"] == "usage"]
+        assert str(command["default_member_permissions"]) == MANAGE_GUILD
+        channel = fake.guild.text_channel.id
+        await _seed(bot.core.storage, "discord", str(fake.guild.id), str(channel))
+        asked = await bot.slash("usage", user=fake.admin)
+        (answer,) = await bot.answers(asked)
+        assert answer.startswith("LLM usage on this server")
+        assert f"• <#{channel}>: 1 digest with an LLM, 1,000 tokens in / 200 out" in answer
+        refused = await bot.slash("usage", user=fake.plain)
+        assert await bot.answers(refused) == [
+            "Only people who can manage this server can see its usage and costs."
+        ]
+        for interaction in (asked, refused):
+            callback = next(c for c in fake.callbacks if c.interaction_id == interaction.id)
+            assert callback.ephemeral
+
+
+async def test_usage_on_slack_is_private_for_managers_and_names_the_channel(
+    tmp_path: Path,
+) -> None:
+    async with MetaSlack() as fake, slack_bot(fake, tmp_path) as bot:
+        await _seed(bot.core.storage, "slack", fake.team_id, "C0GENERAL")
+        await bot.slash("/redigest", "usage", user_id="U0OWNER01")
+        await fake.wait_until(lambda: len(fake.ephemerals) == 1)
+        answer = fake.ephemerals[0]
+        assert (answer.via, answer.user) == ("response_url", "U0OWNER01")
+        assert "• <#C0GENERAL>: 1 digest with an LLM, 1,000 tokens in / 200 out" in answer.text
+        await bot.slash("/redigest", "usage", user_id="U0ALICE01")
+        await fake.wait_until(lambda: len(fake.ephemerals) == 2)
+        refusal = fake.ephemerals[1]
+        assert (refusal.via, refusal.user) == ("response_url", "U0ALICE01")
+        assert (
+            refusal.text == "Only people who can manage this workspace can see its usage and costs."
+        )
+        assert fake.posted == []  # nothing in the channel

@@ -68,6 +68,8 @@ class Requests:
             settings = await self.core.server_settings(request.platform, request.server_id)
             command = parse_command(request.command, request.text, default_tz=settings["timezone"])
             answer = await self._dispatch(request, command, settings)
+            if isinstance(answer, Reply):  # an answer that names channels
+                return answer
         except (DigestError, CommandError) as exc:
             answer = exc.user_message
         except Exception:
@@ -77,7 +79,7 @@ class Requests:
 
     async def _dispatch(
         self, request: Request, command: Command, settings: dict[str, str]
-    ) -> str | None:
+    ) -> str | Reply | None:
         subscriptions = self.core.subscriptions
         if isinstance(command, DigestCmd):
             return await self._digest(request, command, settings)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
-from bot.chat import Request
+from bot.chat import Reply, Request
 from bot.specs import WatchSpec, names, spec_of
 from bot.storage import UsageRow
 from digest.pricing import Pricing
@@ -86,14 +86,15 @@ def _pricing_notes(rows: list[UsageRow], pricing: Pricing) -> list[str]:
     return notes
 
 
-async def usage_report(core: Core, request: Request) -> str:
-    """The asker's server's LLM usage, for its managers (the caller checks who asks)."""
+async def usage_report(core: Core, request: Request) -> Reply:
+    """The asker's server's LLM usage, for its managers (the caller checks who asks). Channels
+    are named `#ID`, each shown as the platform's mention of it."""
     today = core.clock().date()
     rows = await core.storage.usage_since(
         request.platform, request.server_id, today - timedelta(days=29)
     )
     if not rows:
-        return NO_USAGE
+        return Reply(NO_USAGE)
     week = today - timedelta(days=6)
     lines = ["LLM usage on this server (UTC days; costs are estimates):"]
     for label, kept in (
@@ -106,10 +107,11 @@ async def usage_report(core: Core, request: Request) -> str:
             total += row
         lines.append(f"{label}: {total.describe()}")
     lines.append("By channel, last 30 days:")
+    by_channel = _sums(rows, lambda r: r.channel_id or "")
     lines += _top(
         [
             f"• {'#' + channel if channel else 'a channel not recorded'}: {total.describe()}"
-            for channel, total in _sums(rows, lambda r: r.channel_id or "")
+            for channel, total in by_channel
         ]
     )
     labels = await _subscription_labels(core, request)
@@ -121,7 +123,8 @@ async def usage_report(core: Core, request: Request) -> str:
             for sub_id, total in _sums(rows, lambda r: r.subscription_id or 0)
         ]
     )
-    return "\n".join(lines + _pricing_notes(rows, core.engines.pricing))
+    shown = tuple(channel for channel, _ in by_channel[:TOP] if channel)
+    return Reply("\n".join(lines + _pricing_notes(rows, core.engines.pricing)), channels=shown)
 
 
 async def _subscription_labels(core: Core, request: Request) -> dict[int, str]:
