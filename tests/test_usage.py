@@ -220,10 +220,14 @@ async def test_usage_lists_the_top_ten_and_says_which_costs_are_estimates(h: Har
     )
     # A model counted before it had a price (or with none): its tokens are said, not hidden.
     h.core.engines = _llm_engines(h, "local-7b", Pricing(DEFAULT_PRICES, None))
+    notes = (await _usage(h)).splitlines()
     assert (
-        "mystery-1 has no price: its 500 tokens in / 50 out are not in the costs above (the spend "
-        "cap now refuses it; set REDIGEST_LLM_DEFAULT_PRICE or price it in REDIGEST_LLM_PRICES)."
-        in (await _usage(h)).splitlines()
+        "mystery-1 has no price now, so the spend cap refuses it: set REDIGEST_LLM_DEFAULT_PRICE "
+        "or price it in REDIGEST_LLM_PRICES." in notes
+    )
+    assert (
+        "500 tokens in / 50 out of mystery-1 were recorded at US$0 (it had no price then): no "
+        "cost above includes them." in notes
     )
 
 

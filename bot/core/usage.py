@@ -67,8 +67,12 @@ def _top(lines: list[str]) -> list[str]:
 
 
 def _pricing_notes(rows: list[UsageRow], pricing: Pricing) -> list[str]:
+    """Which costs are estimates from the default price, which models have no price, and the
+    tokens recorded at US$0 (a model with no price then), which no cost above includes."""
     notes = []
-    for model, total in _sums(rows, lambda r: r.model or "(unnamed)"):
+    named = lambda r: r.model or "(unnamed)"  # noqa: E731
+    free = dict(_sums((r for r in rows if r.cost_usd == 0), named))
+    for model, _ in _sums(rows, named):
         match pricing.kind(model):
             case "default":
                 assert pricing.default is not None
@@ -79,10 +83,14 @@ def _pricing_notes(rows: list[UsageRow], pricing: Pricing) -> list[str]:
                 )
             case "none":
                 notes.append(
-                    f"{model} has no price: its {total.input_tokens:,} tokens in / "
-                    f"{total.output_tokens:,} out are not in the costs above (the spend cap now "
-                    "refuses it; set REDIGEST_LLM_DEFAULT_PRICE or price it in REDIGEST_LLM_PRICES)."
+                    f"{model} has no price now, so the spend cap refuses it: set "
+                    "REDIGEST_LLM_DEFAULT_PRICE or price it in REDIGEST_LLM_PRICES."
                 )
+        if (uncounted := free.get(model)) is not None:
+            notes.append(
+                f"{uncounted.input_tokens:,} tokens in / {uncounted.output_tokens:,} out of "
+                f"{model} were recorded at US$0 (it had no price then): no cost above includes them."
+            )
     return notes
 
 
