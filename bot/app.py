@@ -299,9 +299,7 @@ class App:
             self._stack,
             s.database_path,
             source=source,
-            engines=Engines(
-                await self._bot_engines(), self._default_engine, self._llm_models, self._pricing
-            ),
+            engines=Engines(await self._bot_engines(), self._default_engine, self._pricing),
             chats=chats,
             clock=clock,
             config=CoreConfig(

@@ -167,6 +167,11 @@ class LLMAnalyzer:
         """The model each depth is written with."""
         return dict(self._models)
 
+    def unpriced_model(self, depth: Depth) -> str | None:
+        """The model for `depth` when neither the price table nor a default prices it."""
+        model = self._models[depth]
+        return model if self.pricing.kind(model) == "none" else None
+
     def overhead_tokens(self, depth: Depth) -> int:
         return prompt_overhead_tokens(depth)
 

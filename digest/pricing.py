@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from digest.report import Depth
 
@@ -34,6 +34,16 @@ class Tokens(Protocol):
     def cache_write_tokens(self) -> int: ...
     @property
     def cache_read_tokens(self) -> int: ...
+
+
+@runtime_checkable
+class PricedAnalyzer(Protocol):
+    """An analyser that pays for its tokens (the LLM analyser)."""
+
+    def unpriced_model(self, depth: Depth) -> str | None:
+        """The model it writes with at `depth` when nothing prices it (its cost could not be
+        counted, so a budget must refuse it); None when it is priced."""
+        ...
 
 
 def parse_default_price(text: str) -> tuple[float, float]:

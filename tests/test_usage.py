@@ -32,8 +32,6 @@ from tests.test_slack_adapter import running as slack_bot
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
-LOCAL = dict.fromkeys(Depth, "local-7b")  # a model no price table lists
-
 
 def _llm_engines(h: Harness, model: str, pricing: Pricing) -> Engines:
     """The harness's engines with the scripted LLM writing as `model`, priced by `pricing`."""
@@ -45,7 +43,6 @@ def _llm_engines(h: Harness, model: str, pricing: Pricing) -> Engines:
             "anthropic": DigestEngine(llm, scorer=SCORER),
         },
         "offline",
-        {"anthropic": models},
         pricing,
     )
 
@@ -263,6 +260,7 @@ async def test_usage_in_the_console(
         for key, value in {
             "REDIGEST_DATABASE_PATH": str(tmp_path / "console.sqlite3"),
             "REDIGEST_SAVED_THREADS": str(EXAMPLES),
+            "REDIGEST_REDDIT_MODE": "saved",
             "REDIGEST_ANALYZER": "openai",
             "OPENAI_BASE_URL": server.base_url + "/v1",
             "REDIGEST_BRIEF_MODEL": "fake-model",
@@ -348,3 +346,37 @@ async def test_usage_on_slack_is_private_for_managers_and_names_the_channel(
             refusal.text == "Only people who can manage this workspace can see its usage and costs."
         )
         assert fake.posted == []  # nothing in the channel
+
+
+async def test_a_model_with_no_price_is_refused_in_the_console(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with FakeOpenAI() as server:
+        for key, value in {
+            "REDIGEST_DATABASE_PATH": str(tmp_path / "console.sqlite3"),
+            "REDIGEST_SAVED_THREADS": str(EXAMPLES),
+            "REDIGEST_REDDIT_MODE": "saved",
+            "REDIGEST_ANALYZER": "openai",
+            "OPENAI_BASE_URL": server.base_url + "/v1",
+            "REDIGEST_BRIEF_MODEL": "fake-model",
+            "REDIGEST_DEEP_MODEL": "fake-model",
+        }.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.delenv("REDIGEST_LLM_DEFAULT_PRICE", raising=False)
+        out = io.StringIO()
+        await _console(
+            load_settings(env_file=None),
+            _session(out, f"/digest {EXAMPLES / 'selfhosted_thread.json'}", "wait Analyser:"),
+            out,
+        )
+        assert server.calls() == []
+    text = out.getvalue()
+    assert "Analyser: offline." in text
+    assert (
+        "The LLM model fake-model has no price, so the spend cap cannot count it; the offline "
+        "analyser wrote this." in text
+    )
+    assert (
+        "redigest: LLM model fake-model has no price and no REDIGEST_LLM_DEFAULT_PRICE: the spend "
+        "cap refuses it (offline analyser used)" in capsys.readouterr().err
+    )

@@ -48,13 +48,11 @@ class CoreConfig:
 
 @dataclass
 class Engines:
-    """The analysers available, by name; `default` is what `auto` means. `models`: an LLM
-    analyser's model for each depth, priced by `pricing` (a model with no price is refused:
-    the spend cap could not count it)."""
+    """The analysers available, by name; `default` is what `auto` means. An LLM model with no
+    price is refused (the spend cap could not count it); `pricing` is what `/usage` reads."""
 
     by_name: Mapping[str, DigestEngine]
     default: str = "offline"
-    models: Mapping[str, Mapping[Depth, str]] = field(default_factory=dict)
     pricing: Pricing = field(default_factory=Pricing)
 
     def pick(
@@ -72,8 +70,8 @@ class Engines:
                 offline,
                 "Today's LLM budget for this server is spent; the offline analyser wrote this.",
             )
-        model = self.models.get(name, {}).get(depth)
-        if model is not None and self.pricing.kind(model) == "none":
+        model = self.by_name[name].unpriced_model(depth)
+        if model is not None:
             return offline, (
                 f"The LLM model {model} has no price, so the spend cap cannot count it; "
                 "the offline analyser wrote this."
