@@ -39,8 +39,7 @@ if TYPE_CHECKING:
     from bot.core import Core, CoreConfig, Engines
     from bot.ports import ThreadSource
     from bot.storage import Clock
-    from digest.analysis import Analyzer
-    from digest.llm import LLMClient
+    from digest.llm import LLMAnalyzer, LLMClient
     from digest.model import Thread
 
 __all__ = ["App", "InputError", "PartStopped", "RunnableChat", "open_core", "supervise"]
@@ -143,12 +142,14 @@ class App:
         self.engine = DigestEngine(budgets=self._budgets, scorer=self._scorer)
         self._engines: dict[str, DigestEngine] = {"offline": self.engine}
         self._default_engine = "offline"
+        self._pricing = settings.pricing()  # REDIGEST_LLM_PRICES and REDIGEST_LLM_DEFAULT_PRICE
+        self._llm_models: dict[str, dict[Depth, str]] = {}  # an LLM analyser's, by name
         self._source: ThreadSource | None = None
         self._reddit: RedditSource | None = None
         self._reddit_opened = False
         self._stack = AsyncExitStack()
 
-    async def _llm(self) -> Analyzer | None:
+    async def _llm(self) -> LLMAnalyzer | None:
         s = self.settings
         client: LLMClient
         if self.analyzer_name == "anthropic" and s.anthropic_api_key is not None:
@@ -173,12 +174,13 @@ class App:
             models = {Depth.BRIEF: s.brief_model, Depth.DEEP: s.deep_model}
         else:
             return None
-        from digest.llm import DEFAULT_PRICES, LLMAnalyzer, RetryPolicy
+        from digest.llm import LLMAnalyzer, RetryPolicy
 
         return LLMAnalyzer(
             client,
             models=models,
-            prices={**DEFAULT_PRICES, **s.llm_prices},
+            prices=self._pricing.prices,
+            default_price=self._pricing.default,
             policy=RetryPolicy(deadline=s.llm_deadline, max_retry_after=s.llm_max_retry_after),
         )
 
@@ -187,6 +189,7 @@ class App:
         if analyzer is not None:
             llm = DigestEngine(analyzer, budgets=self._budgets, scorer=self._scorer)
             self._engines[analyzer.name] = llm
+            self._llm_models[analyzer.name] = analyzer.models
             self._default_engine = analyzer.name
             self.engine = llm
         return self
@@ -296,7 +299,7 @@ class App:
             self._stack,
             s.database_path,
             source=source,
-            engines=Engines(await self._bot_engines(), default=self._default_engine),
+            engines=Engines(await self._bot_engines(), self._default_engine, self._pricing),
             chats=chats,
             clock=clock,
             config=CoreConfig(
@@ -358,7 +361,8 @@ class App:
         one part dies the rest stop too and `PartStopped` says which part and why."""
         ports: dict[str, ChatPort] = {chat.platform: chat for chat in chats}
         core = await self.bot(ports)
-        say(self.reddit_line())
+        for line in (self.reddit_line(), *self._pricing.startup_lines(self._llm_models)):
+            say(line)  # how Reddit is read; how each LLM model's cost is counted
         inbox = Inbox(core.handle_request, core.handle_reaction, core.subscription_choices)
         loops: Mapping[str, Callable[[], Awaitable[None]]] = {
             _PART_NAMES.get(chat.platform, chat.platform): partial(chat.run, inbox)
@@ -389,7 +393,8 @@ class App:
         # console's state file beside it ours to read.
         chats: dict[str, ChatPort] = {}
         core = await self.bot(chats, terminal=True)
-        say(self.reddit_line())  # once start-up worked: an error stays one line
+        for line in (self.reddit_line(), *self._pricing.startup_lines(self._llm_models)):
+            say(line)  # once start-up worked: an error stays one line
         chat = ConsoleChat(out, state_path=console_state_path(self.settings.database_path))
         chats[chat.platform] = chat
         control = ConsoleControl(

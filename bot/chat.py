@@ -54,6 +54,9 @@ class Reply:
 
     text: str
     ephemeral: bool = True  # only the asker sees it
+    # Channel ids the text names as `#ID` (from the bot's own records, never from Reddit): the
+    # adapter shows each as its platform's channel mention.
+    channels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

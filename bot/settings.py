@@ -14,6 +14,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError as PydanticSettingsError
 
+from digest.pricing import DEFAULT_PRICES, Pricing, parse_default_price
+
 
 class SettingsError(Exception):
     """A missing or malformed setting; the message names the key and how to fix it."""
@@ -42,6 +44,10 @@ class Settings(BaseSettings):
     )
     llm_prices: dict[str, tuple[float, float, float, float]] = Field(
         default_factory=dict, validation_alias="REDIGEST_LLM_PRICES"
+    )
+    # US$ per million input,output tokens for a model REDIGEST_LLM_PRICES does not list: "3,15".
+    llm_default_price: Annotated[tuple[float, float] | None, NoDecode] = Field(
+        None, validation_alias="REDIGEST_LLM_DEFAULT_PRICE"
     )
     anthropic_api_key: SecretStr | None = Field(None, validation_alias="ANTHROPIC_API_KEY")
     anthropic_base_url: str | None = Field(None, validation_alias="ANTHROPIC_BASE_URL")
@@ -158,6 +164,13 @@ class Settings(BaseSettings):
             return [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
         return value
 
+    @field_validator("llm_default_price", mode="before")
+    @classmethod
+    def _default_price(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_default_price(value) if value.strip() else None
+        return value
+
     @field_validator("discord_guild_ids", mode="before")
     @classmethod
     def _ids(cls, value: object) -> object:
@@ -239,6 +252,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    def pricing(self) -> Pricing:
+        """What LLM tokens cost: the built-in prices, REDIGEST_LLM_PRICES over them, and
+        REDIGEST_LLM_DEFAULT_PRICE for a model neither lists."""
+        return Pricing({**DEFAULT_PRICES, **self.llm_prices}, self.llm_default_price)
 
     @property
     def reddit_configured(self) -> bool:

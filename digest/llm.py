@@ -42,6 +42,7 @@ from digest.llm_prompt import (
 )
 from digest.llm_schema import REPORT_SCHEMA, SCHEMA_NAME, STANCES
 from digest.model import Thread
+from digest.pricing import DEFAULT_PRICES, Price, Pricing
 from digest.prompt_format import comment_tokens
 from digest.report import Depth, Usage
 from digest.text import plural
@@ -78,29 +79,13 @@ log = logging.getLogger(__name__)
 
 # ----------------------------------------------------------------------------- prices
 
-# US$ per million tokens: input, output, cache write, cache read. Estimates; override with
-# REDIGEST_LLM_PRICES. Unknown models cost 0 (and the report says the cost is unknown).
-DEFAULT_PRICES: dict[str, tuple[float, float, float, float]] = {
-    "claude-haiku-5-5": (1.0, 5.0, 1.25, 0.10),
-    "claude-sonnet-5-5": (3.0, 15.0, 3.75, 0.30),
-    "claude-opus-5-5": (5.0, 25.0, 6.25, 0.50),
-    "claude-haiku-4-5": (1.0, 5.0, 1.25, 0.10),
-    "claude-sonnet-4-6": (3.0, 15.0, 3.75, 0.30),
-}
 
-
-def cost_usd(prices: Mapping[str, tuple[float, float, float, float]], r: StructuredResponse | Spent,
-             model: str) -> float:  # fmt: skip
-    p = prices.get(r.model or model) or prices.get(model)
-    if p is None:
-        return 0.0
-    total = (
-        r.input_tokens * p[0]
-        + r.output_tokens * p[1]
-        + r.cache_write_tokens * p[2]
-        + r.cache_read_tokens * p[3]
-    )
-    return round(total / 1_000_000, 6)
+def cost_usd(prices: Mapping[str, Price], r: StructuredResponse | Spent, model: str,
+             default: tuple[float, float] | None = None) -> float:  # fmt: skip
+    """What these tokens cost (digest.pricing): a model the table does not list costs the
+    `default` price, or 0 without one (its cost is unknown: a budget must refuse it)."""
+    name = r.model if r.model and r.model in prices else model
+    return Pricing(prices, default).cost(r, name)
 
 
 # ----------------------------------------------------------------------------- the analyser
@@ -128,9 +113,9 @@ class LLMUnavailable(AnalyzerUnavailable):
 class _Tally:
     """Usage summed over every call of one digest, whatever became of the answers."""
 
-    def __init__(self, model: str, prices: Mapping[str, tuple[float, float, float, float]]):
+    def __init__(self, model: str, pricing: Pricing):
         self.usage = Usage(model=model)
-        self._prices = prices
+        self._pricing = pricing
         self._model = model
 
     def add(self, spent: Spent) -> None:
@@ -144,8 +129,11 @@ class _Tally:
             cache_read_tokens=u.cache_read_tokens + spent.cache_read_tokens,
             model=spent.model or u.model,
             latency_ms=u.latency_ms,
-            cost_usd=round(u.cost_usd + cost_usd(self._prices, spent, self._model), 6),
+            cost_usd=round(u.cost_usd + self._cost(spent), 6),
         )
+
+    def _cost(self, spent: Spent) -> float:
+        return cost_usd(self._pricing.prices, spent, self._model, self._pricing.default)
 
 
 class LLMAnalyzer:
@@ -157,7 +145,8 @@ class LLMAnalyzer:
         client: LLMClient,
         *,
         models: Mapping[Depth, str],
-        prices: Mapping[str, tuple[float, float, float, float]] | None = None,
+        prices: Mapping[str, Price] | None = None,
+        default_price: tuple[float, float] | None = None,
         policy: RetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -165,10 +154,23 @@ class LLMAnalyzer:
         self.name = client.name
         self._client = client
         self._models = dict(models)
-        self._prices = dict(prices if prices is not None else DEFAULT_PRICES)
+        # A model missing from `prices` costs `default_price`; with neither it has no price.
+        self.pricing = Pricing(
+            dict(prices if prices is not None else DEFAULT_PRICES), default_price
+        )
         self._policy = policy or RetryPolicy()
         self._clock = clock
         self._sleep = sleep
+
+    @property
+    def models(self) -> dict[Depth, str]:
+        """The model each depth is written with."""
+        return dict(self._models)
+
+    def unpriced_model(self, depth: Depth) -> str | None:
+        """The model for `depth` when neither the price table nor a default prices it."""
+        model = self._models[depth]
+        return model if self.pricing.kind(model) == "none" else None
 
     def overhead_tokens(self, depth: Depth) -> int:
         return prompt_overhead_tokens(depth)
@@ -214,7 +216,7 @@ class LLMAnalyzer:
         started = self._clock()
         deadline = started + self._policy.deadline
         model = self._models[inp.depth]
-        tally = _Tally(model, self._prices)
+        tally = _Tally(model, self.pricing)
         request, ids, notes = await self._prompt(inp, model, deadline)
         checked: Checked | None = None
         for round_ in range(2):

@@ -12,6 +12,7 @@ from digest.analysis import AnalysisInput, Analyzer, AnalyzerUnavailable, Narrat
 from digest.model import ContentState, Thread
 from digest.narrative_ground import ground
 from digest.offline import OfflineAnalyzer
+from digest.pricing import PricedAnalyzer
 from digest.quotes import mark_cut, quote_about, quote_of
 from digest.report import CommentNote, Depth, LinkNote, Report, ThreadInfo
 from digest.select import select_comments
@@ -70,6 +71,12 @@ class DigestEngine:
     @property
     def analyzer_name(self) -> str:
         return self._analyzer.name
+
+    def unpriced_model(self, depth: Depth) -> str | None:
+        """The model this engine's analyser writes with at `depth` when nothing prices it (its
+        cost could not be counted: a spend cap must refuse it); None when priced or free."""
+        analyzer = self._analyzer
+        return analyzer.unpriced_model(depth) if isinstance(analyzer, PricedAnalyzer) else None
 
     def prepare(self, thread: Thread, depth: Depth, budget: int | None = None) -> AnalysisInput:
         """The CPU-bound part before any analyser runs (call it off the event loop).

@@ -232,6 +232,7 @@ async def test_startup_syncs_commands_and_logs_the_invite(
             "pause",
             "resume",
             "subscriptions",
+            "usage",
             "redigest",
             "Deep analysis",
         }
@@ -257,7 +258,7 @@ async def test_startup_syncs_commands_and_logs_the_invite(
             assert commands[name]["options"][0]["autocomplete"] is True
         assert all(o["description"] for o in commands["subscribe"]["options"])
         for name in ("subscribe", "watch", "unsubscribe", "pause", "resume", "subscriptions",
-                     "redigest"):  # fmt: skip
+                     "usage", "redigest"):  # fmt: skip
             assert str(commands[name]["default_member_permissions"]) == MANAGE_GUILD, name
         assert commands["digest"]["default_member_permissions"] is None
         assert commands["Deep analysis"]["type"] == 3

@@ -1,5 +1,5 @@
 """Slash commands: redigest's command tree (/digest, /subscribe, /watch, /unsubscribe, /pause,
-/resume, /subscriptions, /redigest settings|help, and the "Deep analysis" message menu). Each command's
+/resume, /subscriptions, /usage, /redigest settings|help, and the "Deep analysis" message menu). Each command's
 options go back into the text a person would type, which `bot.commands` parses."""
 
 from __future__ import annotations
@@ -154,6 +154,12 @@ def register_commands(
     @app_commands.default_permissions(manage_guild=True)
     async def subscriptions(interaction: Interaction) -> None:
         await interactions.command(interaction, "subscriptions", "")
+
+    @tree.command(name="usage", description="LLM tokens and estimated cost: 1, 7 and 30 days")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    async def usage(interaction: Interaction) -> None:
+        await interactions.command(interaction, "usage", "")
 
     group = app_commands.Group(
         name="redigest",

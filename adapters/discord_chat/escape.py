@@ -5,6 +5,7 @@ them (UTF-16 units)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from adapters.discord_chat.limits import MAX_DESCRIPTION
 from digest.render.document import Line, Span
@@ -49,6 +50,14 @@ def _cut(text: str, limit: int, ellipsis: str = "…") -> str:
 def neutralise(text: str) -> str:
     """Mentions shown, never live: `@everyone`/`@here` and `<@1>`, `<@&1>`, `<#1>` get a ZWSP."""
     return _MENTION_LIKE.sub("<" + ZWSP, defuse_mentions(text))
+
+
+def channel_mentions(text: str, channel_ids: Sequence[str]) -> str:
+    """`#ID` of each of these channels (ids the core vouches for) as a live channel mention."""
+    if not channel_ids:
+        return text
+    ids = "|".join(re.escape(c) for c in sorted(channel_ids, key=len, reverse=True))
+    return re.sub(rf"#({ids})(?![\w-])", r"<#\1>", text)
 
 
 def safe_url(url: str) -> str | None:

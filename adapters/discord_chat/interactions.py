@@ -150,7 +150,7 @@ class Interactions:
             return
         pending, reply = asked
         if reply is not None:  # answered now: it replaces "thinking…"
-            await self.answer(pending, render_text(reply.text))
+            await self.answer(pending, render_text(reply.text, channels=reply.channels))
         else:  # "thinking…" until the digest is posted (a link to it) or fails (why)
             self.remember(token, pending)
 

@@ -12,6 +12,7 @@ from adapters.discord_chat.escape import (
     _WS,
     _cut,
     _heading,
+    channel_mentions,
     escape,
     neutralise,
     plain,
@@ -232,9 +233,12 @@ def _embed_messages(
     return out
 
 
-def render_text(text: str, key: str | None = None) -> list[OutMessage]:
-    """Plain text (the core's answers) in messages of at most 2000 characters, mentions defused."""
-    lines = neutralise(text).splitlines() or [""]
+def render_text(
+    text: str, key: str | None = None, channels: Sequence[str] = ()
+) -> list[OutMessage]:
+    """Plain text (the core's answers) in messages of at most 2000 characters, mentions defused;
+    `#ID` for each of `channels` (ids the core vouches for) becomes that channel's mention."""
+    lines = channel_mentions(neutralise(text), channels).splitlines() or [""]
     room = MAX_CONTENT - (MARKER_ROOM if key else 0)
     chunks = pack_lines((_cut(line, room) for line in lines), room, measure=ulen)
     chunks = [c for c in chunks if c.strip()] or ["…"]

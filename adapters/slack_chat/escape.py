@@ -10,6 +10,7 @@ as `<url|label>` only when the report itself lists that URL (so it comes from th
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Final
 
 from digest.stats import link_key
@@ -65,6 +66,14 @@ def escape_answer(text: str) -> str:
     """The core's own answers (they may echo what someone typed): escaped, newlines and the
     core's backtick code kept."""
     return defuse_broadcasts(_escape_entities(text))
+
+
+def channel_mentions(text: str, channel_ids: Sequence[str]) -> str:
+    """`#ID` of each of these channels (ids the core vouches for) as a live channel mention."""
+    if not channel_ids:
+        return text
+    ids = "|".join(re.escape(c) for c in sorted(channel_ids, key=len, reverse=True))
+    return re.sub(rf"#({ids})(?![\w-])", r"<#\1>", text)
 
 
 def _plain_text(text: str, limit: int) -> str:

@@ -107,7 +107,7 @@ class SlackInbound:
                 self.poster.remember_response_url(request.reply_token, response_url)
             else:
                 await self.poster.reply_now(request.channel_id, request.user_id, response_url,
-                                      reply.text)  # fmt: skip
+                                      reply.text, reply.channels)  # fmt: skip
         except Exception:
             log.exception(
                 "Slack command %s %r from %s in %s failed",

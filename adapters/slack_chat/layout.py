@@ -12,6 +12,7 @@ from adapters.slack_chat.escape import (
     ZWSP,
     _plain_text,
     _wrap,
+    channel_mentions,
     clip_mrkdwn,
     escape_answer,
     escape_mrkdwn,
@@ -278,9 +279,10 @@ def bundle_messages(bundle: Bundle, intro: str | None = None) -> list[SlackMessa
     )
 
 
-def text_messages(text: str) -> list[SlackMessage]:
-    """An answer: plain text when short, otherwise sections split over messages."""
-    escaped = escape_answer(text.strip()) or "(empty)"
+def text_messages(text: str, channels: Sequence[str] = ()) -> list[SlackMessage]:
+    """An answer: plain text when short, otherwise sections split over messages; `#ID` for each
+    of `channels` (ids the core vouches for) becomes that channel's mention."""
+    escaped = channel_mentions(escape_answer(text.strip()), channels) or "(empty)"
     if len(escaped) <= PLAIN_TEXT_CHARS:
         return [SlackMessage(escaped)]
     first_line = escaped.split("\n", 1)[0]

@@ -201,12 +201,14 @@ class SlackPoster:
             return False
         return True
 
-    async def reply_now(self, channel: str, user: str, response_url: Any, text: str) -> None:
+    async def reply_now(
+        self, channel: str, user: str, response_url: Any, text: str, channels: Sequence[str] = ()
+    ) -> None:
         """An immediate answer to one person: through the request's own response_url, else
-        chat.postEphemeral. Failures are logged, never raised."""
+        chat.postEphemeral. Failures are logged, never raised. `channels`: see text_messages."""
         try:
             url = _usable_url(response_url)
-            for message in text_messages(text):
+            for message in text_messages(text, channels):
                 if url is None or not await self._send_response(url, message):
                     await self._post_ephemeral(EphemeralTarget(channel, user), [message])
         except Exception:

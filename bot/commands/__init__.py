@@ -32,6 +32,7 @@ from bot.commands.model import (
     SubscribeCmd,
     SubscriptionsCmd,
     UnsubscribeCmd,
+    UsageCmd,
     WatchCmd,
 )
 from bot.commands.parse import parse_command
@@ -61,6 +62,7 @@ __all__ = [
     "SubscribeCmd",
     "SubscriptionsCmd",
     "UnsubscribeCmd",
+    "UsageCmd",
     "WatchCmd",
     "example",
     "parse_command",

@@ -71,6 +71,11 @@ class SubscriptionsCmd:
 
 
 @dataclass(frozen=True, slots=True)
+class UsageCmd:
+    """The server's LLM usage and its cost (for managers)."""
+
+
+@dataclass(frozen=True, slots=True)
 class SettingsCmd:
     key: str | None = None  # None: show the settings
     value: str | None = None  # normalised (e.g. spend-cap "2.50", timezone "Europe/Berlin")
@@ -89,6 +94,7 @@ Command: TypeAlias = (
     | PauseCmd
     | ResumeCmd
     | SubscriptionsCmd
+    | UsageCmd
     | SettingsCmd
     | HelpCmd
 )

@@ -15,6 +15,7 @@ from bot.commands.model import (
     ResumeCmd,
     SubscriptionsCmd,
     UnsubscribeCmd,
+    UsageCmd,
 )
 from bot.commands.settings import parse_settings
 from bot.commands.subscribe import parse_subscribe
@@ -97,6 +98,11 @@ def _subscriptions(words: list[str], default_tz: str) -> SubscriptionsCmd:
     return SubscriptionsCmd()
 
 
+def _usage(words: list[str], default_tz: str) -> UsageCmd:
+    _no_arguments("usage", words)
+    return UsageCmd()
+
+
 def _help(words: list[str], default_tz: str) -> HelpCmd:
     # Help never fails: an unknown topic gets the whole help, which lists every command.
     return HelpCmd(canonical_command(words[0]) if words else None)
@@ -111,5 +117,6 @@ _PARSERS: dict[str, Callable[[list[str], str], Command]] = {
     "pause": _pause,
     "resume": _resume,
     "settings": parse_settings,
+    "usage": _usage,
     "help": _help,
 }

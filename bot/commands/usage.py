@@ -34,6 +34,11 @@ _USAGE = {
         "show or change settings: flag-emoji, default-depth, spend-cap, analyzer, timezone, "
         "quiet, flag-threshold",
     ),
+    "usage": (
+        "usage",
+        "usage",
+        "LLM tokens and estimated cost: today, 7 and 30 days, by channel and subscription",
+    ),
     "help": ("help [COMMAND]", "help subscribe", "this help"),
 }
 COMMANDS = tuple(_USAGE)
@@ -42,6 +47,8 @@ _ALIASES = {
     "list": "subscriptions",
     "unsub": "unsubscribe",
     "config": "settings",
+    "costs": "usage",
+    "spend": "usage",
     "?": "help",
 }
 _COMMAND_LIST = ", ".join(COMMANDS[:-1]) + " or " + COMMANDS[-1]

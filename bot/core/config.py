@@ -4,10 +4,12 @@ settings are until it sets its own (SETTING_DEFAULTS)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from digest.pipeline import DigestEngine
+from digest.pricing import Pricing
+from digest.report import Depth
 
 SETTING_DEFAULTS = {
     "flag-emoji": "🔍",
@@ -46,12 +48,16 @@ class CoreConfig:
 
 @dataclass
 class Engines:
-    """The analysers available, by name; `default` is what `auto` means."""
+    """The analysers available, by name; `default` is what `auto` means. An LLM model with no
+    price is refused (the spend cap could not count it); `pricing` is what `/usage` reads."""
 
     by_name: Mapping[str, DigestEngine]
     default: str = "offline"
+    pricing: Pricing = field(default_factory=Pricing)
 
-    def pick(self, choice: str, spend_ok: bool) -> tuple[DigestEngine, str | None]:
+    def pick(
+        self, choice: str, spend_ok: bool, depth: Depth = Depth.BRIEF
+    ) -> tuple[DigestEngine, str | None]:
         offline = self.by_name["offline"]
         name = self.default if choice == "auto" else choice
         if name not in self.by_name:
@@ -63,5 +69,11 @@ class Engines:
             return (
                 offline,
                 "Today's LLM budget for this server is spent; the offline analyser wrote this.",
+            )
+        model = self.by_name[name].unpriced_model(depth)
+        if model is not None:
+            return offline, (
+                f"The LLM model {model} has no price, so the spend cap cannot count it; "
+                "the offline analyser wrote this."
             )
         return self.by_name[name], None

@@ -44,11 +44,13 @@ class Digests:
 
     async def report_for(
         self, platform: str, server_id: str, ref: ThreadRef, depth: Depth, settings: dict[str, str],
-        *, nsfw_ok: bool = True, thread: Thread | None = None,
+        *, nsfw_ok: bool = True, thread: Thread | None = None, channel_id: str | None = None,
+        subscription_id: int | None = None,
     ) -> tuple[Report, str]:  # fmt: skip
         """One analysis per (thread, depth, content, analyser), reused across channels; returns
         the report and its serialised form (made once, off the event loop). `thread` is given
-        when it was read from a file rather than fetched."""
+        when it was read from a file rather than fetched. What an analysis costs is counted for
+        the channel (and the subscription, for a scheduled or watch run) it was made for."""
         core = self.core
         if thread is None:
             thread = await core.source.fetch_thread(ref, depth)
@@ -58,7 +60,9 @@ class Digests:
             )
         cap = float(settings["spend-cap"])
         spent = await core.storage.spent_today(platform, server_id)
-        engine, note = core.engines.pick(settings["analyzer"], spend_ok=cap > 0 and spent < cap)
+        engine, note = core.engines.pick(
+            settings["analyzer"], spend_ok=cap > 0 and spent < cap, depth=depth
+        )
         key = f"{thread.post.id}:{ref.comment_id or ''}:{depth.value}:{fingerprint(thread)}:{engine.analyzer_name}"
         pending = self.analysing.get(key)
         if pending is not None:
@@ -67,7 +71,9 @@ class Digests:
             future: asyncio.Future[tuple[Report, str]] = asyncio.get_running_loop().create_future()
             self.analysing[key] = future
             try:
-                report, text = await self._analyse(key, engine, thread, depth, platform, server_id)
+                report, text = await self._analyse(
+                    key, engine, thread, depth, (platform, server_id, channel_id, subscription_id)
+                )
             except BaseException as exc:
                 future.set_exception(exc)
                 future.exception()  # waiters re-raise it; nobody else must
@@ -81,8 +87,8 @@ class Digests:
         return report, text
 
     async def _analyse(
-        self, key: str, engine: DigestEngine, thread: Thread, depth: Depth, platform: str,
-        server_id: str,
+        self, key: str, engine: DigestEngine, thread: Thread, depth: Depth,
+        where: tuple[str, str, str | None, int | None],
     ) -> tuple[Report, str]:  # fmt: skip
         storage = self.core.storage
         cached = await storage.cached_report(key, self.core.config.report_cache_ttl)
@@ -93,22 +99,26 @@ class Digests:
         await storage.cache_report(key, text)
         u = report.usage
         if u.input_tokens or u.cost_usd:
+            platform, server_id, channel_id, subscription_id = where
             await storage.record_usage(
-                platform, server_id, u.model, u.input_tokens, u.output_tokens, u.cost_usd
-            )
+                platform, server_id, u.model, u.input_tokens, u.output_tokens, u.cost_usd,
+                channel_id=channel_id, subscription_id=subscription_id,
+            )  # fmt: skip
         return report, text
 
     async def run(self, row: JobRow, job: DigestJob | FlagJob | WatchJob) -> None:
         """A digest asked for, a flag's deep analysis or a watched thread's brief: analysed
         (once: a report saved before a crash is reused) and posted."""
         core = self.core
+        sub_id: int | None = None
         match job:
             case DigestJob():
-                depth, header = job.depth, None
+                depth, header, channel_id = job.depth, None, job.channel_id
             case FlagJob():
-                depth, header = Depth.DEEP, None
+                depth, header, channel_id = Depth.DEEP, None, job.message.channel_id
             case WatchJob():
-                depth, header = Depth.BRIEF, job.header
+                depth, header, channel_id = Depth.BRIEF, job.header, job.channel_id
+                sub_id = job.subscription_id
         settings = await core.server_settings(job.platform, job.server_id)
         report: Report
         if row.report is not None:  # analysed before a crash: not redone
@@ -127,7 +137,7 @@ class Digests:
                     ref = job.thread
             report, text = await core.report_for(
                 job.platform, job.server_id, ref, depth, settings, nsfw_ok=job.nsfw_ok,
-                thread=thread,
+                thread=thread, channel_id=channel_id, subscription_id=sub_id,
             )  # fmt: skip
             await core.storage.save_job_report(row.key, text, row.claim_token)
         post_id = report.thread.id

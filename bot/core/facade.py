@@ -102,12 +102,15 @@ class Core:
 
     async def report_for(
         self, platform: str, server_id: str, ref: ThreadRef, depth: Depth, settings: dict[str, str],
-        *, nsfw_ok: bool = True, thread: Thread | None = None,
+        *, nsfw_ok: bool = True, thread: Thread | None = None, channel_id: str | None = None,
+        subscription_id: int | None = None,
     ) -> tuple[Report, str]:  # fmt: skip
-        """One analysis per (thread, depth, content, analyser): the report and its JSON."""
+        """One analysis per (thread, depth, content, analyser): the report and its JSON (its
+        cost counted for `channel_id` and `subscription_id`)."""
         return await self.digests.report_for(
-            platform, server_id, ref, depth, settings, nsfw_ok=nsfw_ok, thread=thread
-        )
+            platform, server_id, ref, depth, settings, nsfw_ok=nsfw_ok, thread=thread,
+            channel_id=channel_id, subscription_id=subscription_id,
+        )  # fmt: skip
 
     async def scheduler_tick(self) -> int:
         """Queue every due scheduled run (each once, however long the bot was down)."""

@@ -22,10 +22,12 @@ from bot.commands import (
     SubscribeCmd,
     SubscriptionsCmd,
     UnsubscribeCmd,
+    UsageCmd,
     WatchCmd,
     parse_command,
 )
 from bot.core.answers import UserFacing, ago
+from bot.core.usage import usage_report
 from bot.jobs import DigestJob, SavedFile, UnreadableJob, job_payload, read_job
 from bot.ports import ThreadRef
 from bot.ratelimit import RateLimiter
@@ -66,6 +68,8 @@ class Requests:
             settings = await self.core.server_settings(request.platform, request.server_id)
             command = parse_command(request.command, request.text, default_tz=settings["timezone"])
             answer = await self._dispatch(request, command, settings)
+            if isinstance(answer, Reply):  # an answer that names channels
+                return answer
         except (DigestError, CommandError) as exc:
             answer = exc.user_message
         except Exception:
@@ -75,7 +79,7 @@ class Requests:
 
     async def _dispatch(
         self, request: Request, command: Command, settings: dict[str, str]
-    ) -> str | None:
+    ) -> str | Reply | None:
         subscriptions = self.core.subscriptions
         if isinstance(command, DigestCmd):
             return await self._digest(request, command, settings)
@@ -92,6 +96,9 @@ class Requests:
             return await subscriptions.listing(request)
         if isinstance(command, SettingsCmd):
             return await self._settings(request, command, settings)
+        if isinstance(command, UsageCmd):
+            require_manage(request, "see its usage and costs")
+            return await usage_report(self.core, request)
         if isinstance(command, HelpCmd):
             return HELP_TEXT
         assert_never(command)

@@ -152,6 +152,8 @@ class Scheduler:
                         Depth.BRIEF,
                         settings,
                         nsfw_ok=spec.channel_nsfw,
+                        channel_id=sub.channel_id,
+                        subscription_id=sub.id,
                     )
                     reports.append(report)
                 except SourceError as exc:  # one thread gone must not sink the whole digest

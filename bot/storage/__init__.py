@@ -22,7 +22,7 @@ from bot.storage.migrations import MIGRATIONS
 from bot.storage.posted import PostedTable
 from bot.storage.report_cache import ReportCache
 from bot.storage.settings import SettingsTable
-from bot.storage.spend import SpendTable
+from bot.storage.spend import SpendTable, UsageRow
 from bot.storage.subscriptions import RunFailure, SubscriptionRow, SubscriptionsTable
 
 _WriteTurns = WriteTurns  # the name bench/core_load.py times
@@ -57,6 +57,7 @@ __all__ = [
     "Storage",
     "StorageError",
     "SubscriptionRow",
+    "UsageRow",
     "WriteTurns",
     "utcnow",
 ]
