@@ -55,8 +55,16 @@ def _stderr() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+_json_say: list[str] | None = None  # the secrets to mask, once REDIGEST_LOG_FORMAT=json
+
+
 def _say(line: str) -> None:
-    """One line for the operator at start-up, whatever the log level."""
+    """One line for the operator at start-up, whatever the log level (a JSON one in JSON logs)."""
+    if _json_say is not None:
+        from bot.logs import json_line
+
+        sys.stderr.write(json_line(line, _json_say) + "\n")
+        return
     _stderr().print(f"redigest: {line}", markup=False)
 
 
@@ -168,9 +176,11 @@ def _start() -> Settings:
 
 
 def _logging(settings: Settings, level: str) -> None:
+    global _json_say
     from bot.logs import configure
 
     configure(level, settings.log_format, settings.secret_values())
+    _json_say = settings.secret_values() if settings.log_format == "json" else None
 
 
 def _run_until_signal(main: Callable[[], Awaitable[None]]) -> None:

@@ -24,16 +24,29 @@ class MaskingFormatter(logging.Formatter):
         return mask(super().format(record), self.secrets)
 
 
+def _entry(created: float, level: str, logger: str, message: str) -> dict[str, str]:
+    return {
+        "time": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+        "level": level,
+        "logger": logger,
+        "message": message,
+    }
+
+
+def json_line(message: str, secrets: Iterable[str] = (), logger: str = "redigest") -> str:
+    """A line for the operator (start-up news) as one INFO record of the JSON log."""
+    return json.dumps(
+        _entry(datetime.now(UTC).timestamp(), "INFO", logger, mask(message, secrets)),
+        ensure_ascii=False,
+    )
+
+
 class JsonFormatter(MaskingFormatter):
     """One JSON object per line: time, level, logger, message, and exc when there is one."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": mask(record.getMessage(), self.secrets),
-        }
+        message = mask(record.getMessage(), self.secrets)
+        entry = _entry(record.created, record.levelname, record.name, message)
         if record.exc_info:
             entry["exc"] = mask(self.formatException(record.exc_info), self.secrets)
         elif record.exc_text:
