@@ -68,6 +68,18 @@ def test_no_bot_running_is_unhealthy(tmp_path: Path) -> None:
     assert not db.exists()  # health never creates the database
 
 
+def test_a_settings_mistake_is_one_line_and_exit_1_not_docker_s_reserved_2(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / ".env").write_text("REDIGEST_DATABASE_PATHH=x.sqlite3\n", encoding="utf-8")
+    code, out = _health(tmp_path / "bot.sqlite3", tmp_path)
+    assert code == 1
+    assert out.strip() == (
+        "redigest: Unknown setting REDIGEST_DATABASE_PATHH in .env (line 1): did you mean "
+        "REDIGEST_DATABASE_PATH?"
+    )
+
+
 def test_a_running_console_bot_is_healthy_then_stopped(tmp_path: Path) -> None:
     db = tmp_path / "bot.sqlite3"
     bot = subprocess.Popen(
