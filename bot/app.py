@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Protocol, TextIO
 
 from bot.chat import ChatPort, Inbox
 from bot.settings import Settings
+from bot.status import status_loops
 from bot.supervise import PartStopped, supervise
 from bot.targets import InputError, looks_like_url, read_file
 from bot.thread_ref import EXAMPLE
@@ -368,6 +369,7 @@ class App:
             _PART_NAMES.get(chat.platform, chat.platform): partial(chat.run, inbox)
             for chat in chats
         }
+        loops = {**loops, **status_loops(self.settings.database_path, self.reddit_mode, ports)}
         await supervise(core, loops, secrets=self.settings.secret_values())
 
     async def run_chats(self, say: Callable[[str], None] = lambda _: None) -> None:
@@ -408,7 +410,8 @@ class App:
             await chat.run(lines or stdin_lines(), inbox, control)
             await core.drain()
 
-        await supervise(core, {}, main=session, secrets=self.settings.secret_values())
+        status = status_loops(self.settings.database_path, self.reddit_mode, chats)
+        await supervise(core, status, main=session, secrets=self.settings.secret_values())
 
 
 _PART_NAMES = {"discord": "Discord", "slack": "Slack"}

@@ -55,8 +55,16 @@ def _stderr() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+_json_say: list[str] | None = None  # the secrets to mask, once REDIGEST_LOG_FORMAT=json
+
+
 def _say(line: str) -> None:
-    """One line for the operator at start-up, whatever the log level."""
+    """One line for the operator at start-up, whatever the log level (a JSON one in JSON logs)."""
+    if _json_say is not None:
+        from bot.logs import json_line
+
+        sys.stderr.write(json_line(line, _json_say) + "\n")
+        return
     _stderr().print(f"redigest: {line}", markup=False)
 
 
@@ -118,7 +126,7 @@ def digest(
     # One run for the person at the terminal: a failure is printed as one sentence below, so
     # the operator's warnings (the same news, for a bot's log) show only when asked for.
     level = settings.log_level if settings.log_level in ("DEBUG", "INFO") else "ERROR"
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    _logging(settings, level)
 
     async def run() -> Report:
         async with application:
@@ -163,8 +171,16 @@ def _start() -> Settings:
         settings.resolved_analyzer()
     except SettingsError as exc:
         raise _fail(str(exc)) from None
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    _logging(settings, settings.log_level)
     return settings
+
+
+def _logging(settings: Settings, level: str) -> None:
+    global _json_say
+    from bot.logs import configure
+
+    configure(level, settings.log_format, settings.secret_values())
+    _json_say = settings.secret_values() if settings.log_format == "json" else None
 
 
 def _run_until_signal(main: Callable[[], Awaitable[None]]) -> None:
@@ -212,6 +228,25 @@ def run() -> None:
         _run_until_signal(lambda: _console(settings))
     else:
         _run_until_signal(lambda: _chat_bot(settings))
+
+
+@app.command()
+def health() -> None:
+    """Exit 0 when the bot on this database runs well (database, chat connections, Reddit), else 1.
+
+    Read-only, for Docker's HEALTHCHECK and monitoring: it never disturbs the running bot.
+    """
+    from bot.health import health as check
+    from bot.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:  # 1, not 2: Docker reserves a health check's exit 2
+        _stderr().print(f"[bold red]redigest:[/] {exc}", markup=True)
+        raise typer.Exit(code=1) from None
+    ok, lines = check(settings.database_path)
+    sys.stdout.write("".join(f"{line}\n" for line in lines))
+    raise typer.Exit(code=0 if ok else 1)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ Secrets are SecretStr: they never show in a repr, a log line or an error message
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -14,6 +15,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError as PydanticSettingsError
 
+from bot.envfile import EnvFile, check_env_file, check_environment
 from digest.pricing import DEFAULT_PRICES, Pricing, parse_default_price
 
 
@@ -56,6 +58,8 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "WARNING", validation_alias="REDIGEST_LOG_LEVEL"
     )
+    # text: one readable line per record; json: one JSON object per line, for log collectors.
+    log_format: Literal["text", "json"] = Field("text", validation_alias="REDIGEST_LOG_FORMAT")
 
     # The bot
     database_path: Path = Field(Path("redigest.sqlite3"), validation_alias="REDIGEST_DATABASE_PATH")
@@ -258,6 +262,11 @@ class Settings(BaseSettings):
         REDIGEST_LLM_DEFAULT_PRICE for a model neither lists."""
         return Pricing({**DEFAULT_PRICES, **self.llm_prices}, self.llm_default_price)
 
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @property
     def reddit_configured(self) -> bool:
         return bool(self.reddit_client_id and self.reddit_client_secret and self.reddit_user_agent)
@@ -291,8 +300,40 @@ class Settings(BaseSettings):
         return [k for k, v in names.items() if not v]
 
 
+def known_keys() -> frozenset[str]:
+    """Every setting's name, as written in .env and the environment."""
+    return frozenset(
+        f.validation_alias
+        for f in Settings.model_fields.values()
+        if isinstance(f.validation_alias, str)
+    )
+
+
+_EXPECTED = {
+    "int_parsing": "a whole number is expected",
+    "int_from_float": "a whole number is expected",
+    "float_parsing": "a number is expected",
+    "bool_parsing": "true or false is expected",
+}
+
+
 def load_settings(env_file: Path | None = Path(".env")) -> Settings:
-    """Read the settings, turning validation errors into one actionable sentence."""
+    """Read the settings, turning every mistake (a typo in `.env` included) into one actionable
+    sentence naming the key (bot/envfile.py checks `.env` and the environment first)."""
+    known = known_keys()
+    problem = check_environment(os.environ, known)
+    checked = check_env_file(env_file, known) if env_file is not None else EnvFile("", {})
+    if isinstance(checked, str):
+        problem = problem or checked
+    if problem:
+        raise SettingsError(problem)
+    assert isinstance(checked, EnvFile)
+
+    def where(key: str | None) -> str:
+        if key in os.environ or key is None or key not in checked.lines:
+            return ".env or the environment"
+        return f"{checked.name}, line {checked.lines[key]}"
+
     try:
         return Settings(_env_file=env_file)  # type: ignore[call-arg]
     except PydanticSettingsError as exc:  # a JSON-valued setting that is not JSON
@@ -300,13 +341,14 @@ def load_settings(env_file: Path | None = Path(".env")) -> Settings:
         info = Settings.model_fields.get(field.group(1)) if field else None
         key = info.validation_alias if info and isinstance(info.validation_alias, str) else None
         raise SettingsError(
-            f"Setting {key or 'a JSON-valued setting'} is not valid JSON: fix it in .env or the "
-            f"environment (every setting is described, with an example, in .env.example)."
+            f"Setting {key or 'a JSON-valued setting'} is not valid JSON: fix it in {where(key)} "
+            f"(every setting is described, with an example, in .env.example)."
         ) from None
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(p) for p in first["loc"]) or "a setting"
+        why = _EXPECTED.get(first["type"], first["msg"])
         raise SettingsError(
-            f"Setting {key} is invalid ({first['msg']}): fix it in .env or the environment "
+            f"Setting {key} is invalid ({why}): fix it in {where(key)} "
             f"(every setting is described in .env.example)."
         ) from None

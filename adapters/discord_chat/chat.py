@@ -192,6 +192,11 @@ class DiscordChat:
                 "check DISCORD_TOKEN and the bot's settings in the developer portal."
             ) from None
 
+    async def is_connected(self) -> bool:
+        """Logged in with the gateway open (False while discord.py reconnects)."""
+        ws = self.client.ws
+        return self.client.is_ready() and ws is not None and ws.open and not self.client.is_closed()
+
     async def wait_until_ready(self) -> None:
         await self.client.wait_until_ready()
 

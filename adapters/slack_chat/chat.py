@@ -223,6 +223,14 @@ class SlackChat:
             self._inbound.inbox = None
             await self._stop_transport()
 
+    async def is_connected(self) -> bool:
+        """Socket Mode: its websocket is up; HTTP mode: listening."""
+        if not self._ready.is_set():
+            return False
+        if self._socket is not None:
+            return bool(await self._socket.client.is_connected())
+        return self._runner is not None
+
     async def wait_ready(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Until run() is connected (Socket Mode) or listening (HTTP mode)."""
         await asyncio.wait_for(self._ready.wait(), timeout)
