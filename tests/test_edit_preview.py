@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat import EphemeralTarget
+from bot.chat import Delivery, EphemeralTarget, PostRefused, Request
 from bot.cli import _console
 from bot.commands import CommandError, EditCmd, parse_command
 from bot.settings import load_settings
@@ -177,7 +177,7 @@ async def test_a_preview_goes_to_the_asker_only_and_changes_nothing(h: Harness) 
     assert reply is None  # the preview itself is the answer
     await h.run_jobs()
     preview = h.chat.posts[-1]
-    assert preview.target == EphemeralTarget("C1", "U2", preview.target.reply_token)  # type: ignore[union-attr]
+    assert preview.target == EphemeralTarget("C1", "U2", preview.target.reply_token, private=True)  # type: ignore[union-attr]
     bundle = preview.delivery.bundle
     assert bundle is not None
     assert [r.thread.id for r in bundle.reports] == ["aaa111", "bbb222", "ccc333"]
@@ -363,3 +363,35 @@ async def test_slack_preview_is_acknowledged_then_ephemeral(
         assert "Which quantized model runs best" in str(preview.blocks)
         assert "Preview of #1" in str(preview.blocks) + preview.text
         assert fake.posted == []  # nothing in the channel
+
+
+async def test_discord_never_shows_a_preview_in_the_channel_instead(
+    discord_fake: FakeDiscord, tmp_path: Path
+) -> None:
+    """Once the interaction is gone (a restart, or 15 minutes), Discord cannot answer the asker
+    alone: a preview is then refused, and the asker is told so in one line, not shown the
+    bundle in the channel."""
+    fake = discord_fake
+    async with running_bot(fake, tmp_path, discord_thread()) as bot:
+        channel = str(fake.guild.text_channel.id)
+        gone = EphemeralTarget(channel, str(fake.admin.id), "unknown-token", private=True)
+        with pytest.raises(PostRefused, match="no longer lets me answer you privately"):
+            await bot.chat.post(gone, Delivery(text="a preview"))
+        assert bot.channel_posts(int(channel)) == []
+
+        subscribe = await bot.slash(
+            "subscribe", {"subreddits": "r/LocalLLaMA", "schedule": "daily 09:00"}, user=fake.admin
+        )
+        await bot.answers(subscribe)
+        asked = Request("discord", str(fake.guild.id), channel, str(fake.admin.id), "preview",
+                        "#1", can_manage=True, reply_token="lost-in-a-restart")  # fmt: skip
+        assert await bot.core.handle_request(asked) is None
+        await fake.wait_until(lambda: bool(bot.channel_posts(int(channel))))
+        assert await bot.core.drain(10.0)
+        (told,) = bot.channel_posts(int(channel))
+        assert told.content == (
+            f"<@{fake.admin.id}> The preview of #1 could not be made: Discord no longer lets me "
+            "answer you privately (the command is over 15 minutes old, or the bot restarted "
+            "since): ask again."
+        )
+        assert not told.embeds

@@ -28,7 +28,7 @@ def target_for(job: Job) -> Target:
         case WatchJob() | ScheduledJob():
             return ChannelTarget(job.channel_id)
         case PreviewJob():  # to the asker only
-            return EphemeralTarget(job.channel_id, job.user_id, job.reply_token)
+            return EphemeralTarget(job.channel_id, job.user_id, job.reply_token, private=True)
         case _:
             assert_never(job)
 
