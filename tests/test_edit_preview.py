@@ -20,7 +20,7 @@ from bot.commands import CommandError, EditCmd, parse_command
 from bot.settings import load_settings
 from digest.errors import DigestError
 from tests.fakes.discord_server import FakeDiscord
-from tests.support.harness import Harness
+from tests.support.harness import Harness, make_thread
 from tests.test_discord_adapter import make_thread as discord_thread
 from tests.test_discord_adapter import running_bot
 from tests.test_slack_adapter import MetaSlack, running
@@ -395,3 +395,21 @@ async def test_discord_never_shows_a_preview_in_the_channel_instead(
             "since): ask again."
         )
         assert not told.embeds
+
+
+async def test_a_preview_shows_an_nsfw_thread_only_where_it_may_be_shown(h: Harness) -> None:
+    h.source.add(make_thread("nsf444", score=2000, over_18=True))
+    await h.core.handle_request(
+        h.request("subscribe", "r/LocalLLaMA daily 09:00 top 5 nsfw", channel_nsfw=True)
+    )
+    shown: dict[str, list[str]] = {}
+    for channel, nsfw in (("C1", True), ("C2", False)):
+        await h.core.handle_request(
+            h.request("preview", "#1", channel_id=channel, channel_nsfw=nsfw)
+        )
+        await h.run_jobs()
+        bundle = h.chat.posts[-1].delivery.bundle
+        assert bundle is not None
+        shown[channel] = [r.thread.id for r in bundle.reports]
+    assert shown == {"C1": ["nsf444", "aaa111", "bbb222", "ccc333"],
+                     "C2": ["aaa111", "bbb222", "ccc333"]}  # fmt: skip

@@ -41,12 +41,13 @@ async def listed(core: Core, spec: ScheduleSpec) -> list[Post]:
 
 async def build_bundle(
     core: Core, sub: SubscriptionRow, spec: ScheduleSpec, settings: dict[str, str],
-    posts: Sequence[Post], *, note: str | None, title: str | None = None,
+    posts: Sequence[Post], *, note: str | None, nsfw_ok: bool | None = None,
 ) -> Bundle:  # fmt: skip
     """The bundle a run of `sub` posts, from its listing: the threads that pass the filters and
     were not posted in its channel in the last days, the top few, each digested (brief, counted
     against the server's spend cap as any digest); a thread that cannot be digested is left
-    out. An empty bundle says why (`empty_text`)."""
+    out, as is an NSFW one unless `nsfw_ok` (by default: the subscription's channel is marked
+    NSFW). An empty bundle says why (`empty_text`)."""
     recent = await core.storage.recently_posted(
         sub.platform, sub.channel_id, core.config.recent_days
     )
@@ -61,7 +62,7 @@ async def build_bundle(
                 ThreadRef(post.id),
                 Depth.BRIEF,
                 settings,
-                nsfw_ok=spec.channel_nsfw,
+                nsfw_ok=spec.channel_nsfw if nsfw_ok is None else nsfw_ok,
             )
             reports.append(report)
         except SourceError as exc:  # one thread gone must not sink the whole digest
@@ -71,7 +72,7 @@ async def build_bundle(
     subs = names(spec)
     when = _WHEN[spec.timing().period()]
     return Bundle(
-        title=title or f"Top of {subs} {when}",
+        title=f"Top of {subs} {when}",
         reports=tuple(reports),
         note=note,
         empty_text=why_empty(subs, when, len(posts), len(passed), len(chosen),
@@ -119,7 +120,7 @@ async def run_preview(core: Core, row: JobRow, job: PreviewJob) -> None:
     if sub.paused:
         why = f" ({sub.paused_reason})" if sub.paused_reason else ""
         note += f" #{sub.id} is paused{why}: it will not run until /resume {sub.id}."
-    bundle = await build_bundle(core, sub, spec, settings, posts, note=note)
+    bundle = await build_bundle(core, sub, spec, settings, posts, note=note, nsfw_ok=job.nsfw_ok)
     # No thread_posts: a preview leaves what the channel saw untouched.
     await deliver(core, row, job, Delivery(bundle=bundle), post_id=None, focus=None,
                   thread_posts=[])  # fmt: skip

@@ -145,7 +145,8 @@ class Subscriptions:
         threads, and a restart must not lose it. The answer comes later (None now)."""
         core = self.core
         sub = await self._own(request, cmd.id)
-        if not isinstance(spec_of(sub), ScheduleSpec):
+        spec = spec_of(sub)
+        if not isinstance(spec, ScheduleSpec):
             raise UserFacing(
                 f"#{sub.id} is a watch: it has no next run to preview (it posts each thread "
                 "once it reaches its score); preview a scheduled digest instead."
@@ -156,6 +157,8 @@ class Subscriptions:
             channel_id=request.channel_id,
             user_id=request.user_id,
             subscription_id=sub.id,
+            # Shown where the asker is: an NSFW thread only if both channels are marked NSFW.
+            nsfw_ok=request.channel_nsfw and spec.channel_nsfw,
             reply_token=request.reply_token,
         )
         key = f"preview:{request.platform}:{request.channel_id}:{request.reply_token or uuid.uuid4().hex}"

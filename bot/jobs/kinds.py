@@ -98,6 +98,7 @@ class PreviewJob:
     channel_id: str  # where the asker is (the subscription may post elsewhere on the server)
     user_id: str
     subscription_id: int
+    nsfw_ok: bool = False  # the asker's channel is marked NSFW (and so is the subscription's)
     reply_token: str | None = None  # the adapter's handle for the private answer
 
 
