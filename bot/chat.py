@@ -104,6 +104,10 @@ class EphemeralTarget:
     channel_id: str
     user_id: str
     reply_token: str | None = None
+    # Only ever for this person (a preview): where the platform can no longer answer them alone
+    # (Discord, once the interaction is gone), `post` raises PostRefused rather than address
+    # them in the channel.
+    private: bool = False
 
 
 Target = ChannelTarget | ThreadTarget | EphemeralTarget

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from bot.commands import DigestCmd, parse_command
+from bot.commands import DigestCmd, PreviewCmd, parse_command
 
 SOMETHING_WENT_WRONG: Final = (
     "Something went wrong on our side; it has been logged. Please try again."
@@ -15,9 +15,12 @@ READING: Final = "Reading that thread… the digest will be posted here."
 
 def acknowledgement(command: str, text: str) -> str:
     """The text of an acknowledgement sent before the core sees the request: only a digest
-    takes long enough to need a word; anything else is answered right after ("")."""
+    and a preview take long enough to need a word; anything else is answered right after
+    ("")."""
     try:
         parsed = parse_command(command, text, default_tz="UTC")
     except Exception:  # an acknowledgement never fails; the core's answer says why
         return ""
+    if isinstance(parsed, PreviewCmd):
+        return f"Preparing a preview of #{parsed.id}… only you will see it."
     return READING if isinstance(parsed, DigestCmd) else ""

@@ -8,8 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bot.ports import Post
 from bot.storage import Storage
+from digest.model import Post
 from tests.support.harness import Harness
 
 

@@ -231,6 +231,8 @@ async def test_startup_syncs_commands_and_logs_the_invite(
             "unsubscribe",
             "pause",
             "resume",
+            "edit",
+            "preview",
             "subscriptions",
             "usage",
             "redigest",
@@ -250,15 +252,18 @@ async def test_startup_syncs_commands_and_logs_the_invite(
         ]
         assert options["watch"] == ["subreddit", "min_score", "within_hours"]
         assert options["unsubscribe"] == options["pause"] == options["resume"] == ["id"]
+        assert options["edit"] == ["id", "changes"]
+        assert options["preview"] == ["id"]
         assert options["redigest"] == ["settings", "help"]
         depth = commands["digest"]["options"][1]
         assert [c["value"] for c in depth["choices"]] == ["brief", "deep"]
         assert not depth["required"]
-        for name in ("unsubscribe", "pause", "resume"):
+        for name in ("unsubscribe", "pause", "resume", "edit", "preview"):
             assert commands[name]["options"][0]["autocomplete"] is True
         assert all(o["description"] for o in commands["subscribe"]["options"])
-        for name in ("subscribe", "watch", "unsubscribe", "pause", "resume", "subscriptions",
-                     "usage", "redigest"):  # fmt: skip
+        for name in ("subscribe", "watch", "unsubscribe", "pause", "resume", "edit", "preview",
+                     "subscriptions", "usage",
+                     "redigest"):  # fmt: skip
             assert str(commands[name]["default_member_permissions"]) == MANAGE_GUILD, name
         assert commands["digest"]["default_member_permissions"] is None
         assert commands["Deep analysis"]["type"] == 3

@@ -1,6 +1,7 @@
 """Slash commands: redigest's command tree (/digest, /subscribe, /watch, /unsubscribe, /pause,
-/resume, /subscriptions, /usage, /redigest settings|help, and the "Deep analysis" message menu). Each command's
-options go back into the text a person would type, which `bot.commands` parses."""
+/resume, /edit, /preview, /subscriptions, /usage, /redigest settings|help, and the "Deep analysis"
+message menu). Each command's options go back into the text a person would type, which `bot.commands`
+parses."""
 
 from __future__ import annotations
 
@@ -148,6 +149,32 @@ def register_commands(
 
     pause.autocomplete("id")(subscription_choices)
     resume.autocomplete("id")(subscription_choices)
+
+    @tree.command(name="edit", description="Change a subscription's schedule, size or filters")
+    @app_commands.describe(
+        id="The subscription (start typing to pick one)",
+        changes="What to change, e.g. daily 10:00 top 3 no-flair (a watch: min-score 300 within 12h)",
+    )
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    async def edit(
+        interaction: Interaction, id: app_commands.Range[int, 1, 999_999_999], changes: str
+    ) -> None:
+        await interactions.command(interaction, "edit", _words(f"#{id}", changes))
+
+    @tree.command(
+        name="preview", description="See now, only you, what a subscription's next run would post"
+    )
+    @app_commands.describe(id="The subscription (start typing to pick one)")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    async def preview(
+        interaction: Interaction, id: app_commands.Range[int, 1, 999_999_999]
+    ) -> None:
+        await interactions.command(interaction, "preview", f"#{id}")
+
+    edit.autocomplete("id")(subscription_choices)
+    preview.autocomplete("id")(subscription_choices)
 
     @tree.command(name="subscriptions", description="List this server's subscriptions")
     @app_commands.guild_only()

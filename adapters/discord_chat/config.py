@@ -40,6 +40,10 @@ NO_THREAD_PERMISSION = (
     "Messages in Threads permissions in this channel, then try again."
 )
 GONE = "That channel or message no longer exists, so there is nowhere to post."
+NO_PRIVATE_ANSWER = (
+    "Discord no longer lets me answer you privately (the command is over 15 minutes old, or the "
+    "bot restarted since): ask again."
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from adapters.discord_chat.client import Sendable
 from adapters.discord_chat.config import (
     GONE,
     NO_POST_PERMISSION,
+    NO_PRIVATE_ANSWER,
     NO_THREAD_PERMISSION,
     DiscordConfig,
     DiscordPostError,
@@ -147,6 +148,8 @@ class DiscordPoster:
         pending = self.interactions.pending.get(token) if token else None  # None once expired
         if pending is not None and not pending.interaction.is_expired():
             return await self.interactions.answer(pending, messages)
+        if target.private:  # for their eyes only: never in the channel instead
+            raise DiscordPostError(NO_PRIVATE_ANSWER)
         # The interaction is gone (a restart, or 15 minutes passed): say it in the channel,
         # addressed to the person (shown as a mention, never a ping).
         dest = await self.channels.sendable(int(target.channel_id))

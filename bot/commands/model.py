@@ -66,6 +66,34 @@ class ResumeCmd:
 
 
 @dataclass(frozen=True, slots=True)
+class EditCmd:
+    """`edit #N …`: only what is given changes (None: unchanged). A new `schedule` keeps the
+    subscription's timezone unless `timezone` names one; `timezone` alone moves the same
+    schedule to another zone. Term lists replace the old ones; () clears them."""
+
+    id: int
+    schedule: Schedule | None = None  # its tz is the parser's default: see `timezone`
+    timezone: str | None = None
+    top: int | None = None
+    min_score: int | None = None
+    no_min_score: bool = False
+    within_hours: int | None = None  # watches only
+    flairs: tuple[str, ...] | None = None
+    exclude_flairs: tuple[str, ...] | None = None
+    keywords: tuple[str, ...] | None = None
+    nsfw: bool | None = None
+
+    @property
+    def changes_nothing(self) -> bool:
+        return self == EditCmd(self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewCmd:
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
 class SubscriptionsCmd:
     pass
 
@@ -95,6 +123,8 @@ Command: TypeAlias = (
     | ResumeCmd
     | SubscriptionsCmd
     | UsageCmd
+    | EditCmd
+    | PreviewCmd
     | SettingsCmd
     | HelpCmd
 )

@@ -6,12 +6,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from bot.commands.edit import parse_edit
 from bot.commands.model import (
     Command,
     CommandError,
     DigestCmd,
     HelpCmd,
     PauseCmd,
+    PreviewCmd,
     ResumeCmd,
     SubscriptionsCmd,
     UnsubscribeCmd,
@@ -86,6 +88,10 @@ def _resume(words: list[str], default_tz: str) -> ResumeCmd:
     return ResumeCmd(_subscription_id("resume", words))
 
 
+def _preview(words: list[str], default_tz: str) -> PreviewCmd:
+    return PreviewCmd(_subscription_id("preview", words))
+
+
 def _no_arguments(name: str, words: list[str]) -> None:
     if words:
         raise CommandError(
@@ -116,6 +122,8 @@ _PARSERS: dict[str, Callable[[list[str], str], Command]] = {
     "unsubscribe": _unsubscribe,
     "pause": _pause,
     "resume": _resume,
+    "edit": parse_edit,
+    "preview": _preview,
     "settings": parse_settings,
     "usage": _usage,
     "help": _help,

@@ -28,6 +28,18 @@ _USAGE = {
     "unsubscribe": ("unsubscribe #N", "unsubscribe #3", "remove a subscription"),
     "pause": ("pause #N", "pause #3", "pause a subscription"),
     "resume": ("resume #N", "resume #3", "resume a paused subscription"),
+    "edit": (
+        "edit #N [SCHEDULE] [TIMEZONE] [top N] [min-score N] [flair NAME] [exclude-flair NAME] "
+        "[keywords a,b] [nsfw] [no-min-score] [no-flair] [no-exclude-flair] [no-keywords] "
+        "[no-nsfw] (a watch: [min-score N] [within H hours])",
+        "edit #3 daily 10:00 top 3 no-flair",
+        "change a subscription's schedule, size or filters, keeping its number and history",
+    ),
+    "preview": (
+        "preview #N",
+        "preview #3",
+        "see now, privately, what a subscription's next run would post",
+    ),
     "settings": (
         "settings [KEY VALUE]",
         "settings timezone Europe/Berlin",

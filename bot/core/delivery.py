@@ -7,8 +7,8 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, assert_never
 
-from bot.chat import ChannelTarget, Delivery, MessageRef, Target, ThreadTarget
-from bot.jobs import DigestJob, FlagJob, Job, ScheduledJob, WatchJob
+from bot.chat import ChannelTarget, Delivery, EphemeralTarget, MessageRef, Target, ThreadTarget
+from bot.jobs import DigestJob, FlagJob, Job, PreviewJob, ScheduledJob, WatchJob
 from bot.storage import JobRow
 
 if TYPE_CHECKING:
@@ -27,6 +27,8 @@ def target_for(job: Job) -> Target:
             return ChannelTarget(job.channel_id, job.reply_token)
         case WatchJob() | ScheduledJob():
             return ChannelTarget(job.channel_id)
+        case PreviewJob():  # to the asker only
+            return EphemeralTarget(job.channel_id, job.user_id, job.reply_token, private=True)
         case _:
             assert_never(job)
 

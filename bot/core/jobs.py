@@ -11,9 +11,19 @@ from typing import TYPE_CHECKING, assert_never
 
 from bot.chat import ChannelTarget, EphemeralTarget, LookupUnavailable, PostRefused, Target
 from bot.core.answers import GaveUp, GaveUpUnsure
+from bot.core.bundles import run_preview
 from bot.core.delivery import target_for, tell
 from bot.core.subscriptions import OUR_ERROR
-from bot.jobs import DigestJob, FlagJob, Job, ScheduledJob, UnreadableJob, WatchJob, read_job
+from bot.jobs import (
+    DigestJob,
+    FlagJob,
+    Job,
+    PreviewJob,
+    ScheduledJob,
+    UnreadableJob,
+    WatchJob,
+    read_job,
+)
 from bot.ports import RateLimited, RedditUnavailable
 from bot.storage import ClaimLost, JobRow
 from digest import codec, cpu
@@ -31,7 +41,7 @@ _NAMES: dict[type[Job], str] = {
     WatchJob: "watched thread's digest",
 }
 # What someone asked for and waits for: claimed before subscription runs.
-_ASKED = (DigestJob.KIND, FlagJob.KIND)
+_ASKED = (DigestJob.KIND, FlagJob.KIND, PreviewJob.KIND)
 # A subscription's run given up (out of attempts, or interrupted again and again).
 _GAVE_UP = "It failed or was interrupted several times in a row; the log has the details."
 
@@ -112,6 +122,8 @@ class Jobs:
                 await self.core.digests.run(row, job)
             case ScheduledJob():
                 await self.core.scheduler.run(row, job)
+            case PreviewJob():
+                await run_preview(self.core, row, job)
             case _:
                 assert_never(job)
         if isinstance(job, ScheduledJob | WatchJob):
@@ -200,6 +212,9 @@ class Jobs:
         match job:
             case DigestJob():
                 target = EphemeralTarget(job.channel_id, job.user_id, job.reply_token)
+            case PreviewJob():
+                target = EphemeralTarget(job.channel_id, job.user_id, job.reply_token)
+                message = f"The preview of #{job.subscription_id} could not be made: {message}"
             case FlagJob():
                 target = EphemeralTarget(job.channel_id, job.user_id, None)
             case WatchJob() | ScheduledJob():

@@ -15,8 +15,10 @@ from bot.commands import (
     Command,
     CommandError,
     DigestCmd,
+    EditCmd,
     HelpCmd,
     PauseCmd,
+    PreviewCmd,
     ResumeCmd,
     SettingsCmd,
     SubscribeCmd,
@@ -94,6 +96,13 @@ class Requests:
             return await subscriptions.change(request, command)
         if isinstance(command, SubscriptionsCmd):
             return await subscriptions.listing(request)
+        if isinstance(command, EditCmd):
+            require_manage(request, "change subscriptions")
+            return await subscriptions.edit(request, command)
+        if isinstance(command, PreviewCmd):
+            require_manage(request, "preview subscriptions")
+            await subscriptions.preview(request, command)
+            return None  # the preview itself is the answer, to the asker only
         if isinstance(command, SettingsCmd):
             return await self._settings(request, command, settings)
         if isinstance(command, UsageCmd):

@@ -10,14 +10,13 @@ from typing import TYPE_CHECKING
 
 from bot.chat import Bundle, ChannelTarget, Delivery
 from bot.core.answers import UserFacing, ago
+from bot.core.bundles import build_bundle
 from bot.core.delivery import deliver, tell
 from bot.jobs import ScheduledJob, job_payload
-from bot.ports import ListingSort, RateLimited, RedditUnavailable, SourceError, ThreadRef, TopPeriod
+from bot.ports import ListingSort, RateLimited, RedditUnavailable, SourceError, TopPeriod
 from bot.specs import ScheduleSpec, names, spec_of
 from bot.storage import JobRow, SubscriptionRow
 from digest import codec, cpu
-from digest.report import Depth
-from digest.text import plural
 
 if TYPE_CHECKING:
     from bot.core.facade import Core
@@ -137,40 +136,7 @@ class Scheduler:
                 return
             if sub.source_problem is not None:  # Reddit answers again
                 await core.storage.note_source_problem(sub.id, None)
-            recent = await core.storage.recently_posted(
-                sub.platform, sub.channel_id, core.config.recent_days
-            )
-            passed = [p for p in posts if spec.passes(p)]
-            chosen = [p for p in passed if p.id not in recent][: spec.top]
-            reports = []
-            for post in chosen:
-                try:
-                    report, _ = await core.report_for(
-                        sub.platform,
-                        sub.server_id,
-                        ThreadRef(post.id),
-                        Depth.BRIEF,
-                        settings,
-                        nsfw_ok=spec.channel_nsfw,
-                        channel_id=sub.channel_id,
-                        subscription_id=sub.id,
-                    )
-                    reports.append(report)
-                except SourceError as exc:  # one thread gone must not sink the whole digest
-                    log.info("scheduled #%s: skipping %s: %s", sub.id, post.id, exc)
-                except UserFacing:
-                    continue
-            subs = names(spec)
-            when = {"hour": "in the last hour", "day": "today", "week": "this week"}[
-                schedule.period()
-            ]
-            bundle = Bundle(
-                title=f"Top of {subs} {when}",
-                reports=tuple(reports),
-                note=job.late_note,
-                empty_text=_why_empty(subs, when, len(posts), len(passed), len(chosen),
-                                      core.config.recent_days),
-            )  # fmt: skip
+            bundle = await build_bundle(core, sub, spec, settings, posts, note=job.late_note)
             text = await cpu.run(codec.dumps, bundle)
             await core.storage.save_job_report(row.key, text, row.claim_token)
         if not bundle.reports and settings["quiet"] == "silent":
@@ -215,20 +181,6 @@ def _problem_of(exc: SourceError) -> str:
     if isinstance(exc, RateLimited):
         return "Reddit kept rate-limiting this bot."
     return exc.user_message
-
-
-def _why_empty(subs: str, when: str, listed: int, passed: int, chosen: int, days: int) -> str:
-    """Why a run has nothing to post, in the words of what happened."""
-    if not listed:
-        return f"Nothing new in {subs} {when}: Reddit listed no threads there."
-    if not passed:
-        return f"Nothing new in {subs} passed the filters {when} ({plural(listed, 'thread')} looked at)."
-    if not chosen:
-        return (
-            f"Nothing new in {subs} {when}: the {plural(passed, 'thread')} that pass the filters "
-            f"{'was' if passed == 1 else 'were'} already posted here in the last {days} days."
-        )
-    return f"None of the {plural(chosen, 'thread')} chosen in {subs} {when} could be digested."
 
 
 def _run_of(sub: SubscriptionRow, late_note: str | None) -> ScheduledJob:

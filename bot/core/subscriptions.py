@@ -6,14 +6,26 @@ subreddits are followed in watch.py."""
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.chat import ChannelTarget, Request
-from bot.commands import PauseCmd, ResumeCmd, SubscribeCmd, UnsubscribeCmd
+from bot.commands import EditCmd, PauseCmd, PreviewCmd, ResumeCmd, SubscribeCmd, UnsubscribeCmd
+from bot.commands.edit import WHAT_EDIT_CHANGES
 from bot.core.answers import UserFacing, ago, saved_note
 from bot.core.delivery import tell
-from bot.specs import ScheduleSpec, Spec, WatchSpec, names, spec_of, spec_payload
+from bot.jobs import PreviewJob, job_payload
+from bot.specs import (
+    ScheduleSpec,
+    Spec,
+    WatchSpec,
+    changes,
+    edited,
+    names,
+    spec_of,
+    spec_payload,
+)
 from bot.storage import RunFailure, SubscriptionRow
 from digest.text import plural, points
 
@@ -47,10 +59,8 @@ class Subscriptions:
         )
         sub_id = await self.add(request, spec, next_run)
         self.core.wake.schedule_changed.set()
-        subs = ", ".join(f"r/{s}" for s in cmd.subreddits)
         return (
-            f"Subscribed #{sub_id}: {subs}, {cmd.schedule.describe()}, top {cmd.top}"
-            f"{spec.filters()}. "
+            f"Subscribed #{sub_id}: {spec.describe()}. "
             f"Next run {next_run:%Y-%m-%d %H:%M} UTC (in {ago(next_run - now)})."
             f"{saved_note(self.core.config.saved_only)}"
         )
@@ -107,6 +117,54 @@ class Subscriptions:
         core.wake.schedule_changed.set()
         core.watching.ensure_streams()
         return f"{'Paused' if paused else 'Resumed'} #{sub.id}."
+
+    async def edit(self, request: Request, cmd: EditCmd) -> str:
+        """Change a subscription in place: its number, channel and what it posted stay; the
+        next run moves only when the schedule changed."""
+        core = self.core
+        if cmd.changes_nothing:  # the parser asks for a change; a built EditCmd may not
+            raise UserFacing(f"Say what to change in #{cmd.id}: {WHAT_EDIT_CHANGES}.")
+        sub = await self._own(request, cmd.id)
+        old = spec_of(sub)
+        new = edited(old, cmd)
+        changed = changes(old, new)
+        next_run = sub.next_run_at
+        if changed:
+            if isinstance(new, ScheduleSpec) and new.schedule != getattr(old, "schedule", None):
+                next_run = new.timing().next_after(core.clock())
+            await core.storage.update_spec(sub.id, spec_payload(new), next_run_at=next_run)
+            core.wake.schedule_changed.set()
+        what = (
+            f"Changed: {'; '.join(changed)}." if changed else "Nothing changed: it was so already."
+        )
+        return f"{_edited(sub, new, next_run, core.clock(), request.channel_id)} {what}"
+
+    async def preview(self, request: Request, cmd: PreviewCmd) -> None:
+        """Queue a preview of a scheduled subscription's next run, shown to the asker only
+        (bundles.run_preview). A job, as a digest is: it lists Reddit and digests up to ten
+        threads, and a restart must not lose it. The answer comes later (None now)."""
+        core = self.core
+        sub = await self._own(request, cmd.id)
+        spec = spec_of(sub)
+        if not isinstance(spec, ScheduleSpec):
+            raise UserFacing(
+                f"#{sub.id} is a watch: it has no next run to preview (it posts each thread "
+                "once it reaches its score); preview a scheduled digest instead."
+            )
+        job = PreviewJob(
+            platform=request.platform,
+            server_id=request.server_id,
+            channel_id=request.channel_id,
+            user_id=request.user_id,
+            subscription_id=sub.id,
+            # Shown where the asker is: an NSFW thread only if both channels are marked NSFW.
+            nsfw_ok=request.channel_nsfw and spec.channel_nsfw,
+            reply_token=request.reply_token,
+        )
+        key = f"preview:{request.platform}:{request.channel_id}:{request.reply_token or uuid.uuid4().hex}"
+        if await core.storage.add_job(key, job.KIND, job_payload(job), urgent=True):
+            core.wake.jobs_ready.set()
+        # else: the same request delivered again (a platform retry); it is queued already
 
     async def listing(self, request: Request) -> str:
         subs = [
@@ -187,3 +245,22 @@ class Subscriptions:
             return failed
         await tell(core, sub.platform, ChannelTarget(sub.channel_id), text)
         return failed
+
+
+def _edited(
+    sub: SubscriptionRow, spec: Spec, next_run: datetime | None, now: datetime, here: str
+) -> str:
+    """An edited subscription as /subscribe or /watch would have answered it."""
+    elsewhere = sub.channel_id != here
+    if isinstance(spec, WatchSpec):
+        return (
+            f"Edited #{sub.id}: {spec.describe(f'in {sub.channel_id}' if elsewhere else 'here')}."
+        )
+    where = f" (posted in {sub.channel_id})" if elsewhere else ""
+    if sub.paused:
+        when = f"It is paused: /resume {sub.id} to run it again."
+    elif next_run is not None:
+        when = f"Next run {next_run:%Y-%m-%d %H:%M} UTC (in {ago(next_run - now)})."
+    else:
+        when = ""
+    return f"Edited #{sub.id}: {spec.describe()}{where}. {when}".rstrip()

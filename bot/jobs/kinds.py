@@ -87,9 +87,24 @@ class ScheduledJob:
     late_note: str | None = None  # said when the run is late (the bot was down)
 
 
-Job = DigestJob | FlagJob | WatchJob | ScheduledJob
+@dataclass(frozen=True, slots=True)
+class PreviewJob:
+    """`preview #N`: what a scheduled subscription's next run would post, shown now to the
+    asker only (nothing marked as posted, the next run not moved)."""
+
+    KIND: ClassVar[str] = "preview"
+    platform: str
+    server_id: str
+    channel_id: str  # where the asker is (the subscription may post elsewhere on the server)
+    user_id: str
+    subscription_id: int
+    nsfw_ok: bool = False  # the asker's channel is marked NSFW (and so is the subscription's)
+    reply_token: str | None = None  # the adapter's handle for the private answer
+
+
+Job = DigestJob | FlagJob | WatchJob | ScheduledJob | PreviewJob
 JOB_TYPES: Mapping[str, type[Job]] = {
-    t.KIND: t for t in (DigestJob, FlagJob, WatchJob, ScheduledJob)
+    t.KIND: t for t in (DigestJob, FlagJob, WatchJob, ScheduledJob, PreviewJob)
 }
 
 

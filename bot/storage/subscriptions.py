@@ -213,3 +213,15 @@ class SubscriptionsTable(Database):
             (iso(now),),
         ) as cur:
             return [subscription_row(r) for r in await cur.fetchall()]
+
+    async def update_spec(
+        self, sub_id: int, spec: dict[str, Any], *, next_run_at: datetime | None
+    ) -> None:
+        """An edited subscription: its spec, and when it runs next (None: as it was), together
+        (its id, channel, state and what it posted stay)."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE subscriptions SET spec = ?, next_run_at = COALESCE(?, next_run_at)"
+                " WHERE id = ?",
+                (json.dumps(spec), iso_or_none(next_run_at), sub_id),
+            )
