@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.commands.model import MAX_SCORE, TOP_RANGE, CommandError, EditCmd
-from bot.commands.subscribe import SUBSCRIBE_OPTIONS
-from bot.commands.watch import _within
+from bot.commands.subscribe import SUBSCRIBE_OPTIONS, quote_hint
+from bot.commands.watch import parse_within
 from bot.commands.words import add_terms, number, shown, terms
 from bot.schedule import (
     KINDS,
@@ -77,7 +77,7 @@ def parse_edit(words: list[str], default_tz: str) -> EditCmd:
             i += 1
         elif low == "within":
             _once(seen, "within", word, "within 12h")
-            hours, took = _within(rest[i + 1 :])
+            hours, took = parse_within(rest[i + 1 :])
             cmd = replace(cmd, within_hours=hours)
             i += 1 + took
         elif low in SUBSCRIBE_OPTIONS:
@@ -92,14 +92,8 @@ def parse_edit(words: list[str], default_tz: str) -> EditCmd:
             cmd = replace(cmd, timezone=resolve_timezone(zone))
             i += 2 if named else 1
         else:
-            before = rest[i - 2].strip().lower() if i >= 2 else ""
-            hint = (
-                ' (quote names with spaces, like flair "New Model")'
-                if SUBSCRIBE_OPTIONS.get(before) in ("flair", "exclude-flair", "keywords")
-                else ""
-            )
             raise CommandError(
-                f"“{shown(word)}” is not something edit changes{hint}: give "
+                f"“{shown(word)}” is not something edit changes{quote_hint(rest, i)}: give "
                 f"{WHAT_EDIT_CHANGES}, like {EDIT_EXAMPLE}."
             )
     return cmd

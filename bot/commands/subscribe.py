@@ -69,15 +69,8 @@ def parse_subscribe(words: list[str], default_tz: str) -> SubscribeCmd:
                 tz_given = True
                 i += 1
                 continue
-            # "flair New Model": the second word of an unquoted name lands here.
-            before = rest[i - 2].strip().lower() if i >= 2 else ""
-            hint = (
-                ' (quote names with spaces, like flair "New Model")'
-                if SUBSCRIBE_OPTIONS.get(before) in ("flair", "exclude-flair", "keywords")
-                else ""
-            )
             raise CommandError(
-                f"“{shown(word)}” is not a subscribe option{hint}: use top, min-score, flair, "
+                f"“{shown(word)}” is not a subscribe option{quote_hint(rest, i)}: use top, min-score, flair, "
                 f"exclude-flair, keywords or nsfw, like {example('subscribe')}."
             )
         sample = _OPTION_EXAMPLES[option]
@@ -107,3 +100,12 @@ def parse_subscribe(words: list[str], default_tz: str) -> SubscribeCmd:
             cmd = replace(cmd, keywords=keywords)
         i += 2
     return cmd
+
+
+def quote_hint(words: list[str], i: int) -> str:
+    """Why words[i] was not understood when it is the second word of an unquoted name
+    ("flair New Model"): a hint to quote it, else nothing."""
+    before = words[i - 2].strip().lower() if i >= 2 else ""
+    if SUBSCRIBE_OPTIONS.get(before) in ("flair", "exclude-flair", "keywords"):
+        return ' (quote names with spaces, like flair "New Model")'
+    return ""

@@ -11,7 +11,7 @@ from bot.commands.words import number, shown
 from bot.subreddits import validate_subreddits
 
 
-def _within(words: list[str]) -> tuple[int, int]:
+def parse_within(words: list[str]) -> tuple[int, int]:
     """`12h`, `12 hours`, `2 days`, `12` (hours) → (hours, how many words that took)."""
     sample = "within 12h"
     low, high = WITHIN_HOURS_RANGE
@@ -46,7 +46,7 @@ def parse_watch(words: list[str], default_tz: str) -> WatchCmd:
         elif low == "within":
             if within is not None:
                 raise CommandError("“within” is given twice: keep one, like within 12h.")
-            within, used = _within(words[i + 1 :])
+            within, used = parse_within(words[i + 1 :])
             i += 1 + used
         elif names or not low or low in SUBSCRIBE_OPTIONS:
             raise CommandError(
