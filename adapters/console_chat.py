@@ -3,7 +3,7 @@ Reactions a chat would, and prints every delivery with its message reference.
 
     /digest <url|file> [brief|deep]      any command, as in a chat (`/help` lists them)
     :say <text>                           post a message as you (react to it if it has a link)
-    :react <emoji> <message-ref>          react, e.g. `:react 🔍 m3`
+    :react <emoji> <message-ref> [N]      react, e.g. `:react 🔍 m3`; N picks a digest's Nth thread
     :next                                 the scheduler's next runs
     :run <subscription-id>                run a scheduled digest now
     :jobs                                 the job queue
@@ -29,6 +29,7 @@ from bot.chat import (
     Inbox,
     MessageRef,
     MessageText,
+    PickHint,
     Reaction,
     Request,
     Target,
@@ -200,6 +201,29 @@ class ConsoleChat:
             at_terminal=True,  # so a saved thread file may be named
         )
 
+    def _reaction(self, rest: str) -> Reaction | str:
+        """`:react <emoji> <message-ref> [thread number]` as a Reaction, or what is wrong."""
+        try:
+            emoji, message_id, *number = shlex.split(rest)
+            pick = int(number[0]) if number else None
+            if len(number) > 1:
+                raise ValueError(rest)
+        except ValueError:
+            return (
+                "usage: :react <emoji> <message-ref> [thread number], e.g. :react 🔍 m3 "
+                "(or :react 🔍 m5 2 for the 2nd thread of a digest of several)"
+            )
+        if message_id not in self.messages:
+            return f"There is no message {message_id} here."
+        return Reaction(
+            MessageRef(PLATFORM, self.channel_id, message_id),
+            emoji,
+            self.user_id,
+            self.server_id,
+            pick=pick,
+            pick_hint=PickHint(f"React with `:react {emoji} {message_id} N` to pick one."),
+        )
+
     async def handle_line(self, line: str, inbox: Inbox, control: ConsoleControl) -> bool:
         """One line of input; False when the user wants to leave."""
         line = line.strip()
@@ -221,24 +245,11 @@ class ConsoleChat:
             await self._save()
             self._print(f"── [{ref.message_id}] you, in #{self.channel_id}: {rest}")
         elif verb == ":react":
-            try:
-                emoji, message_id = shlex.split(rest)
-            except ValueError:
-                self._print("usage: :react <emoji> <message-ref>, e.g. :react 🔍 m3")
+            reaction = self._reaction(rest)
+            if isinstance(reaction, str):
+                self._print(reaction)
                 return True
-            if message_id not in self.messages:
-                self._print(f"There is no message {message_id} here.")
-                return True
-            await self._show(
-                await inbox.on_reaction(
-                    Reaction(
-                        MessageRef(PLATFORM, self.channel_id, message_id),
-                        emoji,
-                        self.user_id,
-                        self.server_id,
-                    )
-                )
-            )
+            await self._show(await inbox.on_reaction(reaction))
         elif verb == ":next":
             self._print(await control.next_runs())
         elif verb == ":run":

@@ -60,6 +60,17 @@ class Reply:
 
 
 @dataclass(frozen=True, slots=True)
+class PickHint:
+    """How a person picks one thread of a message that has several (a scheduled bundle), in the
+    platform's own words; the core says it when a flag on such a message does not say which."""
+
+    how: str  # e.g. "Pick one in the “Deep analysis of…” menu under it."
+    # The platform shows the threads under the message (a menu, buttons): the core does not
+    # list them again, it only points there.
+    shows_choices: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Reaction:
     """Every reaction the platform reports, unfiltered: the core decides which ones flag."""
 
@@ -73,6 +84,11 @@ class Reaction:
     message_text: str | None = None
     channel_nsfw: bool = False
     requested: bool = False  # asked for explicitly (a "Deep analysis" menu): any emoji counts
+    # Which of the message's threads, when it has several (a bundle): a 1-based position as a
+    # person typed it (`:react 🔍 m5 2`), or the Reddit post id a menu option carries. None:
+    # not said (a bundle of several then gets the choice, see `pick_hint`).
+    pick: int | str | None = None
+    pick_hint: PickHint | None = None
 
 
 @dataclass(frozen=True, slots=True)

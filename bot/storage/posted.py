@@ -3,6 +3,7 @@ about (for flags), and which threads a channel got lately (so a watch does not r
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ import aiosqlite
 
 from bot.chat import MessageRef
 from bot.storage.connection import Database
-from bot.storage.values import iso
+from bot.storage.values import iso, refs_from_text
 
 
 async def record_posted(
@@ -61,6 +62,25 @@ class PostedTable(Database):
         ) as cur:
             row = await cur.fetchone()
         return (row["post_id"], row["focus_comment_id"]) if row else None
+
+    async def job_report_for(self, ref: MessageRef, kind: str) -> str | None:
+        """The report a `kind` job saved (a scheduled run's bundle) when that job posted this
+        message, or None: which threads a bundle the bot posted was about, in its order."""
+        needle = json.dumps({"message_id": ref.message_id})[1:-1]  # as refs are written
+        pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        async with self.db.execute(
+            "SELECT report, result FROM jobs WHERE kind = ? AND report IS NOT NULL "
+            "AND result LIKE ? ESCAPE '\\' ORDER BY id DESC",
+            (kind, pattern),
+        ) as cur:
+            rows = await cur.fetchall()
+        for row in rows:
+            for r in refs_from_text(row["result"]) or ():
+                if (r.platform, r.channel_id, r.message_id) == (
+                    ref.platform, ref.channel_id, ref.message_id,
+                ):  # fmt: skip
+                    return str(row["report"])
+        return None
 
     async def recently_posted(self, platform: str, channel_id: str, days: int) -> set[str]:
         since = iso(self.now() - timedelta(days=days))
