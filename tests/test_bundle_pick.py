@@ -16,7 +16,12 @@ import pytest
 
 from bot.cli import _console
 from bot.settings import load_settings
+from digest.model import Thread
+from tests.fakes.discord_server import CALLBACK_DEFERRED_CHANNEL_MESSAGE, FakeDiscord, StoredMessage
 from tests.support.synthetic import post_data, thread_json
+from tests.test_discord_adapter import Bot, _pages, fake, make_thread, running_bot
+
+__all__ = ["fake"]  # the fixture, shared with the Discord adapter's tests
 
 TITLES = {
     "aaa111": "Backups with restic: a year later",
@@ -103,3 +108,79 @@ async def test_console_single_thread_bundle_flags_as_before(
     (report,) = _deep_reports(text, bundle)
     assert TITLES["aaa111"] in report
     assert "which one should I analyse" not in text
+
+
+# ----------------------------------------------------------------------------- Discord
+
+
+def _discord_threads() -> list[Thread]:
+    return [
+        make_thread(post_id, title=title, score=900 - 100 * i)
+        for i, (post_id, title) in enumerate(TITLES.items())
+    ]
+
+
+async def _discord_bundle(bot: Bot) -> StoredMessage:
+    await bot.slash("subscribe", {"subreddits": "r/LocalLLaMA", "schedule": "daily 09:00"},
+                    user=bot.fake.admin)  # fmt: skip
+    for _ in range(200):
+        if await bot.core.storage.subscription(1) is not None:
+            break
+        await asyncio.sleep(0.02)
+    assert await bot.core.run_subscription_now(1)
+    channel = bot.fake.guild.text_channel.id
+    await bot.fake.wait_until(
+        lambda: any("Top of r/LocalLLaMA" in (m.content or "") for m in bot.channel_posts(channel))
+    )
+    return next(m for m in bot.channel_posts(channel) if "Top of r/LocalLLaMA" in (m.content or ""))
+
+
+async def test_discord_bundle_carries_a_menu_and_a_pick_analyses_that_thread(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    async with running_bot(fake, tmp_path, *_discord_threads()) as bot:
+        bundle = await _discord_bundle(bot)
+        (row,) = bundle.components
+        (menu,) = row["components"]
+        assert menu["type"] == 3
+        assert menu["custom_id"] == "redigest:deep-pick"
+        assert menu["placeholder"] == "Deep analysis of…"
+        assert [o["value"] for o in menu["options"]] == list(TITLES)
+        assert [o["label"] for o in menu["options"]] == [
+            f"{i}. {t}" for i, t in enumerate(TITLES.values(), 1)
+        ]
+
+        pick = fake.component(
+            "redigest:deep-pick", bundle, component_type=3, values=["bbb222"], user=fake.plain
+        )
+        await fake.dispatch("INTERACTION_CREATE", pick.payload)
+        await fake.wait_until(lambda: bundle.id in fake.channels)  # a thread on the bundle
+        pages = await _pages(fake, bundle.id)
+        assert TITLES["bbb222"] in pages[0].embeds[0]["title"]
+        assert not any(TITLES["aaa111"] in e.get("title", "") for p in pages for e in p.embeds)
+        (answer,) = await bot.answers(pick)
+        assert f"The deep analysis of “{TITLES['bbb222']}”" in answer
+        callback = next(c for c in fake.callbacks if c.interaction_id == pick.id)
+        assert callback.type == CALLBACK_DEFERRED_CHANNEL_MESSAGE
+        assert callback.ephemeral  # only the asker sees the acknowledgement
+
+
+async def test_discord_flag_on_a_bundle_of_several_points_to_the_menu(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    async with running_bot(fake, tmp_path, *_discord_threads()) as bot:
+        bundle = await _discord_bundle(bot)
+        channel = fake.guild.text_channel.id
+        for _ in range(2):  # a second 🔍 by the same person is not answered again
+            payload = fake.reaction_add(channel, bundle.id, fake.plain.id, "🔍")
+            await fake.dispatch("MESSAGE_REACTION_ADD", payload)
+        await fake.wait_until(
+            lambda: any("which one" in (m.content or "") for m in bot.channel_posts(channel))
+        )
+        await asyncio.sleep(0.3)
+        (said,) = [m for m in bot.channel_posts(channel) if "which one" in (m.content or "")]
+        assert said.content.startswith(f"<@{fake.plain.id}> That digest covers 3 threads")
+        assert "Pick one in the “Deep analysis of…” menu under it." in said.content
+        assert TITLES["aaa111"] not in said.content  # the menu lists them: short here
+        assert said.allowed_mentions == {"parse": []}
+        assert bundle.id not in fake.channels  # nothing analysed without a choice

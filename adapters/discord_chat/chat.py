@@ -81,6 +81,7 @@ class DiscordChat:
         self.client = BotClient(
             on_login=self._sync_commands,
             on_reaction=self._on_reaction,
+            on_component=self._on_component,
             intents=intents,
             allowed_mentions=NO_MENTIONS,
             max_messages=None,  # nothing here reads the message cache
@@ -119,6 +120,9 @@ class DiscordChat:
 
     async def _on_reaction(self, payload: discord.RawReactionActionEvent) -> None:
         await self.events.on_reaction(payload)
+
+    async def _on_component(self, interaction: discord.Interaction[BotClient]) -> None:
+        await self.interactions.component(interaction)
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from adapters.discord_chat.channels import Channels, nsfw
 from adapters.discord_chat.client import BotClient
+from adapters.discord_chat.picker import PICK_HINT
 from adapters.discord_chat.sdk import discord
 from bot.chat import Inbox, Reaction
 from bot.ttl_map import TTLMap
@@ -61,6 +62,7 @@ class ReactionEvents:
                     server_id=str(payload.guild_id),
                     by_bot=by_bot,
                     channel_nsfw=nsfw(channel),
+                    pick_hint=PICK_HINT,  # a bundle of several: its menu says which thread
                 )
             )
         except Exception:

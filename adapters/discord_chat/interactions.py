@@ -25,6 +25,7 @@ from adapters.discord_chat.escape import _cut, plain
 from adapters.discord_chat.events import message_text
 from adapters.discord_chat.layout import NO_MENTIONS, OutMessage, render_text
 from adapters.discord_chat.limits import MAX_CHOICES
+from adapters.discord_chat.picker import PICK_HINT, picked
 from adapters.discord_chat.sdk import app_commands, discord
 from bot.chat import Inbox, MessageRef, Reaction, Request
 from bot.replies import SOMETHING_WENT_WRONG
@@ -154,7 +155,9 @@ class Interactions:
         else:  # "thinking…" until the digest is posted (a link to it) or fails (why)
             self.remember(token, pending)
 
-    async def deep_analysis(self, interaction: Interaction, message: discord.Message) -> None:
+    async def deep_analysis(
+        self, interaction: Interaction, message: discord.Message, *, pick: str | None = None
+    ) -> None:
         async def ask() -> str | None:
             channel = message.channel
             reaction = Reaction(
@@ -165,6 +168,8 @@ class Interactions:
                 message_text=message_text(message) or None,
                 channel_nsfw=nsfw(channel) or nsfw(interaction.channel),
                 requested=True,  # asked for by name: the server's flag-emoji does not matter
+                pick=pick,
+                pick_hint=PICK_HINT,
             )
             return await self.require_inbox().on_reaction(reaction)
 
@@ -175,6 +180,16 @@ class Interactions:
         )
         if asked is not None and asked[1]:
             await self.answer(asked[0], render_text(asked[1]))
+
+    async def component(self, interaction: Interaction) -> None:
+        """A thread picked in a bundle's "Deep analysis of…" menu (picker.py), from any message
+        that ever carried it: what the menu "Deep analysis" does, for that thread."""
+        if interaction.type is not discord.InteractionType.component:
+            return
+        post_id = picked(interaction.data)
+        if post_id is None or interaction.message is None:
+            return  # not redigest's menu
+        await self.deep_analysis(interaction, interaction.message, pick=post_id)
 
     async def subscription_choices(
         self, interaction: Interaction, current: str

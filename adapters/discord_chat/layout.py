@@ -36,6 +36,7 @@ from adapters.discord_chat.limits import (
     MAX_TITLE,
 )
 from adapters.discord_chat.markers import _stamp
+from adapters.discord_chat.picker import MenuOption, components, menu_options, menu_view
 from adapters.discord_chat.sdk import discord
 from bot.chat import Bundle, Delivery
 from digest.render.document import Document, Line, Section, Span, bundle_document, document
@@ -80,9 +81,13 @@ class OutMessage:
 
     content: str | None
     embeds: tuple[EmbedPart, ...] = ()
+    menu: tuple[MenuOption, ...] = ()  # a bundle's "Deep analysis of…" menu (picker.py)
 
     def discord_embeds(self) -> list[discord.Embed]:
         return [e.to_embed() for e in self.embeds]
+
+    def discord_view(self) -> discord.ui.View | None:
+        return menu_view(self.menu) if self.menu else None
 
     def payload(self) -> dict[str, Any]:
         """The JSON body Discord would get (for checks; discord.py builds the real one)."""
@@ -91,6 +96,8 @@ class OutMessage:
             body["content"] = self.content
         if self.embeds:
             body["embeds"] = [e.to_dict() for e in self.discord_embeds()]
+        if self.menu:
+            body["components"] = components(self.menu)
         return body
 
 
@@ -261,7 +268,8 @@ def render_bundle(
     bundle: Bundle, key: str | None = None, header: str | None = None
 ) -> list[OutMessage]:
     """A scheduled digest: its title (and note) as content, one embed per thread, in one message
-    when it fits (each thread's embed is shortened to make it fit)."""
+    when it fits (each thread's embed is shortened to make it fit); with several threads, the
+    "Deep analysis of…" menu under it."""
     doc = bundle_document(bundle.title, bundle.reports, bundle.note, bundle.empty_text)
     footer = _doc_footer(doc)
     lines = [header] if header else []
@@ -288,7 +296,9 @@ def render_bundle(
     if not embeds:
         text = content + (f"\n-# {_cut(footer, 400)}" if footer else "")
         return render_text(text, key)
-    return _embed_messages(embeds, footer, key, content)
+    first, *rest = _embed_messages(embeds, footer, key, content)
+    # The menu under the first message: where a 🔍 lands, and the bundle's own.
+    return [OutMessage(first.content, first.embeds, menu_options(bundle)), *rest]
 
 
 def render(delivery: Delivery, key: str | None = None) -> list[OutMessage]:

@@ -91,6 +91,9 @@ class DiscordPoster:
             keyed: dict[str, Any] = {}
             if idempotency_key is not None:
                 keyed["nonce"] = nonce(idempotency_key, part)
+            view = message.discord_view()  # a bundle's "Deep analysis of…" menu
+            if view is not None:
+                keyed["view"] = view
             sent = await dest.send(
                 content=message.content,
                 embeds=message.discord_embeds(),

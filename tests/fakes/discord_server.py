@@ -737,6 +737,7 @@ def validate_message_body(body: Mapping[str, Any], *, require_content: bool) -> 
             "MAX_EMBED_SIZE_EXCEEDED",
             f"Embed size exceeds maximum size of {MAX_EMBED_TOTAL}",
         )
+    _validate_components(body.get("components"))
     if require_content and not (
         content
         or embeds
@@ -746,6 +747,75 @@ def validate_message_body(body: Mapping[str, Any], *, require_content: bool) -> 
         or body.get("poll")
     ):
         raise DiscordHTTPError(400, 50006, "Cannot send an empty message")
+
+
+def _validate_components(rows: Any) -> None:
+    """Discord's checks on message components (a subset: action rows, buttons and string
+    selects; the limits a bot meets: 5 rows, 5 buttons or 1 select a row, custom_id ≤ 100,
+    1-25 options with labels and values of 1-100 characters, distinct values)."""
+    if rows is None:
+        return
+    if not isinstance(rows, list) or len(rows) > 5:
+        raise _form_error(["components"], "BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length.")
+    for i, row in enumerate(rows):
+        inner = row.get("components") if isinstance(row, dict) else None
+        if not isinstance(row, dict) or row.get("type") != 1 or not isinstance(inner, list):
+            raise _form_error(["components", i, "type"], "BASE_TYPE_CHOICES", "Must be a row.")
+        selects = [c for c in inner if isinstance(c, dict) and c.get("type") == 3]
+        if not inner or len(inner) > 5 or (selects and len(inner) > 1):
+            raise _form_error(
+                ["components", i, "components"],
+                "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+                "The specified component exceeds the maximum width",
+            )
+        for j, comp in enumerate(inner):
+            at: list[str | int] = ["components", i, "components", j]
+            kind = comp.get("type") if isinstance(comp, dict) else None
+            if kind not in (2, 3):
+                raise _form_error([*at, "type"], "BASE_TYPE_CHOICES", "Value must be 2 or 3.")
+            custom_id = str(comp.get("custom_id") or "")
+            if not custom_id and comp.get("style") != 5:  # link buttons have a url instead
+                raise _form_error(
+                    [*at, "custom_id"], "BASE_TYPE_REQUIRED", "This field is required"
+                )
+            if len(custom_id) > 100:
+                raise _form_error(
+                    [*at, "custom_id"], "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length."
+                )
+            if kind == 2 and len(str(comp.get("label") or "")) > 80:
+                raise _form_error(
+                    [*at, "label"], "BASE_TYPE_MAX_LENGTH", "Must be 80 or fewer in length."
+                )
+            if kind == 3:
+                _validate_select(comp, at)
+
+
+def _validate_select(select: JSON, at: list[str | int]) -> None:
+    options = select.get("options")
+    if not isinstance(options, list) or not 1 <= len(options) <= 25:
+        raise _form_error(
+            [*at, "options"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 25 in length."
+        )
+    if len(str(select.get("placeholder") or "")) > 150:
+        raise _form_error(
+            [*at, "placeholder"], "BASE_TYPE_MAX_LENGTH", "Must be 150 or fewer in length."
+        )
+    for k, option in enumerate(options):
+        for key in ("label", "value"):
+            text = str(option.get(key) or "") if isinstance(option, dict) else ""
+            if not 1 <= len(text) <= 100:
+                raise _form_error(
+                    [*at, "options", k, key],
+                    "BASE_TYPE_BAD_LENGTH",
+                    "Must be between 1 and 100 in length.",
+                )
+    values = [o["value"] for o in options]
+    if len(set(values)) != len(values):
+        raise _form_error(
+            [*at, "options"],
+            "SELECT_COMPONENT_OPTION_VALUE_DUPLICATED",
+            "Option values must be unique",
+        )
 
 
 def _emoji_payload(emoji: str) -> JSON:

@@ -483,3 +483,63 @@ async def test_real_captured_payloads_parse_through_the_fake(fake: FakeDiscord) 
         assert callback.interaction_id == interaction.id
         assert callback.type == 4
         assert callback.content == "hello back"
+
+
+async def test_select_menus_and_component_interactions(fake: FakeDiscord) -> None:
+    """A message with a string select is stored with its components (Discord's limits
+    enforced); picking an option is an INTERACTION_CREATE of type 3 with custom_id and values,
+    answered like any interaction."""
+    picks: asyncio.Queue[discord.Interaction] = asyncio.Queue()
+
+    class Picker(DigestClient):
+        async def on_interaction(self, interaction: discord.Interaction) -> None:
+            if interaction.type is discord.InteractionType.component:
+                picks.put_nowait(interaction)
+                await interaction.response.defer(ephemeral=True, thinking=True)
+                await interaction.edit_original_response(content="picked")
+
+    def menu(options: list[discord.SelectOption]) -> discord.ui.View:
+        view = discord.ui.View(timeout=None)
+        view.add_item(discord.ui.Select(custom_id="pick", placeholder="Pick…", options=options))
+        view.stop()  # not kept by discord.py: the pick is handled by its custom_id
+        return view
+
+    client = Picker()
+    async with running(client, fake.token):
+        channel = client.get_channel(fake.guild.text_channel.id)
+        assert isinstance(channel, discord.TextChannel)
+        options = [discord.SelectOption(label=f"{i}. Thread {i}", value=f"t{i}") for i in (1, 2)]
+        sent = await channel.send("Top of r/python today", view=menu(options))
+        (row,) = fake.message(sent.id).components
+        assert row["type"] == 1
+        assert row["components"][0]["custom_id"] == "pick"
+        assert [o["value"] for o in row["components"][0]["options"]] == ["t1", "t2"]
+
+        # Discord's limits: labels of 1-100 characters, at most 25 options, distinct values.
+        for bad in (
+            [discord.SelectOption(label="x" * 101, value="t1")],
+            [discord.SelectOption(label=f"{i}", value=f"t{i}") for i in range(26)],
+            [
+                discord.SelectOption(label="a", value="t1"),
+                discord.SelectOption(label="b", value="t1"),
+            ],
+        ):
+            with pytest.raises(discord.HTTPException) as refused:
+                await channel.send("bad menu", view=menu(bad))
+            assert refused.value.code == 50035
+
+        interaction = fake.component("pick", sent.id, component_type=3, values=["t2"])
+        assert interaction.payload["type"] == 3
+        await fake.dispatch("INTERACTION_CREATE", interaction.payload)
+        got = await get(picks)
+        assert got.data is not None
+        assert got.data.get("custom_id") == "pick"
+        assert got.data.get("values") == ["t2"]
+        assert got.message is not None
+        assert got.message.id == sent.id
+        await fake.wait_until(lambda: interaction.original_message_id is not None)
+        callback = next(c for c in fake.callbacks if c.interaction_id == interaction.id)
+        assert callback.type == 5
+        assert callback.ephemeral
+        original = fake.message(interaction.original_message_id or 0)
+        await fake.wait_until(lambda: original.content == "picked")
