@@ -14,12 +14,17 @@ from pathlib import Path
 
 import pytest
 
+from bot.chat import Request
 from bot.cli import _console
 from bot.settings import load_settings
 from digest.model import Thread
 from tests.fakes.discord_server import CALLBACK_DEFERRED_CHANNEL_MESSAGE, FakeDiscord, StoredMessage
+from tests.support.fake_source import FakeSource
 from tests.support.synthetic import post_data, thread_json
 from tests.test_discord_adapter import Bot, _pages, fake, make_thread, running_bot
+from tests.test_slack_adapter import Bot as SlackBot
+from tests.test_slack_adapter import MetaSlack, replies_settled
+from tests.test_slack_adapter import running as slack_running
 
 __all__ = ["fake"]  # the fixture, shared with the Discord adapter's tests
 
@@ -132,6 +137,7 @@ async def _discord_bundle(bot: Bot) -> StoredMessage:
     await bot.fake.wait_until(
         lambda: any("Top of r/LocalLLaMA" in (m.content or "") for m in bot.channel_posts(channel))
     )
+    assert await bot.core.drain(10.0)  # the run is recorded as done (what it posted, where)
     return next(m for m in bot.channel_posts(channel) if "Top of r/LocalLLaMA" in (m.content or ""))
 
 
@@ -184,3 +190,68 @@ async def test_discord_flag_on_a_bundle_of_several_points_to_the_menu(
         assert TITLES["aaa111"] not in said.content  # the menu lists them: short here
         assert said.allowed_mentions == {"parse": []}
         assert bundle.id not in fake.channels  # nothing analysed without a choice
+
+
+# ----------------------------------------------------------------------------- Slack
+
+
+async def _slack_bundle(bot: SlackBot) -> str:
+    """Subscribe (as a manager) and run once: the bundle's ts."""
+    fake = bot.fake
+    request = Request(
+        platform="slack", server_id=fake.team_id, channel_id="C0GENERAL", user_id="U0OWNER01",
+        command="subscribe", text="r/LocalLLaMA daily 09:00", can_manage=True,
+    )  # fmt: skip
+    await bot.core.handle_request(request)
+    assert await bot.core.run_subscription_now(1)
+    await fake.wait_until(lambda: any("Top of r/LocalLLaMA" in m.text for m in fake.posted))
+    assert await bot.core.drain(10.0)  # the run is recorded as done (what it posted, where)
+    return next(m.ts for m in fake.posted if "Top of r/LocalLLaMA" in m.text)
+
+
+async def test_slack_bundle_has_buttons_and_a_press_analyses_that_thread(
+    tmp_path: Path,
+) -> None:
+    source = FakeSource()
+    for thread in _discord_threads():
+        source.add(thread)
+    async with (
+        MetaSlack() as fake,
+        slack_running(fake, tmp_path, socket=True, source=source) as bot,
+    ):
+        ts = await _slack_bundle(bot)
+        stored = fake.find_message("C0GENERAL", ts)
+        assert stored is not None
+        buttons = [b["accessory"] for b in stored.blocks or [] if "accessory" in b]
+        assert [b["value"] for b in buttons] == list(TITLES)
+        assert [b["action_id"] for b in buttons] == [f"redigest_deep_pick_{i}" for i in (1, 2, 3)]
+        assert {b["text"]["text"] for b in buttons} == {"Deep analysis"}
+
+        payload = fake.block_actions_payload("C0GENERAL", ts, "redigest_deep_pick_2")
+        envelope_id = await fake.socket_send(fake.envelope("interactive", payload))
+        await fake.wait_ack(envelope_id)
+        replies = await replies_settled(bot, ts)
+        assert replies  # the deep report, in the bundle's thread
+        assert {fake.key_of(m.ts) for m in replies} == {f"flag:slack:C0GENERAL:{ts}#2:deep"}
+        text = "\n".join(m.text + json.dumps(m.blocks) for m in replies)
+        assert TITLES["bbb222"] in text
+        assert TITLES["aaa111"] not in text
+        (answer,) = [e for e in fake.ephemerals if "deep analysis of" in e.text]
+        assert answer.user == "U0ALICE01"
+        assert answer.via == "response_url"
+
+
+async def test_slack_flag_on_a_bundle_of_several_points_to_the_buttons(tmp_path: Path) -> None:
+    source = FakeSource()
+    for thread in _discord_threads():
+        source.add(thread)
+    async with MetaSlack() as fake, slack_running(fake, tmp_path, source=source) as bot:
+        ts = await _slack_bundle(bot)
+        for _ in range(2):  # told once, however often the same person flags it
+            await bot.event(fake.reaction_added_event("U0ALICE01", "mag", "C0GENERAL", ts))
+        await bot.settle()
+        (told,) = [e for e in fake.ephemerals if "which one" in e.text]
+        assert (told.user, told.via) == ("U0ALICE01", "chat.postEphemeral")
+        assert "That digest covers 3 threads" in told.text
+        assert "Press “Deep analysis” beside the one you want" in told.text
+        assert [m for m in fake.posted if m.thread_ts == ts] == []  # nothing analysed

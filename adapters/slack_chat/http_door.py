@@ -37,7 +37,7 @@ REPLAYS_REMEMBERED: Final = 65_536  # signatures kept (for SIGNATURE_WINDOW) to 
 # The JSON payloads redigest takes at its request URL (besides slash commands and ssl_check,
 # which are plain forms); Slack sends others only to apps that asked for them.
 _PAYLOAD_TYPES: Final = frozenset(
-    {"event_callback", "url_verification", "app_rate_limited", "message_action"}
+    {"event_callback", "url_verification", "app_rate_limited", "message_action", "block_actions"}
 )
 _OBJECT_KEYS: Final = ("event", "message", "view", "container", "item", "previous_message")
 _OBJECT_OR_TEXT_KEYS: Final = ("user", "channel", "team", "enterprise")
@@ -120,6 +120,16 @@ def payload_problem(body: Any) -> str | None:
                 and isinstance(body.get("team") or {}, dict)):  # fmt: skip
             return "message_action without channel, user, team or message"
         problem = _shape_problem(message)
+        if problem is not None:
+            return f"message: {problem}"
+    if kind == "block_actions":  # a bundle's buttons
+        container, user = body.get("container"), body.get("user")
+        if not (isinstance(container, dict) and _text(container.get("channel_id"))
+                and _ts(container.get("message_ts"))
+                and isinstance(user, dict) and _text(user.get("id"))
+                and body.get("actions")):  # fmt: skip
+            return "block_actions without container, user or actions"
+        problem = _shape_problem(body.get("message") or {})
         if problem is not None:
             return f"message: {problem}"
     return None

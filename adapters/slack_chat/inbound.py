@@ -1,5 +1,5 @@
-"""Inbound: slash commands, the "Deep analysis" message shortcut and reactions, from bolt to the
-core's Inbox.
+"""Inbound: slash commands, the "Deep analysis" message shortcut, a bundle's "Deep analysis"
+buttons and reactions, from bolt to the core's Inbox.
 
 Each listener acks, hands its work to a task and returns: with process_before_response bolt
 answers Slack as soon as the listener returns (no polling for the ack), and no I/O ever sits
@@ -24,8 +24,9 @@ from adapters.slack_chat.connection import SlackConnection
 from adapters.slack_chat.events import reaction_from_event, reaction_from_shortcut
 from adapters.slack_chat.http_door import CountedLog
 from adapters.slack_chat.lookups import SlackLookups
+from adapters.slack_chat.picker import PICK_ACTIONS, PICK_HINT, reaction_from_pick
 from adapters.slack_chat.posting import SlackPoster
-from bot.chat import Inbox
+from bot.chat import Inbox, Reaction
 from bot.replies import SOMETHING_WENT_WRONG, acknowledgement
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,10 @@ class SlackInbound:
             await ack()
             self._spawn(functools.partial(self._on_shortcut, shortcut))
 
+        async def on_pick(ack: Any, body: dict[str, Any]) -> None:
+            await ack()
+            self._spawn(functools.partial(self._on_pick, body))
+
         async def on_error(error: Exception) -> BoltResponse:
             # One counted line, no traceback: what reaches bolt has passed payload_problem(),
             # so this is a payload shape it did not foresee (or a bug in an ack).
@@ -74,6 +79,7 @@ class SlackInbound:
         app.command(re.compile(r"^/"))(on_command)
         app.event("reaction_added")(on_reaction)
         app.message_shortcut(self.config.shortcut_callback_id)(on_shortcut)
+        app.block_action(PICK_ACTIONS)(on_pick)  # a bundle's "Deep analysis" buttons
         app.error(on_error)
 
     def _spawn(self, work: Callable[[], Awaitable[None]]) -> None:
@@ -127,7 +133,7 @@ class SlackInbound:
         if reaction is None or inbox is None:
             return
         try:
-            await inbox.on_reaction(reaction)
+            await inbox.on_reaction(replace(reaction, pick_hint=PICK_HINT))
         except Exception:
             log.exception("Slack reaction %s by %s on %s failed", reaction.emoji,
                           reaction.user_id, reaction.message.key)  # fmt: skip
@@ -136,14 +142,29 @@ class SlackInbound:
         reaction = reaction_from_shortcut(
             payload, emoji=self.config.flag_emoji, bot_user_id=self.conn.bot_user_id
         )
+        await self._asked(replace(reaction, pick_hint=PICK_HINT), payload, "shortcut")
+
+    async def _on_pick(self, payload: Mapping[str, Any]) -> None:
+        """A bundle's "Deep analysis" button: the deep analysis of that thread, as the
+        shortcut would; the answer to the presser alone."""
+        reaction = reaction_from_pick(
+            payload, emoji=self.config.flag_emoji, bot_user_id=self.conn.bot_user_id
+        )
+        if reaction is None:
+            log.info("Slack: a Deep analysis button without a thread or message; ignored")
+            return
+        await self._asked(reaction, payload, "button")
+
+    async def _asked(self, reaction: Reaction, payload: Mapping[str, Any], what: str) -> None:
+        """A deep analysis asked for by name: the core's answer to the asker alone."""
         channel, user = reaction.message.channel_id, reaction.user_id
         response_url = payload.get("response_url")
         try:
             if self.inbox is None:
-                raise RuntimeError("a shortcut arrived while the adapter was not running")
+                raise RuntimeError(f"a {what} arrived while the adapter was not running")
             answer = await self.inbox.on_reaction(reaction)
             if answer:
                 await self.poster.reply_now(channel, user, response_url, answer)
         except Exception:
-            log.exception("Slack shortcut by %s on %s failed", user, reaction.message.key)
+            log.exception("Slack %s by %s on %s failed", what, user, reaction.message.key)
             await self.poster.reply_now(channel, user, response_url, SOMETHING_WENT_WRONG)

@@ -19,6 +19,7 @@ from adapters.slack_chat.escape import (
     link_mrkdwn,
     reddit_to_mrkdwn,
 )
+from adapters.slack_chat.picker import pick_button
 from bot.chat import Bundle, Delivery
 from digest.render.document import Block, Document, Line, bundle_document, document
 from digest.report import Depth, Report
@@ -230,7 +231,9 @@ def _document_messages(
     intro: str | None,
     fallback: str,
     continued: str,
+    accessories: Sequence[dict[str, Any] | None] = (),
 ) -> list[SlackMessage]:
+    """`accessories[i]`, when given, sits beside the start of the document's section i."""
     first: list[dict[str, Any]] = [header(heading)]
     if intro:
         first.append(context([clip_mrkdwn(escape_mrkdwn(intro), CONTEXT_ELEMENT_CHARS)]))
@@ -238,11 +241,15 @@ def _document_messages(
     if title:
         first += _sections([(title, doc.title)])
     body: list[dict[str, Any]] = []
-    for sec in doc.sections:
+    for i, sec in enumerate(doc.sections):
         lines: list[tuple[str, Line | None]] = [(f"*{escape_mrkdwn(sec.title)}*", None)]
         for block in sec.blocks:
             lines += _block_lines(block, allowed)
-        body += _sections(lines)
+        blocks = _sections(lines)
+        accessory = accessories[i] if i < len(accessories) else None
+        if accessory is not None and blocks:
+            blocks[0] = {**blocks[0], "accessory": accessory}
+        body += blocks
     body += _footer_blocks(doc.footer)
     return paginate(first, body, fallback=fallback, continued=continued)
 
@@ -262,9 +269,13 @@ def report_messages(report: Report, intro: str | None = None) -> list[SlackMessa
 
 
 def bundle_messages(bundle: Bundle, intro: str | None = None) -> list[SlackMessage]:
-    """A scheduled digest (several threads, condensed) as one message, split if it must be."""
+    """A scheduled digest (several threads, condensed) as one message, split if it must be;
+    with several threads, a "Deep analysis" button beside each (picker.py)."""
     doc = bundle_document(bundle.title, bundle.reports, bundle.note, bundle.empty_text)
     count = len(bundle.reports)
+    buttons: list[dict[str, Any] | None] = [None] * (len(doc.sections) - count)  # note, …
+    if count > 1:  # the threads' sections come last, in order
+        buttons += [pick_button(i, r.thread.id) for i, r in enumerate(bundle.reports, 1)]
     fallback = clip_mrkdwn(
         escape_mrkdwn(f"{bundle.title}: {count} thread{'s' if count != 1 else ''}"),
         FALLBACK_CHARS,
@@ -276,6 +287,7 @@ def bundle_messages(bundle: Bundle, intro: str | None = None) -> list[SlackMessa
         intro=intro,
         fallback=fallback,
         continued=clip_mrkdwn(escape_mrkdwn(bundle.title), 200),
+        accessories=buttons,
     )
 
 

@@ -788,6 +788,65 @@ class FakeSlack(LocalServer):
             "response_url": self.new_response_url(chan.id, member.id, message.get("thread_ts")),
         }
 
+    def block_actions_payload(
+        self, channel: str, ts: str, action_id: str, user: str = "U0ALICE01"
+    ) -> JSONDict:
+        """``block_actions`` payload: ``user`` pressed the button ``action_id`` of the stored
+        message ``(channel, ts)`` (it must be there, as a section's accessory or in an actions
+        block), as Slack sends it for a message in a channel."""
+        chan = self._ensure_channel(channel)
+        member = self._ensure_user(user)
+        stored = self.find_message(channel, ts)
+        if stored is None:
+            raise KeyError(f"no message {ts} in {channel}")
+        found: tuple[str, JSONDict] | None = None
+        for i, block in enumerate(stored.blocks or []):
+            elements = [block.get("accessory"), *(block.get("elements") or [])]
+            for element in elements:
+                if isinstance(element, dict) and element.get("action_id") == action_id:
+                    found = (str(block.get("block_id") or f"blk{i}"), element)
+        if found is None:
+            raise KeyError(f"message {ts} has no element {action_id}")
+        block_id, element = found
+        container: JSONDict = {
+            "type": "message",
+            "message_ts": ts,
+            "channel_id": chan.id,
+            "is_ephemeral": False,
+        }
+        if stored.thread_ts is not None:
+            container["thread_ts"] = stored.thread_ts
+        return {
+            "type": "block_actions",
+            "user": {
+                "id": member.id,
+                "username": member.name,
+                "name": member.name,
+                "team_id": self.team_id,
+            },
+            "api_app_id": self.app_id,
+            "token": "fake-verification-token",
+            "container": container,
+            "trigger_id": self._trigger_id(),
+            "team": {"id": self.team_id, "domain": self.team_domain},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": chan.id, "name": chan.name},
+            "message": stored.to_slack(self.team_id),
+            "state": {"values": {}},
+            "response_url": self.new_response_url(chan.id, member.id, stored.thread_ts),
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": block_id,
+                    "text": element.get("text"),
+                    "value": element.get("value"),
+                    "type": element.get("type"),
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+
     def _ensure_channel(self, channel_id: str, name: str | None = None) -> Channel:
         existing = self.channels.get(channel_id)
         if existing is not None:
@@ -1258,6 +1317,11 @@ def _block_errors(blocks: Any) -> list[str]:
             errors.append(
                 f"must be less than {MAX_BLOCK_ID + 1} characters [json-pointer:{at}/block_id]"
             )
+        if kind == "section" and block.get("accessory") is not None:
+            errors += _element_errors(block["accessory"], f"{at}/accessory")
+        if kind == "actions" and isinstance(block.get("elements"), list):
+            for j, element in enumerate(block["elements"]):
+                errors += _element_errors(element, f"{at}/elements/{j}")
         if kind == "section":
             text, fields = block.get("text"), block.get("fields")
             if text is None and fields is None:
@@ -1298,4 +1362,39 @@ def _block_errors(blocks: Any) -> list[str]:
                 )
         elif kind == "rich_text" and not isinstance(block.get("elements"), list):
             errors.append(f"must provide an array [json-pointer:{at}/elements]")
+    return errors
+
+
+_ELEMENT_TYPES = frozenset(
+    {"button", "overflow", "static_select", "checkboxes", "datepicker", "image", "users_select"}
+)
+MAX_BUTTON_TEXT = 75
+MAX_ACTION_ID = 255
+MAX_BUTTON_VALUE = 2000
+
+
+def _element_errors(element: Any, at: str) -> list[str]:
+    """Slack's validation of an interactive element (a subset: buttons, as bots send them)."""
+    if not isinstance(element, dict):
+        return [f"must provide an object [json-pointer:{at}]"]
+    kind = element.get("type")
+    if kind not in _ELEMENT_TYPES:
+        return [f"unsupported type: {kind} [json-pointer:{at}/type]"]
+    action_id = element.get("action_id")
+    if action_id is not None and (not isinstance(action_id, str) or len(action_id) > MAX_ACTION_ID):
+        return [f"must be less than {MAX_ACTION_ID + 1} characters [json-pointer:{at}/action_id]"]
+    if kind != "button":
+        return []
+    errors = _text_errors(element.get("text"), f"{at}/text", MAX_BUTTON_TEXT, plain_only=True)
+    value = element.get("value")
+    if value is not None and (not isinstance(value, str) or len(value) > MAX_BUTTON_VALUE):
+        errors.append(
+            f"must be less than {MAX_BUTTON_VALUE + 1} characters [json-pointer:{at}/value]"
+        )
+    label = element.get("accessibility_label")
+    if label is not None and (not isinstance(label, str) or len(label) > MAX_BUTTON_TEXT):
+        errors.append(
+            f"must be less than {MAX_BUTTON_TEXT + 1} characters "
+            f"[json-pointer:{at}/accessibility_label]"
+        )
     return errors

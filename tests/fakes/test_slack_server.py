@@ -82,6 +82,12 @@ async def on_shortcut(ack: AsyncAck, shortcut: dict[str, Any], client: AsyncWebC
     )
 
 
+async def on_button(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    await ack()
+    action = body["actions"][0]
+    await respond(text=f"Pressed {action['value']}", response_type="ephemeral")
+
+
 def build_app(fake: FakeSlack, **client_kwargs: Any) -> AsyncApp:
     # Passing token= as well as client= only logs "token will be unused": the client's wins.
     client = AsyncWebClient(token=fake.bot_token, base_url=fake.api_url, **client_kwargs)
@@ -91,6 +97,8 @@ def build_app(fake: FakeSlack, **client_kwargs: Any) -> AsyncApp:
     app.event("reaction_added")(on_reaction)
     app.shortcut(DIGEST_SHORTCUT)(on_shortcut)
     app.shortcut("test-shortcut")(on_shortcut)
+    app.block_action("pick_1")(on_button)
+    app.block_action("a")(on_button)  # the captured real payload's button
     return app
 
 
@@ -497,3 +505,68 @@ async def test_real_slash_command_body_via_http(
     assert resp.status == 200
     call = await fake.wait_for_call("chat.postMessage")
     assert (call.args["channel"], call.args["text"]) == ("C111", "hello Hi")
+
+
+def _button(action_id: str, text: str = "Deep analysis", value: str = "abc123") -> dict[str, Any]:
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action_id,
+        "value": value,
+    }
+
+
+async def test_socket_mode_block_actions_from_a_button(
+    fake: FakeSlack, web: AsyncWebClient, socket_handler: AsyncSocketModeHandler
+) -> None:
+    """A section's button is stored with the message (its limits checked); pressing it is a
+    `block_actions` payload over Socket Mode naming the message, the button and its value."""
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": "*1. A thread*"}}
+    posted = await web.chat_postMessage(
+        channel="C0GENERAL", text="Top", blocks=[{**section, "accessory": _button("pick_1")}]
+    )
+    ts = str(posted["ts"])
+    for bad, pointer in (
+        (_button("pick_1", text="x" * 76), "/blocks/0/accessory/text/text"),
+        (_button("pick_1", value="v" * 2001), "/blocks/0/accessory/value"),
+        (_button("p" * 256), "/blocks/0/accessory/action_id"),
+    ):
+        with pytest.raises(SlackApiError) as err:
+            await web.chat_postMessage(
+                channel="C0GENERAL", text="t", blocks=[{**section, "accessory": bad}]
+            )
+        assert err.value.response["error"] == "invalid_blocks"
+        assert pointer in err.value.response["errors"][0]
+    with pytest.raises(KeyError):  # only a button the message has can be pressed
+        fake.block_actions_payload("C0GENERAL", ts, "pick_9")
+
+    payload = fake.block_actions_payload("C0GENERAL", ts, "pick_1", user="U0ALICE01")
+    assert payload["container"] == {
+        "type": "message",
+        "message_ts": ts,
+        "channel_id": "C0GENERAL",
+        "is_ephemeral": False,
+    }
+    assert payload["message"]["blocks"][0]["accessory"]["action_id"] == "pick_1"
+    envelope_id = await fake.socket_send(fake.envelope("interactive", payload))
+    assert await fake.wait_ack(envelope_id) == {"envelope_id": envelope_id}
+    await fake.wait_until(lambda: len(fake.ephemerals) == 1)
+    eph = fake.ephemerals[0]
+    assert (eph.channel, eph.user, eph.text) == ("C0GENERAL", "U0ALICE01", "Pressed abc123")
+
+
+@needs_slack_data
+async def test_real_block_actions_via_socket(
+    fake: FakeSlack, socket_handler: AsyncSocketModeHandler
+) -> None:
+    payload = _load("interactivity/block_actions.json")
+    fake.add_user(payload["user"]["id"], payload["user"]["name"])
+    fake.add_channel(payload["channel"]["id"], payload["channel"]["name"])
+    # Its response_url is hooks.slack.com (unreachable here): one on the fake instead.
+    payload["response_url"] = fake.new_response_url(payload["channel"]["id"], "W111")
+    envelope = fake.envelope("interactive", payload)
+    assert envelope["accepts_response_payload"] is False
+    envelope_id = await fake.socket_send(envelope)
+    assert await fake.wait_ack(envelope_id) == {"envelope_id": envelope_id}
+    await fake.wait_until(lambda: len(fake.ephemerals) == 1)
+    assert fake.ephemerals[0].text == "Pressed click_me_123"
