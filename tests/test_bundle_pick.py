@@ -14,14 +14,23 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat import Request
+from adapters.discord_chat.layout import render
+from adapters.slack_chat.http_door import payload_problem
+from adapters.slack_chat.picker import reaction_from_pick
+from bot.chat import Bundle, Delivery, MessageRef, Request
 from bot.cli import _console
 from bot.settings import load_settings
 from digest.model import Thread
-from tests.fakes.discord_server import CALLBACK_DEFERRED_CHANNEL_MESSAGE, FakeDiscord, StoredMessage
+from digest.report import Depth
+from tests.fakes.discord_server import (
+    CALLBACK_DEFERRED_CHANNEL_MESSAGE,
+    FakeDiscord,
+    StoredMessage,
+    validate_message_body,
+)
 from tests.support.fake_source import FakeSource
 from tests.support.synthetic import post_data, thread_json
-from tests.test_discord_adapter import Bot, _pages, fake, make_thread, running_bot
+from tests.test_discord_adapter import ENGINE, Bot, _pages, fake, make_thread, running_bot
 from tests.test_slack_adapter import Bot as SlackBot
 from tests.test_slack_adapter import MetaSlack, replies_settled
 from tests.test_slack_adapter import running as slack_running
@@ -55,6 +64,11 @@ async def _session(out: io.StringIO, *tail: str) -> AsyncIterator[str]:
             break
         await asyncio.sleep(0.05)
     bundle = re.findall(r"── \[(m\d+)\] #general ──\nTop of r/selfhosted", out.getvalue())[-1]
+    for _ in range(400):  # and recorded as done (what it posted, where): ask the queue
+        yield ":jobs\n"
+        if re.search(r"sched:1:manual:\S+: done", out.getvalue()):
+            break
+        await asyncio.sleep(0.05)
     for line in tail:
         yield line.format(bundle=bundle) + "\n"
 
@@ -189,6 +203,12 @@ async def test_discord_flag_on_a_bundle_of_several_points_to_the_menu(
         assert "Pick one in the “Deep analysis of…” menu under it." in said.content
         assert TITLES["aaa111"] not in said.content  # the menu lists them: short here
         assert said.allowed_mentions == {"parse": []}
+        # The "Deep analysis" message menu on it: the same pointer, to the asker alone.
+        menu = fake.message_command("Deep analysis", bundle.id, user=fake.admin)
+        await fake.dispatch("INTERACTION_CREATE", menu.payload)
+        (answer,) = await bot.answers(menu)
+        assert answer.startswith("That digest covers 3 threads: which one should I analyse?")
+        assert "“Deep analysis of…” menu" in answer
         assert bundle.id not in fake.channels  # nothing analysed without a choice
 
 
@@ -255,3 +275,45 @@ async def test_slack_flag_on_a_bundle_of_several_points_to_the_buttons(tmp_path:
         assert "That digest covers 3 threads" in told.text
         assert "Press “Deep analysis” beside the one you want" in told.text
         assert [m for m in fake.posted if m.thread_ts == ts] == []  # nothing analysed
+
+
+def test_slack_button_payloads_are_checked_and_read() -> None:
+    """HTTP mode lets a bundle's button presses through to bolt (a malformed one is refused
+    before parsing); a press on anyone else's button is not a pick."""
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U1"},
+        "team": {"id": "T1"},
+        "container": {"type": "message", "message_ts": "1.000200", "channel_id": "C1"},
+        "channel": {"id": "C1"},
+        "response_url": "https://hooks.slack.com/actions/T1/1/x",
+        "actions": [{"action_id": "redigest_deep_pick_3", "value": "ccc333", "type": "button"}],
+    }
+    assert payload_problem(payload) is None
+    assert payload_problem({**payload, "container": "C1"}) is not None
+    assert payload_problem({k: v for k, v in payload.items() if k != "actions"}) is not None
+    reaction = reaction_from_pick(payload, emoji="mag", bot_user_id="UBOT")
+    assert reaction is not None
+    assert reaction.message == MessageRef("slack", "C1", "1.000200")
+    assert (reaction.pick, reaction.requested, reaction.user_id) == ("ccc333", True, "U1")
+    other = {**payload, "actions": [{"action_id": "a", "value": "x", "type": "button"}]}
+    assert reaction_from_pick(other, emoji="mag", bot_user_id="UBOT") is None
+
+
+def test_discord_menu_labels_are_plain_short_and_only_for_several_threads() -> None:
+    long_title = "@everyone look <@123> **bold** " + "very long title " * 20
+    reports = tuple(
+        ENGINE.digest_sync(make_thread(pid, title=t), Depth.BRIEF)
+        for pid, t in (("aaa111", long_title), ("bbb222", "Short `one`"))
+    )
+    (message,) = render(Delivery(bundle=Bundle("Top of r/LocalLLaMA today", reports)), "k")
+    (row,) = message.payload()["components"]
+    labels = [o["label"] for o in row["components"][0]["options"]]
+    assert all(1 <= len(label) <= 100 for label in labels)
+    assert labels[0].endswith("…")
+    assert "@everyone" not in labels[0]  # defused (a zero-width space), never a ping
+    assert "<@123>" not in labels[0]
+    assert labels[1] == "2. Short `one`"  # plain text: nothing renders in a label
+    validate_message_body(message.payload(), require_content=True)  # Discord's limits
+    (single,) = render(Delivery(bundle=Bundle("Top", reports[:1])), "k")
+    assert "components" not in single.payload()
