@@ -15,11 +15,14 @@ from pathlib import Path
 import pytest
 
 from adapters.discord_chat.layout import render
+from adapters.slack_chat.events import message_text
 from adapters.slack_chat.http_door import payload_problem
 from adapters.slack_chat.picker import reaction_from_pick
 from bot.chat import Bundle, Delivery, MessageRef, Request
 from bot.cli import _console
+from bot.jobs import ScheduledJob, job_payload
 from bot.settings import load_settings
+from bot.storage import Storage
 from digest.model import Thread
 from digest.report import Depth
 from tests.fakes.discord_server import (
@@ -246,6 +249,9 @@ async def test_slack_bundle_has_buttons_and_a_press_analyses_that_thread(
         assert [b["value"] for b in buttons] == list(TITLES)
         assert [b["action_id"] for b in buttons] == [f"redigest_deep_pick_{i}" for i in (1, 2, 3)]
         assert {b["text"]["text"] for b in buttons} == {"Deep analysis"}
+        # Its text, as the core reads it when the run that posted it is gone: the threads' links.
+        read = message_text(stored.to_slack(fake.team_id))
+        assert all(f"/comments/{post_id}/" in read for post_id in TITLES)
 
         payload = fake.block_actions_payload("C0GENERAL", ts, "redigest_deep_pick_2")
         envelope_id = await fake.socket_send(fake.envelope("interactive", payload))
@@ -317,3 +323,24 @@ def test_discord_menu_labels_are_plain_short_and_only_for_several_threads() -> N
     validate_message_body(message.payload(), require_content=True)  # Discord's limits
     (single,) = render(Delivery(bundle=Bundle("Top", reports[:1])), "k")
     assert "components" not in single.payload()
+
+
+async def test_a_bundle_is_found_by_the_job_that_posted_it(tmp_path: Path) -> None:
+    """Which bundle a message is: the scheduled job whose result names it, on that platform and
+    in that channel only (message ids are only unique there)."""
+    async with Storage(tmp_path / "s.sqlite3") as storage:
+        for n, (platform, channel) in enumerate((("discord", "100"), ("slack", "C1")), 1):
+            key = f"sched:{n}:manual:x"
+            payload = job_payload(ScheduledJob(platform, "g", channel, n))
+            assert await storage.add_job(key, ScheduledJob.KIND, payload)
+            await storage.save_job_report(key, f"bundle {n}")
+            refs = [MessageRef(platform, channel, "555"), MessageRef(platform, channel, "556")]
+            await storage.finish_job(key, refs, post_id=None)
+        find = storage.job_report_for
+        assert await find(MessageRef("discord", "100", "555"), "scheduled") == "bundle 1"
+        assert await find(MessageRef("discord", "100", "556"), "scheduled") == "bundle 1"
+        assert await find(MessageRef("slack", "C1", "555"), "scheduled") == "bundle 2"
+        assert await find(MessageRef("discord", "101", "555"), "scheduled") is None
+        assert await find(MessageRef("discord", "100", "55"), "scheduled") is None
+        assert await find(MessageRef("discord", "100", "5%"), "scheduled") is None
+        assert await find(MessageRef("discord", "100", "555"), "digest") is None

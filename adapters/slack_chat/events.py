@@ -32,7 +32,8 @@ def slack_to_plain(text: str) -> str:
 
 
 def message_text(message: Mapping[str, Any]) -> str:
-    """A Slack message's text plus the links in its attachments and rich-text blocks."""
+    """A Slack message's text plus the links in its attachments, rich-text blocks and section
+    texts (a bundle's threads, when the core must go by its links)."""
     parts = [slack_to_plain(str(message.get("text") or ""))]
     for attachment in message.get("attachments") or ():
         if isinstance(attachment, Mapping):
@@ -44,6 +45,8 @@ def message_text(message: Mapping[str, Any]) -> str:
         if isinstance(node, Mapping):
             if node.get("type") == "link" and isinstance(node.get("url"), str):
                 parts.append(node["url"])
+            elif node.get("type") == "mrkdwn" and isinstance(node.get("text"), str):
+                parts.append(slack_to_plain(node["text"]))  # a section's text (a bot's post)
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
