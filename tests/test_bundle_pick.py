@@ -18,7 +18,15 @@ from adapters.discord_chat.layout import render
 from adapters.slack_chat.events import message_text
 from adapters.slack_chat.http_door import payload_problem
 from adapters.slack_chat.picker import reaction_from_pick
-from bot.chat import Bundle, Delivery, MessageRef, Request
+from bot.chat import (
+    Bundle,
+    Delivery,
+    EphemeralTarget,
+    MessageRef,
+    Reaction,
+    Request,
+    ThreadTarget,
+)
 from bot.cli import _console
 from bot.jobs import ScheduledJob, job_payload
 from bot.settings import load_settings
@@ -32,6 +40,7 @@ from tests.fakes.discord_server import (
     validate_message_body,
 )
 from tests.support.fake_source import FakeSource
+from tests.support.harness import Harness
 from tests.support.synthetic import post_data, thread_json
 from tests.test_discord_adapter import ENGINE, Bot, _pages, fake, make_thread, running_bot
 from tests.test_slack_adapter import Bot as SlackBot
@@ -344,3 +353,49 @@ async def test_a_bundle_is_found_by_the_job_that_posted_it(tmp_path: Path) -> No
         assert await find(MessageRef("discord", "100", "55"), "scheduled") is None
         assert await find(MessageRef("discord", "100", "5%"), "scheduled") is None
         assert await find(MessageRef("discord", "100", "555"), "digest") is None
+
+
+# ----------------------------------------------------------------------------- the core
+
+
+async def test_each_thread_of_a_bundle_is_counted_and_analysed_apart(h: Harness) -> None:
+    """With flag-threshold 2, two people must pick the same thread; a person picking twice
+    counts once; each thread gets its own job (once), under the bundle."""
+    await h.core.handle_request(h.request("subscribe", "r/LocalLLaMA daily 09:00 top 3"))
+    await h.core.handle_request(h.request("settings", "flag-threshold 2"))
+    h.clock.advance(minutes=1)
+    assert await h.core.run_subscription_now(1)
+    await h.run_jobs()
+    (post,) = [p for p in h.chat.public() if p.delivery.bundle is not None]
+    assert post.delivery.bundle is not None
+    titles = [r.thread.title for r in post.delivery.bundle.reports]
+    assert len(titles) == 3
+
+    def pick(user: str, n: int | str | None) -> Reaction:
+        return Reaction(post.ref, "🔍", user, "S1", pick=n)
+
+    assert "1 so far" in (await h.core.handle_reaction(pick("U1", 2)) or "")
+    assert "1 so far" in (await h.core.handle_reaction(pick("U1", 2)) or "")  # counts once
+    assert "1 so far" in (await h.core.handle_reaction(pick("U2", 3)) or "")  # its own count
+    post_id = post.delivery.bundle.reports[1].thread.id
+    answer = await h.core.handle_reaction(pick("U3", post_id))  # a menu's pick: the post id
+    assert answer is not None
+    assert f"The deep analysis of “{titles[1]}”" in answer
+    assert await h.core.handle_reaction(pick("U4", "zzz999")) == (
+        "That thread is not one of this message's; pick one from its menu."
+    )
+    keys = [j.key for j in await h.core.storage.jobs() if j.key.startswith("flag:")]
+    assert keys == [f"flag:{post.ref.key}#2:deep"]
+    await h.run_jobs()
+    (deep,) = [p for p in h.chat.public() if p.delivery.report is not None]
+    assert deep.delivery.report is not None
+    assert deep.delivery.report.thread.title == titles[1]
+    assert deep.target == ThreadTarget(post.ref)
+
+    # A plain 🔍 without a choice: asked once per person, never analysed.
+    assert await h.core.handle_reaction(Reaction(post.ref, "🔍", "U5", "S1")) is None
+    assert await h.core.handle_reaction(Reaction(post.ref, "🔍", "U5", "S1")) is None
+    (asked,) = [p for p in h.chat.ephemeral() if "which one" in p.text]
+    assert asked.target == EphemeralTarget("C1", "U5")
+    assert [f"{i}. {t}" in asked.text for i, t in enumerate(titles, 1)] == [True] * 3
+    assert "Flag it again with the thread's number to pick one." in asked.text
