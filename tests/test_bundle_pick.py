@@ -399,3 +399,19 @@ async def test_each_thread_of_a_bundle_is_counted_and_analysed_apart(h: Harness)
     assert asked.target == EphemeralTarget("C1", "U5")
     assert [f"{i}. {t}" in asked.text for i, t in enumerate(titles, 1)] == [True] * 3
     assert "Flag it again with the thread's number to pick one." in asked.text
+
+
+async def test_discord_menu_works_after_a_restart(fake: FakeDiscord, tmp_path: Path) -> None:
+    """The menu is answered by its custom_id, not by a view kept in memory: a bundle posted
+    before a restart is still picked from."""
+    async with running_bot(fake, tmp_path, *_discord_threads()) as bot:
+        bundle = await _discord_bundle(bot)
+    async with running_bot(fake, tmp_path, *_discord_threads()) as bot:  # a new process
+        pick = fake.component(
+            "redigest:deep-pick", bundle, component_type=3, values=["ccc333"], user=fake.admin
+        )
+        await fake.dispatch("INTERACTION_CREATE", pick.payload)
+        (answer,) = await bot.answers(pick)
+        assert f"The deep analysis of “{TITLES['ccc333']}”" in answer
+        pages = await _pages(fake, bundle.id)
+        assert TITLES["ccc333"] in pages[0].embeds[0]["title"]
