@@ -39,6 +39,7 @@ from tests.fakes.discord_server import (
     StoredMessage,
     validate_message_body,
 )
+from tests.fakes.slack_server import interactive_form_body
 from tests.support.fake_source import FakeSource
 from tests.support.harness import Harness
 from tests.support.synthetic import post_data, thread_json
@@ -290,6 +291,14 @@ async def test_slack_flag_on_a_bundle_of_several_points_to_the_buttons(tmp_path:
         assert "That digest covers 3 threads" in told.text
         assert "Press “Deep analysis” beside the one you want" in told.text
         assert [m for m in fake.posted if m.thread_ts == ts] == []  # nothing analysed
+
+        # Then a button, in HTTP mode: signed, checked, acknowledged, analysed.
+        payload = fake.block_actions_payload("C0GENERAL", ts, "redigest_deep_pick_3")
+        status, _, _ = await bot.send(interactive_form_body(payload))
+        assert status == 200
+        replies = await replies_settled(bot, ts)
+        assert {fake.key_of(m.ts) for m in replies} == {f"flag:slack:C0GENERAL:{ts}#3:deep"}
+        assert TITLES["ccc333"] in replies[0].text
 
 
 def test_slack_button_payloads_are_checked_and_read() -> None:
