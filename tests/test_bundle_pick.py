@@ -17,6 +17,7 @@ import pytest
 from adapters.discord_chat.layout import render
 from adapters.slack_chat.events import message_text
 from adapters.slack_chat.http_door import payload_problem
+from adapters.slack_chat.layout import delivery_messages
 from adapters.slack_chat.picker import reaction_from_pick
 from bot.chat import (
     Bundle,
@@ -424,3 +425,21 @@ async def test_discord_menu_works_after_a_restart(fake: FakeDiscord, tmp_path: P
         assert f"The deep analysis of “{TITLES['ccc333']}”" in answer
         pages = await _pages(fake, bundle.id)
         assert TITLES["ccc333"] in pages[0].embeds[0]["title"]
+
+
+def test_slack_buttons_only_where_a_thread_can_open() -> None:
+    """A bundle shown to one person (a preview) has no buttons; one thread has none either."""
+    reports = tuple(
+        ENGINE.digest_sync(make_thread(pid, title=t), Depth.BRIEF) for pid, t in TITLES.items()
+    )
+
+    def buttons(bundle: Bundle, *, pickable: bool) -> list[str]:
+        messages = delivery_messages(Delivery(bundle=bundle), pickable=pickable)
+        return [
+            b["accessory"]["value"] for m in messages for b in m.blocks or () if "accessory" in b
+        ]
+
+    several = Bundle("Top of r/LocalLLaMA today", reports, note="Late: the bot was down.")
+    assert buttons(several, pickable=True) == list(TITLES)
+    assert buttons(several, pickable=False) == []
+    assert buttons(Bundle("Top", reports[:1]), pickable=True) == []

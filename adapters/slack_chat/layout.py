@@ -268,13 +268,16 @@ def report_messages(report: Report, intro: str | None = None) -> list[SlackMessa
     )
 
 
-def bundle_messages(bundle: Bundle, intro: str | None = None) -> list[SlackMessage]:
+def bundle_messages(
+    bundle: Bundle, intro: str | None = None, *, pickable: bool = True
+) -> list[SlackMessage]:
     """A scheduled digest (several threads, condensed) as one message, split if it must be;
-    with several threads, a "Deep analysis" button beside each (picker.py)."""
+    with several threads, a "Deep analysis" button beside each (picker.py) when `pickable`
+    (not in a message only one person sees: no thread can open under it)."""
     doc = bundle_document(bundle.title, bundle.reports, bundle.note, bundle.empty_text)
     count = len(bundle.reports)
     buttons: list[dict[str, Any] | None] = [None] * (len(doc.sections) - count)  # note, …
-    if count > 1:  # the threads' sections come last, in order
+    if count > 1 and pickable:  # the threads' sections come last, in order
         buttons += [pick_button(i, r.thread.id) for i, r in enumerate(bundle.reports, 1)]
     fallback = clip_mrkdwn(
         escape_mrkdwn(f"{bundle.title}: {count} thread{'s' if count != 1 else ''}"),
@@ -303,12 +306,13 @@ def text_messages(text: str, channels: Sequence[str] = ()) -> list[SlackMessage]
     return paginate([], _sections(lines), fallback=fallback, continued="continued")
 
 
-def delivery_messages(delivery: Delivery) -> list[SlackMessage]:
-    """Everything a Delivery becomes in Slack, in posting order (never empty)."""
+def delivery_messages(delivery: Delivery, *, pickable: bool = True) -> list[SlackMessage]:
+    """Everything a Delivery becomes in Slack, in posting order (never empty); a bundle's
+    buttons only when `pickable` (see bundle_messages)."""
     if delivery.report is not None:
         return report_messages(delivery.report, delivery.header)
     if delivery.bundle is not None:
-        return bundle_messages(delivery.bundle, delivery.header)
+        return bundle_messages(delivery.bundle, delivery.header, pickable=pickable)
     text = delivery.text or ""
     if delivery.header:
         text = f"{delivery.header}\n{text}"

@@ -63,7 +63,9 @@ class SlackPoster:
     async def post(
         self, target: Target, delivery: Delivery, *, idempotency_key: str | None = None
     ) -> list[MessageRef]:
-        messages = delivery_messages(delivery)
+        # A message only one person sees (a preview) gets no "Deep analysis" buttons: no
+        # thread can open under it.
+        messages = delivery_messages(delivery, pickable=not isinstance(target, EphemeralTarget))
         if isinstance(target, EphemeralTarget):
             return await self._post_ephemeral(target, messages)
         if isinstance(target, ThreadTarget):
