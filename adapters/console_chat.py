@@ -13,10 +13,12 @@ Reactions a chat would, and prints every delivery with its message reference.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
 import os
 import shlex
 import sys
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -283,6 +285,15 @@ class ConsoleChat:
                 break
 
 
+def stopped_line(kept: int) -> str:
+    """What the console says when Ctrl-C stops it (the unfinished jobs stay in the database)."""
+    if kept == 0:
+        return "Stopped; no jobs were waiting."
+    if kept == 1:
+        return "Stopped; 1 job is kept and will run at the next start."
+    return f"Stopped; {kept} jobs are kept and will run at the next start."
+
+
 def _write_durably(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
@@ -292,14 +303,57 @@ def _write_durably(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+class _StdinReader:
+    """Standard input, read by a daemon thread with `os.read`, handed to the loop line by line.
+
+    Not the loop's default executor: a thread blocked in `sys.stdin.readline` there is joined
+    when the loop closes, so Ctrl-C looked like a hang until Enter was pressed. This thread is
+    never joined (it dies with the process) and, reading the file descriptor directly, holds no
+    lock of `sys.stdin` that the interpreter would wait for at exit."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
+        self._loop = loop
+        self._fd = fd
+        self.lines: asyncio.Queue[str] = asyncio.Queue()
+        thread = threading.Thread(target=self._read, name="redigest-stdin", daemon=True)
+        thread.start()
+
+    def _hand(self, line: str) -> bool:
+        try:
+            self._loop.call_soon_threadsafe(self.lines.put_nowait, line)
+        except RuntimeError:  # the loop is closed: nobody reads any more
+            return False
+        return True
+
+    def _read(self) -> None:
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        pending = ""
+        while True:
+            try:
+                chunk = os.read(self._fd, 65536)
+            except OSError:
+                chunk = b""
+            pending += decoder.decode(chunk, final=not chunk)
+            *complete, pending = pending.split("\n")
+            for line in complete:
+                if not self._hand(line + "\n"):
+                    return
+            if not chunk:
+                if pending:
+                    self._hand(pending)
+                self._hand("")  # the end of input
+                return
+
+
 async def stdin_lines(prompt: str = "> ") -> AsyncIterator[str]:
-    """Lines from standard input without blocking the event loop."""
-    loop = asyncio.get_running_loop()
+    """Lines from standard input without blocking the event loop (nor its shutdown)."""
+    reader = _StdinReader(asyncio.get_running_loop(), sys.stdin.fileno())
+    tty = sys.stdin.isatty()
     while True:
-        if sys.stdin.isatty():
+        if tty and reader.lines.empty():
             sys.stdout.write(prompt)
             sys.stdout.flush()
-        line = await loop.run_in_executor(None, sys.stdin.readline)
+        line = await reader.lines.get()
         if not line:
             return
         yield line

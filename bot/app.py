@@ -389,6 +389,7 @@ class App:
             ConsoleControl,
             console_state_path,
             stdin_lines,
+            stopped_line,
         )
 
         # The database is ours once `bot` returns (one owner per file): only then is the
@@ -411,7 +412,13 @@ class App:
             await core.drain()
 
         status = status_loops(self.settings.database_path, self.reddit_mode, chats)
-        await supervise(core, status, main=session, secrets=self.settings.secret_values())
+        secrets = self.settings.secret_values()
+        try:  # Ctrl-C leaves at once: a running job is not waited for, it runs next time
+            await supervise(core, status, main=session, secrets=secrets, grace=0)
+        except asyncio.CancelledError:
+            jobs = await core.storage.jobs()
+            say(stopped_line(sum(j.status in ("pending", "running", "posting") for j in jobs)))
+            raise
 
 
 _PART_NAMES = {"discord": "Discord", "slack": "Slack"}

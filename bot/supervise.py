@@ -90,10 +90,12 @@ async def supervise(
     *,
     main: Callable[[], Awaitable[None]] | None = None,
     secrets: Iterable[str] = (),
+    grace: float = 20.0,
 ) -> None:
     """Start the core and run `loops` (by the name a person knows them by) beside its own, until
     cancelled or until `main` (when given) returns. A loop that ends or fails stops everything
-    with `PartStopped`; an error of `main` propagates as it is. The core is stopped in every case.
+    with `PartStopped`; an error of `main` propagates as it is. The core is stopped in every case
+    (running jobs get `grace` seconds to finish; the rest stay queued for the next start).
     """
     hidden = tuple(secrets)
     try:
@@ -113,4 +115,4 @@ async def supervise(
         if not isinstance(first, _Finished):
             raise first from first.__cause__
     finally:
-        await core.stop()
+        await core.stop(grace)
