@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, TextIO
 
+from bot import progress
 from bot.chat import ChatPort, Inbox
 from bot.settings import Settings
 from bot.status import status_loops
@@ -274,6 +275,8 @@ class App:
 
     async def digest(self, target: str, depth: Depth, budget: int | None = None) -> Report:
         thread = await self.load_thread(target, depth)
+        shown = progress.analysing_line(self.engine.analyzer_name, len(thread.comments))
+        progress.current().step(shown)
         return await self.engine.digest(thread, depth, budget)
 
     async def bot(

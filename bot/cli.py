@@ -55,6 +55,14 @@ def _stderr() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def _progress_console() -> Console | None:
+    """Where progress is shown: standard error when it is a terminal; else nowhere (a pipe, CI,
+    the tests), and rich's live display is never loaded."""
+    if not sys.stderr.isatty():
+        return None
+    return _stderr()
+
+
 _json_say: list[str] | None = None  # the secrets to mask, once REDIGEST_LOG_FORMAT=json
 
 
@@ -128,9 +136,17 @@ def digest(
     level = settings.log_level if settings.log_level in ("DEBUG", "INFO") else "ERROR"
     _logging(settings, level)
 
+    console = _progress_console()
+
     async def run() -> Report:
         async with application:
-            return await application.digest(target, depth, budget)
+            if console is None:
+                return await application.digest(target, depth, budget)
+            from bot.progress import reporting
+            from bot.terminal_progress import TerminalProgress
+
+            with TerminalProgress(console) as shown, reporting(shown):
+                return await application.digest(target, depth, budget)
 
     try:
         report = asyncio.run(run())

@@ -13,6 +13,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from bot import progress
+from digest.text import plural
+
 log = logging.getLogger(__name__)
 
 MORECHILDREN_MAX_IDS = 100  # Reddit's limit per /api/morechildren call
@@ -156,6 +159,9 @@ async def expand(
                 order.append(cid)
             comments[cid] = thing["data"]
     stubs = [Stub.of(t["data"]) for t in things if t["kind"] == "more"]
+    shown, made = progress.current(), 0
+    if budget > 0 and stubs:
+        shown.step(f"Expanding “more comments”: {plural(len(comments), 'comment')} so far…")
     while budget > 0 and stubs:
         ranked = rank(stubs, comments)
         best = ranked[0]
@@ -172,6 +178,8 @@ async def expand(
                     log.warning("expanding %s stopped early: %r", post_id, exc)
                     break
                 merge(new, comments, order, stubs)
+                made += 1
+                shown.update(_expanded(made, len(comments)))
             continue
         ids, taken, remainders = next_batch(ranked)
         if not ids:
@@ -187,4 +195,13 @@ async def expand(
             break
         stubs.extend(remainders)
         merge(new, comments, order, stubs)
+        made += 1
+        shown.update(_expanded(made, len(comments)))
     return [{"kind": "t1", "data": comments[i]} for i in order] + [s.as_thing() for s in stubs]
+
+
+def _expanded(requests: int, comments: int) -> str:
+    return (
+        f"Expanding “more comments”: {plural(requests, 'request')}, "
+        f"{plural(comments, 'comment')} so far…"
+    )

@@ -25,6 +25,7 @@ from adapters.reddit_source.live_http import Pacer as _Pacer
 from adapters.reddit_source.live_http import TimedRequestor, mapped
 from adapters.reddit_source.shaping import FetchPlan, thread_of
 from adapters.reddit_source.thread_json import post_from_data
+from bot import progress
 from bot.ports import (
     ListingSort,
     RateQuota,
@@ -171,6 +172,7 @@ class RedditSource:
         plan = self._plans[depth]
         first = shaping.thread_request(ref, plan)
         what = first.what
+        progress.current().step(f"Fetching {what} from Reddit…")
         with mapped(what, ref.subreddit):
             raw = await self._request("GET", f"{first.path}/", params=first.params)
         if not (isinstance(raw, list) and raw):

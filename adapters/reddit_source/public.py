@@ -48,6 +48,7 @@ from adapters.reddit_source.public_feed import BACKGROUND_SHARE, PAGE, NewPostPo
 from adapters.reddit_source.public_http import REDIRECTS, AnonymousHttp
 from adapters.reddit_source.shaping import FetchPlan, thread_of
 from adapters.reddit_source.thread_json import post_from_data
+from bot import progress
 from bot.ports import (
     ListingSort,
     RateQuota,
@@ -230,6 +231,7 @@ class PublicRedditSource:
             raise ThreadNotFound(f"Reddit has no thread with id {ref.post_id}: the id is mistyped.")
         first = shaping.thread_request(ref, plan)
         what = first.what
+        progress.current().step(f"Fetching {what} from Reddit…")
         response = await self._http.fetch(
             f"/{first.path}.json",
             first.params,
