@@ -20,6 +20,7 @@ import shlex
 import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -183,6 +184,9 @@ class ConsoleChat:
     async def read_message(self, ref: MessageRef) -> MessageText | None:
         text = self.messages.get(ref.message_id)
         return MessageText(ref, text) if text is not None else None
+
+    def working(self, target: Target) -> AbstractAsyncContextManager[None]:
+        return nullcontext()  # nothing to show here
 
     async def _show(self, answer: str | None) -> None:
         """An immediate answer, printed like any post only you see."""

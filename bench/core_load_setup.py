@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, replace
 
 from adapters.reddit_source.thread_json import thread_from_json
@@ -86,6 +87,9 @@ class CountingChat:
 
     async def read_message(self, ref: MessageRef) -> None:
         return None  # people's messages are not simulated: flags land on the bot's digests
+
+    def working(self, target: Target) -> AbstractAsyncContextManager[None]:
+        return nullcontext()  # nothing to show here
 
 
 # ----------------------------------------------------------------------------- workloads

@@ -12,6 +12,7 @@ import os
 import random
 import sys
 import time
+from contextlib import AbstractAsyncContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,9 @@ async def _child(args: argparse.Namespace) -> int:
 
         async def read_message(self, ref: MessageRef) -> None:
             return None  # people's messages are not simulated: flags land on the bot's digests
+
+        def working(self, target: Target) -> AbstractAsyncContextManager[None]:
+            return nullcontext()  # nothing to show here
 
     source = SlowSource()
     for i, pid in enumerate(_thread_ids()):

@@ -7,6 +7,7 @@ import asyncio
 import json
 from collections import deque
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -146,6 +147,9 @@ class BoundedChat:
 
     async def read_message(self, ref: MessageRef) -> None:
         return None  # people's messages are not simulated: flags land on the bot's digests
+
+    def working(self, target: Target) -> AbstractAsyncContextManager[None]:
+        return nullcontext()  # nothing to show here
 
 
 def _texts() -> tuple[list[bytes], str]:

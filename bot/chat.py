@@ -3,12 +3,16 @@ chat adapter (Discord, Slack, console, tests) implements."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
 from digest.errors import DigestError
 from digest.report import Report
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +194,37 @@ class ChatPort(Protocol):
     async def read_message(self, ref: MessageRef) -> MessageText | None:
         """The text of a message (anyone's), for the core to find the thread it links."""
         ...
+
+    def working(self, target: Target) -> AbstractAsyncContextManager[None]:
+        """While the block runs, show that the bot is working on what will be posted to
+        `target` (Discord's typing indicator, a reaction on Slack); nothing where the platform
+        has no such thing. Its errors may propagate: the core's `working` logs them."""
+        ...
+
+
+@asynccontextmanager
+async def working(chat: ChatPort | None, target: Target) -> AsyncIterator[None]:
+    """`chat.working(target)` around the block, for a long piece of work (a deep analysis).
+    The indicator is a courtesy: its failures are logged, never raised, and never stop the work
+    (whose own errors pass through untouched)."""
+    shown: AbstractAsyncContextManager[None] | None = None
+    if chat is not None:
+        try:
+            shown = chat.working(target)
+            await shown.__aenter__()
+        except Exception as exc:
+            log.warning("cannot show on %s that a post to %s is on its way: %r",
+                        chat.platform, target, exc)  # fmt: skip
+            shown = None
+    try:
+        yield
+    finally:
+        if shown is not None and chat is not None:
+            try:
+                await shown.__aexit__(None, None, None)
+            except Exception as exc:
+                log.warning("cannot clear the working indicator on %s for %s: %r",
+                            chat.platform, target, exc)  # fmt: skip
 
 
 # Returns the immediate answer; None when there is none now (a digest: it is the answer, and

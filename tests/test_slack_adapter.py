@@ -1463,6 +1463,8 @@ SCOPES_BY_METHOD = {
     "conversations.history": {"channels:history", "groups:history", "im:history", "mpim:history"},
     "conversations.replies": {"channels:history", "groups:history", "im:history", "mpim:history"},
     "conversations.join": {"channels:join"},
+    "reactions.add": {"reactions:write"},  # ⏳ while a deep analysis is made
+    "reactions.remove": {"reactions:write"},
     "users.info": {"users:read"},
     "usergroups.users.list": {"usergroups:read"},
 }

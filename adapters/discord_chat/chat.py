@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+from contextlib import AbstractAsyncContextManager
 
 import aiohttp
 import yarl
@@ -117,6 +118,10 @@ class DiscordChat:
         """Everything readable in a message (content and embeds); someone else's message only
         with the Message Content intent."""
         return await self.lookups.read_message(ref)
+
+    def working(self, target: Target) -> AbstractAsyncContextManager[None]:
+        """The typing indicator where a long-awaited post will go (see `DiscordPoster.working`)."""
+        return self.poster.working(target)
 
     async def _on_reaction(self, payload: discord.RawReactionActionEvent) -> None:
         await self.events.on_reaction(payload)

@@ -5,6 +5,8 @@ answer to one person through their interaction. Each part of a keyed post carrie
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from adapters.discord_chat.channels import Channels
@@ -67,6 +69,27 @@ class DiscordPoster:
                 "Discord refused a post %s (%s %s): %s", where, exc.status, exc.code, reason
             )
             raise DiscordPostError(reason) from None
+
+    @asynccontextmanager
+    async def working(self, target: Target) -> AsyncIterator[None]:
+        """Discord's typing indicator where the post will appear (discord.py renews it every
+        5 s until the block ends): the channel, the thread, or (a thread not opened yet) the
+        channel of the message it will open under."""
+        if isinstance(target, EphemeralTarget):
+            yield
+            return
+        if isinstance(target, ChannelTarget):
+            where = int(target.channel_id)
+        elif target.parent.thread_id is not None:
+            where = int(target.parent.thread_id)
+        else:
+            opened = self.channels.client.get_channel(int(target.parent.message_id))
+            where = (
+                opened.id if isinstance(opened, discord.Thread) else int(target.parent.channel_id)
+            )
+        channel = await self.channels.sendable(where)
+        async with channel.typing():
+            yield
 
     async def _post_public(
         self,

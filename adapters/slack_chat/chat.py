@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import aiohttp
@@ -109,6 +110,10 @@ class SlackChat:
         """A message's text (links in attachments and blocks included), with the thread it
         sits in; None when it cannot be read."""
         return await self._lookups.read_message(ref)
+
+    def working(self, target: Target) -> AbstractAsyncContextManager[None]:
+        """⏳ on a message while its deep analysis is made (see `SlackPoster.working`)."""
+        return self._poster.working(target)
 
     async def can_manage(self, user_id: str) -> bool:
         """Workspace admins and owners, and members of the configured user group."""

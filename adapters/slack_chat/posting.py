@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Final, NoReturn, TypeVar
 
@@ -35,6 +36,7 @@ T = TypeVar("T")
 METADATA_EVENT: Final = "redigest_post"
 RESPONSE_URL_SECONDS: Final = 29 * 60  # Slack accepts up to 5 replies within 30 minutes
 RESPONSE_URL_USES: Final = 5
+WORKING_EMOJI: Final = "hourglass_flowing_sand"  # on a message while its deep analysis is made
 
 
 @dataclass
@@ -59,6 +61,7 @@ class SlackPoster:
         self._channel_locks: dict[str, asyncio.Lock] = {}
         self._last_post: dict[str, float] = {}
         self._response_urls: TTLMap[str, _ResponseUrl] = TTLMap(RESPONSE_URL_SECONDS)
+        self._may_react = True  # False once Slack said the app lacks reactions:write
 
     async def post(
         self, target: Target, delivery: Delivery, *, idempotency_key: str | None = None
@@ -165,6 +168,45 @@ class SlackPoster:
                 self._raise_refusal(exc, target.channel_id)
             refs.append(MessageRef(PLATFORM, target.channel_id, str(response.get("message_ts"))))
         return refs
+
+    # ------------------------------------------------------------------ working on it
+
+    @asynccontextmanager
+    async def working(self, target: Target) -> AsyncIterator[None]:
+        """⏳ on the message whose analysis is being made (a reply in its thread is coming),
+        removed when done. Slack shows no typing indicator for an app, so a post to a channel
+        shows nothing. Errors other than a missing scope propagate (the core logs them)."""
+        if not isinstance(target, ThreadTarget) or not self._may_react:
+            yield
+            return
+        channel, ts = target.parent.channel_id, target.parent.message_id
+        reacted = await self._react(self.conn.web.reactions_add, channel, ts, "already_reacted")
+        try:
+            yield
+        finally:
+            if reacted:
+                await self._react(self.conn.web.reactions_remove, channel, ts, "no_reaction")
+
+    async def _react(
+        self, call: Callable[..., Awaitable[Any]], channel: str, ts: str, harmless: str
+    ) -> bool:
+        try:
+            await call(channel=channel, timestamp=ts, name=WORKING_EMOJI)
+        except SlackApiError as exc:
+            error = slack_error(exc)
+            if error == harmless:  # already there, or already gone: as wanted
+                return True
+            if error == "missing_scope":
+                self._may_react = False
+                log.warning(
+                    "Slack: the app may not add reactions, so deep analyses show no %s while "
+                    "they are made: add the reactions:write scope (slack-manifest.yml) and "
+                    "reinstall the app",
+                    WORKING_EMOJI,
+                )
+                return False
+            raise
+        return True
 
     # ------------------------------------------------------------------ answers to one person
 

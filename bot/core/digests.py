@@ -9,9 +9,9 @@ import hashlib
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from bot.chat import Delivery
+from bot.chat import Delivery, working
 from bot.core.answers import UserFacing
-from bot.core.delivery import deliver
+from bot.core.delivery import deliver, target_for
 from bot.flags import offered_emoji
 from bot.jobs import DigestJob, FlagJob, SavedFile, WatchJob
 from bot.ports import ThreadRef
@@ -135,10 +135,13 @@ class Digests:
                     ref = await core.source.resolve(url)
                 case ThreadRef():
                     ref = job.thread
-            report, text = await core.report_for(
-                job.platform, job.server_id, ref, depth, settings, nsfw_ok=job.nsfw_ok,
-                thread=thread, channel_id=channel_id, subscription_id=sub_id,
-            )  # fmt: skip
+            # A deep analysis takes a while: the platform shows that it is on its way.
+            chat = core.chats.get(job.platform) if depth is Depth.DEEP else None
+            async with working(chat, target_for(job)):
+                report, text = await core.report_for(
+                    job.platform, job.server_id, ref, depth, settings, nsfw_ok=job.nsfw_ok,
+                    thread=thread, channel_id=channel_id, subscription_id=sub_id,
+                )  # fmt: skip
             await core.storage.save_job_report(row.key, text, row.claim_token)
         post_id = report.thread.id
         # Under a brief digest in a channel, the server's own flag: one click asks for depth.

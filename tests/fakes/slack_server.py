@@ -344,6 +344,7 @@ class FakeSlack(LocalServer):
         self.socket_connections_opened = 0
         self.channels: dict[str, Channel] = {}
         self.join_scope = True  # whether the app was given channels:join
+        self.reactions_scope = True  # whether the app was given reactions:write
         self.users: dict[str, User] = {}
         self.usergroups: dict[str, list[str]] = {}
 
@@ -367,6 +368,7 @@ class FakeSlack(LocalServer):
             "conversations.info": self._conversations_info,
             "conversations.join": self._conversations_join,
             "reactions.add": self._reactions_add,
+            "reactions.remove": self._reactions_remove,
             "users.info": self._users_info,
             "usergroups.users.list": self._usergroups_users_list,
         }
@@ -1234,6 +1236,7 @@ class FakeSlack(LocalServer):
 
     def _reactions_add(self, call: ApiCall) -> JSONDict:
         args = call.args
+        self._reactions_allowed()
         channel = self._channel(args)
         msg = self._message(channel, args.get("timestamp"))
         name = str(args.get("name") or "").strip(":")
@@ -1243,6 +1246,27 @@ class FakeSlack(LocalServer):
         if self.bot_user_id in users:
             raise SlackError("already_reacted")
         users.append(self.bot_user_id)
+        return {}
+
+    def _reactions_allowed(self) -> None:
+        if not self.reactions_scope:
+            raise SlackError("missing_scope", needed="reactions:write", provided="chat:write")
+
+    def _reactions_remove(self, call: ApiCall) -> JSONDict:
+        """As Slack: only the caller's own reaction goes; `no_reaction` when it has none."""
+        args = call.args
+        self._reactions_allowed()
+        channel = self._channel(args)
+        msg = self._message(channel, args.get("timestamp"))
+        name = str(args.get("name") or "").strip(":")
+        if not name:
+            raise SlackError("invalid_name")
+        users = msg.reactions.get(name, [])
+        if self.bot_user_id not in users:
+            raise SlackError("no_reaction")
+        users.remove(self.bot_user_id)
+        if not users:
+            del msg.reactions[name]
         return {}
 
     def _users_info(self, call: ApiCall) -> JSONDict:

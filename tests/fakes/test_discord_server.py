@@ -543,3 +543,23 @@ async def test_select_menus_and_component_interactions(fake: FakeDiscord) -> Non
         assert callback.ephemeral
         original = fake.message(interaction.original_message_id or 0)
         await fake.wait_until(lambda: original.content == "picked")
+
+
+async def test_the_typing_indicator_is_triggered_as_discord_py_does_it(fake: FakeDiscord) -> None:
+    """`channel.typing()`: one POST /channels/{id}/typing on entering (204), renewed by
+    discord.py every 5 s until the block ends; an unknown channel is 404 Unknown Channel."""
+    client = DigestClient()
+    async with running(client, fake.token):
+        channel = await client.fetch_channel(fake.guild.text_channel.id)
+        assert isinstance(channel, discord.TextChannel)
+        async with channel.typing():
+            pass
+        (typing,) = [r for r in fake.requests if r.path.endswith("/typing")]
+        assert (typing.method, typing.path, typing.status) == (
+            "POST",
+            f"/channels/{channel.id}/typing",
+            204,
+        )
+        with pytest.raises(discord.NotFound) as unknown:
+            await client.http.send_typing(123456789)
+        assert unknown.value.code == 10003

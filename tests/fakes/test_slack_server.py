@@ -570,3 +570,30 @@ async def test_real_block_actions_via_socket(
     assert await fake.wait_ack(envelope_id) == {"envelope_id": envelope_id}
     await fake.wait_until(lambda: len(fake.ephemerals) == 1)
     assert fake.ephemerals[0].text == "Pressed click_me_123"
+
+
+async def test_reactions_remove_takes_only_the_callers_own_reaction() -> None:
+    """As Slack: reactions.add then reactions.remove by the same app leaves the message as it
+    was; a second remove is `no_reaction`, and without reactions:write both are `missing_scope`."""
+    async with FakeSlack() as fake:
+        client = AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)
+        ts = fake.add_message("C0GENERAL", "a thread link")
+        msg = fake.find_message("C0GENERAL", ts)
+        assert msg is not None
+        msg.reactions["eyes"] = ["U0ALICE01"]
+        await client.reactions_add(channel="C0GENERAL", timestamp=ts, name="hourglass")
+        assert msg.reactions == {"eyes": ["U0ALICE01"], "hourglass": [fake.bot_user_id]}
+        await client.reactions_remove(channel="C0GENERAL", timestamp=ts, name="hourglass")
+        assert msg.reactions == {"eyes": ["U0ALICE01"]}
+        with pytest.raises(SlackApiError) as gone:
+            await client.reactions_remove(channel="C0GENERAL", timestamp=ts, name="hourglass")
+        assert gone.value.response["error"] == "no_reaction"
+        with pytest.raises(SlackApiError) as theirs:  # someone else's reaction is not the bot's
+            await client.reactions_remove(channel="C0GENERAL", timestamp=ts, name="eyes")
+        assert theirs.value.response["error"] == "no_reaction"
+        fake.reactions_scope = False
+        for call in (client.reactions_add, client.reactions_remove):
+            with pytest.raises(SlackApiError) as refused:
+                await call(channel="C0GENERAL", timestamp=ts, name="eyes")
+            assert refused.value.response["error"] == "missing_scope"
+            assert refused.value.response["needed"] == "reactions:write"

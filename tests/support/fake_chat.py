@@ -4,6 +4,7 @@ keeps its messages, and can "crash" right after posting."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from bot.chat import (
@@ -105,6 +106,9 @@ class FakeChat:
             if p.ref.message_id == ref.message_id:
                 return MessageText(p.ref, p.text)
         return None
+
+    def working(self, target: Target) -> AbstractAsyncContextManager[None]:
+        return nullcontext()  # nothing to show here
 
     def public(self) -> list[Posted]:
         return [p for p in self.posts if not p.ephemeral]
