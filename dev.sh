@@ -10,19 +10,40 @@ cd "$(dirname "$0")"
 PYTHON="${PYTHON:-python3}"
 VENV="${VENV:-.venv}"
 
+say() { echo "dev.sh: $*" >&2; }
+
+# pip shows its own progress on a terminal; into a pipe or CI, or with -q, it stays quiet (the
+# lines before and after still say what is happening).
+PIP_QUIET=()
+if [ ! -t 2 ] || [ -n "${CI:-}" ]; then PIP_QUIET=(--quiet); fi
+for arg in "$@"; do
+  if [ "$arg" = "-q" ] || [ "$arg" = "--quiet" ]; then PIP_QUIET=(--quiet); fi
+done
+
 setup() {
   if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
     echo "redigest needs Python 3.11 or newer; set PYTHON=/path/to/python3.11" >&2
     exit 1
   fi
+  local first=""
   if [ ! -x "$VENV/bin/python" ]; then
+    say "creating a virtualenv in $VENV…"
     "$PYTHON" -m venv "$VENV"
+    first=1
   fi
   # Re-install only when pyproject.toml changed since the last install.
   local stamp="$VENV/.redigest-installed"
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+    if [ -n "$first" ] || [ ! -f "$stamp" ]; then
+      say "installing redigest and its dependencies into $VENV (first time: a minute or two)…"
+    else
+      say "pyproject.toml changed: updating redigest's dependencies in $VENV…"
+    fi
+    local started=$SECONDS
+    "$VENV/bin/python" -m pip install ${PIP_QUIET[@]+"${PIP_QUIET[@]}"} \
+      --disable-pip-version-check -e '.[dev]'
     touch "$stamp"
+    say "installed in $((SECONDS - started)) s."
   fi
 }
 
