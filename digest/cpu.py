@@ -25,6 +25,7 @@ import contextvars
 import dataclasses
 import functools
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -122,6 +123,9 @@ def _ready(nice: int = 0) -> None:
     from multiprocessing.connection import wait
 
     register_reducers()
+    # Ctrl-C at a terminal reaches the whole process group: the parent decides when its worker
+    # stops (it shuts the lane down), so the worker does not die mid-job with a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if nice:
         os.nice(nice)
     parent = multiprocessing.parent_process()
