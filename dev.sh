@@ -35,7 +35,7 @@ setup() {
   local stamp="$VENV/.redigest-installed"
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     if [ -n "$first" ] || [ ! -f "$stamp" ]; then
-      say "installing redigest and its dependencies into $VENV (first time: a minute or two)…"
+      say "installing redigest and its dependencies into $VENV (first time: a few minutes)…"
     else
       say "pyproject.toml changed: updating redigest's dependencies in $VENV…"
     fi

@@ -65,7 +65,7 @@ def test_the_first_run_says_what_it_installs_and_later_runs_say_nothing(tmp_path
     lines = first.stderr.splitlines()
     assert lines[0] == "dev.sh: creating a virtualenv in .venv…"
     assert lines[1] == (
-        "dev.sh: installing redigest and its dependencies into .venv (first time: a minute or two)…"
+        "dev.sh: installing redigest and its dependencies into .venv (first time: a few minutes)…"
     )
     assert lines[2].startswith("dev.sh: installed in ")
     assert first.stdout.startswith("redigest digest examples/selfhosted_thread.json --depth deep")
@@ -118,5 +118,5 @@ def test_on_a_terminal_pip_shows_its_own_progress(tmp_path: Path) -> None:
         if terminal >= 0:
             os.close(terminal)
     assert done.returncode == 0
-    assert "first time: a minute or two" in shown.decode()
+    assert "first time: a few minutes" in shown.decode()
     assert "--quiet" not in (tmp_path / "pip.log").read_text(encoding="utf-8")
