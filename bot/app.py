@@ -16,7 +16,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol, TextIO
 
 from bot import progress
 from bot.chat import ChatPort, Inbox
+from bot.reddit_configs import public_config, reddit_config
 from bot.settings import Settings
 from bot.status import status_loops
 from bot.supervise import PartStopped, supervise
@@ -35,9 +35,8 @@ from digest.report import Depth, Report
 from digest.sentiment import make_scorer
 
 if TYPE_CHECKING:
-    from adapters.reddit_source.live import RedditConfig, RedditSource
+    from adapters.reddit_source.live import RedditSource
     from adapters.reddit_source.local_files import FilesFirst
-    from adapters.reddit_source.public import PublicConfig
     from bot.core import Core, CoreConfig, Engines
     from bot.ports import ThreadSource
     from bot.storage import Clock
@@ -53,48 +52,6 @@ class RunnableChat(ChatPort, Protocol):
     """A chat adapter the app runs: the core's port, plus its receive loop (until cancelled)."""
 
     async def run(self, inbox: Inbox) -> None: ...
-
-
-def reddit_config(settings: Settings) -> RedditConfig | None:
-    client_id, secret = settings.reddit_client_id, settings.reddit_client_secret
-    user_agent = settings.reddit_user_agent
-    if not (client_id and secret and user_agent):
-        return None
-    from adapters.reddit_source.live import DEFAULT_PLANS, RedditConfig
-
-    plans = {
-        Depth.BRIEF: replace(DEFAULT_PLANS[Depth.BRIEF], requests=settings.reddit_brief_requests),
-        Depth.DEEP: replace(DEFAULT_PLANS[Depth.DEEP], requests=settings.reddit_deep_requests),
-    }
-    return RedditConfig(
-        client_id=client_id,
-        client_secret=secret.get_secret_value(),
-        user_agent=user_agent,
-        username=settings.reddit_username,
-        password=(
-            settings.reddit_password.get_secret_value() if settings.reddit_password else None
-        ),
-        oauth_url=settings.reddit_oauth_url,
-        auth_url=settings.reddit_auth_url,
-        timeout_seconds=settings.reddit_timeout,
-        requests_per_minute=settings.reddit_requests_per_minute,
-        plans=plans,
-    )
-
-
-def public_config(settings: Settings) -> PublicConfig:
-    from adapters.reddit_source.public import PublicConfig
-
-    config = PublicConfig(
-        base_url=settings.reddit_public_url,
-        requests_per_minute=settings.reddit_public_rpm,
-        brief_requests=settings.reddit_public_brief_requests,
-        deep_requests=settings.reddit_public_deep_requests,
-        timeout_seconds=settings.reddit_timeout,
-    )
-    if settings.reddit_user_agent:  # else the project's own descriptive one
-        config = replace(config, user_agent=settings.reddit_user_agent)
-    return config
 
 
 ANTHROPIC_MODELS = {Depth.BRIEF: "claude-haiku-5-5", Depth.DEEP: "claude-sonnet-5-5"}

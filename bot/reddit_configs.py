@@ -1,0 +1,56 @@
+"""Settings → the Reddit adapters' configurations (OAuth with an approved app, or the public
+pages). The adapters are imported when a configuration is built, so the CLI stays cold."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from bot.settings import Settings
+from digest.report import Depth
+
+if TYPE_CHECKING:
+    from adapters.reddit_source.live import RedditConfig
+    from adapters.reddit_source.public import PublicConfig
+
+
+def reddit_config(settings: Settings) -> RedditConfig | None:
+    client_id, secret = settings.reddit_client_id, settings.reddit_client_secret
+    user_agent = settings.reddit_user_agent
+    if not (client_id and secret and user_agent):
+        return None
+    from adapters.reddit_source.live import DEFAULT_PLANS, RedditConfig
+
+    plans = {
+        Depth.BRIEF: replace(DEFAULT_PLANS[Depth.BRIEF], requests=settings.reddit_brief_requests),
+        Depth.DEEP: replace(DEFAULT_PLANS[Depth.DEEP], requests=settings.reddit_deep_requests),
+    }
+    return RedditConfig(
+        client_id=client_id,
+        client_secret=secret.get_secret_value(),
+        user_agent=user_agent,
+        username=settings.reddit_username,
+        password=(
+            settings.reddit_password.get_secret_value() if settings.reddit_password else None
+        ),
+        oauth_url=settings.reddit_oauth_url,
+        auth_url=settings.reddit_auth_url,
+        timeout_seconds=settings.reddit_timeout,
+        requests_per_minute=settings.reddit_requests_per_minute,
+        plans=plans,
+    )
+
+
+def public_config(settings: Settings) -> PublicConfig:
+    from adapters.reddit_source.public import PublicConfig
+
+    config = PublicConfig(
+        base_url=settings.reddit_public_url,
+        requests_per_minute=settings.reddit_public_rpm,
+        brief_requests=settings.reddit_public_brief_requests,
+        deep_requests=settings.reddit_public_deep_requests,
+        timeout_seconds=settings.reddit_timeout,
+    )
+    if settings.reddit_user_agent:  # else the project's own descriptive one
+        config = replace(config, user_agent=settings.reddit_user_agent)
+    return config
