@@ -185,6 +185,9 @@ class ConsoleChat:
         text = self.messages.get(ref.message_id)
         return MessageText(ref, text) if text is not None else None
 
+    def command_text(self, words: str) -> str:
+        return f"/{words}"
+
     def working(self, target: Target) -> AbstractAsyncContextManager[None]:
         return nullcontext()  # nothing to show here
 

@@ -130,6 +130,9 @@ async def _child(args: argparse.Namespace) -> int:
         async def read_message(self, ref: MessageRef) -> None:
             return None  # people's messages are not simulated: flags land on the bot's digests
 
+        def command_text(self, words: str) -> str:
+            return f"/{words}"
+
         def working(self, target: Target) -> AbstractAsyncContextManager[None]:
             return nullcontext()  # nothing to show here
 

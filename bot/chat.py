@@ -195,6 +195,11 @@ class ChatPort(Protocol):
         """The text of a message (anyone's), for the core to find the thread it links."""
         ...
 
+    def command_text(self, words: str) -> str:
+        """How a person types the command `words` ("resume 3") here: "/resume 3", or on Slack,
+        where the commands live under one slash command, "/redigest resume 3"."""
+        ...
+
     def working(self, target: Target) -> AbstractAsyncContextManager[None]:
         """While the block runs, show that the bot is working on what will be posted to
         `target` (Discord's typing indicator, a reaction on Slack); nothing where the platform

@@ -202,7 +202,8 @@ async def test_slack_hears_once_then_the_subscription_pauses_itself(
         assert len(said()) == 1
         await _scheduled_run(bot.core, clock)
         assert len(said()) == 2
-        assert said()[-1].endswith(PAUSED)
+        # Slack's commands live under /redigest: the notice says what to type there.
+        assert said()[-1].endswith(PAUSED.replace("/resume 1", "/redigest resume 1"))
         assert REASON in await command("subscriptions")
         assert await command("resume #1") == "Resumed #1."
         assert "paused" not in await command("subscriptions")

@@ -119,6 +119,9 @@ class DiscordChat:
         with the Message Content intent."""
         return await self.lookups.read_message(ref)
 
+    def command_text(self, words: str) -> str:
+        return f"/{words}"  # every command is its own slash command
+
     def working(self, target: Target) -> AbstractAsyncContextManager[None]:
         """The typing indicator where a long-awaited post will go (see `DiscordPoster.working`)."""
         return self.poster.working(target)

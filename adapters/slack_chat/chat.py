@@ -111,6 +111,10 @@ class SlackChat:
         sits in; None when it cannot be read."""
         return await self._lookups.read_message(ref)
 
+    def command_text(self, words: str) -> str:
+        """/digest is its own slash command; the others are /redigest's subcommands."""
+        return f"/{words}" if words.split()[0] == "digest" else f"/redigest {words}"
+
     def working(self, target: Target) -> AbstractAsyncContextManager[None]:
         """⏳ on a message while its deep analysis is made (see `SlackPoster.working`)."""
         return self._poster.working(target)

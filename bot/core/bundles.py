@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from bot.chat import Bundle, Delivery
 from bot.core.answers import UserFacing
-from bot.core.delivery import deliver, target_for, tell
+from bot.core.delivery import deliver, target_for, tell, typed
 from bot.jobs import PreviewJob
 from bot.ports import ListingSort, SourceError, ThreadRef, TopPeriod
 from bot.specs import ScheduleSpec, names, spec_of
@@ -121,7 +121,8 @@ async def run_preview(core: Core, row: JobRow, job: PreviewJob) -> None:
     )
     if sub.paused:
         why = f" ({sub.paused_reason})" if sub.paused_reason else ""
-        note += f" #{sub.id} is paused{why}: it will not run until /resume {sub.id}."
+        resume = typed(core, sub.platform, f"resume {sub.id}")
+        note += f" #{sub.id} is paused{why}: it will not run until {resume}."
     bundle = await build_bundle(core, sub, spec, settings, posts, note=note, nsfw_ok=job.nsfw_ok)
     # No thread_posts: a preview leaves what the channel saw untouched.
     await deliver(core, row, job, Delivery(bundle=bundle), post_id=None, focus=None,

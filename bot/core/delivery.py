@@ -57,6 +57,12 @@ async def deliver(
     )  # fmt: skip
 
 
+def typed(core: Core, platform: str, words: str) -> str:
+    """A command as a person types it on this platform ("/resume 3", "/redigest resume 3")."""
+    chat = core.chats.get(platform)
+    return chat.command_text(words) if chat is not None else f"/{words}"
+
+
 async def tell(core: Core, platform: str, target: Target, text: str) -> None:
     """A best-effort message (a refusal, a failure): logged, never raised."""
     chat = core.chats.get(platform)

@@ -14,7 +14,7 @@ from bot.chat import ChannelTarget, Request
 from bot.commands import EditCmd, PauseCmd, PreviewCmd, ResumeCmd, SubscribeCmd, UnsubscribeCmd
 from bot.commands.edit import WHAT_EDIT_CHANGES
 from bot.core.answers import UserFacing, ago, saved_note
-from bot.core.delivery import tell
+from bot.core.delivery import tell, typed
 from bot.jobs import PreviewJob, job_payload
 from bot.specs import (
     ScheduleSpec,
@@ -137,7 +137,8 @@ class Subscriptions:
         what = (
             f"Changed: {'; '.join(changed)}." if changed else "Nothing changed: it was so already."
         )
-        return f"{_edited(sub, new, next_run, core.clock(), request.channel_id)} {what}"
+        resume = typed(core, request.platform, f"resume {sub.id}")
+        return f"{_edited(sub, new, next_run, core.clock(), request.channel_id, resume)} {what}"
 
     async def preview(self, request: Request, cmd: PreviewCmd) -> None:
         """Queue a preview of a scheduled subscription's next run, shown to the asker only
@@ -233,7 +234,8 @@ class Subscriptions:
             core.watching.ensure_streams()
             text = (
                 f"{what}: {problem} That is {PAUSE_AFTER} failed runs in a row, so #{sub.id} "
-                f"paused itself; /resume {sub.id} once it is fixed."
+                f"paused itself; {typed(core, sub.platform, f'resume {sub.id}')} once it is "
+                "fixed."
             )
         elif failed.say:
             so_far = f" ({failed.failures} so far)" if failed.failures > 1 else ""
@@ -248,8 +250,9 @@ class Subscriptions:
 
 
 def _edited(
-    sub: SubscriptionRow, spec: Spec, next_run: datetime | None, now: datetime, here: str
-) -> str:
+    sub: SubscriptionRow, spec: Spec, next_run: datetime | None, now: datetime, here: str,
+    resume: str,
+) -> str:  # fmt: skip
     """An edited subscription as /subscribe or /watch would have answered it."""
     elsewhere = sub.channel_id != here
     if isinstance(spec, WatchSpec):
@@ -258,7 +261,7 @@ def _edited(
         )
     where = f" (posted in {sub.channel_id})" if elsewhere else ""
     if sub.paused:
-        when = f"It is paused: /resume {sub.id} to run it again."
+        when = f"It is paused: {resume} to run it again."
     elif next_run is not None:
         when = f"Next run {next_run:%Y-%m-%d %H:%M} UTC (in {ago(next_run - now)})."
     else:

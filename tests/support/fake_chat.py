@@ -107,6 +107,9 @@ class FakeChat:
                 return MessageText(p.ref, p.text)
         return None
 
+    def command_text(self, words: str) -> str:
+        return f"/{words}"
+
     def working(self, target: Target) -> AbstractAsyncContextManager[None]:
         return nullcontext()  # nothing to show here
 
