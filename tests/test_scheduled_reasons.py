@@ -4,10 +4,23 @@ been posted already; `:run` ran a paused subscription)."""
 
 from __future__ import annotations
 
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
 
+from bot.cli import _console
 from bot.core.answers import UserFacing
+from bot.settings import load_settings
 from tests.support.harness import Harness
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples"
+
+
+async def _lines(*lines: str) -> AsyncIterator[str]:
+    for line in lines:
+        yield line + "\n"
 
 
 async def _run_now(h: Harness) -> str:
@@ -43,3 +56,28 @@ async def test_a_paused_subscription_is_not_run_on_demand(h: Harness) -> None:
         await h.core.run_subscription_now(1)
     await h.run_jobs()
     assert h.chat.public() == []
+
+
+async def test_the_console_shows_why_a_run_posted_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the channel reads: a run that found nothing new says why, in the console too."""
+    monkeypatch.setenv("REDIGEST_DATABASE_PATH", str(tmp_path / "console.sqlite3"))
+    monkeypatch.setenv("REDIGEST_SAVED_THREADS", str(EXAMPLE))
+    out = io.StringIO()
+    await _console(
+        load_settings(env_file=None),
+        _lines("/subscribe r/selfhosted daily 09:00 top 3 min-score 1000000", ":run 1"),
+        out,
+    )
+    assert "Nothing new in r/selfhosted passed the filters today" in out.getvalue()
+    out = io.StringIO()
+    await _console(
+        load_settings(env_file=None),
+        _lines("/edit 1 no-min-score", ":run 1"),
+        out,
+    )
+    assert "Top of r/selfhosted today" in out.getvalue()
+    out = io.StringIO()
+    await _console(load_settings(env_file=None), _lines(":run 1"), out)
+    assert "already posted here in the last 7 days" in out.getvalue()
