@@ -1,5 +1,6 @@
 """Settings → the Reddit adapters' configurations (OAuth with an approved app, or the public
-pages). The adapters are imported when a configuration is built, so the CLI stays cold."""
+pages): part of the composition root (bot/app.py), the only other module of `bot/` that names
+`adapters/`. The adapters are imported when a configuration is built, so the CLI stays cold."""
 
 from __future__ import annotations
 
