@@ -741,6 +741,15 @@ async def test_subcommands_are_namespaced_and_answered_ephemerally(bot: Bot) -> 
     assert bot.fake.posted == []
 
 
+async def test_a_slash_command_saying_payload_is_not_lost_over_http(bot: Bot) -> None:
+    """bolt reads any form body containing "payload" as an interactive payload and, finding no
+    such field, as empty: the command was answered 400 "not a Slack payload" and lost."""
+    status, _, _ = await bot.slash("/redigest", "help payload")
+    assert status == 200
+    await bot.fake.wait_until(lambda: len(bot.fake.ephemerals) == 1)
+    assert "subscribe r/SUB" in bot.fake.ephemerals[0].text  # the help, answered
+
+
 async def test_non_admin_cannot_subscribe(bot: Bot) -> None:
     await bot.slash("/redigest", "subscribe r/LocalLLaMA daily 09:00", user_id="U0ALICE01")
     await bot.fake.wait_until(lambda: len(bot.fake.ephemerals) == 1)

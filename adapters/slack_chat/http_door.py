@@ -16,9 +16,12 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
@@ -270,8 +273,24 @@ class HttpDoor:
         except Exception as exc:  # whatever bolt's parser trips on is junk
             self.malformed.note(f"a body that does not parse ({type(exc).__name__})")
             return None
+        _read_form_as_is(bolt_request)
         problem = payload_problem(bolt_request.body)
         if problem is not None:
             self.malformed.note(problem)
             return None
         return bolt_request
+
+
+def _read_form_as_is(bolt_request: AsyncBoltRequest) -> None:
+    """bolt takes any form body containing the word "payload" for an interactive payload and,
+    finding no `payload` field, reads it as empty: a slash command whose text says "payload"
+    was lost. Such a form is read as the fields it has (the raw body, which bolt verifies,
+    is untouched)."""
+    raw = bolt_request.raw_body
+    if bolt_request.body or raw.startswith("{") or "payload" not in raw:
+        return
+    fields = dict(parse_qsl(raw, keep_blank_values=True))
+    if "payload" in fields:
+        return  # a real (empty or broken) payload field: bolt's reading stands
+    bolt_request.body = fields
+    bolt_request.context = build_async_context(AsyncBoltContext({}), fields)
