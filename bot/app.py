@@ -301,11 +301,12 @@ class App:
                         gateway_url=s.discord_gateway_url,
                         guild_ids=tuple(s.discord_guild_ids),
                         message_content=s.discord_message_content,
+                        shards=s.discord_shards,
                     )
                 )
             )
-            if discord.invite_url:  # shown whatever the log level: the one thing to act on
-                say(f"invite the bot to a Discord server with {discord.invite_url}")
+            for line in discord.startup_lines():  # the invite link; the shards run here
+                say(line)
             chats.append(discord)
         if s.slack_bot_token is not None:
             from adapters.slack_chat import SlackChat, SlackConfig

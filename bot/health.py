@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from bot.shards import ShardStates
 from bot.status import status_path
 
 STALE_SECONDS = 150.0  # five missed writes of the status file
@@ -87,6 +88,22 @@ def _alive(status: dict[str, Any]) -> bool:
     return True
 
 
+def _shards_note(chat: dict[str, Any]) -> str:
+    """` (shards 0–1 of 4)`, or `: shard 1 of 4 down`; empty for a chat without shards."""
+    shards = chat.get("shards")
+    if not isinstance(shards, dict):
+        return ""
+    try:
+        states = ShardStates(
+            count=int(shards["count"]),
+            ids=tuple(int(i) for i in shards["ids"]),
+            down=tuple(int(i) for i in shards["down"]),
+        )
+    except (TypeError, KeyError, ValueError):
+        return ""
+    return f": {states.describe()}" if states.down else f" ({states.describe()})"
+
+
 def check_bot(database: Path, now: datetime, *, grace: float = GRACE_SECONDS) -> list[Check]:
     path = status_path(database)
     try:
@@ -112,13 +129,13 @@ def check_bot(database: Path, now: datetime, *, grace: float = GRACE_SECONDS) ->
     checks = [Check(True, f"bot: running (process {status.get('pid')}, since {status['started']})")]
     for name, chat in sorted((status.get("chats") or {}).items()):
         state, since = chat.get("state"), datetime.fromisoformat(chat["since"])
+        note = _shards_note(chat)
         if state == "connected":
-            checks.append(Check(True, f"chat {name}: connected since {chat['since']}"))
+            checks.append(Check(True, f"chat {name}: connected since {chat['since']}{note}"))
             continue
         down = (now - since).total_seconds()
-        checks.append(
-            Check(down <= grace, f"chat {name}: {state} for {_ago(down)} (since {chat['since']})")
-        )
+        line = f"chat {name}: {state} for {_ago(down)} (since {chat['since']}){note}"
+        checks.append(Check(down <= grace, line))
     if not status.get("chats"):
         checks.append(Check(False, "chat: none connected"))
     mode = str(status.get("reddit"))

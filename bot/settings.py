@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError as PydanticSettingsError
 
 from bot.envfile import EnvFile, check_env_file, check_environment
+from bot.shards import ShardSpec
 from digest.pricing import DEFAULT_PRICES, Pricing, parse_default_price
 
 
@@ -84,6 +85,10 @@ class Settings(BaseSettings):
     )
     discord_message_content: bool = Field(
         False, validation_alias="REDIGEST_DISCORD_MESSAGE_CONTENT"
+    )
+    # The gateway shards this process runs, like 0-3/8; unset: all, as many as Discord says.
+    discord_shards: Annotated[ShardSpec | None, NoDecode] = Field(
+        None, validation_alias="REDIGEST_DISCORD_SHARDS"
     )
 
     # Slack
@@ -173,6 +178,13 @@ class Settings(BaseSettings):
     def _default_price(cls, value: object) -> object:
         if isinstance(value, str):
             return parse_default_price(value) if value.strip() else None
+        return value
+
+    @field_validator("discord_shards", mode="before")
+    @classmethod
+    def _shards(cls, value: object) -> object:
+        if isinstance(value, str):
+            return ShardSpec.parse(value) if value.strip() else None
         return value
 
     @field_validator("discord_guild_ids", mode="before")
@@ -347,7 +359,7 @@ def load_settings(env_file: Path | None = Path(".env")) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(p) for p in first["loc"]) or "a setting"
-        why = _EXPECTED.get(first["type"], first["msg"])
+        why = _EXPECTED.get(first["type"], first["msg"].removeprefix("Value error, "))
         raise SettingsError(
             f"Setting {key} is invalid ({why}): fix it in {where(key)} "
             f"(every setting is described in .env.example)."

@@ -3,7 +3,8 @@
 Every STATUS_SECONDS the bot writes `<database>.status.json`: its process, how it reads Reddit,
 and each chat connection's state (connected, or reconnecting since when). On a clean stop it
 writes when it stopped. A chat adapter reports its connection with `async is_connected()`; one
-without it (the console, in this process) counts as connected while the bot runs.
+without it (the console, in this process) counts as connected while the bot runs. One with
+`shard_states()` (Discord's shards) adds which shards it runs here and which of them are down.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from bot.shards import ShardStates
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,18 @@ async def _connected(chat: object) -> bool:
         return False
 
 
+def _shards(chat: object) -> dict[str, Any] | None:
+    probe = getattr(chat, "shard_states", None)
+    try:
+        states = probe() if probe is not None else None
+    except Exception:
+        log.debug("could not ask %r for its shards", chat, exc_info=True)
+        return None
+    if not isinstance(states, ShardStates):
+        return None
+    return {"count": states.count, "ids": list(states.ids), "down": list(states.down)}
+
+
 class StatusWriter:
     """Writes the status file until cancelled (never raises: a full disk costs only the file)."""
 
@@ -70,7 +85,7 @@ class StatusWriter:
 
     async def snapshot(self) -> dict[str, Any]:
         now = self.clock()
-        chats: dict[str, dict[str, str]] = {}
+        chats: dict[str, dict[str, Any]] = {}
         for name, chat in list(self.chats.items()):
             up = await _connected(chat)
             was = self._since.get(name)
@@ -80,6 +95,9 @@ class StatusWriter:
                 "state": "connected" if up else "reconnecting",
                 "since": _iso(self._since[name][1]),
             }
+            shards = _shards(chat)
+            if shards is not None:
+                chats[name]["shards"] = shards
         return {
             "format": FORMAT,
             "pid": os.getpid(),

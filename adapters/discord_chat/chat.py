@@ -38,6 +38,7 @@ from adapters.discord_chat.posting import DiscordPoster
 from adapters.discord_chat.sdk import discord
 from bot.chat import Delivery, Inbox, MessageRef, MessageText, Target
 from bot.multipart import MultipartPosts
+from bot.shards import ShardStates
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,9 @@ class DiscordChat:
             allowed_mentions=NO_MENTIONS,
             max_messages=None,  # nothing here reads the message cache
             guild_ready_timeout=config.guild_ready_timeout,
+            shard_ids=list(config.shards.ids) if config.shards else None,
+            shard_count=config.shards.count if config.shards else None,
+            identify_interval=config.identify_interval,
         )
         self._acks = EarlyAcks(
             base_url=lambda: discord.http.Route.BASE, user_agent=self.client.http.user_agent
@@ -191,6 +195,9 @@ class DiscordChat:
             {command.name for command in self.client.tree.get_commands()},
         )
         try:
+            if self.config.gateway_url and self.client.known_shard_count is None:
+                # discord.py would connect to the URL Discord names; the override wins.
+                self.client.shard_count, _, _ = await self.client.http.get_bot_gateway()
             await self.client.connect(reconnect=True)
         except discord.PrivilegedIntentsRequired:
             raise DiscordStartupError(NO_INTENT) from None
@@ -205,9 +212,19 @@ class DiscordChat:
             ) from None
 
     async def is_connected(self) -> bool:
-        """Logged in with the gateway open (False while discord.py reconnects)."""
-        ws = self.client.ws
-        return self.client.is_ready() and ws is not None and ws.open and not self.client.is_closed()
+        """Logged in with every shard of this process connected (False while one reconnects)."""
+        states = self.client.shard_states()
+        ready = self.client.is_ready() and not self.client.is_closed()
+        return ready and states is not None and not states.down
+
+    def shard_states(self) -> ShardStates | None:
+        """This process's shards and which are down (None until Discord said how many)."""
+        return self.client.shard_states()
+
+    def startup_lines(self) -> list[str]:
+        """What start-up shows whatever the log level: the invite link, the shards run here."""
+        invite = [f"invite the bot to a Discord server with {self.invite_url}"]
+        return [*(invite if self.invite_url else []), self.client.shards_line()]
 
     async def wait_until_ready(self) -> None:
         await self.client.wait_until_ready()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.chat import PostRefused
+from bot.shards import ShardSpec
 from digest.errors import DigestError
 
 PLATFORM = "discord"
@@ -58,3 +59,5 @@ class DiscordConfig:
     flag_emoji: str = "🔍"  # what "Deep analysis" reports as the emoji of its flag
     react_with_flag: bool = True  # put the flag under each brief digest: one click asks for depth
     guild_ready_timeout: float = 2.0  # discord.py's wait for GUILD_CREATEs after READY
+    shards: ShardSpec | None = None  # REDIGEST_DISCORD_SHARDS; None: all, Discord's count
+    identify_interval: float | None = None  # seconds between IDENTIFYs; None: Discord's 5
