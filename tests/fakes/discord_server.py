@@ -638,10 +638,25 @@ class GatewayConnection:
     closed: bool = False
     close_code: int | None = None
     """The code the fake closed with (4004, 4014...), else the client's close code."""
+    shard: tuple[int, int] | None = None
+    """``[shard_id, shard_count]`` from IDENTIFY; None: one shard, every guild."""
 
     @property
     def identified(self) -> bool:
         return self.ready.is_set() and not self.closed
+
+    def owns(self, guild_id: int | None) -> bool:
+        """Whether Discord sends this guild's events here: shard ``(guild_id >> 22) % count``;
+        events outside a guild (DMs) go to shard 0."""
+        if self.shard is None:
+            return True
+        shard_id, count = self.shard
+        return shard_id == (shard_of(guild_id, count) if guild_id is not None else 0)
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard that receives a guild's events, as Discord computes it."""
+    return (guild_id >> 22) % shard_count
 
 
 @dataclass
@@ -875,6 +890,10 @@ class FakeDiscord(LocalServer):
         asking for others is closed with 4014 (discord.py raises PrivilegedIntentsRequired).
     :param echo_events: REST actions send the gateway events Discord would.
     :param guild_names: one guild (same layout) per name.
+    :param shard_count: the shard count ``GET /gateway/bot`` recommends. Clients may IDENTIFY
+        with any ``shard: [id, count]`` (id < count, else close 4010); each connection gets
+        READY and GUILD_CREATE for its own guilds only, and :meth:`dispatch` sends a guild's
+        events to the connections of the shard that owns it (``(guild_id >> 22) % count``).
     """
 
     def __init__(
@@ -886,8 +905,12 @@ class FakeDiscord(LocalServer):
         privileged_intents: int = PRIVILEGED_INTENTS,
         echo_events: bool = True,
         guild_names: Sequence[str] = ("Redigest Test Guild",),
+        shard_count: int = 1,
     ) -> None:
         self.bad_token = bad_token
+        self.shard_count = shard_count
+        self.held_shards: set[int] = set()
+        """Shards whose IDENTIFY or RESUME is never answered (a shard that cannot connect)."""
         self.heartbeat_interval = heartbeat_interval
         self.compress = compress
         self.privileged_intents = int(privileged_intents)
@@ -967,9 +990,13 @@ class FakeDiscord(LocalServer):
 
     # ------------------------------------------------------------------ state helpers
 
-    def snowflake(self) -> int:
-        """A fresh, strictly increasing snowflake for "now"."""
+    def snowflake(self, shard: tuple[int, int] | None = None) -> int:
+        """A fresh, strictly increasing snowflake for "now" (with ``shard=(id, count)``: a
+        moment soon after, so that a guild with this id belongs to that shard)."""
         ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+        if shard is not None:  # later than every id so far, in the shard's residue
+            ms = max(ms, (self._last_snowflake >> 22) + 1)
+            ms += (shard[0] - ms) % shard[1]
         value = (ms << 22) | (1 << 17) | (next(self._increment) & 0xFFF)
         value = max(value, self._last_snowflake + 1)
         self._last_snowflake = value
@@ -980,11 +1007,12 @@ class FakeDiscord(LocalServer):
         head = base64.b64encode(str(bot_id).encode()).decode().rstrip("=")
         return f"{head}.GfAkE0.{secrets.token_urlsafe(27)}"
 
-    def add_guild(self, name: str) -> FakeGuild:
+    def add_guild(self, name: str, *, shard: tuple[int, int] | None = None) -> FakeGuild:
         """A guild with @everyone, Moderator, the bot's managed role, a category,
         ``general`` and ``nsfw-links``; every user is a member. Add guilds before the
-        client connects (GUILD_CREATE is sent at IDENTIFY)."""
-        gid = self.snowflake()
+        client connects (GUILD_CREATE is sent at IDENTIFY). ``shard=(id, count)``: a guild
+        whose events go to that shard."""
+        gid = self.snowflake(shard)
         everyone = FakeRole(gid, "@everyone", int(EVERYONE_PERMISSIONS))
         moderator = FakeRole(self.snowflake(), "Moderator", int(MODERATOR_PERMISSIONS), position=2)
         bot_role = FakeRole(
@@ -1098,6 +1126,25 @@ class FakeDiscord(LocalServer):
         await self.wait_until(lambda: any(c.identified for c in self.connections), timeout)
         return next(c for c in self.connections if c.identified)
 
+    def shard_connections(self) -> dict[int, GatewayConnection]:
+        """The identified connection of each shard id (a connection without a shard is 0)."""
+        return {(c.shard or (0, 1))[0]: c for c in self.connections if c.identified}
+
+    async def wait_shards(
+        self,
+        shard_ids: Sequence[int],
+        timeout: float = 10.0,  # noqa: ASYNC109
+    ) -> dict[int, GatewayConnection]:
+        """Until every shard in ``shard_ids`` has an identified connection."""
+        await self.wait_until(lambda: set(shard_ids) <= set(self.shard_connections()), timeout)
+        return {i: c for i, c in self.shard_connections().items() if i in shard_ids}
+
+    async def close_shard(self, shard_id: int, code: int = 1001) -> None:
+        """Close the shard's connections from Discord's side (1001: the client resumes)."""
+        for conn in self.connections:
+            if (conn.shard or (0, 1))[0] == shard_id and not conn.ws.closed:
+                await self._close(conn, code, b"fake Discord closed the shard")
+
     # ------------------------------------------------------------------ faults
 
     def rate_limit_next(
@@ -1169,6 +1216,9 @@ class FakeDiscord(LocalServer):
         conns = [c for c in self.connections if c.identified]
         if not conns:
             raise RuntimeError("no identified gateway connection (start the client first)")
+        raw_guild = data.get("guild_id") or (data.get("id") if event.startswith("GUILD_") else None)
+        guild_id = int(raw_guild) if raw_guild else None
+        conns = [c for c in conns if c.owns(guild_id)]
         payload = dict(data)
         if event == "INTERACTION_CREATE":
             self._register_interaction(payload)
@@ -1293,6 +1343,20 @@ class FakeDiscord(LocalServer):
         if "intents" not in data:
             await self._close(conn, 4013, b"Invalid intent(s).")
             return
+        shard = data.get("shard")
+        if shard is not None:
+            valid = (
+                isinstance(shard, list)
+                and len(shard) == 2
+                and all(isinstance(n, int) for n in shard)
+                and 0 <= shard[0] < shard[1]
+            )
+            if not valid:
+                await self._close(conn, 4010, b"Invalid shard.")
+                return
+            conn.shard = (shard[0], shard[1])
+        if conn.shard is not None and conn.shard[0] in self.held_shards:
+            return  # never READY: the shard cannot connect
         intents = int(data["intents"])
         if intents & PRIVILEGED_INTENTS & ~self.privileged_intents:
             await self._close(conn, 4014, b"Disallowed intent(s).")
@@ -1312,7 +1376,9 @@ class FakeDiscord(LocalServer):
             "relationships": [],
             "private_channels": [],
             "presences": [],
-            "guilds": [{"id": str(g.id), "unavailable": True} for g in self.guilds],
+            "guilds": [
+                {"id": str(g.id), "unavailable": True} for g in self.guilds if conn.owns(g.id)
+            ],
             "guild_join_requests": [],
             "geo_ordered_rtc_regions": ["rotterdam", "frankfurt"],
             "application": {"id": str(self.application_id), "flags": 0},
@@ -1323,7 +1389,7 @@ class FakeDiscord(LocalServer):
         conn.seq += 1
         await self._send(conn, {"t": "READY", "s": conn.seq, "op": 0, "d": ready})
         if intents & Intent.GUILDS:
-            for guild in self.guilds:
+            for guild in (g for g in self.guilds if conn.owns(g.id)):
                 conn.seq += 1
                 await self._send(
                     conn,
@@ -1348,6 +1414,9 @@ class FakeDiscord(LocalServer):
             return
         conn.identify = old.identify
         conn.intents = old.intents
+        conn.shard = old.shard
+        if conn.shard is not None and conn.shard[0] in self.held_shards:
+            return  # never RESUMED: the shard cannot connect
         conn.session_id = old.session_id
         conn.seq = max(old.seq, int(data.get("seq") or 0))
         conn.resumed = True
@@ -2171,7 +2240,7 @@ class FakeDiscord(LocalServer):
         return _json_response(
             {
                 "url": self.gateway_url,
-                "shards": 1,
+                "shards": self.shard_count,
                 "session_start_limit": {
                     "total": 1000,
                     "remaining": 999,

@@ -17,6 +17,7 @@ from tests.fakes.discord_server import (
     FLAG_HAS_THREAD,
     FakeDiscord,
     Permission,
+    shard_of,
 )
 
 with warnings.catch_warnings():
@@ -563,3 +564,130 @@ async def test_the_typing_indicator_is_triggered_as_discord_py_does_it(fake: Fak
         with pytest.raises(discord.NotFound) as unknown:
             await client.http.send_typing(123456789)
         assert unknown.value.code == 10003
+
+
+# ----------------------------------------------------------------------------- sharding
+
+
+class ShardedClient(discord.AutoShardedClient):
+    """discord.py's own sharded client, with its 5 s between IDENTIFYs cut for the fake."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(intents=discord.Intents.default(), guild_ready_timeout=0.05, **options)
+        self.shards_ready: list[int] = []
+        self.raw_reactions: asyncio.Queue[discord.RawReactionActionEvent] = asyncio.Queue()
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        pass
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        self.shards_ready.append(shard_id)
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        self.raw_reactions.put_nowait(payload)
+
+
+def _sharded_fake(count: int) -> FakeDiscord:
+    fake = FakeDiscord(shard_count=count, guild_names=())
+    for shard in range(count):
+        fake.add_guild(f"Guild {shard}", shard=(shard, count))
+    return fake
+
+
+async def test_the_recommended_shard_count_is_launched_with_one_ready_per_shard(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with _sharded_fake(3) as fake:
+        fake.patch_discord(monkeypatch)
+        client = ShardedClient()
+        async with running(client, fake.token):
+            assert client.shard_count == 3  # GET /gateway/bot's "shards"
+            assert sorted(client.shards_ready) == [0, 1, 2]
+            assert sorted(c.identify["shard"] for c in fake.connections if c.identify) == [
+                [0, 3],
+                [1, 3],
+                [2, 3],
+            ]
+            for conn in fake.connections:
+                assert conn.shard is not None
+                ready = next(f["d"] for f in conn.sent if f.get("t") == "READY")
+                assert ready["shard"] == list(conn.shard)
+                owned = [g["id"] for g in ready["guilds"]]
+                created = [f["d"]["id"] for f in conn.sent if f.get("t") == "GUILD_CREATE"]
+                assert owned == created
+                assert [shard_of(int(g), 3) for g in owned] == [conn.shard[0]]
+            for guild in fake.guilds:  # discord.py agrees on which shard owns each guild
+                seen = client.get_guild(guild.id)
+                assert seen is not None
+                assert seen.shard_id == shard_of(guild.id, 3)
+            assert {shard for shard, _ in client.latencies} == {0, 1, 2}
+            assert not any(info.is_ws_ratelimited() for info in client.shards.values())
+    assert [r.path for r in fake.requests].count("/gateway/bot") == 1
+
+
+async def test_a_guild_event_reaches_only_the_shard_that_owns_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with _sharded_fake(4) as fake:
+        fake.patch_discord(monkeypatch)
+        client = ShardedClient(shard_ids=[1, 2], shard_count=4)
+        async with running(client, fake.token):
+            conns = fake.shard_connections()
+            assert sorted(conns) == [1, 2]
+            guild = fake.guilds[2]  # shard 2's
+            channel = guild.text_channel.id
+            before = {shard: len(conn.sent) for shard, conn in conns.items()}
+            assert await fake.dispatch(
+                "MESSAGE_REACTION_ADD", fake.reaction_add(channel, 42, fake.plain.id)
+            )
+            payload = await get(client.raw_reactions)
+            assert payload.guild_id == guild.id
+            assert len(conns[2].sent) == before[2] + 1
+            assert len(conns[1].sent) == before[1]
+            # A guild of shard 0 has no connection here: Discord sends it elsewhere.
+            other = fake.guilds[0].text_channel.id
+            assert not await fake.dispatch(
+                "MESSAGE_REACTION_ADD", fake.reaction_add(other, 43, fake.plain.id)
+            )
+            assert client.get_guild(fake.guilds[0].id) is None
+
+
+async def test_an_invalid_shard_is_closed_with_4010(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with _sharded_fake(2) as fake:
+        fake.patch_discord(monkeypatch)
+        async with ShardedClient(shard_ids=[2], shard_count=2) as client:
+            with pytest.raises(discord.ConnectionClosed) as closed:
+                await asyncio.wait_for(client.start(fake.token), timeout=5)
+        assert closed.value.code == 4010
+        assert fake.connections[0].close_code == 4010
+
+
+async def test_a_held_shard_stays_down_until_released_then_resumes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with _sharded_fake(2) as fake:
+        fake.patch_discord(monkeypatch)
+        client = ShardedClient()
+        async with running(client, fake.token):
+            resumed: asyncio.Queue[int] = asyncio.Queue()
+
+            async def on_shard_resumed(shard_id: int) -> None:
+                resumed.put_nowait(shard_id)
+
+            client.event(on_shard_resumed)
+            fake.held_shards.add(1)
+            await fake.close_shard(1)
+            await fake.wait_until(
+                lambda: any(
+                    c.resumed is False
+                    and c.shard == (1, 2)
+                    and not c.ready.is_set()
+                    and not c.closed
+                    for c in fake.connections
+                )
+            )
+            assert resumed.empty()
+            fake.held_shards.clear()
+            await fake.close_shard(1)
+            assert await get(resumed) == 1
+            assert sorted(fake.shard_connections()) == [0, 1]
