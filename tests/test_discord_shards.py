@@ -269,6 +269,17 @@ async def test_unset_runs_every_shard_discord_recommends(tmp_path: Path) -> None
     assert any(r.path == "/gateway/bot" for r in fake.requests)
 
 
+async def test_the_shard_count_is_asked_again_while_discord_cannot_say_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with four_shard_fake() as fake:
+        fake.fail_next(r"/gateway/bot$", 404, message="404: Not Found", method="GET")
+        async with shard_bot(fake, tmp_path / "a.sqlite3", None) as bot:
+            await fake.wait_until(lambda: bot.chat.shard_states() == ShardStates(4, (0, 1, 2, 3)))
+    assert [r.status for r in fake.requests if r.path == "/gateway/bot"] == [404, 200]
+    assert "Discord did not say how many shards to run (GatewayNotFound)" in caplog.text
+
+
 # ----------------------------------------------------------------------------- health
 
 

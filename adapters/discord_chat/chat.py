@@ -195,9 +195,7 @@ class DiscordChat:
             {command.name for command in self.client.tree.get_commands()},
         )
         try:
-            if self.config.gateway_url and self.client.known_shard_count is None:
-                # discord.py would connect to the URL Discord names; the override wins.
-                self.client.shard_count, _, _ = await self.client.http.get_bot_gateway()
+            await self.client.ask_shard_count()  # when REDIGEST_DISCORD_SHARDS is unset
             await self.client.connect(reconnect=True)
         except discord.PrivilegedIntentsRequired:
             raise DiscordStartupError(NO_INTENT) from None

@@ -13,6 +13,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias, cast
 
+import aiohttp
+
 from adapters.discord_chat.sdk import app_commands, discord
 from bot.shards import ShardStates, span
 
@@ -77,6 +79,23 @@ class BotClient(discord.AutoShardedClient):
     def known_shard_count(self) -> int | None:
         """The shard count, None until Discord said it (discord.py types it `int`)."""
         return cast("int | None", self.shard_count)
+
+    async def ask_shard_count(self) -> None:
+        """Set the shard count Discord recommends (GET /gateway/bot), asking again with backoff
+        while it cannot be reached, as discord.py retries its gateway (its own launch would give
+        up at once). Connecting then uses the gateway URL in force, as an unsharded client does."""
+        backoff = discord.backoff.ExponentialBackoff(integral=False)
+        while self.known_shard_count is None:
+            try:
+                self.shard_count, _, _ = await self.http.get_bot_gateway()
+            except (discord.GatewayNotFound, aiohttp.ClientError, OSError, TimeoutError) as exc:
+                delay = backoff.delay()
+                log.warning(
+                    "Discord did not say how many shards to run (%s): asking again in %.1f s",
+                    type(exc).__name__,
+                    delay,
+                )
+                await asyncio.sleep(delay)
 
     def shard_states(self) -> ShardStates | None:
         """This process's shards and which are down; None before Discord said how many."""

@@ -6,6 +6,7 @@ import warnings
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
     import discord
+    import discord.backoff
     import discord.gateway
     import discord.http
     from discord import app_commands
