@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 MAX_SHARDS = 65_536  # far beyond any bot: a typo, not a plan
 FORMAT = "write ids/count, like 0-3/8 for shards 0 to 3 of 8, 2/8 or 0,2,5/8"
-_PART = re.compile(r"^(\d+)(?:\s*[-–]\s*(\d+))?$")
+_PART = re.compile(r"([0-9]+)(?:\s*[-–]\s*([0-9]+))?")
+_COUNT = re.compile(r"[0-9]+")
 
 
 def span(ids: Iterable[int]) -> str:
@@ -44,14 +45,14 @@ class ShardSpec:
     def parse(cls, text: str) -> ShardSpec:
         """The spec written as `ids/count`; ValueError saying how to write it otherwise."""
         ids_text, slash, count_text = text.strip().partition("/")
-        if not slash or not count_text.strip().isdigit():
+        if not slash or not _COUNT.fullmatch(count_text.strip()):
             raise ValueError(FORMAT)
         count = int(count_text)
         if not 1 <= count <= MAX_SHARDS:
             raise ValueError(f"the shard count must be between 1 and {MAX_SHARDS}; {FORMAT}")
         ids: list[int] = []
         for part in ids_text.split(","):
-            match = _PART.match(part.strip())
+            match = _PART.fullmatch(part.strip())
             if match is None:
                 raise ValueError(FORMAT)
             first = int(match.group(1))

@@ -22,7 +22,7 @@ Where things are:
     channels.py      channels, threads and message references
     posting.py       messages out: channel posts, threads, answers to one person
     lookups.py       find_posted (after a crash) and read_message
-    client.py        the discord.py client and its gateway hooks
+    client.py        the discord.py client (sharded) and its gateway hooks; which shards are up
     sdk.py           discord.py, imported once
     chat.py          DiscordChat: log-in, command sync, the gateway, the parts wired together
 
