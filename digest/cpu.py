@@ -24,6 +24,7 @@ import contextlib
 import contextvars
 import dataclasses
 import functools
+import logging
 import os
 import signal
 import sys
@@ -36,6 +37,8 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 if TYPE_CHECKING:  # multiprocessing is imported when a process lane starts, not before
     from concurrent.futures import ProcessPoolExecutor
+    from logging.handlers import QueueListener
+    from multiprocessing.queues import Queue
 
 __all__ = [
     "SWITCH_INTERVAL_S",
@@ -115,14 +118,23 @@ def register_reducers() -> None:
         ForkingPickler.register(cls, _by_fields(cls))
 
 
-def _ready(nice: int = 0) -> None:
-    """Run first in the worker process: pickling set up as in the parent, the worker made
-    `nice`r than the process that waits for its work, and gone when that process is (killed, it
-    cannot stop its worker, which would wait for work forever)."""
+def _ready(
+    nice: int = 0, logs: Queue[logging.LogRecord] | None = None, level: int = logging.WARNING
+) -> None:
+    """Run first in the worker process: pickling set up as in the parent, its log records sent
+    to the parent (which logs them as its own: same handlers, format and masking), the worker
+    made `nice`r than the process that waits for its work, and gone when that process is
+    (killed, it cannot stop its worker, which would wait for work forever)."""
     import multiprocessing
     from multiprocessing.connection import wait
 
     register_reducers()
+    if logs is not None:
+        from logging.handlers import QueueHandler
+
+        root = logging.getLogger()
+        root.handlers[:] = [QueueHandler(logs)]
+        root.setLevel(level)
     # Ctrl-C at a terminal reaches the whole process group: the parent decides when its worker
     # stops (it shuts the lane down), so the worker does not die mid-job with a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -153,6 +165,8 @@ class ProcessLane:
         self._warm = warm or _ready
         self._nice = nice
         self._pool: ProcessPoolExecutor | None = None
+        self._logs: QueueListener | None = None  # the worker's log records, logged here
+        self._log_queue: Queue[logging.LogRecord] | None = None
         self._lock = asyncio.Lock()  # one start at a time; closing waits for it
         self._closed = False
 
@@ -165,13 +179,19 @@ class ProcessLane:
                 return
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
+            from logging.handlers import QueueListener
 
             register_reducers()
+            context = multiprocessing.get_context("spawn")
+            if self._logs is None:
+                self._log_queue = context.Queue()
+                self._logs = QueueListener(self._log_queue, _Relay())
+                self._logs.start()
             pool = ProcessPoolExecutor(
                 max_workers=1,
-                mp_context=multiprocessing.get_context("spawn"),
+                mp_context=context,
                 initializer=_ready,
-                initargs=(self._nice,),
+                initargs=(self._nice, self._log_queue, logging.getLogger().getEffectiveLevel()),
             )
             try:
                 await asyncio.to_thread(lambda: pool.submit(self._warm).result())
@@ -205,8 +225,11 @@ class ProcessLane:
         async with self._lock:
             self._closed = True
             pool, self._pool = self._pool, None
+            logs, self._logs = self._logs, None
         if pool is not None:
             await asyncio.to_thread(_shutdown, pool)
+        if logs is not None:
+            await asyncio.to_thread(logs.stop)  # after the worker: its last records are logged
 
     async def __aenter__(self) -> ProcessLane:
         return self
@@ -222,3 +245,17 @@ class ProcessLane:
 
 def _shutdown(pool: Executor) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Relay(logging.Handler):
+    """A worker's record, handed to the logger of the same name here: this process's handlers,
+    levels and filters (the secret masking among them) apply as to its own records."""
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        logger = logging.getLogger(record.name)
+        if logger.isEnabledFor(record.levelno):
+            logger.handle(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:  # pragma: no cover - handle() does it
+        self.handle(record)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import os
 import pickle
 import sys
@@ -56,6 +57,25 @@ async def test_work_runs_in_one_other_process_and_its_errors_come_back(
     with pytest.raises(ValueError, match="bad thread"):
         await lane.run(_fails, "bad thread")
     assert await lane.run(_pid) == first  # an error does not cost the worker
+
+
+def _logs(secret: str) -> int:
+    logging.getLogger("digest.somewhere").warning("worker says %s", secret)
+    logging.getLogger("digest.somewhere").debug("below the level: not sent")
+    return os.getpid()
+
+
+async def test_a_workers_log_records_reach_this_processs_logging(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """They used to go to the worker's own stderr, past the bot's format and masking."""
+    caplog.set_level(logging.INFO)
+    async with ProcessLane() as lane:
+        worker = await lane.run(_logs, "hello")
+    [record] = [r for r in caplog.records if r.name == "digest.somewhere"]
+    assert record.getMessage() == "worker says hello"
+    assert record.levelno == logging.WARNING
+    assert record.process == worker != os.getpid()
 
 
 async def test_a_dead_worker_fails_its_job_and_the_next_job_gets_a_new_one(
