@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.harness import Harness, harness
+from tests.support.postgres import PostgresServer, fresh_database
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -112,3 +113,20 @@ async def h(tmp_path: Path) -> AsyncIterator[Harness]:
     """The core on a real database with fakes around it (tests/support/harness.py)."""
     async for harness_ in harness(tmp_path):
         yield harness_
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the whole session (tests/support/postgres.py)."""
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def postgres_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database of this test's own on the session's server."""
+    return await fresh_database(postgres_server)
