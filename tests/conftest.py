@@ -130,3 +130,12 @@ def postgres_server() -> Iterator[PostgresServer]:
 async def postgres_url(postgres_server: PostgresServer) -> str:
     """A fresh, empty database of this test's own on the session's server."""
     return await fresh_database(postgres_server)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db_where(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a storage test's database is: a SQLite file, then a fresh PostgreSQL database (each
+    test that takes it runs on both engines)."""
+    if request.param == "sqlite":
+        return tmp_path / "t.sqlite3"
+    return await fresh_database(request.getfixturevalue("postgres_server"))
