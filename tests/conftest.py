@@ -7,6 +7,7 @@ anything but localhost fail. Real third-party data is read from ../shared/data w
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -109,9 +110,13 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-async def h(tmp_path: Path) -> AsyncIterator[Harness]:
-    """The core on a real database with fakes around it (tests/support/harness.py)."""
-    async for harness_ in harness(tmp_path):
+async def h(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+    """The core on a real database with fakes around it (tests/support/harness.py): a SQLite
+    file, or with TEST_STORAGE=postgres a fresh database on the suite's PostgreSQL server."""
+    database = None
+    if os.environ.get("TEST_STORAGE") == "postgres":
+        database = await fresh_database(request.getfixturevalue("postgres_server"))
+    async for harness_ in harness(tmp_path, database):
         yield harness_
 
 
