@@ -5,6 +5,7 @@ start-up, and a server that cannot be used is said in one line without the passw
 from __future__ import annotations
 
 import asyncio
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,7 +21,11 @@ from bot.storage.migrations import for_postgres
 async def test_two_processes_opening_a_new_database_at_once_migrate_it_once(
     postgres_url: str,
 ) -> None:
-    async with Storage(postgres_url) as first, Storage(postgres_url) as second:
+    async with AsyncExitStack() as stack:
+        first, second = await asyncio.gather(
+            stack.enter_async_context(Storage(postgres_url)),
+            stack.enter_async_context(Storage(postgres_url)),
+        )
         newest = max(v for v, _, _ in MIGRATIONS)
         assert await first.schema_version() == await second.schema_version() == newest
     conn = await asyncpg.connect(postgres_url)
@@ -31,7 +36,7 @@ async def test_two_processes_opening_a_new_database_at_once_migrate_it_once(
     assert sorted(versions) == [v for v, _, _ in MIGRATIONS]
 
 
-async def test_open_at_the_same_moment(postgres_url: str) -> None:
+async def test_four_processes_opening_at_the_same_moment_all_start(postgres_url: str) -> None:
     async def open_one() -> int:
         async with Storage(postgres_url) as db:
             return await db.schema_version()
@@ -106,6 +111,14 @@ def test_the_schema_says_postgres_types() -> None:
         translated = for_postgres(sql)
         assert "AUTOINCREMENT" not in translated
         assert " REAL " not in translated
+
+
+async def test_a_database_of_a_newer_redigest_is_refused(postgres_url: str) -> None:
+    async with Storage(postgres_url) as db:
+        await db.db.execute("INSERT INTO schema_migrations VALUES (99, 'future', 'later')")
+    with pytest.raises(StorageError, match="newer redigest"):
+        async with Storage(postgres_url):
+            pass
 
 
 def test_urls_are_shown_without_passwords() -> None:

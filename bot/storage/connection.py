@@ -114,7 +114,8 @@ class Database:
         busy_timeout_ms: int = 5000,
     ) -> None:
         self.postgres_url = str(path) if is_postgres_url(path) else None
-        self.path = Path(safe_url(str(path))) if self.postgres_url else Path(path)
+        # SQLite's file; on PostgreSQL only a name (the URL may hold a password: kept apart).
+        self.path = Path(safe_url(str(path)).replace("/", "_")) if self.postgres_url else Path(path)
         self._clock = clock
         self._busy_timeout_ms = busy_timeout_ms
         self.owner_id = uuid.uuid4().hex[:12]  # names this process's job claims
@@ -185,7 +186,7 @@ class Database:
         try:
             pg = await connect_postgres(url)
             self._db = pg
-            await migrate_postgres(pg, self.transaction, self.now, self.path)
+            await migrate_postgres(pg, self.transaction, self.now, safe_url(url))
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             raise StorageError(postgres_error(url, exc)) from None
 

@@ -166,7 +166,7 @@ async def migrate_postgres(
     db: PgConnection,
     transaction: Callable[[], AbstractAsyncContextManager[Conn]],
     now: Callable[[], datetime],
-    where: Path,
+    where: str,
 ) -> None:
     """`migrate` under the migration lock (held by this session until it is unlocked, or the
     connection ends)."""
@@ -181,7 +181,7 @@ async def migrate(
     db: Conn,
     transaction: Callable[[], AbstractAsyncContextManager[Conn]],
     now: Callable[[], datetime],
-    path: Path,
+    path: Path | str,
     *,
     postgres: bool = False,
 ) -> None:
