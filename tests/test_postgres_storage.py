@@ -62,6 +62,16 @@ async def test_processes_claiming_at_once_never_get_the_same_job(postgres_url: s
         assert len(owners) == 30
 
 
+async def test_processes_queueing_the_same_keys_at_once_queue_each_once(postgres_url: str) -> None:
+    async with Storage(postgres_url) as a, Storage(postgres_url) as b:
+        keys = [f"k{i}" for i in range(60)]
+        results = await asyncio.gather(
+            *(db.add_job(key, "digest", {}, urgent=True) for key in keys for db in (a, b))
+        )
+        assert results.count(True) == len(keys)  # each key queued by one of them, no error
+        assert sorted(j.key for j in await a.jobs()) == sorted(keys)
+
+
 async def test_start_up_leaves_other_processes_claims_alone(postgres_url: str) -> None:
     async with Storage(postgres_url) as running:
         await running.add_job("k", "digest", {})

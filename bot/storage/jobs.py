@@ -85,17 +85,25 @@ async def insert_jobs(db: Conn, jobs: list[QueuedJob], now: datetime) -> list[bo
         )
         taken = {row[0] for row in found}
         rows: list[str] = []
+        new: list[tuple[int, str]] = []  # where in `queued`, which key
         for key, kind, payload, not_before in chunk:
             queued.append(key not in taken)
             if key not in taken:
                 taken.add(key)
+                new.append((len(queued) - 1, key))
                 rows += (key, kind, json.dumps(payload), iso(not_before), at, at)
         if rows:
-            await db.execute(
+            # Another process may queue one of these keys meanwhile (on PostgreSQL): it is
+            # skipped, and not counted as queued here.
+            inserted = await db.execute_fetchall(
                 "INSERT INTO jobs (key, kind, payload, not_before, created_at, updated_at) VALUES "
-                + ", ".join(["(?, ?, ?, ?, ?, ?)"] * (len(rows) // 6)),
+                + ", ".join(["(?, ?, ?, ?, ?, ?)"] * (len(rows) // 6))
+                + " ON CONFLICT (key) DO NOTHING RETURNING key",
                 rows,
             )
+            written = {row[0] for row in inserted}
+            for where, key in new:
+                queued[where] = key in written
     return queued
 
 
