@@ -149,3 +149,9 @@ def test_the_url_setting_selects_postgres_and_stays_secret(
     env.write_text("REDIGEST_DATABASE_URL=mysql://db/redigest\n")
     with pytest.raises(SettingsError, match="REDIGEST_DATABASE_URL"):
         load_settings(env_file=env)
+
+
+async def test_a_malformed_url_is_one_line() -> None:
+    with pytest.raises(StorageError, match="cannot be used"):
+        async with Storage("postgresql://bot:pw@127.0.0.1:notaport/x"):
+            pass

@@ -21,8 +21,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 from urllib.parse import urlsplit
 
-from bot.storage.errors import StorageError
-
 if TYPE_CHECKING:
     import asyncpg
 
@@ -39,10 +37,9 @@ def is_postgres_url(where: object) -> bool:
 def safe_url(url: str) -> str:
     """The URL without its password, for messages and logs."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
+    host = parts.netloc.rsplit("@", 1)[-1]  # host[:port], as written
     user = f"{parts.username}@" if parts.username else ""
-    return f"{parts.scheme}://{user}{host}{port}{parts.path}"
+    return f"{parts.scheme}://{user}{host}{parts.path}"
 
 
 class Cursor(Protocol):
@@ -178,14 +175,14 @@ class PgConnection:
         await self.conn.close()
 
 
+ASYNCPG_MISSING = (
+    "REDIGEST_DATABASE_URL names a PostgreSQL database, but asyncpg is not installed: "
+    "pip install 'redigest[postgres]'."
+)
+
+
 async def connect_postgres(url: str) -> PgConnection:
-    try:
-        import asyncpg
-    except ImportError:
-        raise StorageError(
-            "REDIGEST_DATABASE_URL names a PostgreSQL database, but asyncpg is not installed: "
-            "pip install 'redigest[postgres]'."
-        ) from None
+    import asyncpg
 
     return PgConnection(await asyncpg.connect(url))
 
@@ -195,7 +192,7 @@ def postgres_error(url: str, exc: BaseException) -> str:
     shown without its password)."""
     where = safe_url(url)
     name = type(exc).__name__
-    if isinstance(exc, OSError | asyncio.TimeoutError):
+    if isinstance(exc, OSError | TimeoutError):
         return (
             f"The PostgreSQL server at {where} cannot be reached ({exc}): start it, or check "
             "REDIGEST_DATABASE_URL."

@@ -25,6 +25,7 @@ import aiosqlite
 
 from bot.ownership import DatabaseInUse, DatabaseOwner
 from bot.storage.backend import (
+    ASYNCPG_MISSING,
     Conn,
     PgConnection,
     connect_postgres,
@@ -181,13 +182,22 @@ class Database:
     async def _open_postgres(self, url: str) -> None:
         """Connect and migrate (under an advisory lock: processes starting together migrate
         one after the other). No start-up probe: the server checks its own files."""
-        import asyncpg
-
+        try:
+            import asyncpg
+        except ImportError:
+            raise StorageError(ASYNCPG_MISSING) from None
+        failures = (
+            TimeoutError,
+            OSError,
+            ValueError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+        )
         try:
             pg = await connect_postgres(url)
             self._db = pg
             await migrate_postgres(pg, self.transaction, self.now, safe_url(url))
-        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+        except failures as exc:  # ValueError: a malformed URL
             raise StorageError(postgres_error(url, exc)) from None
 
     async def _probe_write(self) -> None:
