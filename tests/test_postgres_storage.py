@@ -83,6 +83,31 @@ async def test_start_up_leaves_other_processes_claims_alone(postgres_url: str) -
         await running.mark_posting("k", job.claim_token)
 
 
+async def test_the_claims_of_a_process_that_is_gone_lapse_at_start_up(postgres_url: str) -> None:
+    async with Storage(postgres_url) as alive, Storage(postgres_url) as dying:
+        await alive.add_job("mine", "digest", {})
+        await alive.add_job("theirs", "digest", {})
+        mine = await alive.claim_job(lease=timedelta(minutes=5))
+        theirs = await dying.claim_job(lease=timedelta(minutes=5))
+        assert mine is not None
+        assert theirs is not None
+        assert (mine.key, theirs.key) == ("mine", "theirs")
+    # Both connections ended (the processes died); one comes back, another starts beside it.
+    async with Storage(postgres_url) as back, Storage(postgres_url) as starting:
+        held = await back.claim_job(lease=timedelta(minutes=5))  # nothing: both leases run
+        assert held is None
+        assert await starting.recover_jobs() == 2
+        again = await back.claim_job(lease=timedelta(minutes=5))
+        assert again is not None
+        await starting.recover_jobs()  # `back` is alive: its new claim stays
+        other = await starting.claim_job()
+        assert other is not None
+        assert {again.key, other.key} == {"mine", "theirs"}
+        await back.recover_jobs()
+        assert await back.claim_job() is None  # and `starting`'s stays too
+        await back.mark_posting(again.key, again.claim_token)
+
+
 async def test_an_unreachable_server_is_one_line_without_the_password() -> None:
     url = "postgresql://bot:s3cret@127.0.0.1:1/redigest"
     with pytest.raises(StorageError) as caught:

@@ -42,6 +42,18 @@ def safe_url(url: str) -> str:
     return f"{parts.scheme}://{user}{host}{parts.path}"
 
 
+# Which processes are alive on PostgreSQL: each holds, for as long as its connection lives, an
+# advisory lock named by its owner id (OWNER_LOCK, taken at open); a process that died lost its
+# connection and so its lock. ALIVE_SQL is true when the owner of a row's claim still holds it.
+OWNER_LOCKS = 0x7264  # the lock namespace (the first of the two keys)
+OWNER_LOCK = "SELECT pg_advisory_lock(?, hashtext(?))"
+ALIVE_SQL = (
+    "claimed_by IS NOT NULL AND EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"
+    f" AND granted AND classid = {OWNER_LOCKS} AND objid = hashtext(claimed_by)::oid"
+    " AND objsubid = 2)"
+)
+
+
 class Cursor(Protocol):
     @property
     def rowcount(self) -> int: ...

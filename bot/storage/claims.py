@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.chat import MessageRef
+from bot.storage.backend import ALIVE_SQL
 from bot.storage.connection import Database
 from bot.storage.errors import ClaimLost
 from bot.storage.jobs import JobRow, job_row, read_job
@@ -107,15 +108,14 @@ class JobClaims(Database):
         database, so their owners are gone); the jobs are reclaimed by the workers, their
         attempts counted and capped. Returns how many there were.
 
-        On PostgreSQL other processes share the database and their claims are alive: nothing
-        lapses here; a dead process's claims lapse when their lease runs out."""
-        if self.postgres_url:
-            return 0
+        On PostgreSQL other processes share the database: only the claims of processes that are
+        gone lapse (each live one holds its owner lock, backend.ALIVE_SQL); the others' stay."""
+        alive = f" AND NOT ({ALIVE_SQL})" if self.postgres_url else ""
         async with self.transaction() as db:
             cur = await db.execute(
                 "UPDATE jobs SET claimed_until = ?, updated_at = ? "
                 "WHERE status IN ('running', 'posting')"
-                " AND (claimed_by IS NULL OR claimed_by != ?)",
+                " AND (claimed_by IS NULL OR claimed_by != ?)" + alive,
                 (iso(self.now()), iso(self.now()), self.owner_id),
             )
             return cur.rowcount or 0

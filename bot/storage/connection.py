@@ -26,6 +26,8 @@ import aiosqlite
 from bot.ownership import DatabaseInUse, DatabaseOwner
 from bot.storage.backend import (
     ASYNCPG_MISSING,
+    OWNER_LOCK,
+    OWNER_LOCKS,
     Conn,
     PgConnection,
     connect_postgres,
@@ -197,6 +199,7 @@ class Database:
             pg = await connect_postgres(url)
             self._db = pg
             await migrate_postgres(pg, self.transaction, self.now, safe_url(url))
+            await pg.execute(OWNER_LOCK, (OWNER_LOCKS, self.owner_id))  # this process is alive
         except failures as exc:  # ValueError: a malformed URL
             raise StorageError(postgres_error(url, exc)) from None
 
