@@ -59,7 +59,7 @@ ANTHROPIC_MODELS = {Depth.BRIEF: "claude-haiku-5-5", Depth.DEEP: "claude-sonnet-
 
 async def open_core(
     stack: AsyncExitStack,
-    database: Path,
+    database: Path | str,  # a SQLite file or a postgresql:// URL (bot/storage/backend.py)
     *,
     source: ThreadSource,
     engines: Engines,
@@ -258,7 +258,7 @@ class App:
             source = files = FilesFirst(source)
         return await open_core(
             self._stack,
-            s.database_path,
+            s.database(),
             source=source,
             engines=Engines(await self._bot_engines(), self._default_engine, self._pricing),
             chats=chats,

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
 
     # The bot
     database_path: Path = Field(Path("redigest.sqlite3"), validation_alias="REDIGEST_DATABASE_PATH")
+    # postgresql://user:password@host:port/database: PostgreSQL instead of the SQLite file (the
+    # [postgres] extra); a secret, as it may hold the password.
+    database_url: SecretStr | None = Field(None, validation_alias="REDIGEST_DATABASE_URL")
     saved_threads: Annotated[list[Path], NoDecode] = Field(
         default_factory=lambda: [Path("examples")], validation_alias="REDIGEST_SAVED_THREADS"
     )
@@ -156,6 +159,21 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return value.strip() or "127.0.0.1"
         return value
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _postgres_url(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            if not value.strip().startswith(("postgresql://", "postgres://")):
+                raise ValueError("use a URL like postgresql://user:password@host:5432/redigest")
+            return value.strip()
+        return value
+
+    def database(self) -> Path | str:
+        """Where the state lives: the PostgreSQL URL when one is set, else the SQLite file."""
+        return self.database_url.get_secret_value() if self.database_url else self.database_path
 
     @field_validator("timezone")
     @classmethod

@@ -7,6 +7,7 @@ anything but localhost fail. Real third-party data is read from ../shared/data w
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.support.harness import Harness, harness
+from tests.support.postgres import PostgresServer, fresh_database
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -108,7 +110,37 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-async def h(tmp_path: Path) -> AsyncIterator[Harness]:
-    """The core on a real database with fakes around it (tests/support/harness.py)."""
-    async for harness_ in harness(tmp_path):
+async def h(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+    """The core on a real database with fakes around it (tests/support/harness.py): a SQLite
+    file, or with TEST_STORAGE=postgres a fresh database on the suite's PostgreSQL server."""
+    database = None
+    if os.environ.get("TEST_STORAGE") == "postgres":
+        database = await fresh_database(request.getfixturevalue("postgres_server"))
+    async for harness_ in harness(tmp_path, database):
         yield harness_
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the whole session (tests/support/postgres.py)."""
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def postgres_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database of this test's own on the session's server."""
+    return await fresh_database(postgres_server)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db_where(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a storage test's database is: a SQLite file, then a fresh PostgreSQL database (each
+    test that takes it runs on both engines)."""
+    if request.param == "sqlite":
+        return tmp_path / "t.sqlite3"
+    return await fresh_database(request.getfixturevalue("postgres_server"))

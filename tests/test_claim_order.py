@@ -13,8 +13,10 @@ from digest.model import Post
 from tests.support.harness import Harness
 
 
-async def test_asked_for_jobs_are_claimed_before_older_background_runs(tmp_path: Path) -> None:
-    async with Storage(tmp_path / "q.sqlite3") as db:
+async def test_asked_for_jobs_are_claimed_before_older_background_runs(
+    db_where: Path | str,
+) -> None:
+    async with Storage(db_where) as db:
         for i in range(3):
             await db.add_job(f"sched:{i}", "scheduled", {"n": i})
         await db.add_job("digest:late", "digest", {"n": 9})
@@ -29,8 +31,8 @@ async def test_asked_for_jobs_are_claimed_before_older_background_runs(tmp_path:
         assert plain.key == "sched:1"
 
 
-async def test_a_worker_kept_for_people_claims_only_their_jobs(tmp_path: Path) -> None:
-    async with Storage(tmp_path / "q.sqlite3") as db:
+async def test_a_worker_kept_for_people_claims_only_their_jobs(db_where: Path | str) -> None:
+    async with Storage(db_where) as db:
         await db.add_job("sched:1", "scheduled", {})
         await db.add_job("watch:1", "watch", {})
         assert await db.claim_job(only=("digest", "flag")) is None

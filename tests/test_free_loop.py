@@ -12,7 +12,7 @@ import contextvars
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 import pytest
@@ -23,6 +23,7 @@ from adapters.reddit_source.public import PublicConfig, PublicRedditSource
 from adapters.reddit_source.thread_json import thread_from_json
 from bot.ports import ThreadRef
 from bot.storage import Storage
+from bot.storage.backend import Conn
 from digest import cpu
 from digest.analysis import AnalysisInput
 from digest.model import Thread
@@ -159,7 +160,7 @@ async def _count_statements(storage: Storage, starts: str) -> list[str]:
         if sql.lstrip().upper().startswith(starts):
             seen.append(sql)
 
-    await storage.db.set_trace_callback(trace)
+    await cast(aiosqlite.Connection, storage.db).set_trace_callback(trace)  # SQLite's own
     return seen
 
 
@@ -185,10 +186,10 @@ async def test_batched_rows_share_their_groups_fate(tmp_path: Path) -> None:
     """One unit of a group fails: the whole group is not written, and each caller is told."""
     async with Storage(tmp_path / "f.sqlite3") as storage:
 
-        async def broken(db: aiosqlite.Connection) -> None:
+        async def broken(db: Conn) -> None:
             raise RuntimeError("disk on fire")
 
-        async def fine(db: aiosqlite.Connection) -> str:
+        async def fine(db: Conn) -> str:
             return "fine"
 
         results = await asyncio.gather(

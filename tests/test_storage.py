@@ -73,8 +73,8 @@ async def test_an_unwritable_place_stops_start_up_clearly(tmp_path: Path) -> Non
             pass
 
 
-async def test_a_failed_unit_of_work_leaves_nothing(tmp_path: Path) -> None:
-    async with Storage(tmp_path / "t.sqlite3") as db:
+async def test_a_failed_unit_of_work_leaves_nothing(db_where: Path | str) -> None:
+    async with Storage(db_where) as db:
 
         async def failing_unit() -> None:
             async with db.transaction() as con:
@@ -88,11 +88,11 @@ async def test_a_failed_unit_of_work_leaves_nothing(tmp_path: Path) -> None:
         assert await db.add_job("k1", "digest", {}) is False  # idempotency key
 
 
-async def test_urgent_writes_go_first(tmp_path: Path) -> None:
+async def test_urgent_writes_go_first(db_where: Path | str) -> None:
     import asyncio
 
     order: list[str] = []
-    async with Storage(tmp_path / "u.sqlite3") as db:
+    async with Storage(db_where) as db:
 
         async def unit(name: str, urgent: bool) -> None:
             async with db.transaction(urgent=urgent):
@@ -115,10 +115,10 @@ async def test_urgent_writes_go_first(tmp_path: Path) -> None:
             pass
 
 
-async def test_urgent_jobs_are_written_in_groups(tmp_path: Path) -> None:
+async def test_urgent_jobs_are_written_in_groups(db_where: Path | str) -> None:
     import asyncio
 
-    async with Storage(tmp_path / "g.sqlite3") as db:
+    async with Storage(db_where) as db:
         results = await asyncio.gather(
             *(db.add_job(f"k{i % 50}", "digest", {"i": i}, urgent=True) for i in range(100))
         )

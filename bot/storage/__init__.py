@@ -1,10 +1,12 @@
-"""State in SQLite through aiosqlite: WAL, numbered migrations recorded in a table, parametrised SQL
-only, one transaction per unit of work.
+"""State in SQLite through aiosqlite (the default: WAL, one owner per file) or in PostgreSQL through
+asyncpg (`postgresql://…`: several processes may share it): numbered migrations recorded in a
+table, parametrised SQL only, one transaction per unit of work; the same queries on both.
 
 Everything that must survive a crash lives here: subscriptions, jobs (with their idempotency keys
 and results), what was posted where, reaction flags, cached reports, watch candidates and spend.
 
 - connection.py: the one connection, start-up probes, write turns (urgent first), grouped writes
+- backend.py: the connection API the table families use, on SQLite and on PostgreSQL
 - migrations.py: the schema, as numbered migrations
 - one module per table family: settings, subscriptions, jobs and claims (leases, post intents,
   results), posted, flags, report_cache, spend, candidates

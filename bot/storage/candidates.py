@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
+from bot.storage.backend import Row
 from bot.storage.connection import Database
 from bot.storage.values import iso, time_or_none
 
@@ -24,7 +23,7 @@ class CandidateRow:
     state: str
 
 
-def candidate_row(r: aiosqlite.Row) -> CandidateRow:
+def candidate_row(r: Row) -> CandidateRow:
     return CandidateRow(
         subscription_id=r["subscription_id"],
         post_id=r["post_id"],

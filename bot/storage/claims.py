@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.chat import MessageRef
+from bot.storage.backend import ALIVE_SQL
 from bot.storage.connection import Database
 from bot.storage.errors import ClaimLost
 from bot.storage.jobs import JobRow, job_row, read_job
@@ -19,6 +20,12 @@ from bot.storage.values import iso, refs_text
 
 
 class JobClaims(Database):
+    @property
+    def _skip_locked(self) -> str:
+        """On PostgreSQL, processes claim at once: each locks the row it picks, and passes over
+        rows another has locked (SQLite has one writer: BEGIN IMMEDIATE already serialises)."""
+        return " FOR UPDATE SKIP LOCKED" if self.postgres_url else ""
+
     async def claim_job(
         self,
         *,
@@ -40,7 +47,7 @@ class JobClaims(Database):
         now = self.now()
         skip = f" AND key NOT IN ({', '.join('?' * len(exclude))})" if exclude else ""
         if only is not None:
-            skip += f" AND kind IN ({', '.join('?' * len(only))})" if only else " AND 0"
+            skip += f" AND kind IN ({', '.join('?' * len(only))})" if only else " AND 1 = 0"
         wait = f"kind NOT IN ({', '.join('?' * len(urgent))}), " if urgent else ""
         async with self.transaction() as db:
             async with db.execute(
@@ -49,8 +56,10 @@ class JobClaims(Database):
                 "     AND (claimed_until IS NULL OR claimed_until <= ?)))" + skip + ""
                 # Interrupted jobs go after the others: one that crashes the process must not
                 # hold up the queue behind it, nor its bystanders be interrupted every time.
-                " ORDER BY interruptions + (status != 'pending'), " + wait + "not_before, id"
-                " LIMIT 1",
+                " ORDER BY interruptions + CASE WHEN status = 'pending' THEN 0 ELSE 1 END, "
+                + wait
+                + "not_before, id"
+                " LIMIT 1" + self._skip_locked,
                 (iso(now), iso(now), *exclude, *(only or ()), *urgent),
             ) as cur:
                 row = await cur.fetchone()
@@ -97,20 +106,24 @@ class JobClaims(Database):
     async def recover_jobs(self) -> int:
         """At start-up: claims held by earlier processes lapse now (this process owns the
         database, so their owners are gone); the jobs are reclaimed by the workers, their
-        attempts counted and capped. Returns how many there were."""
+        attempts counted and capped. Returns how many there were.
+
+        On PostgreSQL other processes share the database: only the claims of processes that are
+        gone lapse (each live one holds its owner lock, backend.ALIVE_SQL); the others' stay."""
+        alive = f" AND NOT ({ALIVE_SQL})" if self.postgres_url else ""
         async with self.transaction() as db:
             cur = await db.execute(
                 "UPDATE jobs SET claimed_until = ?, updated_at = ? "
                 "WHERE status IN ('running', 'posting')"
-                " AND (claimed_by IS NULL OR claimed_by != ?)",
+                " AND (claimed_by IS NULL OR claimed_by != ?)" + alive,
                 (iso(self.now()), iso(self.now()), self.owner_id),
             )
             return cur.rowcount or 0
 
     @staticmethod
-    def _claimed(token: str | None) -> tuple[str, tuple[str | None, str | None]]:
+    def _claimed(token: str | None) -> tuple[str, tuple[str, ...]]:
         """A WHERE clause fragment: the row is still held by this claim (any, without one)."""
-        return " AND (? IS NULL OR claim_token = ?)", (token, token)
+        return (" AND claim_token = ?", (token,)) if token is not None else ("", ())
 
     async def save_job_report(self, key: str, report: str, token: str | None = None) -> None:
         claimed, args = self._claimed(token)

@@ -24,13 +24,24 @@ from typing import Any, Self, TypeVar, cast
 import aiosqlite
 
 from bot.ownership import DatabaseInUse, DatabaseOwner
+from bot.storage.backend import (
+    ASYNCPG_MISSING,
+    OWNER_LOCK,
+    OWNER_LOCKS,
+    Conn,
+    PgConnection,
+    connect_postgres,
+    is_postgres_url,
+    postgres_error,
+    safe_url,
+)
 from bot.storage.errors import StorageError, database_error
-from bot.storage.migrations import migrate, schema_version
+from bot.storage.migrations import migrate, migrate_postgres, schema_version
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
 A = TypeVar("A")
-WriteMany = Callable[[aiosqlite.Connection, list[Any]], Awaitable[list[Any]]]
+WriteMany = Callable[[Conn, list[Any]], Awaitable[list[Any]]]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -44,9 +55,7 @@ class BatchedItem:
 
 # A unit of work (or a batched item) written with others in one transaction, and the future its
 # caller awaits.
-GroupedWrite = tuple[
-    Callable[[aiosqlite.Connection], Awaitable[Any]] | BatchedItem, "asyncio.Future[Any]"
-]
+GroupedWrite = tuple[Callable[[Conn], Awaitable[Any]] | BatchedItem, "asyncio.Future[Any]"]
 
 
 def utcnow() -> datetime:
@@ -91,8 +100,12 @@ class WriteTurns:
 class Database:
     """Use as `async with Storage(path) as db`. One connection, shared by the whole process.
 
-    `exclusive` (the default) makes this process the database's only owner while it is open
-    (bot/ownership.py): a second bot on the same file is refused at start-up.
+    `path` is a SQLite file (the default engine), or a `postgresql://…` URL (backend.py).
+
+    On SQLite, `exclusive` (the default) makes this process the database's only owner while it
+    is open (bot/ownership.py): a second bot on the same file is refused at start-up. On
+    PostgreSQL there is no such owner: several processes share the database (job claims are
+    leases taken with row locks, so no job is run twice), and `exclusive` does not apply.
     """
 
     def __init__(
@@ -103,15 +116,20 @@ class Database:
         exclusive: bool = True,
         busy_timeout_ms: int = 5000,
     ) -> None:
-        self.path = Path(path)
+        self.postgres_url = str(path) if is_postgres_url(path) else None
+        # SQLite's file; on PostgreSQL only a name (the URL may hold a password: kept apart).
+        self.path = Path(safe_url(str(path)).replace("/", "_")) if self.postgres_url else Path(path)
         self._clock = clock
         self._busy_timeout_ms = busy_timeout_ms
         self.owner_id = uuid.uuid4().hex[:12]  # names this process's job claims
         in_memory = str(self.path) == ":memory:"
         self._owner = (
-            None if in_memory or not exclusive else DatabaseOwner(self.path, self.owner_id)
+            None
+            if in_memory or not exclusive or self.postgres_url
+            else DatabaseOwner(self.path, self.owner_id)
         )
-        self._db: aiosqlite.Connection | None = None
+        self._db: aiosqlite.Connection | PgConnection | None = None
+        self._begin = "BEGIN" if self.postgres_url else "BEGIN IMMEDIATE"
         # One connection is shared by every task: units of work take turns (SQLite has one
         # writer anyway), reads go straight through.
         self._write = WriteTurns()
@@ -130,6 +148,9 @@ class Database:
 
     async def _open(self) -> None:
         """Open, probe and migrate; every failure a person can fix is one StorageError line."""
+        if self.postgres_url:
+            await self._open_postgres(self.postgres_url)
+            return
         where = self.path
         try:
             if self._owner is not None:
@@ -160,6 +181,28 @@ class Database:
                 "place."
             ) from None
 
+    async def _open_postgres(self, url: str) -> None:
+        """Connect and migrate (under an advisory lock: processes starting together migrate
+        one after the other). No start-up probe: the server checks its own files."""
+        try:
+            import asyncpg
+        except ImportError:
+            raise StorageError(ASYNCPG_MISSING) from None
+        failures = (
+            TimeoutError,
+            OSError,
+            ValueError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+        )
+        try:
+            pg = await connect_postgres(url)
+            self._db = pg
+            await migrate_postgres(pg, self.transaction, self.now, safe_url(url))
+            await pg.execute(OWNER_LOCK, (OWNER_LOCKS, self.owner_id))  # this process is alive
+        except failures as exc:  # ValueError: a malformed URL
+            raise StorageError(postgres_error(url, exc)) from None
+
     async def _probe_write(self) -> None:
         """A read-only file or folder shows only on the first write: find out now, not in the
         middle of someone's digest."""
@@ -178,15 +221,18 @@ class Database:
     async def _close(self) -> None:
         if self._group_writer is not None and not self._group_writer.done():
             await asyncio.wait([self._group_writer], timeout=5)
-        if self._db is not None:
+        if isinstance(self._db, PgConnection):
+            with contextlib.suppress(Exception):
+                await self._db.close()
+        elif self._db is not None:
             with contextlib.suppress(sqlite3.Error):
                 await self._db.close()
-            self._db = None
+        self._db = None
         if self._owner is not None:
             await asyncio.to_thread(self._owner.release)
 
     @property
-    def db(self) -> aiosqlite.Connection:
+    def db(self) -> Conn:
         if self._db is None:
             raise RuntimeError("Storage used outside `async with`")
         return self._db
@@ -198,12 +244,12 @@ class Database:
         return await schema_version(self.db)
 
     @asynccontextmanager
-    async def transaction(self, *, urgent: bool = False) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self, *, urgent: bool = False) -> AsyncIterator[Conn]:
         """One unit of work: all of it is written, or none of it. `urgent` units (someone waits
         for the answer) take their turn before background ones."""
         await self._write.acquire(urgent)
         try:
-            await self.db.execute("BEGIN IMMEDIATE")
+            await self.db.execute(self._begin)
             try:
                 yield self.db
             except BaseException:
@@ -213,7 +259,7 @@ class Database:
         finally:
             self._write.release()
 
-    async def write_grouped(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+    async def write_grouped(self, work: Callable[[Conn], Awaitable[T]]) -> T:
         """An urgent unit of work, written in one transaction with every other one queued while
         the previous group was being written. If one of a group fails, the group is not written
         and each of its callers gets that error."""
@@ -221,7 +267,7 @@ class Database:
 
     async def write_batched(
         self,
-        write_many: Callable[[aiosqlite.Connection, list[A]], Awaitable[list[T]]],
+        write_many: Callable[[Conn, list[A]], Awaitable[list[T]]],
         item: A,
     ) -> T:
         """`write_grouped` for one item of many alike (a row to insert): the items of a group
@@ -230,9 +276,7 @@ class Database:
         trips to the database thread, each waiting for the event loop's turn."""
         return cast(T, await self._queue_write(BatchedItem(write_many, item)))
 
-    async def _queue_write(
-        self, work: Callable[[aiosqlite.Connection], Awaitable[Any]] | BatchedItem
-    ) -> Any:
+    async def _queue_write(self, work: Callable[[Conn], Awaitable[Any]] | BatchedItem) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queued_writes.append((work, future))
         if self._group_writer is None or self._group_writer.done():
@@ -258,8 +302,8 @@ class Database:
 
 
 async def _write_group(
-    db: aiosqlite.Connection,
-    works: list[Callable[[aiosqlite.Connection], Awaitable[Any]] | BatchedItem],
+    db: Conn,
+    works: list[Callable[[Conn], Awaitable[Any]] | BatchedItem],
 ) -> list[Any]:
     """Each work's result, in order. Batched items are written together, where the first of
     their kind was queued."""

@@ -12,8 +12,8 @@ class FlagsTable(Database):
         """Record one user's flag; returns how many distinct users flagged the message."""
         async with self.transaction() as db:
             await db.execute(
-                "INSERT OR IGNORE INTO flags (platform, channel_id, message_id, user_id, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO flags (platform, channel_id, message_id, user_id, created_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (ref.platform, ref.channel_id, ref.message_id, user_id, iso(self.now())),
             )
             async with db.execute(

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.chat import MessageRef
+from bot.storage.backend import Conn, Row
 from bot.storage.connection import Database
 from bot.storage.values import iso, refs_from_text
 
@@ -32,7 +31,7 @@ class JobRow:
     gave_up: bool = False  # claimed past its attempt cap: failed now, the asker is to be told
 
 
-def job_row(row: aiosqlite.Row) -> JobRow:
+def job_row(row: Row) -> JobRow:
     return JobRow(
         id=row["id"],
         key=row["key"],
@@ -50,7 +49,7 @@ def job_row(row: aiosqlite.Row) -> JobRow:
 
 
 async def insert_job(
-    db: aiosqlite.Connection,
+    db: Conn,
     key: str,
     kind: str,
     payload: dict[str, Any],
@@ -72,7 +71,7 @@ ROWS_PER_STATEMENT = 100
 QueuedJob = tuple[str, str, dict[str, Any], datetime]  # key, kind, payload, not_before
 
 
-async def insert_jobs(db: aiosqlite.Connection, jobs: list[QueuedJob], now: datetime) -> list[bool]:
+async def insert_jobs(db: Conn, jobs: list[QueuedJob], now: datetime) -> list[bool]:
     """Inside a transaction: `insert_job` for each of `jobs`, in a few statements whatever their
     number. True for each that was queued; a key that exists, or that an earlier one of `jobs`
     has, is not queued again."""
@@ -86,21 +85,29 @@ async def insert_jobs(db: aiosqlite.Connection, jobs: list[QueuedJob], now: date
         )
         taken = {row[0] for row in found}
         rows: list[str] = []
+        new: list[tuple[int, str]] = []  # where in `queued`, which key
         for key, kind, payload, not_before in chunk:
             queued.append(key not in taken)
             if key not in taken:
                 taken.add(key)
+                new.append((len(queued) - 1, key))
                 rows += (key, kind, json.dumps(payload), iso(not_before), at, at)
         if rows:
-            await db.execute(
+            # Another process may queue one of these keys meanwhile (on PostgreSQL): it is
+            # skipped, and not counted as queued here.
+            inserted = await db.execute_fetchall(
                 "INSERT INTO jobs (key, kind, payload, not_before, created_at, updated_at) VALUES "
-                + ", ".join(["(?, ?, ?, ?, ?, ?)"] * (len(rows) // 6)),
+                + ", ".join(["(?, ?, ?, ?, ?, ?)"] * (len(rows) // 6))
+                + " ON CONFLICT (key) DO NOTHING RETURNING key",
                 rows,
             )
+            written = {row[0] for row in inserted}
+            for where, key in new:
+                queued[where] = key in written
     return queued
 
 
-async def read_job(db: aiosqlite.Connection, key: str) -> JobRow | None:
+async def read_job(db: Conn, key: str) -> JobRow | None:
     async with db.execute("SELECT * FROM jobs WHERE key = ?", (key,)) as cur:
         row = await cur.fetchone()
     return job_row(row) if row else None
@@ -127,9 +134,7 @@ class JobsTable(Database):
         job: QueuedJob = (key, kind, payload, not_before or self.now())
         return await self.write_batched(self._insert_urgent_jobs, job)
 
-    async def _insert_urgent_jobs(
-        self, db: aiosqlite.Connection, jobs: list[QueuedJob]
-    ) -> list[bool]:
+    async def _insert_urgent_jobs(self, db: Conn, jobs: list[QueuedJob]) -> list[bool]:
         return await insert_jobs(db, jobs, self.now())
 
     async def job(self, key: str) -> JobRow | None:

@@ -7,15 +7,14 @@ import json
 from collections.abc import Sequence
 from datetime import timedelta
 
-import aiosqlite
-
 from bot.chat import MessageRef
+from bot.storage.backend import Conn
 from bot.storage.connection import Database
 from bot.storage.values import iso, refs_from_text
 
 
 async def record_posted(
-    db: aiosqlite.Connection,
+    db: Conn,
     job_key: str,
     refs: Sequence[MessageRef],
     *,
@@ -29,9 +28,9 @@ async def record_posted(
         if post_id is None:
             continue
         await db.execute(
-            "INSERT OR IGNORE INTO posted_messages (platform, channel_id, message_id,"
+            "INSERT INTO posted_messages (platform, channel_id, message_id,"
             " thread_id, post_id, focus_comment_id, job_key, posted_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (
                 ref.platform,
                 ref.channel_id,
@@ -47,7 +46,8 @@ async def record_posted(
         if refs:
             await db.execute(
                 "INSERT INTO posted_threads (platform, channel_id, post_id, posted_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET posted_at = excluded.posted_at",
+                "VALUES (?, ?, ?, ?) ON CONFLICT (platform, channel_id, post_id)"
+                " DO UPDATE SET posted_at = excluded.posted_at",
                 (refs[0].platform, refs[0].channel_id, pid, posted_at),
             )
 

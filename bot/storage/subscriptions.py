@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
+from bot.storage.backend import Row
 from bot.storage.connection import Database
 from bot.storage.jobs import insert_job
 from bot.storage.values import iso, iso_or_none, time_or_none
@@ -41,7 +40,7 @@ class RunFailure:
     paused: bool  # this failure paused the subscription
 
 
-def subscription_row(row: aiosqlite.Row) -> SubscriptionRow:
+def subscription_row(row: Row) -> SubscriptionRow:
     return SubscriptionRow(
         id=row["id"],
         platform=row["platform"],
@@ -74,7 +73,7 @@ class SubscriptionsTable(Database):
         async with self.transaction() as db:
             cur = await db.execute(
                 "INSERT INTO subscriptions (platform, server_id, channel_id, created_by, kind, spec,"
-                " next_run_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " next_run_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     platform,
                     server_id,
@@ -86,7 +85,8 @@ class SubscriptionsTable(Database):
                     iso(self.now()),
                 ),
             )
-            return int(cur.lastrowid or 0)
+            row = await cur.fetchone()
+            return int(row[0]) if row else 0
 
     async def subscription(self, sub_id: int) -> SubscriptionRow | None:
         async with self.db.execute("SELECT * FROM subscriptions WHERE id = ?", (sub_id,)) as cur:
@@ -146,7 +146,7 @@ class SubscriptionsTable(Database):
             say = paused or row[1] != problem
             await db.execute(
                 "UPDATE subscriptions SET failures = ?, source_problem = ?, paused = ?,"
-                " paused_reason = CASE WHEN ? THEN ? ELSE paused_reason END WHERE id = ?",
+                " paused_reason = CASE WHEN ? = 1 THEN ? ELSE paused_reason END WHERE id = ?",
                 (failures, problem, int(paused), int(paused), reason, sub_id),
             )
         return RunFailure(failures, say, paused)

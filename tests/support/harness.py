@@ -1,4 +1,4 @@
-"""The core on a real SQLite file with a fake chat, a fake Reddit, a scripted or offline analyser
+"""The core on a real SQLite file (or PostgreSQL database) with a fake chat, a fake Reddit, a scripted or offline analyser
 and a fake clock; `restart()` is a process that died and came back on the same database."""
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class AnsweringCore(Core):
 
 @dataclass
 class Harness:
-    path: Path
+    path: Path | str  # the SQLite file, or a PostgreSQL URL (TEST_STORAGE=postgres)
     clock: Clock
     chat: FakeChat
     source: FakeSource
@@ -115,7 +115,7 @@ class Harness:
 
 async def _core(
     stack: AsyncExitStack,
-    path: Path,
+    path: Path | str,
     clock: Clock,
     chat: FakeChat,
     source: FakeSource,
@@ -137,13 +137,15 @@ async def _core(
     )
 
 
-async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+async def harness(tmp_path: Path, database: str | None = None) -> AsyncIterator[Harness]:
+    """`database`: a PostgreSQL URL instead of a SQLite file in `tmp_path`."""
+    where = database or tmp_path / "bot.sqlite3"
     stack = AsyncExitStack()
     clock, chat, source = Clock(), FakeChat(), FakeSource()
     llm = ScriptedLLM(default=grounded_answer, name="anthropic")
     for pid, score in (("aaa111", 900), ("bbb222", 400), ("ccc333", 50)):
         source.add(make_thread(pid, score=score))
-    core = await _core(stack, tmp_path / "bot.sqlite3", clock, chat, source, llm)
-    harness = Harness(tmp_path / "bot.sqlite3", clock, chat, source, llm, core, stack)
+    core = await _core(stack, where, clock, chat, source, llm)
+    harness = Harness(where, clock, chat, source, llm, core, stack)
     yield harness
     await harness.stack.aclose()
