@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
 
+from digest.source import REDDIT, Origin
+
 
 class ContentState(StrEnum):
     """Whether a post or comment still has its text."""
@@ -108,6 +110,14 @@ class Thread:
     focus_comment_id: str | None = None  # set when the thread was opened at one comment
     source: str = ""  # where it came from, for humans ("file:...", "reddit")
     extra: Mapping[str, str] = field(default_factory=dict)
+    # Which source it is and the words a report may use for it (digest.source); Reddit's by
+    # default, so a thread built the way it always was reads the way it always did.
+    origin: Origin = REDDIT
+
+    @property
+    def place(self) -> str:
+        """Where the thread lives, for humans: `r/sub` on Reddit, else the origin's place."""
+        return self.origin.place or f"r/{self.post.subreddit}"
 
     @cached_property
     def by_id(self) -> dict[str, Comment]:

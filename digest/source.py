@@ -1,0 +1,119 @@
+"""Where a thread comes from, as far as the words of a report go.
+
+The engine needs the same things from every discussion (a post, comments with their parent,
+author, time and links, a score when there is one); what differs is how a report may speak of
+them. Reddit has points on posts and comments, an upvote ratio, subreddits, `u/` names and an OP;
+Hacker News shows a story's points but no comment scores; Slack and Discord have reactions and no
+votes at all. `Origin` says which of those a thread has, and every phrase that names such a thing
+is asked of it, so that a report never speaks of upvotes where there are none.
+
+A frozen value with no I/O. `Thread.origin` defaults to `REDDIT`, the words reports always used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KINDS = ("reddit", "hn", "slack", "discord")
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """The source of a thread and the words a report may use for it.
+
+    `place`: where the thread lives, for humans ("r/LocalLLaMA", "Hacker News", "#general");
+    "" for Reddit means `r/<subreddit>` of the post. `score_unit`: (singular, plural) of what a
+    score counts, None when scores mean nothing. `has_post_score` / `has_comment_scores`: whether
+    the post's and the comments' scores are real (HN: the story's points only). `has_downvotes`:
+    whether a score can go down (votes), so that "voted down" may be said. `author_prefix`: put
+    before an author's name ("u/" on Reddit; "" elsewhere: a chat's "@" would read as a ping).
+    `op`: how the one who started the thread is named; `unknown_author`: an author we do not have.
+    """
+
+    kind: str = "reddit"
+    place: str = ""
+    name: str = "Reddit"
+    has_post_score: bool = True
+    has_comment_scores: bool = True
+    score_unit: tuple[str, str] | None = ("point", "points")
+    has_upvote_ratio: bool = True
+    has_downvotes: bool = True
+    author_prefix: str = "u/"
+    op: str = "the OP"
+    unknown_author: str = "a deleted account"
+
+    @property
+    def is_reddit(self) -> bool:
+        return self.kind == "reddit"
+
+    @property
+    def scored(self) -> bool:
+        """Comments have scores a report may name and rank by."""
+        return self.has_comment_scores and self.score_unit is not None
+
+    def count(self, n: int) -> str:
+        """`1 point`, `2,345 points`, `12 reactions`; "" when this source has no score unit."""
+        if self.score_unit is None:
+            return ""
+        one, many = self.score_unit
+        return f"{n:,} {one if abs(n) == 1 else many}"
+
+    def comment_score(self, n: int) -> str:
+        """A comment's score as said in a report; "" when comments have no scores here."""
+        return self.count(n) if self.has_comment_scores else ""
+
+    def post_score(self, n: int) -> str:
+        """The post's score as said in a report; "" when posts have no score here."""
+        return self.count(n) if self.has_post_score else ""
+
+    def who(self, author: str | None) -> str:
+        return f"{self.author_prefix}{author}" if author else self.unknown_author
+
+    def op_possessive(self) -> str:
+        return f"{self.op}'s"
+
+    @property
+    def most_voted(self) -> str:
+        """What the top score is called: `most upvoted` (Reddit), `most reacted-to` (chat)."""
+        if self.score_unit is not None and self.score_unit[1] == "reactions":
+            return "most reacted-to"
+        return "most upvoted" if self.is_reddit else "highest-scored"
+
+
+REDDIT = Origin()
+
+
+def reddit(subreddit: str = "") -> Origin:
+    """A Reddit thread's origin (the default; `subreddit` only fixes `place`)."""
+    return Origin(place=f"r/{subreddit}" if subreddit else "")
+
+
+HACKER_NEWS = Origin(
+    kind="hn",
+    place="Hacker News",
+    name="Hacker News",
+    has_comment_scores=False,  # HN's API gives no comment scores, only a story's points
+    has_upvote_ratio=False,
+    has_downvotes=False,  # a story's points only go up as far as anyone can see
+    author_prefix="",
+    op="the poster",
+    unknown_author="an unknown author",
+)
+
+
+def chat(kind: str, place: str) -> Origin:
+    """A Slack or Discord thread (`kind` "slack" or "discord"): reactions count as its scores,
+    there are no votes, no ratio, and whoever wrote the first message started the thread."""
+    if kind not in ("slack", "discord"):
+        raise ValueError(f"not a chat kind: {kind!r}")
+    return Origin(
+        kind=kind,
+        place=place,
+        name="Slack" if kind == "slack" else "Discord",
+        score_unit=("reaction", "reactions"),
+        has_upvote_ratio=False,
+        has_downvotes=False,
+        author_prefix="",
+        op="the thread starter",
+        unknown_author="an unknown author",
+    )
