@@ -26,7 +26,7 @@ def check_quote(thread: Thread, quote: Quote) -> str | None:
         if not (is_verbatim(quote.text, post.body) or is_verbatim(quote.text, post.title)):
             return "not a verbatim part of the post"
         if not is_verbatim(quote.text, post.title) and quoted_from_others(quote.text, post.body):
-            return "is text the post quotes (a `>` block), not the OP's own words"
+            return f"is text the post quotes (a `>` block), not {thread.origin.op_possessive()} own words"
         return None
     comment = thread.by_id.get(quote.comment_id)
     if comment is None:

@@ -42,9 +42,10 @@ def upvote_rank(thread: Thread, comment_id: str) -> str:
     """
     comment = thread.by_id[comment_id]
     rank, tied = _rank(comment, list(thread.comments))
+    most = thread.origin.most_voted  # "most upvoted" on Reddit
     if tied > 1:
-        return f"one of {tied} comments tied for {_ordinal(rank)}most upvoted"
-    return f"the {_ordinal(rank)}most upvoted comment"
+        return f"one of {tied} comments tied for {_ordinal(rank)}{most}"
+    return f"the {_ordinal(rank)}{most} comment"
 
 
 def is_most_upvoted(thread: Thread, comment_id: str) -> bool:
@@ -64,10 +65,11 @@ def op_best(thread: Thread, comment_id: str) -> str:
     most upvoted` for a tie (`second`, `third` … when it is not their best)."""
     comment = thread.by_id[comment_id]
     rank, tied = _rank(comment, _op_comments(thread))
+    o = thread.origin
     if tied > 1:
-        return f"one of the OP's {tied} comments tied for {_ordinal(rank)}most upvoted"
+        return f"one of {o.op_possessive()} {tied} comments tied for {_ordinal(rank)}{o.most_voted}"
     noun = "comment" if comment.parent_id is None else "reply"
-    return f"the OP's {_ordinal(rank)}most upvoted {noun}"
+    return f"{o.op_possessive()} {_ordinal(rank)}{o.most_voted} {noun}"
 
 
 def most_replies(thread: Thread, comment_id: str, direct_replies: dict[str, int]) -> str:

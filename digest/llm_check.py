@@ -30,6 +30,7 @@ from digest.report import (
     Takeaway,
     Theme,
 )
+from digest.source import foreign_words
 from digest.text import find_urls, normalize_ws
 
 # A number as a model writes one in prose: "1,234", "0.93", "42", also with a unit ("24GB",
@@ -89,6 +90,7 @@ class _Checker:
         self.thread = inp.thread
         self.ids = ids
         self.numbers = known_numbers(request)
+        self.foreign = foreign_words(self.thread.origin)
         self.errors: list[str] = []
 
     def real(self, short: Any, where: str) -> str | None:
@@ -107,6 +109,14 @@ class _Checker:
             return False
         if "@" in text and _MENTION.search(text):
             self.errors.append(f"{where}: contains a mention; mentions are not allowed")
+            return False
+        said = self.foreign.search(text) if self.foreign is not None else None
+        if said is not None:
+            name = self.thread.origin.name
+            self.errors.append(
+                f"{where}: says {said.group(0)!r}, which {name} does not have; call whoever "
+                f"started the thread {self.thread.origin.op} and use no Reddit words"
+            )
             return False
         for n in _NUMBER.findall(text):
             if n.replace(",", "") not in self.numbers:
@@ -143,6 +153,9 @@ class _Checker:
     def superlative_ok(self, reason: str, comment_id: str, short: str, where: str) -> bool:
         if not _SUPERLATIVE.search(reason):
             return True
+        if not self.thread.origin.scored:
+            self.errors.append(f"{where}: ranks {short} by score, but comments here have none")
+            return False
         scores = [c.score for c in self.inp.comments if c.has_text]
         best = max(scores, default=None)
         mine = self.thread.by_id[comment_id].score

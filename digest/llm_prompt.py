@@ -18,6 +18,7 @@ from digest.model import Comment, Thread
 from digest.prompt_format import CLOSE, OPEN, age, comment_line, post_line
 from digest.report import Depth
 from digest.select import Selection, post_body_cap
+from digest.source import Origin, prompt_note
 
 SYSTEM_PROMPT = """\
 You analyse Reddit discussions for a team that will read your analysis in their chat.
@@ -144,7 +145,8 @@ def assign_ids(order: list[str]) -> PromptIds:
 
 def _comment_line(thread: Thread, c: Comment, ids: PromptIds) -> str:
     parent = ids.to_short.get(c.parent_id) if c.parent_id else None
-    return comment_line(c, ids.to_short[c.id], parent, age(c.created, thread.post.created))
+    when = age(c.created, thread.post.created)
+    return comment_line(c, ids.to_short[c.id], parent, when, thread.origin)
 
 
 def build_prompt(
@@ -179,9 +181,9 @@ def build_prompt(
     return (
         StructuredRequest(
             model=model,
-            system=SYSTEM_PROMPT,
+            system=system_prompt(thread.origin),
             blocks=tuple(blocks),
-            instructions=INSTRUCTIONS[depth],
+            instructions=_with_note(INSTRUCTIONS[depth], prompt_note(thread.origin)),
             schema=REPORT_SCHEMA,
             schema_name=SCHEMA_NAME,
             max_tokens=max_output_tokens(depth, top_level, links),
@@ -189,6 +191,18 @@ def build_prompt(
         ),
         ids,
     )
+
+
+def system_prompt(origin: Origin) -> str:
+    """SYSTEM_PROMPT, naming the source it reads when that is not Reddit."""
+    if origin.is_reddit:
+        return SYSTEM_PROMPT
+    return SYSTEM_PROMPT.replace("You analyse Reddit discussions", f"You analyse {origin.name} "
+                                 "discussions", 1)  # fmt: skip
+
+
+def _with_note(instructions: str, note: str) -> str:
+    return f"{instructions}\n{note}" if note else instructions
 
 
 # What a provider adds around a prompt that the text does not show: Anthropic's tool-use system

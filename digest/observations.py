@@ -8,15 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from digest.model import Comment, Thread
-from digest.text import points
 
 DOWNVOTED = -3  # at or below this, a comment was voted down, not just ignored
 CORRECTION_MIN = 5  # a correction needs this many points to count as the crowd's answer
 PILE_ON_REPLIES = 3
-
-
-def _who(author: str | None) -> str:
-    return f"u/{author}" if author else "a deleted account"
 
 
 def _plural(n: int, word: str) -> str:
@@ -46,12 +41,15 @@ def notice(
 ) -> tuple[str, ...]:
     """Up to `limit` observations, the most telling first."""
     by_id = thread.by_id
+    o = thread.origin
+    _who, points = o.who, o.count
     out: list[str] = []
     top_score = max((c.score for c in thread.comments), default=0)
     most_upvoted = [c.id for c in thread.comments if c.score == top_score]
 
     op_down = sorted(
-        (c for c in comments if c.is_submitter and c.score <= DOWNVOTED), key=lambda c: c.score
+        (c for c in comments if c.is_submitter and c.score <= DOWNVOTED and o.has_downvotes),
+        key=lambda c: c.score,
     )
     if op_down:
         worst = op_down[0]
@@ -65,6 +63,7 @@ def notice(
         parent = by_id.get(c.parent_id) if c.parent_id else None
         if (
             parent is None
+            or not o.scored
             or c.score < CORRECTION_MIN
             or c.score < parent.score + max(5, abs(parent.score))
             or not _pushes_back(c, stances, polarity)
@@ -74,8 +73,8 @@ def notice(
         corrections.append((c.score - parent.score, c, parent))
     corrections.sort(key=lambda t: (-t[0], t[1].id))
     for _, c, parent in corrections[:1]:
-        top = ", the most upvoted comment in the thread" if most_upvoted == [c.id] else ""
-        whose = "the OP" if parent.is_submitter else _who(parent.author)
+        top = f", the {o.most_voted} comment in the thread" if most_upvoted == [c.id] else ""
+        whose = o.op if parent.is_submitter else _who(parent.author)
         out.append(
             f"A correction outscored the claim: {_who(c.author)} pushed back on {whose} and "
             f"got {points(c.score)}{top}, against {points(parent.score)} for what it answered."
@@ -91,7 +90,7 @@ def notice(
             piles.append((against, c, len(replies)))
     piles.sort(key=lambda t: (-t[0], t[1].id))
     for against, c, n in piles[:1]:
-        whose = "the OP's comment" if c.is_submitter else f"{_who(c.author)}'s comment"
+        whose = f"{o.op_possessive()} comment" if c.is_submitter else f"{_who(c.author)}'s comment"
         out.append(f"A pile-on: {against:,} of the {n:,} replies to {whose} push back on it.")
 
     top_level = sorted(
@@ -99,10 +98,11 @@ def notice(
     )[:10]
     critical = sum(1 for c in top_level if _pushes_back(c, stances, polarity))
     if len(top_level) >= 5 and critical >= 0.6 * len(top_level):
+        which = "highest-voted" if o.is_reddit else o.most_voted if o.scored else "first"
         out.append(
             f"Most of the top-level comments push back on the post: {critical:,} of the "
-            f"{len(top_level):,} highest-voted."
+            f"{len(top_level):,} {which}."
         )
-    if thread.post.score <= 0:
+    if thread.post.score <= 0 and o.has_downvotes:
         out.append(f"Readers voted the post itself down, to {points(thread.post.score)}.")
     return tuple(out[:limit])

@@ -47,16 +47,15 @@ def find_themes(thread: Thread, comments: list[Comment], limit: int) -> tuple[Th
     return _find_themes(thread, comments, limit)
 
 
-def _who(author: str | None) -> str:
-    return f"u/{author}" if author else "a deleted account"
-
-
 def _summary_labels(thread: Thread, comments: list[Comment]) -> dict[str, str]:
     """True leads for the summary: the most upvoted comment (a tie said as a tie), and "a widely
     shared point" only for a top-level comment many people upvoted.
 
     As digest.labels' is_most_upvoted and is_widely_shared say, from the thread's scores sorted
-    once (each of those reads every comment: for every comment of a big thread, too slow)."""
+    once (each of those reads every comment: for every comment of a big thread, too slow).
+    None where comments have no scores (Hacker News): every comment would tie."""
+    if not thread.origin.scored:
+        return {}
     scores = sorted(c.score for c in thread.comments)
     room = max(1, math.ceil(len(scores) * WIDELY_SHARED_TOP))  # comments that may score higher
     ranks: dict[int, str] = {}  # a comment's rank depends on its score only
@@ -88,28 +87,30 @@ def _notable(inp: AnalysisInput, comments: list[Comment]) -> tuple[CommentNote, 
         if cid is not None and cid in allowed and all(cid != p for p, _ in picks):
             picks.append((cid, reason))
 
-    top = [i for i in stats.top_comment_ids if i in allowed]
+    o = thread.origin
+    top = [i for i in stats.top_comment_ids if i in allowed] if o.scored else []
     if top:
         add(top[0], upvote_rank(thread, top[0]))
     replied = [i for i in stats.most_replied_ids if i in allowed]
     if replied:
         add(replied[0], most_replies(thread, replied[0], stats.direct_replies))
     contro = [i for i in stats.controversial_ids if i in allowed]
-    if contro:
+    if contro and o.is_reddit:
         add(contro[0], "marked controversial by Reddit: many votes both ways")
     ops = sorted((c for c in comments if c.is_submitter and c.has_text), key=lambda c: -c.score)
-    if ops and ops[0].score > 0:
+    if ops and ops[0].score > 0 and o.scored:
         add(ops[0].id, op_best(thread, ops[0].id))
-    if ops and ops[-1].score <= DOWNVOTED:
+    if ops and ops[-1].score <= DOWNVOTED and o.has_downvotes:
         add(ops[-1].id, f"the OP, voted down to {points(ops[-1].score)}")
     if inp.depth is Depth.DEEP:
         rated = sorted((c for c in comments if c.has_text), key=lambda c: (-c.score, c.id))
-        quarter = rated[: max(1, len(rated) // 4)]
+        quarter = rated[: max(1, len(rated) // 4)] if o.scored else rated
         if quarter:
             longest = max(quarter, key=lambda c: (len(c.body), c.id))
             words = len(longest.body.split())
             if words >= 60:
-                add(longest.id, f"the most detailed of the well-rated comments ({words:,} words)")
+                which = "the well-rated comments" if o.scored else "the comments"
+                add(longest.id, f"the most detailed of {which} ({words:,} words)")
         mods = [c for c in rated if c.distinguished]
         if mods:
             add(mods[0].id, f"posted as {mods[0].distinguished}")
@@ -140,11 +141,12 @@ def reading(thread: Thread, s: SentimentStats) -> str:
     """The mood, who leads it, and the counts behind it, in plain words."""
     if not s.analysed:
         return "There were no comments with text to read the mood from."
-    by_id = thread.by_id
+    by_id, o = thread.by_id, thread.origin
     voices = [by_id[i] for i in s.lead_ids if i in by_id][:4]
+    top = "highest-voted" if o.is_reddit else o.most_voted if o.scored else "leading"
 
     def named(cs: list[Comment]) -> str:
-        names = [f"{_who(c.author)} ({points(c.score)})" for c in cs[:2]]
+        names = [f"{o.who(c.author)}{o.paren(c.score)}" for c in cs[:2]]
         return " and ".join(names)
 
     pro = [c for c in voices if s.per_comment.get(c.id, 0.0) > 0]
@@ -152,7 +154,7 @@ def reading(thread: Thread, s: SentimentStats) -> str:
     word = _MOOD_WORD.get(s.label, s.label.capitalize())
     if s.split and pro and con:
         text = (
-            f"{word}: the highest-voted comments split — {named(pro)} "
+            f"{word}: the {top} comments split — {named(pro)} "
             f"{'approves' if len(pro[:2]) == 1 else 'approve'}, {named(con)} "
             f"{'criticises' if len(con[:2]) == 1 else 'criticise'}."
         )
@@ -160,13 +162,13 @@ def reading(thread: Thread, s: SentimentStats) -> str:
         lead = pro if s.label == "positive" else con
         stance = "approving" if s.label == "positive" else "critical"
         text = (
-            f"{word}, led by the highest-voted voices: {named(lead)} "
+            f"{word}, led by the {top} voices: {named(lead)} "
             f"{'is' if len(lead[:2]) == 1 else 'are'} {stance}."
         )
     elif voices:
         sides = ", ".join(
-            f"{_who(c.author)} ({points(c.score)}, "
-            f"{'approving' if s.per_comment.get(c.id, 0.0) > 0 else 'critical'})"
+            f"{o.who(c.author)}"
+            f"{o.paren(c.score, ', approving' if s.per_comment.get(c.id, 0.0) > 0 else ', critical')}"
             for c in voices[:2]
         )
         text = f"{word}: most comments inform or ask rather than judge; the top opinions: {sides}."

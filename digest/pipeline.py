@@ -157,12 +157,18 @@ def _were(n: int) -> str:
 
 
 def _engagement(thread: Thread, stats: ThreadStats) -> tuple[str, ...]:
-    post = thread.post
+    post, o = thread.post, thread.origin
     lines = []
     ratio = f", {post.upvote_ratio:.0%} upvoted" if post.upvote_ratio is not None else ""
-    lines.append(
-        f"The post has a score of {post.score:,}{ratio}, and {plural(post.num_comments, 'comment')}."
-    )
+    if o.is_reddit:
+        lines.append(
+            f"The post has a score of {post.score:,}{ratio}, and "
+            f"{plural(post.num_comments, 'comment')}."
+        )
+    else:
+        score = o.post_score(post.score)
+        lines.append(f"The post has {score + ' and ' if score else ''}"
+                     f"{plural(post.num_comments, 'comment')}.")  # fmt: skip
     if stats.comments_present:
         fetched = stats.comments_present
         depth = (
@@ -175,19 +181,32 @@ def _engagement(thread: Thread, stats: ThreadStats) -> tuple[str, ...]:
             f"{_are(stats.top_level_comments, 'top-level')} and "
             f"{_are(stats.replies, 'replies', 'a reply')}; {depth}."
         )
-        lines.append(
-            f"{plural(stats.unique_authors, 'different account')} commented; the top 10% of "
-            f"comments hold {stats.top_decile_score_share:.0%} of the comment upvotes "
-            f"(median comment score {stats.median_score:g})."
-        )
+        if o.is_reddit:
+            lines.append(
+                f"{plural(stats.unique_authors, 'different account')} commented; the top 10% of "
+                f"comments hold {stats.top_decile_score_share:.0%} of the comment upvotes "
+                f"(median comment score {stats.median_score:g})."
+            )
+        elif o.scored and o.score_unit is not None:
+            lines.append(
+                f"{plural(stats.unique_authors, 'different person', 'different people')} "
+                f"commented; the top 10% of comments hold {stats.top_decile_score_share:.0%} of "
+                f"the {o.score_unit[1]} on comments."
+            )
+        else:
+            lines.append(f"{plural(stats.unique_authors, 'different person', 'different people')}"
+                         " commented.")  # fmt: skip
+    op = o.op[:1].upper() + o.op[1:]
     if post.author is None or stats.op_comments is None:
         lines.append(
             "The OP's account is deleted, so how many of the comments are theirs is unknown."
+            if o.is_reddit
+            else f"{op} is not known, so how many of the comments are theirs is unknown."
         )
     elif stats.op_comments:
-        lines.append(f"The OP, u/{post.author}, commented {plural(stats.op_comments, 'time')}.")
+        lines.append(f"{op}, {o.who(post.author)}, commented {plural(stats.op_comments, 'time')}.")
     else:
-        lines.append(f"The OP, u/{post.author}, did not comment in what was fetched.")
+        lines.append(f"{op}, {o.who(post.author)}, did not comment in what was fetched.")
     if stats.busiest_hour is not None and stats.first_comment_at and stats.last_comment_at:
         lines.append(
             f"The busiest hour began {stats.busiest_hour:%Y-%m-%d %H:00} UTC "
@@ -198,7 +217,7 @@ def _engagement(thread: Thread, stats: ThreadStats) -> tuple[str, ...]:
 
 
 def _observations(thread: Thread, stats: ThreadStats, inp: AnalysisInput) -> list[str]:
-    post = thread.post
+    post, o = thread.post, thread.origin
     out = []
     if post.state is ContentState.REMOVED:
         by = f" ({post.removed_by_category})" if post.removed_by_category else ""
@@ -219,11 +238,11 @@ def _observations(thread: Thread, stats: ThreadStats, inp: AnalysisInput) -> lis
             f"{plural(stats.comments_present, 'comment')} {_were(stats.deleted_or_removed)} "
             f"deleted ({stats.deleted_comments:,}) or removed ({stats.removed_comments:,})."
         )
-    if post.upvote_ratio is not None and post.upvote_ratio < 0.7:
+    if post.upvote_ratio is not None and post.upvote_ratio < 0.7 and o.has_upvote_ratio:
         out.append(f"Divisive post: only {post.upvote_ratio:.0%} of votes on it are upvotes.")
     if post.author is not None and stats.comments_present >= 10 and not stats.op_comments:
-        out.append("The OP did not take part in the discussion.")
-    if stats.controversial_ids:
+        out.append(f"{o.op[:1].upper()}{o.op[1:]} did not take part in the discussion.")
+    if stats.controversial_ids and o.is_reddit:
         out.append(
             f"Reddit marks {plural(len(stats.controversial_ids), 'comment')} as controversial."
         )
@@ -233,8 +252,9 @@ def _observations(thread: Thread, stats: ThreadStats, inp: AnalysisInput) -> lis
             f"{_were(stats.distinguished_comments)} posted by moderators or admins "
             "speaking officially."
         )
-    if stats.top_decile_score_share >= 0.8 and stats.comments_present >= 20:
-        out.append("Attention is concentrated: a few comments took most of the upvotes.")
+    if stats.top_decile_score_share >= 0.8 and stats.comments_present >= 20 and o.scored:
+        took = "upvotes" if o.is_reddit else o.score_unit[1] if o.score_unit else ""
+        out.append(f"Attention is concentrated: a few comments took most of the {took}.")
     cov = inp.selection.coverage
     if cov.fetched < post.num_comments * 0.5:
         out.append(
@@ -291,7 +311,7 @@ def assemble(
         if c.parent_id is not None and len(replies) < REPLIES_SHOWN[depth]:
             parent = thread.by_id.get(c.parent_id)
             to = (
-                f"u/{parent.author}"
+                thread.origin.who(parent.author)
                 if parent is not None and parent.author
                 else "a deleted comment"
             )

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from digest.llm_tokens import count_tokens, fits
 from digest.model import Comment, Thread
+from digest.source import REDDIT, Origin
 
 MAX_COMMENT_TOKENS = 600  # longer comments are cut to this in prompts (quotes stay substrings)
 OPEN, CLOSE = "<thread_data>", "</thread_data>"
@@ -80,15 +81,19 @@ def age(when: datetime, since: datetime) -> str:
     return f"+{minutes // (24 * 60)}d"
 
 
-def comment_line(c: Comment, short_id: str, parent_short: str | None, when: str) -> str:
-    """One comment; keys that would say nothing (no parent, not the OP) are left out."""
+def comment_line(
+    c: Comment, short_id: str, parent_short: str | None, when: str, origin: Origin = REDDIT
+) -> str:
+    """One comment; keys that would say nothing (no parent, not the OP) are left out. Off Reddit
+    the thread's starter is "starter" (not "op"), and comments without scores show none."""
     obj: dict[str, Any] = {"id": short_id, "author": c.author or "[deleted]"}
-    obj["score"] = "hidden" if c.score_hidden else c.score
+    if origin.has_comment_scores:
+        obj["score"] = "hidden" if c.score_hidden else c.score
     obj["t"] = when
     if parent_short is not None:
         obj["parent"] = parent_short
     if c.is_submitter:
-        obj["op"] = True
+        obj["op" if origin.is_reddit else "starter"] = True
     if c.distinguished:
         obj["role"] = c.distinguished
     obj["body"] = truncate(c.body, MAX_COMMENT_TOKENS) if c.has_text else f"[{c.state.value}]"
@@ -96,11 +101,11 @@ def comment_line(c: Comment, short_id: str, parent_short: str | None, when: str)
 
 
 def post_line(thread: Thread, body_tokens: int) -> str:
-    p = thread.post
+    p, o = thread.post, thread.origin
     kind = post_type(thread)
     obj: dict[str, Any] = {
         "id": "post",
-        "subreddit": p.subreddit,
+        **({"subreddit": p.subreddit} if o.is_reddit else {"where": thread.place}),
         "title": p.title,
         "author": p.author or "[deleted]",
         "type": kind,
@@ -114,8 +119,9 @@ def post_line(thread: Thread, body_tokens: int) -> str:
         obj["crosspost_from"] = f"r/{p.crosspost_parent.subreddit}"
     if p.flair:
         obj["flair"] = p.flair
-    obj["score"] = p.score
-    if p.upvote_ratio is not None:
+    if o.has_post_score and o.score_unit is not None:
+        obj["score"] = p.score
+    if p.upvote_ratio is not None and o.has_upvote_ratio:
         obj["upvote_ratio"] = p.upvote_ratio
     obj["comments"] = p.num_comments
     if p.state.value != "present":

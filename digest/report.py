@@ -14,6 +14,7 @@ from enum import StrEnum
 from digest.model import ContentState, Thread
 from digest.select import Coverage
 from digest.sentiment import SentimentStats
+from digest.source import REDDIT, Origin
 from digest.stats import ThreadStats
 
 
@@ -120,6 +121,12 @@ class ThreadInfo:
     domain: str
     crosspost_from: str | None  # "r/sub" of the original post
     gallery_size: int
+    origin: Origin = REDDIT  # the thread's source and the words a report may use for it
+
+    @property
+    def place(self) -> str:
+        """Where the thread lives, for humans (`r/sub` on Reddit)."""
+        return self.origin.place or f"r/{self.subreddit}"
 
     @classmethod
     def of(cls, thread: Thread) -> ThreadInfo:
@@ -146,6 +153,7 @@ class ThreadInfo:
                 f"r/{p.crosspost_parent.subreddit}" if p.crosspost_parent is not None else None
             ),
             gallery_size=p.gallery_size,
+            origin=thread.origin,
         )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from digest.model import Comment, Thread
 from digest.prompt_format import MAX_COMMENT_TOKENS, comment_tokens, post_tokens
+from digest.source import Origin
 from digest.text import estimate_tokens, plural
 
 MIN_COMMENT_TOKENS = 16  # below this much room, no comment can fit
@@ -27,6 +28,9 @@ class Coverage:
     reported: int  # Reddit's count for the thread
     branches_analyzed: int
     branches_fetched: int
+    # What the comments were ranked by: "score" (Reddit's points), "reactions", or "" where
+    # comments have no scores (Hacker News: the thread's own order, spread across branches).
+    ranked_by: str = "score"
 
     def describe(self) -> str:
         """One line a person can trust: what was read, of how much, chosen how."""
@@ -35,7 +39,11 @@ class Coverage:
         if self.analyzed == 0:
             return text
         if self.analyzed < total:
-            how = "the top by score, with their parent comments"
+            how = (
+                f"the top by {self.ranked_by}, with their parent comments"
+                if self.ranked_by
+                else "the first in the thread's order across its branches, with their parents"
+            )
             if self.fetched < total:
                 how += f"; {self.fetched:,} {'was' if self.fetched == 1 else 'were'} fetched"
             text += f" ({how})"
@@ -74,6 +82,12 @@ def _priority(c: Comment, picked_in_branch: int) -> float:
     if c.is_submitter:
         base *= OP_BONUS
     return base / (1.0 + BRANCH_SPREAD * picked_in_branch)
+
+
+def _ranked_by(origin: Origin) -> str:
+    if not origin.scored or origin.score_unit is None:
+        return ""
+    return "score" if origin.is_reddit else origin.score_unit[1]
 
 
 def select_comments(thread: Thread, budget: int, must_include: tuple[str, ...] = ()) -> Selection:
@@ -153,5 +167,6 @@ def select_comments(thread: Thread, budget: int, must_include: tuple[str, ...] =
             reported=thread.post.num_comments,
             branches_analyzed=len({branch_of[i] for i in ordered}),
             branches_fetched=len(roots),
+            ranked_by=_ranked_by(thread.origin),
         ),
     )

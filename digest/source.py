@@ -12,6 +12,7 @@ A frozen value with no I/O. `Thread.origin` defaults to `REDDIT`, the words repo
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 KINDS = ("reddit", "hn", "slack", "discord")
@@ -66,6 +67,13 @@ class Origin:
         """The post's score as said in a report; "" when posts have no score here."""
         return self.count(n) if self.has_post_score else ""
 
+    def paren(self, score: int, extra: str = "") -> str:
+        """` (12 points, 3 replies)` after a name: a comment's score as this source counts it,
+        then `extra` (", …"); without comment scores (Hacker News) only `extra`, or nothing."""
+        said = self.comment_score(score)
+        inner = said + extra if said else extra.removeprefix(", ")
+        return f" ({inner})" if inner else ""
+
     def who(self, author: str | None) -> str:
         return f"{self.author_prefix}{author}" if author else self.unknown_author
 
@@ -116,4 +124,44 @@ def chat(kind: str, place: str) -> Origin:
         author_prefix="",
         op="the thread starter",
         unknown_author="an unknown author",
+    )
+
+
+# Words that only mean something on Reddit: a report on another source must not use them. "OP"
+# in capitals only ("op" is a word); `r/x` and `u/x` as names, not inside a path.
+_REDDIT_WORDS = (
+    r"(?i:\b(?:up|down)-?vot\w*|\bsub-?reddits?\b|\bkarma\b|\breddit\w*)"
+    r"|\bOP(?:'s)?\b|(?<![\w/.])[ru]/[A-Za-z0-9_]"
+)
+_NO_POINTS = r"|(?i:\b\d[\d,]*\s+points?\b)"  # "12 points" where scores count something else
+
+
+def foreign_words(origin: Origin) -> re.Pattern[str] | None:
+    """What a report on `origin` must not say (None on Reddit: every word is its own)."""
+    if origin.is_reddit:
+        return None
+    points = origin.score_unit is not None and origin.score_unit[1] == "points"
+    return re.compile(_REDDIT_WORDS + ("" if points else _NO_POINTS))
+
+
+def prompt_note(origin: Origin) -> str:
+    """What the model is told about a thread that is not from Reddit ("" for Reddit): which
+    source it reads, what its scores are, and which words not to use."""
+    if origin.is_reddit:
+        return ""
+    where = origin.name if origin.place in ("", origin.name) else f"{origin.name} ({origin.place})"
+    if not origin.has_comment_scores:
+        scores = "Comments carry no score; the post's score is its points."
+    elif origin.score_unit is not None:
+        scores = (
+            f"A score is the number of emoji {origin.score_unit[1]} on a message: call it "
+            f"{origin.score_unit[1]}, never points or votes."
+        )
+    else:
+        scores = "Nothing in it is scored."
+    return (
+        f"This thread is from {where}, not Reddit. {scores} Whoever "
+        f'started the thread ("starter" in the data) is {origin.op}. Never write the words '
+        "upvote, downvote, subreddit, karma, Reddit or OP, nor r/… or u/… names"
+        + ("; never call a comment the most upvoted or top-voted." if not origin.scored else ".")
     )

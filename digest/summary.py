@@ -20,7 +20,7 @@ from digest.quotes import is_short, own_sentences, quote_of
 from digest.report import Passage, Quote, Theme
 from digest.sentences import ThreadText, thread_text
 from digest.sentiment import SentimentStats
-from digest.text import normalize_ws, points
+from digest.text import normalize_ws
 from digest.vectors import (
     Vector,
     add,
@@ -148,7 +148,7 @@ def claim(thread: Thread) -> Passage:
     """What the post says: its most central sentence of its own (not what it quotes), else its
     title, introduced by what kind of post it is."""
     post = thread.post
-    opener = who(post.author)
+    opener = thread.origin.who(post.author)
     sentences = [normalize_ws(s) for s in own_sentences(post.body)]
     sentences = [s for s in sentences if len(s.split()) >= MIN_WORDS and "http" not in s]
     if sentences:
@@ -180,16 +180,17 @@ def claim(thread: Thread) -> Passage:
 
 
 def _lead(thread: Thread, c: Comment, labels: Mapping[str, str]) -> str:
+    o = thread.origin
     label = labels.get(c.id)
     if label:
-        return f"{label}, by {who(c.author)} ({points(c.score)}):"
+        return f"{label}, by {o.who(c.author)}{o.paren(c.score)}:"
     if c.is_submitter:
-        return f"The OP replies ({points(c.score)}):"
+        return f"{o.op[:1].upper()}{o.op[1:]} replies{o.paren(c.score)}:"
     if c.parent_id is not None:
         parent = thread.by_id.get(c.parent_id)
-        to = f" to {who(parent.author)}" if parent is not None else ""
-        return f"In a reply{to}, {who(c.author)} ({points(c.score)}):"
-    return f"{who(c.author)} ({points(c.score)}):"
+        to = f" to {o.who(parent.author)}" if parent is not None else ""
+        return f"In a reply{to}, {o.who(c.author)}{o.paren(c.score)}:"
+    return f"{o.who(c.author)}{o.paren(c.score)}:"
 
 
 def summarize(
@@ -244,7 +245,8 @@ def summarize(
             c = counter.comment
             passages.append(
                 Passage(
-                    f"The strongest counterpoint, from {who(c.author)} ({points(c.score)}):",
+                    f"The strongest counterpoint, from {thread.origin.who(c.author)}"
+                    f"{thread.origin.paren(c.score)}:",
                     quote(thread, c, counter.text),
                 )
             )

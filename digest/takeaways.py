@@ -17,7 +17,7 @@ from digest.model import Comment, Thread
 from digest.mood import weight
 from digest.report import Quote, Takeaway
 from digest.sentences import thread_text
-from digest.text import normalize_ws, points
+from digest.text import normalize_ws
 
 _FILLER = r"(?:(?:just|also|so|then|and|but|definitely|really|maybe|honestly|please|instead),?\s+)*"
 _IMPERATIVE = re.compile(
@@ -103,7 +103,10 @@ def find_takeaways(
     texts = thread_text(thread)
     found: list[tuple[float, str, str, str]] = []
     best: dict[object, float] = {}  # each author's best (each comment of a deleted account's)
-    readable = [c for c in comments if c.has_text and c.score >= 1]
+    # Where scores are votes, a comment at 0 or less was voted down; reactions and HN's hidden
+    # comment scores say nothing of the kind.
+    low = 1 if thread.origin.has_downvotes else -math.inf
+    readable = [c for c in comments if c.has_text and c.score >= low]
     for k, c in enumerate(sorted(readable, key=lambda c: -weight(c))):
         votes = math.sqrt(weight(c))
         if (
@@ -130,12 +133,9 @@ def find_takeaways(
         if c.author is not None and c.author in authors:
             continue
         authors.add(c.author)
-        lead = f"{_who(c.author)} ({points(c.score)}) {_VERB[what]}:"
+        o = thread.origin
+        lead = f"{o.who(c.author)}{o.paren(c.score)} {_VERB[what]}:"
         out.append(Takeaway(lead, Quote(c.id, c.author, c.score, sentence)))
         if len(out) == limit:
             break
     return tuple(out)
-
-
-def _who(author: str | None) -> str:
-    return f"u/{author}" if author else "a deleted account"

@@ -23,7 +23,7 @@ from digest.mood import weight
 from digest.quotes import quote_about
 from digest.report import Theme
 from digest.sentences import ThreadText, thread_text
-from digest.text import points, singular
+from digest.text import singular
 from digest.vectors import (
     WEAK_STEMS,
     Vector,
@@ -305,10 +305,6 @@ def representative(
     return out
 
 
-def _who(author: str | None) -> str:
-    return f"u/{author}" if author else "a deleted account"
-
-
 def _tone(members: Sequence[_Doc], stances: Mapping[str, str]) -> str:
     said = Counter(stances.get(d.comment.id, "neutral") for d in members)
     critical, supportive = said["critical"], said["supportive"]
@@ -366,13 +362,18 @@ def find_themes(
             continue
         top = max((d.comment for d in g.members), key=lambda c: (c.score, c.id))
         n = len(g.members)
+        o = thread.origin
+        best = (
+            f"; the {o.most_voted} of them is by {o.who(top.author)}{o.paren(top.score)}"
+            if o.scored
+            else ""
+        )
         themes.append(
             Theme(
                 name=g.name,
                 summary=(
                     f"Raised in {n:,} of the {analysed:,} analysed comment"
-                    f"{'s' if analysed != 1 else ''}{_tone(g.members, stances)}; the most "
-                    f"upvoted of them is by {_who(top.author)} ({points(top.score)})."
+                    f"{'s' if analysed != 1 else ''}{_tone(g.members, stances)}{best}."
                 ),
                 comment_ids=tuple(examples[:EXAMPLES]),
                 examples=tuple(

@@ -22,13 +22,15 @@ from digest.render.document import (
     bullets,
     para,
     quote_span,
+    scored,
     title_line,
     who,
 )
 from digest.report import Quote, Report
+from digest.source import Origin
 from digest.stats import Link, LinkCategory
 from digest.summary import tldr
-from digest.text import plural, points
+from digest.text import plural
 
 BUDGET = 1_200  # characters of Markdown a brief aims to stay within
 THEMES, LINKS = 3, 3
@@ -74,15 +76,15 @@ def _quote_line(lead: str, q: Quote) -> Line:
     return (Span(f"{lead} "), quote_span(q))
 
 
-def _position(lead: str, q: Quote, counter: bool) -> Line:
+def _position(lead: str, q: Quote, counter: bool, o: Origin) -> Line:
     """A position in a few words: who and how many points (and "Against:" for the counterpoint)
     when the lead only says that; an analyser's own sentence is kept as written."""
-    if lead.endswith(":") and who(q.author) in lead and points(q.score) in lead:
+    if lead.endswith(":") and who(q.author, o) in lead and o.comment_score(q.score) in lead:
         head = "Against: " if counter else ""
         return (
             Span(head),
-            Span(who(q.author), "strong"),
-            Span(f" ({points(q.score)}): "),
+            Span(who(q.author, o), "strong"),
+            Span(f"{scored(q.score, o)}: "),
             quote_span(q),
         )
     return _quote_line(lead, q)
@@ -90,6 +92,7 @@ def _position(lead: str, q: Quote, counter: bool) -> Line:
 
 def _items(report: Report) -> list[_Item]:
     items: list[_Item] = []
+    o = report.thread.origin
     used: set[str] = set()  # comments already quoted: each is quoted once
 
     def add(section: str, priority: int, line: Line, quoted: str | None = None) -> None:
@@ -107,7 +110,7 @@ def _items(report: Report) -> list[_Item]:
             continue
         counter = p.text.startswith("The strongest counterpoint")
         priority = 1 if rank == 0 else 3 if counter else 5 + rank
-        add("Summary", priority, _position(p.text, q, counter), q.comment_id)
+        add("Summary", priority, _position(p.text, q, counter, o), q.comment_id)
     if (
         claim is not None
         and claim.quote is not None
@@ -123,7 +126,7 @@ def _items(report: Report) -> list[_Item]:
             continue
         line: Line = (
             Span(theme.name, "strong"),
-            Span(f" — {who(example.author)} ({points(example.score)}): "),
+            Span(f" — {who(example.author, o)}{scored(example.score, o)}: "),
             quote_span(example),
         )
         add("Key themes", 2 if shown == 0 else 4 + 2 * shown, line, example.comment_id)
@@ -135,8 +138,8 @@ def _items(report: Report) -> list[_Item]:
         reason = n.reason[:1].upper() + n.reason[1:]
         line = (
             Span(f"{reason}: "),
-            Span(who(n.quote.author), "strong"),
-            Span(f" ({points(n.quote.score)}): "),
+            Span(who(n.quote.author, o), "strong"),
+            Span(f"{scored(n.quote.score, o)}: "),
             quote_span(n.quote),
         )
         add("Notable", 8, line, n.quote.comment_id)
@@ -144,7 +147,7 @@ def _items(report: Report) -> list[_Item]:
     links = [lk for lk in report.stats.links if shareable(report, lk)][:LINKS]
     for i, lk in enumerate(links):
         first = lk.found_in[0]
-        by = "the post" if first.comment_id is None else who(first.author)
+        by = "the post" if first.comment_id is None else who(first.author, o)
         more = f" and {plural(lk.mentions - 1, 'other')}" if lk.mentions > 1 else ""
         note = report.link_notes.get(lk.url)
         said = (Span(f" — {note}"),) if note else ()

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from digest.report import CommentNote, Depth, Quote, Report
+from digest.source import REDDIT, Origin
 from digest.stats import Link, LinkCategory
-from digest.text import plural, points
+from digest.text import plural
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +57,14 @@ def bullets(lines: Sequence[Line]) -> Block:
     return Block("bullets", tuple(lines))
 
 
-def who(author: str | None) -> str:
-    return f"u/{author}" if author else "a deleted account"
+def who(author: str | None, origin: Origin = REDDIT) -> str:
+    return origin.who(author)
+
+
+def scored(score: int, origin: Origin = REDDIT, extra: str = "") -> str:
+    """` (12 points, 3 replies)` after a name: the comment's score as its source counts it, then
+    `extra` (", …"); without a score (Hacker News comments) only `extra`, or nothing at all."""
+    return origin.paren(score, extra)
 
 
 def quote_span(q: Quote) -> Span:
@@ -68,9 +75,9 @@ def quote_span(q: Quote) -> Span:
     return Span(" / ".join(line for line in lines if line) + ("…" if q.cut else ""), "quote")
 
 
-def quote_line(q: Quote, lead: str = "", extra: str = "") -> Line:
+def quote_line(q: Quote, lead: str = "", extra: str = "", origin: Origin = REDDIT) -> Line:
     spans = [Span(lead + " ")] if lead else []
-    spans += [Span(f"{who(q.author)}", "strong"), Span(f" ({points(q.score)}{extra}): ")]
+    spans += [Span(who(q.author, origin), "strong"), Span(f"{scored(q.score, origin, extra)}: ")]
     spans.append(quote_span(q))
     return tuple(spans)
 
@@ -82,11 +89,13 @@ def _when(t: datetime) -> str:
 _CATEGORY_ORDER = list(LinkCategory)
 
 
-def link_line(link: Link, note: str | None = None) -> Line:
+def link_line(link: Link, note: str | None = None, origin: Origin = REDDIT) -> Line:
     """The link, what it is (the analyser's note, when it wrote one) and who shared it."""
     first = link.found_in[0]
     where = (
-        "the post" if first.comment_id is None else f"{who(first.author)} ({points(first.score)})"
+        "the post"
+        if first.comment_id is None
+        else f"{who(first.author, origin)}{scored(first.score, origin)}"
     )
     more = f" and {len(link.found_in) - 1:,} more" if len(link.found_in) > 1 else ""
     said = (Span(f" — {note}"),) if note else ()
@@ -99,7 +108,10 @@ def _grouped_links(report: Report, limit_per_group: int) -> list[Block]:
         links = [lk for lk in report.stats.links if lk.category is category]
         if not links:
             continue
-        lines = [link_line(lk, report.link_notes.get(lk.url)) for lk in links[:limit_per_group]]
+        origin = report.thread.origin
+        lines = [
+            link_line(lk, report.link_notes.get(lk.url), origin) for lk in links[:limit_per_group]
+        ]
         if len(links) > limit_per_group:
             lines.append((Span(f"… and {len(links) - limit_per_group:,} more", "muted"),))
         blocks.append(para(Span(category.value.capitalize(), "strong")))
@@ -109,17 +121,26 @@ def _grouped_links(report: Report, limit_per_group: int) -> list[Block]:
 
 def title_line(report: Report) -> Line:
     t = report.thread
-    ratio = f" · {t.upvote_ratio:.0%} upvoted" if t.upvote_ratio is not None else ""
+    o = t.origin
+    ratio = (
+        f" · {t.upvote_ratio:.0%} upvoted"
+        if t.upvote_ratio is not None and o.has_upvote_ratio
+        else ""
+    )
+    score = o.post_score(t.score)
+    score = f"{score}{ratio} · " if score else ""
     return (
-        Span(f"r/{t.subreddit}", "strong"),
+        Span(t.place, "strong"),
         Span(" · "),
         Span(t.title, "strong"),
-        Span(f" · {points(t.score)}{ratio} · {plural(t.num_comments, 'comment')} · ", "muted"),
+        Span(f" · {score}{plural(t.num_comments, 'comment')} · ", "muted"),
         Span.link(t.permalink),
     )
 
 
-def _note_line(n: CommentNote, *, stance: bool = True, reason: bool = False) -> Line:
+def _note_line(
+    n: CommentNote, origin: Origin, *, stance: bool = True, reason: bool = False
+) -> Line:
     bits = []
     if stance and n.stance:
         bits.append(n.stance)
@@ -127,7 +148,7 @@ def _note_line(n: CommentNote, *, stance: bool = True, reason: bool = False) -> 
         bits.append(plural(n.replies, "reply", "replies"))
     extra = (", " + ", ".join(bits)) if bits else ""
     lead = (n.reason[0].upper() + n.reason[1:] + " —") if reason and n.reason else ""
-    return quote_line(n.quote, lead, extra)
+    return quote_line(n.quote, lead, extra, origin)
 
 
 def _footer(report: Report) -> tuple[str, ...]:
@@ -165,7 +186,8 @@ def _themes_blocks(report: Report, deep: bool) -> list[Block]:
         if deep:
             for i, q in enumerate(theme.examples):
                 sep = " For example, " if i == 0 else "; "
-                line += [Span(f"{sep}{who(q.author)} ({points(q.score)}): "), quote_span(q)]
+                o = report.thread.origin
+                line += [Span(f"{sep}{who(q.author, o)}{scored(q.score, o)}: "), quote_span(q)]
         lines.append(tuple(line))
     return [bullets(lines)]
 
@@ -175,17 +197,23 @@ def _sentiment_blocks(report: Report, deep: bool) -> list[Block]:
     blocks = [para(report.sentiment_reading)]
     if deep and s.branches:
         lines = []
+        o = report.thread.origin
         for b in s.branches:
             lines.append(
                 (
-                    Span(f"{who(b.author)}'s thread", "strong"),
+                    Span(f"{who(b.author, o)}'s thread", "strong"),
                     Span(
-                        f" ({points(b.score)}): {b.label}, {b.compound:+.2f} over "
+                        f"{scored(b.score, o)}: {b.label}, {b.compound:+.2f} over "
                         f"{plural(b.comments, 'comment')}"
                     ),
                 )
             )
-        blocks.append(para(Span("By branch (the top-level comments with the highest scores):")))
+        which = (
+            "the top-level comments with the highest scores"
+            if o.scored
+            else "the top-level comments with the most replies"
+        )
+        blocks.append(para(Span(f"By branch ({which}):")))
         blocks.append(bullets(lines))
     return blocks
 
@@ -209,12 +237,16 @@ def _post_details(report: Report) -> Block:
         labels.append(label)
         lines.append(tuple(spans))
 
-    field("Subreddit", Span(f"r/{t.subreddit}"))
+    o = t.origin
+    field("Subreddit" if o.is_reddit else "Where", Span(t.place))
     field("Title", Span(t.title))
-    field("Author", Span(who(t.author)))
+    field("Author", Span(who(t.author, o)))
     field("Posted", Span(_when(t.created)))
-    ratio = f" ({t.upvote_ratio:.0%} upvoted)" if t.upvote_ratio is not None else ""
-    field("Score", Span(f"{t.score:,}{ratio}"))
+    if o.is_reddit:
+        ratio = f" ({t.upvote_ratio:.0%} upvoted)" if t.upvote_ratio is not None else ""
+        field("Score", Span(f"{t.score:,}{ratio}"))
+    elif o.post_score(t.score):
+        field("Score", Span(o.post_score(t.score)))
     st = report.stats
     field(
         "Comments",
@@ -250,10 +282,12 @@ def _post_details(report: Report) -> Block:
 def _comment_analysis(report: Report) -> list[Block]:
     st = report.stats
     depth = f"up to {plural(st.max_depth, 'level')} deep" if st.max_depth > 1 else "no reply chains"
+    o = report.thread.origin
     op = (
-        "how many the OP wrote is unknown (their account is deleted)"
+        f"how many {o.op} wrote is unknown ("
+        + ("their account is deleted)" if o.is_reddit else "their name is not known)")
         if st.op_comments is None or report.thread.author is None
-        else f"the OP wrote {st.op_comments:,}"
+        else f"{o.op} wrote {st.op_comments:,}"
     )
     counts = bullets(
         [
@@ -268,13 +302,14 @@ def _comment_analysis(report: Report) -> list[Block]:
     )  # fmt: skip
     blocks = [counts]
     if report.top_comments:
-        blocks.append(para(Span("Top-level comments by score", "strong")))
-        blocks.append(bullets([_note_line(n) for n in report.top_comments]))
+        by = "by score" if o.scored else "first in the thread"
+        blocks.append(para(Span(f"Top-level comments {by}", "strong")))
+        blocks.append(bullets([_note_line(n, o) for n in report.top_comments]))
     else:
         blocks.append(para("There are no top-level comments with text."))
     if report.notable_replies:
         blocks.append(para(Span("Notable replies", "strong")))
-        blocks.append(bullets([_note_line(n, reason=True) for n in report.notable_replies]))
+        blocks.append(bullets([_note_line(n, o, reason=True) for n in report.notable_replies]))
     return blocks
 
 
@@ -283,10 +318,11 @@ def deep_document(report: Report) -> Document:
         para("No links were shared in the post or its fetched comments.")
     ]
     notable = (
-        [bullets([_note_line(n, stance=False, reason=True) for n in report.notable])]
+        [bullets([_note_line(n, report.thread.origin, stance=False, reason=True)
+                  for n in report.notable])]
         if report.notable
         else [para("No comment stood out from the rest.")]
-    )
+    )  # fmt: skip
     takeaways = (
         [
             bullets(
@@ -302,7 +338,13 @@ def deep_document(report: Report) -> Document:
     observations = (
         [bullets([(Span(o),) for o in report.observations])]
         if report.observations
-        else [para("Nothing unusual stood out: no heavy deletions, no divisive voting.")]
+        else [
+            para(
+                "Nothing unusual stood out: no heavy deletions, no divisive voting."
+                if report.thread.origin.has_downvotes
+                else "Nothing unusual stood out: no heavy deletions."
+            )
+        ]
     )
     sections = (
         Section("1. Post details", (_post_details(report),)),
@@ -333,7 +375,7 @@ def condensed_lines(report: Report) -> list[Line]:
     elif first is not None:
         lines.append((Span(first.text),))
     if gist is not None and gist is not first and gist.quote is not None:
-        lines.append(quote_line(gist.quote, "Top comment:"))
+        lines.append(quote_line(gist.quote, "Top comment:", origin=report.thread.origin))
     mood = report.sentiment.label
     lines.append((Span(f"Mood: {mood} · {report.coverage.describe()}", "muted"),))
     return lines

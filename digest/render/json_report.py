@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from digest.report import CommentNote, Quote, Report
+from digest.source import Origin
 
 SCHEMA = "redigest.report/1"
 
@@ -45,6 +46,22 @@ def _note(n: CommentNote) -> dict[str, Any]:
     return out
 
 
+def _source(o: Origin) -> dict[str, Any]:
+    """`thread.source`, only for a thread that is not from Reddit (a Reddit report's JSON stays
+    what it always was: no `source` means Reddit)."""
+    if o.is_reddit:
+        return {}
+    return {
+        "source": {
+            "kind": o.kind,
+            "place": o.place,
+            "score_unit": o.score_unit[1] if o.score_unit else None,
+            "post_score": o.has_post_score and o.score_unit is not None,
+            "comment_scores": o.scored,
+        }
+    }
+
+
 def report_to_dict(report: Report) -> dict[str, Any]:
     t, st, s, cov = report.thread, report.stats, report.sentiment, report.coverage
     return {
@@ -68,6 +85,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "locked": t.locked,
             "state": t.state.value,
             "crosspost_from": t.crosspost_from,
+            **_source(t.origin),
         },
         "coverage": {
             "analyzed": cov.analyzed,
