@@ -304,7 +304,9 @@ def assemble(
             replies=stats.direct_replies.get(cid, 0),
         )
 
-    by_score = sorted((c for c in selected if c.has_text), key=lambda c: (-c.score, c.id))
+    by_score = [c for c in selected if c.has_text]  # without scores: the thread's own order
+    if thread.origin.scored:
+        by_score.sort(key=lambda c: (-c.score, c.id))
     top_level = [c.id for c in by_score if c.parent_id is None][: TOP_LEVEL_SHOWN[depth]]
     replies: list[CommentNote] = []
     for c in by_score:

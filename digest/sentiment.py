@@ -116,9 +116,11 @@ def measure(thread: Thread, comments: Sequence[Comment], scorer: PolarityScorer)
     for c in scored:
         branch_scores.setdefault(thread.top_level_of(c.id), []).append(per[c.id])
     by_id = thread.by_id
+    # The highest-scored branches; where comments have no scores (Hacker News), the largest.
+    ranked = thread.origin.scored
     top_branches = sorted(
         (b for b in branch_scores if b in by_id),
-        key=lambda b: (-by_id[b].score, b),
+        key=lambda b: (-by_id[b].score if ranked else -len(branch_scores[b]), b),
     )[:MAX_BRANCHES]
     branches = tuple(
         BranchSentiment(

@@ -209,9 +209,7 @@ def _sentiment_blocks(report: Report, deep: bool) -> list[Block]:
                 )
             )
         which = (
-            "the top-level comments with the highest scores"
-            if o.scored
-            else "the top-level comments with the most replies"
+            "the top-level comments with the highest scores" if o.scored else "the largest branches"
         )
         blocks.append(para(Span(f"By branch ({which}):")))
         blocks.append(bullets(lines))
@@ -302,7 +300,13 @@ def _comment_analysis(report: Report) -> list[Block]:
     )  # fmt: skip
     blocks = [counts]
     if report.top_comments:
-        by = "by score" if o.scored else "first in the thread"
+        by = (
+            "in the thread's order"
+            if not o.scored or o.score_unit is None
+            else "by score"
+            if o.is_reddit
+            else f"by {o.score_unit[1]}"
+        )
         blocks.append(para(Span(f"Top-level comments {by}", "strong")))
         blocks.append(bullets([_note_line(n, o) for n in report.top_comments]))
     else:
