@@ -1,7 +1,11 @@
-"""The thread model: what a Reddit thread is, as far as redigest is concerned.
+"""The thread model: what a discussion is, as far as redigest is concerned.
 
-Frozen dataclasses and nothing else: no I/O, no knowledge of Reddit's JSON or API. Adapters convert
-whatever they read into these types at the border.
+Frozen dataclasses and nothing else: no I/O, no knowledge of any source's JSON or API. Adapters
+convert whatever they read into these types at the border. The fields are Reddit's (it came
+first); another source fills what it has (a post, comments with parent, author, time, a score when
+there is one) and says what it has not through `Thread.origin` (digest.source), which is what a
+report's words follow: Hacker News leaves comment scores at 0, a chat thread counts reactions as
+scores and has no subreddit (`subreddit=""`) or upvote ratio (None).
 """
 
 from __future__ import annotations
