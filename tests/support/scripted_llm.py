@@ -52,7 +52,9 @@ def short_ids(request: StructuredRequest) -> dict[str, dict[str, Any]]:
 def grounded_answer(request: StructuredRequest) -> dict[str, Any]:
     """A valid answer built from what the prompt holds (quotes copied from real bodies)."""
     comments = {k: v for k, v in short_ids(request).items() if k != "post" and v["body"][:1] != "["}
-    ids = sorted(comments, key=lambda k: -(s if isinstance(s := comments[k].get("score"), int) else 0))
+    ids = sorted(
+        comments, key=lambda k: -(s if isinstance(s := comments[k].get("score"), int) else 0)
+    )
 
     def pick(i: int) -> str:
         return ids[i % len(ids)]
