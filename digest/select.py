@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from digest.model import Comment, Thread
 from digest.prompt_format import MAX_COMMENT_TOKENS, comment_tokens, post_tokens
-from digest.source import Origin
 from digest.text import estimate_tokens, plural
 
 MIN_COMMENT_TOKENS = 16  # below this much room, no comment can fit
@@ -82,12 +81,6 @@ def _priority(c: Comment, picked_in_branch: int) -> float:
     if c.is_submitter:
         base *= OP_BONUS
     return base / (1.0 + BRANCH_SPREAD * picked_in_branch)
-
-
-def _ranked_by(origin: Origin) -> str:
-    if not origin.scored or origin.score_unit is None:
-        return ""
-    return "score" if origin.is_reddit else origin.score_unit[1]
 
 
 def select_comments(thread: Thread, budget: int, must_include: tuple[str, ...] = ()) -> Selection:
@@ -167,6 +160,6 @@ def select_comments(thread: Thread, budget: int, must_include: tuple[str, ...] =
             reported=thread.post.num_comments,
             branches_analyzed=len({branch_of[i] for i in ordered}),
             branches_fetched=len(roots),
-            ranked_by=_ranked_by(thread.origin),
+            ranked_by=thread.origin.ranked_by,
         ),
     )

@@ -52,6 +52,13 @@ class Origin:
         """Comments have scores a report may name and rank by."""
         return self.has_comment_scores and self.score_unit is not None
 
+    @property
+    def ranked_by(self) -> str:
+        """What comments are ranked by: "score" (Reddit), "reactions"; "" without scores."""
+        if not self.scored or self.score_unit is None:
+            return ""
+        return "score" if self.is_reddit else self.score_unit[1]
+
     def count(self, n: int) -> str:
         """`1 point`, `2,345 points`, `12 reactions`; "" when this source has no score unit."""
         if self.score_unit is None:

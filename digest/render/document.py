@@ -300,13 +300,7 @@ def _comment_analysis(report: Report) -> list[Block]:
     )  # fmt: skip
     blocks = [counts]
     if report.top_comments:
-        by = (
-            "in the thread's order"
-            if not o.scored or o.score_unit is None
-            else "by score"
-            if o.is_reddit
-            else f"by {o.score_unit[1]}"
-        )
+        by = f"by {o.ranked_by}" if o.ranked_by else "in the thread's order"
         blocks.append(para(Span(f"Top-level comments {by}", "strong")))
         blocks.append(bullets([_note_line(n, o) for n in report.top_comments]))
     else:
