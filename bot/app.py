@@ -253,6 +253,11 @@ class App:
             # Bad credentials stop start-up with one line, not the first digest an hour later.
             await self._reddit.check_credentials()
         source = source or SavedThreadSource(s.saved_threads)
+        from adapters.hn_source import HnConfig, HnSource
+        from bot.routing import RoutedSource
+
+        hn = await self._stack.enter_async_context(HnSource(HnConfig.from_settings(s)))
+        source = RoutedSource(source, hn)
         files: FilesFirst | None = None
         if terminal:
             source = files = FilesFirst(source)

@@ -137,6 +137,17 @@ class Settings(BaseSettings):
     reddit_requests_per_minute: int = Field(
         100, ge=1, le=1000, validation_alias="REDIGEST_REDDIT_REQUESTS_PER_MINUTE"
     )
+    # Hacker News: the official API, and Algolia's items endpoint (one request a tree; empty: off).
+    hn_api_url: str = Field(
+        "https://hacker-news.firebaseio.com/v0", validation_alias="REDIGEST_HN_API_URL"
+    )
+    hn_search_url: str = Field(
+        "https://hn.algolia.com/api/v1", validation_alias="REDIGEST_HN_SEARCH_URL"
+    )
+    hn_brief_requests: int = Field(
+        100, ge=1, le=2000, validation_alias="REDIGEST_HN_BRIEF_REQUESTS"
+    )
+    hn_deep_requests: int = Field(400, ge=1, le=5000, validation_alias="REDIGEST_HN_DEEP_REQUESTS")
     thread_cache_seconds: int = Field(
         600, ge=0, le=86_400, validation_alias="REDIGEST_THREAD_CACHE_SECONDS"
     )
@@ -280,6 +291,14 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL, like https://oauth.reddit.com")
+        return value.rstrip("/")
+
+    @field_validator("hn_api_url", "hn_search_url")
+    @classmethod
+    def _hn_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL, like https://hacker-news.firebaseio.com/v0")
         return value.rstrip("/")
 
     @field_validator("log_level", mode="before")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from bot.commands import CommandError, EditCmd
+from bot.routing import place_name
 from bot.schedule import Schedule
 from bot.storage import SubscriptionRow
 from digest import codec
@@ -116,8 +117,8 @@ def spec_of(sub: SubscriptionRow) -> Spec:
 
 
 def names(spec: Spec, sep: str = ", ") -> str:
-    """The subreddits as people read them: r/a, r/b."""
-    return sep.join(f"r/{n}" for n in spec.subreddits)
+    """The subreddits as people read them: r/a, r/b (Hacker News lists by their names)."""
+    return sep.join(place_name(n) for n in spec.subreddits)
 
 
 def edited(spec: Spec, cmd: EditCmd) -> Spec:

@@ -4,6 +4,8 @@ Accepted: www/old/new/np/m/sh hosts with or without scheme, slug, query string o
 /r/SUB/comments/ID/..., /comments/ID, /user/NAME/comments/ID; comment permalinks
 (/comments/ID/slug/COMMENT/ and new Reddit's /comments/ID/comment/COMMENT/); redd.it/ID;
 bare ids and t3_ fullnames; share links /r/SUB/s/CODE (resolved by the source, with one request).
+Hacker News: news.ycombinator.com/item?id=N and bare `hn:N`, as ThreadRef("hn:N") (a story or a
+comment: the HN source finds the story).
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from urllib.parse import urlsplit
 from bot.ports import InvalidThreadUrl, ThreadRef
 
 EXAMPLE = "https://www.reddit.com/r/LocalLLaMA/comments/1lpl656/glm41vthinking/"
+HN_EXAMPLE = "https://news.ycombinator.com/item?id=8863 (or hn:8863)"
+_HN_BARE = re.compile(r"^hn:(?P<id>[0-9]{1,12})$", re.IGNORECASE)
+_HN_ITEM = re.compile(r"(?:^|&)id=(?P<id>[0-9]{1,12})(?:&|$)")
 _ID = r"[a-z0-9]{1,12}"
 _HOSTS = re.compile(r"^(?:(?:www|old|new|np|m|sh|i|amp)\.)?reddit\.com$")
 _COMMENTS = re.compile(
@@ -26,7 +31,8 @@ _SHARE = re.compile(r"^/r/(?P<sub>[A-Za-z0-9_]+)/s/(?P<code>[A-Za-z0-9]+)/?$")
 _BARE = re.compile(rf"^(?:t3_)?(?P<id>{_ID})$", re.IGNORECASE)
 # Reddit URLs inside any text (chat messages, Slack's <url|label> form, markdown links).
 _URL_IN_TEXT = re.compile(
-    r"(?:https?://)?(?:[a-z]+\.)?(?:reddit\.com|redd\.it)/[^\s<>|()\[\]\"']+", re.IGNORECASE
+    r"(?:https?://)?(?:[a-z]+\.)?(?:reddit\.com|redd\.it|ycombinator\.com)/[^\s<>|()\[\]\"']+",
+    re.IGNORECASE,
 )
 
 
@@ -55,6 +61,9 @@ def parse_thread_text(text: str) -> ThreadRef | ShareLink:
     if bare and (raw.lower().startswith("t3_") or any(ch.isdigit() for ch in raw)):
         # A bare word must look like an id (base36 with a digit), not like an ordinary word.
         return ThreadRef(bare.group("id").lower())
+    hn_bare = _HN_BARE.match(raw)
+    if hn_bare:
+        return ThreadRef(f"hn:{int(hn_bare.group('id'))}")
     url = raw if "://" in raw else "https://" + raw
     try:
         parts = urlsplit(url)
@@ -63,6 +72,13 @@ def parse_thread_text(text: str) -> ThreadRef | ShareLink:
     host = (parts.hostname or "").lower()
     if parts.scheme.lower() not in ("http", "https"):
         raise _invalid(text)
+    if host in ("news.ycombinator.com", "www.news.ycombinator.com"):
+        item = _HN_ITEM.search(parts.query) if parts.path.rstrip("/") == "/item" else None
+        if item is None:
+            raise InvalidThreadUrl(
+                f"“{text.strip()[:80]}” is not a Hacker News discussion: use {HN_EXAMPLE}"
+            )
+        return ThreadRef(f"hn:{int(item.group('id'))}")
     path = re.sub(r"/{2,}", "/", parts.path or "/")
     if host == "redd.it":
         short = re.fullmatch(rf"/({_ID})/?", path, re.IGNORECASE)
@@ -87,6 +103,11 @@ def parse_thread_text(text: str) -> ThreadRef | ShareLink:
         comment_id = cid.lower()
     sub = m.group("sub")
     return ThreadRef(m.group("id").lower(), comment_id, sub)
+
+
+def is_hn_ref(ref: ThreadRef) -> bool:
+    """Whether a reference names a Hacker News item (its id is `hn:N`)."""
+    return ref.post_id.startswith("hn:")
 
 
 def find_thread_urls(text: str) -> list[str]:

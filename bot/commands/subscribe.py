@@ -8,6 +8,7 @@ from dataclasses import replace
 from bot.commands.model import MAX_SCORE, TOP_RANGE, CommandError, SubscribeCmd
 from bot.commands.usage import example
 from bot.commands.words import add_terms, number, shown, terms
+from bot.routing import hn_list, is_hn_name
 from bot.schedule import canonical_timezone, looks_like_timezone, parse_schedule, resolve_timezone
 from bot.subreddits import validate_subreddits
 
@@ -39,6 +40,9 @@ _OPTION_EXAMPLES = {
 def parse_subscribe(words: list[str], default_tz: str) -> SubscribeCmd:
     kinds = ("hourly", "daily", "weekly", "cron")
     at = next((i for i, w in enumerate(words) if w.strip().lower() in kinds), None)
+    if at is not None and at > 1 and is_hn_name(words[0]):
+        # `hn top 5 daily 09:00`: what follows a Hacker News list before the schedule is options.
+        words, at = [words[0], *words[at:], *words[1:at]], 1
     names = [p for w in words[:at] for p in re.split(r"[,+\s]+", w) if p]
     if not names:
         raise CommandError(f"Name a subreddit, then a schedule, like {example('subscribe')}.")
@@ -47,7 +51,7 @@ def parse_subscribe(words: list[str], default_tz: str) -> SubscribeCmd:
             f"Add a schedule after the subreddits (hourly, daily HH:MM, weekly DAY HH:MM or cron), "
             f"like {example('subscribe')}."
         )
-    subreddits = tuple(validate_subreddits(names))
+    subreddits = tuple(_places(names))
     after = words[at:]
     schedule, rest = parse_schedule(after, default_tz)
     consumed = after[: len(after) - len(rest)]
@@ -100,6 +104,17 @@ def parse_subscribe(words: list[str], default_tz: str) -> SubscribeCmd:
             cmd = replace(cmd, keywords=keywords)
         i += 2
     return cmd
+
+
+def _places(names: list[str]) -> list[str]:
+    """Subreddits, or one Hacker News list (`hn`, `hn:best` …) on its own."""
+    if not any(is_hn_name(n) for n in names):
+        return validate_subreddits(names)
+    if len(names) > 1:
+        raise CommandError(
+            "Subscribe to a Hacker News list on its own, like subscribe hn top 5 daily 09:00."
+        )
+    return [hn_list(names[0])]
 
 
 def quote_hint(words: list[str], i: int) -> str:

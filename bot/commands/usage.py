@@ -8,19 +8,19 @@ from bot.commands.words import shown
 
 _USAGE = {
     "digest": (
-        "digest <thread link or id> [brief|deep]",
+        "digest <thread link or id, or an HN link or hn:ID> [brief|deep]",
         f"digest {THREAD_EXAMPLE} deep",
-        "digest a Reddit thread",
+        "digest a Reddit thread or a Hacker News discussion",
     ),
     "subscribe": (
-        "subscribe r/SUB[,r/SUB…] hourly [:MM] | daily HH:MM | weekly DAY HH:MM | "
+        "subscribe r/SUB[,r/SUB…]|hn[:best|new|ask|show] hourly [:MM] | daily HH:MM | weekly DAY HH:MM | "
         'cron "m h dom mon dow" [TIMEZONE] [top N] [min-score N] [flair NAME] '
         "[exclude-flair NAME] [keywords a,b] [nsfw]",
         'subscribe r/LocalLLaMA daily 09:00 Europe/Berlin top 5 min-score 50 flair "New Model"',
         "post the top threads of subreddits on a schedule",
     ),
     "watch": (
-        "watch r/SUB min-score N [within H hours]",
+        "watch r/SUB|hn min-score N [within H hours]",
         "watch r/LocalLLaMA min-score 200 within 12h",
         "post new threads once they reach a score",
     ),

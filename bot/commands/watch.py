@@ -8,6 +8,7 @@ from bot.commands.model import MAX_SCORE, WITHIN_HOURS_RANGE, CommandError, Watc
 from bot.commands.subscribe import SUBSCRIBE_OPTIONS
 from bot.commands.usage import example
 from bot.commands.words import number, shown
+from bot.routing import is_hn_name
 from bot.subreddits import validate_subreddits
 
 
@@ -28,6 +29,17 @@ def parse_within(words: list[str]) -> tuple[int, int]:
             f"like {sample}."
         )
     return count * units.get(unit, 1), used
+
+
+def _watched(names: list[str]) -> list[str]:
+    """Subreddits, or `hn` (Hacker News's new stories: `hn` and `hn:new` say the same)."""
+    if not any(is_hn_name(n) for n in names):
+        return validate_subreddits(names)
+    if len(names) > 1 or names[0].strip().lower() not in ("hn", "hn:new"):
+        raise CommandError(
+            "Watch Hacker News's new stories on their own, like watch hn min-score 100."
+        )
+    return ["hn"]
 
 
 def parse_watch(words: list[str], default_tz: str) -> WatchCmd:
@@ -58,7 +70,7 @@ def parse_watch(words: list[str], default_tz: str) -> WatchCmd:
             i += 1
     if not names:
         raise CommandError(f"Name the subreddit to watch, like {example('watch')}.")
-    subreddits = validate_subreddits(names)
+    subreddits = _watched(names)
     if len(subreddits) > 1:
         raise CommandError(
             f"Watch one subreddit at a time (got {len(subreddits)}), like {example('watch')}."

@@ -19,6 +19,7 @@ from bot.core.delivery import tell
 from bot.core.subscriptions import OUR_ERROR
 from bot.jobs import WatchJob, job_payload
 from bot.ports import BadCredentials, RateLimited, RedditUnavailable, SourceError, ThreadRef
+from bot.routing import place_name
 from bot.specs import WatchSpec, names, spec_of
 from bot.storage import SubscriptionRow
 from digest.model import Post
@@ -49,7 +50,7 @@ class Watching:
         sub_id = await self.core.subscriptions.add(request, spec, None)
         self.ensure_streams()
         return (
-            f"Watching #{sub_id}: new posts in r/{cmd.subreddit} are posted here once they reach "
+            f"Watching #{sub_id}: new posts in {place_name(cmd.subreddit)} are posted here once they reach "
             f"{points(cmd.min_score)} within {plural(cmd.within_hours, 'hour')}."
             f"{saved_note(self.core.config.saved_only)}"
         )
@@ -101,7 +102,7 @@ class Watching:
                     subscription_id=sub.id,
                     thread=ThreadRef(post.id),
                     nsfw_ok=spec.channel_nsfw,
-                    header=f"r/{post.subreddit} · crossed {points(spec.min_score)}",
+                    header=f"{place_name(post.subreddit)} · crossed {points(spec.min_score)}",
                 )
                 created = await storage.add_job(
                     f"watch:{sub.id}:{post.id}", job.KIND, job_payload(job)

@@ -1,0 +1,233 @@
+"""The ThreadSource port on Hacker News: a story and its comments, the story lists, new stories.
+
+What it asks (no credentials, no cookies; both bases overridable for tests and proxies):
+
+    a thread, fast path   GET {search}/items/{id}            Algolia: the whole tree, 1 request
+    a thread, fallback    GET {api}/item/{id}.json            Firebase: 1 request per item,
+                                                               `in_flight` at once, within the
+                                                               depth's request budget
+    a story list          GET {api}/{top,best,new,ask,show}stories.json, then its first items
+    posts by id           GET {api}/item/{id}.json            (watch re-checks)
+    new stories           GET {api}/newstories.json every `poll_seconds`
+
+Why Algolia first: one request carries every comment, so a 2,000-comment story digests with
+all of it read for the cost of one request; the official API needs one request per comment and
+its budget leaves most of a big thread unfetched. Algolia is a third party's index, though
+(it may lag a new story, or fail): when it does not answer, or answers without the item, the
+official API is asked, breadth-first in HN's own rank order, and the coverage line says how
+much of the thread was fetched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from adapters.hn_source import items as hn
+from adapters.hn_source.firebase_tree import fetch_tree
+from adapters.hn_source.http import HnHttp, HNUnavailable
+from bot import progress
+from bot.ports import (
+    InvalidThreadUrl,
+    ListingSort,
+    RateQuota,
+    ThreadNotFound,
+    ThreadRef,
+    TopPeriod,
+)
+from bot.routing import hn_list
+from bot.thread_ref import HN_EXAMPLE, is_hn_ref, parse_thread_text
+from digest import cpu
+from digest.model import Post, Thread
+from digest.report import Depth
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "redigest (self-hosted discussion digest bot)"
+
+
+@dataclass(frozen=True, slots=True)
+class HnConfig:
+    api_url: str = "https://hacker-news.firebaseio.com/v0"  # REDIGEST_HN_API_URL
+    search_url: str | None = "https://hn.algolia.com/api/v1"  # REDIGEST_HN_SEARCH_URL; None: off
+    brief_requests: int = 100  # Firebase requests a brief digest may spend (Algolia costs 1)
+    deep_requests: int = 400
+    in_flight: int = 8
+    timeout_seconds: float = 16.0
+    listing_items: int = 30  # a list's first items fetched (one request each): a front page
+    poll_seconds: float = 60.0  # new-story polls for watches
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> HnConfig:
+        return cls(
+            api_url=s.hn_api_url,
+            search_url=s.hn_search_url or None,
+            brief_requests=s.hn_brief_requests,
+            deep_requests=s.hn_deep_requests,
+        )
+
+    def budget(self, depth: Depth) -> int:
+        return self.brief_requests if depth is Depth.BRIEF else self.deep_requests
+
+
+def list_of(name: str) -> str:
+    """`hn` → top; `hn:best` → best; InvalidSubreddit for anything else."""
+    return hn_list(name).removeprefix("hn:")
+
+
+class HnSource:
+    """Hacker News; use as `async with HnSource(config) as source`."""
+
+    def __init__(
+        self,
+        config: HnConfig | None = None,
+        *,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self.config = c = config or HnConfig()
+        self._api = c.api_url.rstrip("/")
+        self._search = c.search_url.rstrip("/") if c.search_url else None
+        self._http = HnHttp(
+            user_agent=USER_AGENT, timeout_seconds=c.timeout_seconds, in_flight=c.in_flight
+        )
+        self._sleep = sleep
+
+    @property
+    def requests_made(self) -> int:
+        return self._http.requests_made
+
+    @property
+    def peak_in_flight(self) -> int:
+        return self._http.peak_in_flight
+
+    async def __aenter__(self) -> HnSource:
+        self._http.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._http.close()
+
+    def quota(self) -> RateQuota:
+        return RateQuota(None, None, None)  # HN states no quota
+
+    async def resolve(self, text: str) -> ThreadRef:
+        ref = parse_thread_text(text)
+        if not isinstance(ref, ThreadRef) or not is_hn_ref(ref):
+            raise InvalidThreadUrl(f"That is not a Hacker News item: use {HN_EXAMPLE}")
+        return ref
+
+    async def item(self, number: int) -> Mapping[str, Any] | None:
+        answer = await self._http.get(f"{self._api}/item/{number}.json")
+        return answer if isinstance(answer, Mapping) else None
+
+    async def fetch_thread(self, ref: ThreadRef, depth: Depth) -> Thread:
+        number = hn.item_number(ref.post_id)
+        progress.current().step("Fetching the discussion from Hacker News…")
+        thread: Thread | None = None
+        if self._search is not None:
+            try:
+                thread = await self._from_algolia(number)
+            except HNUnavailable:
+                log.info("HN: Algolia failed for item %s; asking the official API", number)
+        if thread is None:
+            thread = await self._from_firebase(number, self.config.budget(depth))
+        if ref.comment_id and ref.comment_id not in thread.by_id:
+            raise ThreadNotFound("Hacker News has no such comment: it may have been deleted.")
+        if ref.comment_id:
+            thread = Thread(
+                thread.post, thread.comments, thread.more, ref.comment_id, thread.source,
+                thread.extra,
+            )  # fmt: skip
+        return thread
+
+    async def _from_algolia(self, number: int) -> Thread | None:
+        """The whole tree in one request (two when `number` is a comment); None when Algolia
+        does not have the item (yet)."""
+        tree = await self._http.get(f"{self._search}/items/{number}")
+        if not isinstance(tree, Mapping) or "id" not in tree:
+            return None
+        focus: str | None = None
+        if tree.get("type") == "comment" and tree.get("story_id"):
+            focus = str(number)
+            tree = await self._http.get(f"{self._search}/items/{tree['story_id']}")
+            if not isinstance(tree, Mapping) or "id" not in tree:
+                return None
+        if tree.get("type") == "comment":
+            return None
+
+        def build() -> Thread:
+            story = hn.firebase_item_of_algolia(tree)
+            total = hn.count_algolia(tree)
+            post = hn.post_from_item(story, descendants=total)
+            comments = hn.comments_of_algolia(tree, int(tree["id"]), post.author)
+            extra = {"fetched_via": "algolia", "requests": "1" if focus is None else "2"}
+            return Thread(post, tuple(comments), (), focus, "hn", extra)
+
+        return await cpu.run(build)  # thousands of comments: off the loop
+
+    async def _from_firebase(self, number: int, budget: int) -> Thread:
+        item = await self.item(number)
+        spent, focus = 1, None
+        while item is not None and item.get("type") == "comment" and spent < budget:
+            focus = focus or str(number)
+            parent = item.get("parent")
+            item = await self.item(int(parent)) if parent else None
+            spent += 1
+        if item is None or item.get("type") == "comment":
+            raise ThreadNotFound(f"Hacker News has no item {number}: check the link or id.")
+        tree = await fetch_tree(self.item, item, max(budget - spent, 0))
+        post = hn.post_from_item(item)
+        extra = {"fetched_via": "firebase", "requests": str(spent + tree.requests)}
+        return Thread(post, tuple(tree.comments), tuple(tree.more), focus, "hn", extra)
+
+    async def listing(
+        self,
+        subreddit: str,
+        sort: ListingSort,
+        *,
+        period: TopPeriod = TopPeriod.DAY,
+        limit: int = 25,
+    ) -> list[Post]:
+        """A story list's first stories (`hn:top` …; the sort and period are HN's own)."""
+        kind = list_of(subreddit)
+        ids = await self._http.get(f"{self._api}/{kind}stories.json")
+        wanted = [int(i) for i in (ids or [])[: max(1, min(limit, self.config.listing_items))]]
+        return await self._posts(wanted)
+
+    async def _posts(self, numbers: Sequence[int]) -> list[Post]:
+        found = await asyncio.gather(*(self.item(n) for n in numbers))
+        return [
+            hn.post_from_item(item)
+            for item in found
+            if item and item.get("type") in ("story", "job", "poll") and not item.get("deleted")
+        ]
+
+    async def posts(self, post_ids: Sequence[str]) -> list[Post]:
+        numbers = [hn.item_number(p) for p in post_ids if p.startswith(hn.PREFIX)]
+        return await self._posts(numbers)
+
+    async def stream(self, subreddits: Sequence[str]) -> AsyncIterator[Post]:
+        """New stories as they appear in newstories.json (what existed at the start skipped)."""
+        seen: set[int] | None = None
+        while True:
+            ids = [int(i) for i in (await self._http.get(f"{self._api}/newstories.json") or [])]
+            if seen is None:
+                seen = set(ids)
+            else:
+                fresh = [i for i in ids if i not in seen]
+                seen.update(fresh)
+                for post in await self._posts(list(reversed(fresh))):
+                    yield post
+            await self._sleep(self.config.poll_seconds)

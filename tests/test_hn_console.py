@@ -1,0 +1,108 @@
+"""Hacker News in the console: /digest by link and by hn:N, a 500+ comment story within its
+request budget (the official API, Algolia down), and /subscribe hn … + :run 1 — the real core,
+the real HN source, against the fake HN API (no network)."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.cli import _console
+from bot.settings import load_settings
+from tests.fakes.hn_server import FakeHN, synthetic_story
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples"
+
+
+async def _lines(*lines: str) -> AsyncIterator[str]:
+    for line in lines:
+        yield line + "\n"
+
+
+def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake: FakeHN) -> None:
+    monkeypatch.setenv("REDIGEST_DATABASE_PATH", str(tmp_path / "console.sqlite3"))
+    monkeypatch.setenv("REDIGEST_SAVED_THREADS", str(EXAMPLE))
+    monkeypatch.setenv("REDIGEST_REDDIT_MODE", "saved")
+    monkeypatch.setenv("REDIGEST_CPU_LANE", "thread")
+    monkeypatch.setenv("REDIGEST_HN_API_URL", fake.api_url)
+    monkeypatch.setenv("REDIGEST_HN_SEARCH_URL", fake.search_url)
+
+
+async def _run(*lines: str) -> str:
+    out = io.StringIO()
+    await _console(load_settings(env_file=None), _lines(*lines), out)
+    return out.getvalue()
+
+
+async def test_digest_an_hn_link_and_hn_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with FakeHN() as fake:
+        fake.add_items(synthetic_story(4000, 40, seed=1))
+        fake.add_items(synthetic_story(5000, 30, seed=2))
+        _env(monkeypatch, tmp_path, fake)
+        text = await _run("/digest https://news.ycombinator.com/item?id=4000", "/digest hn:5000")
+    assert "Show HN: A synthetic story with 40 comments" in text
+    assert "Show HN: A synthetic story with 30 comments" in text
+    assert "https://news.ycombinator.com/item?id=4000" in text
+    # Algolia answered each with its whole tree: one request a thread, no official-API item.
+    assert fake.algolia_requests() == 2
+    assert fake.firebase_requests() == 0
+
+
+async def test_a_500_comment_story_digests_within_its_request_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SYNTHETIC 600-comment story (no recorded HN thread of 500+ comments was available):
+    Algolia down, the official API is asked within the brief budget (100 requests)."""
+    items = synthetic_story(7000, 600, seed=3)
+    descendants = items[0]["descendants"]
+    async with FakeHN() as fake:
+        fake.add_items(items)
+        fake.algolia_down = True
+        _env(monkeypatch, tmp_path, fake)
+        monkeypatch.setenv("REDIGEST_HN_BRIEF_REQUESTS", "100")
+        text = await _run("/digest hn:7000 brief")
+    assert fake.algolia_requests() == 1  # tried once, 503
+    assert fake.firebase_requests() == 100  # the story + 99 comments: exactly the budget
+    assert len(set(fake.requests)) == len(fake.requests)  # no item asked twice
+    m = re.search(r"analysed ([0-9,]+) of ([0-9,]+) comments \(([^)]*)\)", text)
+    assert m is not None, text
+    assert int(m.group(2).replace(",", "")) == descendants
+    assert "99 were fetched" in m.group(3)
+
+
+async def test_algolia_gives_the_whole_500_comment_tree_in_one_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = synthetic_story(8000, 600, seed=4)
+    async with FakeHN() as fake:
+        fake.add_items(items)
+        _env(monkeypatch, tmp_path, fake)
+        text = await _run("/digest hn:8000 brief")
+        tree_size = len(fake.algolia_tree(fake.items[8000])["children"])
+    assert fake.requests == ["/algolia/items/8000"]
+    assert tree_size > 0
+    m = re.search(r"analysed ([0-9,]+) of ([0-9,]+) comments", text)
+    assert m is not None, text
+    assert "were fetched" not in text  # every comment was in hand
+
+
+async def test_subscribe_hn_top_3_and_a_run_posts_one_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with FakeHN() as fake:
+        for n, story in enumerate((10_000, 11_000, 12_000, 13_000, 14_000)):
+            fake.add_items(synthetic_story(story, 20 + n, seed=n))
+        fake.lists["top"] = [10_000, 11_000, 12_000, 13_000, 14_000]
+        _env(monkeypatch, tmp_path, fake)
+        text = await _run("/subscribe hn top 3 daily 09:00", ":run 1")
+    assert "Subscribed #1: Hacker News, daily at 09:00" in text
+    bundles = re.findall(r"── \[m\d+\] #general ──\nTop of Hacker News", text)
+    assert len(bundles) == 1
+    for n in range(3):
+        assert f"Show HN: A synthetic story with {20 + n} comments" in text
+    assert "Show HN: A synthetic story with 23 comments" not in text
+    assert fake.requests[0] == "/v0/topstories.json"
