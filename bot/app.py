@@ -257,7 +257,7 @@ class App:
         from bot.routing import RoutedSource
 
         hn = await self._stack.enter_async_context(HnSource(HnConfig.from_settings(s)))
-        source = RoutedSource(source, hn)
+        source = RoutedSource(source, hn, cache_seconds=float(s.thread_cache_seconds))
         files: FilesFirst | None = None
         if terminal:
             source = files = FilesFirst(source)

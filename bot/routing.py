@@ -14,6 +14,7 @@ from bot.ports import (
     ThreadSource,
     TopPeriod,
 )
+from bot.thread_cache import CachingThreadSource
 from bot.thread_ref import is_hn_ref, parse_thread_text
 from digest.errors import DigestError
 from digest.model import Post, Thread
@@ -50,9 +51,16 @@ def place_name(name: str) -> str:
 
 
 class RoutedSource:
-    def __init__(self, reddit: ThreadSource, hn: ThreadSource) -> None:
+    """Reddit (as given: cached already) and Hacker News, behind the one cache HN gets here."""
+
+    def __init__(
+        self, reddit: ThreadSource, hn: ThreadSource, *, cache_seconds: float = 0.0
+    ) -> None:
         self.reddit = reddit
-        self.hn = hn
+        self.hn: ThreadSource = hn
+        if cache_seconds > 0:
+            ttl = dict.fromkeys(Depth, cache_seconds)
+            self.hn = CachingThreadSource(hn, ttl_seconds=ttl)
 
     async def resolve(self, text: str) -> ThreadRef:
         try:
