@@ -24,7 +24,7 @@ import argparse
 import asyncio
 import statistics
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from adapters.hn_source import HnConfig, HnSource
@@ -91,7 +91,7 @@ async def run(latency: float, runs: int) -> list[dict[str, Any]]:
     return rows
 
 
-def table(rows: list[Mapping[str, Any]]) -> str:
+def table(rows: Sequence[Mapping[str, Any]]) -> str:
     lines = [
         f"{'comments':>8}  {'way':<17} {'requests':>8}  {'fetched':>13}  {'wall ms':>9}",
     ]
