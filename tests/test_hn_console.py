@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.hn_source.items import count_algolia
 from bot.cli import _console
 from bot.settings import load_settings
 from tests.fakes.hn_server import FakeHN, synthetic_story
@@ -47,9 +48,9 @@ async def test_digest_an_hn_link_and_hn_id(tmp_path: Path, monkeypatch: pytest.M
     assert "Show HN: A synthetic story with 40 comments" in text
     assert "Show HN: A synthetic story with 30 comments" in text
     assert "https://news.ycombinator.com/item?id=4000" in text
-    # Algolia answered each with its whole tree: one request a thread, no official-API item.
+    # Algolia answered each with its whole tree, the official API with the story item beside it.
     assert fake.algolia_requests() == 2
-    assert fake.firebase_requests() == 0
+    assert fake.firebase_requests() == 2
 
 
 async def test_a_500_comment_story_digests_within_its_request_budget(
@@ -74,7 +75,7 @@ async def test_a_500_comment_story_digests_within_its_request_budget(
     assert "99 were fetched" in m.group(3)
 
 
-async def test_algolia_gives_the_whole_500_comment_tree_in_one_request(
+async def test_algolia_gives_the_whole_500_comment_tree_in_one_request_beside_the_story(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     items = synthetic_story(8000, 600, seed=4)
@@ -82,12 +83,15 @@ async def test_algolia_gives_the_whole_500_comment_tree_in_one_request(
         fake.add_items(items)
         _env(monkeypatch, tmp_path, fake)
         text = await _run("/digest hn:8000 brief")
-        tree_size = len(fake.algolia_tree(fake.items[8000])["children"])
-    assert fake.requests == ["/algolia/items/8000"]
-    assert tree_size > 0
-    m = re.search(r"analysed ([0-9,]+) of ([0-9,]+) comments", text)
+        in_tree = count_algolia(fake.algolia_tree(fake.items[8000]))
+    assert sorted(fake.requests) == ["/algolia/items/8000", "/v0/item/8000.json"]
+    # Every comment Algolia has (it leaves out dead ones and their replies) of HN's own count.
+    descendants = items[0]["descendants"]
+    assert 500 < in_tree < descendants
+    m = re.search(r"analysed ([0-9,]+) of ([0-9,]+) comments \(([^)]*)\)", text)
     assert m is not None, text
-    assert "were fetched" not in text  # every comment was in hand
+    assert int(m.group(2).replace(",", "")) == descendants
+    assert m.group(3).endswith(f"{in_tree} were fetched")
 
 
 async def test_subscribe_hn_top_3_and_a_run_posts_one_bundle(

@@ -281,3 +281,18 @@ async def test_algolia_off_uses_only_the_official_api() -> None:
             thread = await source.fetch_thread(ThreadRef("hn:600"), Depth.BRIEF)
     assert fake.algolia_requests() == 0
     assert len(thread.comments) == 10
+
+
+async def test_top_level_comments_come_in_hns_rank_order_with_algolias_tree() -> None:
+    items = synthetic_story(700, 40, seed=2)
+    story = items[0]
+    story["kids"] = list(reversed(story["kids"]))  # HN's rank: not the order of the ids
+    async with FakeHN() as fake:
+        fake.add_items(items)
+        async with HnSource(_config(fake)) as source:
+            thread = await source.fetch_thread(ThreadRef("hn:700"), Depth.BRIEF)
+    top = [int(c.id) for c in thread.comments if c.parent_id is None]
+    ranked = [k for k in story["kids"] if not fake.items[k].get("dead")]
+    assert top == ranked
+    assert thread.extra == {"fetched_via": "algolia", "requests": "2"}
+    assert thread.post.num_comments == story["descendants"]  # HN's own count

@@ -11,7 +11,7 @@ Reddit's removed comments are.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -131,10 +131,15 @@ def count_algolia(node: JSON) -> int:
     return total
 
 
-def comments_of_algolia(root: JSON, story_id: int, op: str | None) -> list[Comment]:
-    """The tree under an Algolia story, pre-order (parents first), in Algolia's order."""
+def comments_of_algolia(
+    root: JSON, story_id: int, op: str | None, ranked: Sequence[int] = ()
+) -> list[Comment]:
+    """The tree under an Algolia story, pre-order (parents first): the top-level comments in
+    HN's rank order (`ranked`: the story's `kids`; others after them), replies in Algolia's."""
+    rank = {int(k): i for i, k in enumerate(ranked)}
+    top = sorted(root.get("children") or (), key=lambda c: rank.get(int(c["id"]), len(rank)))
     out: list[Comment] = []
-    stack: list[tuple[JSON, int]] = [(c, 1) for c in reversed(root.get("children") or ())]
+    stack: list[tuple[JSON, int]] = [(c, 1) for c in reversed(top)]
     while stack:
         node, depth = stack.pop()
         item = firebase_item_of_algolia(node)

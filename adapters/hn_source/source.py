@@ -2,7 +2,8 @@
 
 What it asks (no credentials, no cookies; both bases overridable for tests and proxies):
 
-    a thread, fast path   GET {search}/items/{id}            Algolia: the whole tree, 1 request
+    a thread, fast path   GET {search}/items/{id}            Algolia: the whole tree, 1 request,
+                          + GET {api}/item/{id}.json          with the story item beside it
     a thread, fallback    GET {api}/item/{id}.json            Firebase: 1 request per item,
                                                                `in_flight` at once, within the
                                                                depth's request budget
@@ -11,8 +12,10 @@ What it asks (no credentials, no cookies; both bases overridable for tests and p
     new stories           GET {api}/newstories.json every `poll_seconds`
 
 Why Algolia first: one request carries every comment, so a 2,000-comment story digests with
-all of it read for the cost of one request; the official API needs one request per comment and
-its budget leaves most of a big thread unfetched. Algolia is a third party's index, though
+all of it read; the official API needs one request per comment and its budget leaves most of a
+big thread unfetched. The official story item is asked beside it (in parallel: 2 requests a
+thread) for what only HN itself knows: its comment count, current points, and the ranked order
+of the top-level comments (Algolia's tree is not in HN's rank order). Algolia is a third party's index, though
 (it may lag a new story, or fail): when it does not answer, or answers without the item, the
 official API is asked, breadth-first in HN's own rank order, and the coverage line says how
 much of the thread was fetched.
@@ -23,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +78,12 @@ class HnConfig:
 
     def budget(self, depth: Depth) -> int:
         return self.brief_requests if depth is Depth.BRIEF else self.deep_requests
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    asked: bool  # the official API answered (an item, or null for an unknown id)
+    item: Mapping[str, Any] | None
 
 
 def list_of(name: str) -> str:
@@ -136,49 +145,63 @@ class HnSource:
         number = hn.item_number(ref.post_id)
         progress.current().step("Fetching the discussion from Hacker News…")
         thread: Thread | None = None
+        first = _Answer(asked=False, item=None)  # the official API's item `number`
         if self._search is not None:
-            try:
-                thread = await self._from_algolia(number)
-            except HNUnavailable:
-                log.info("HN: Algolia failed for item %s; asking the official API", number)
+            thread, first = await self._from_algolia(number)
         if thread is None:
-            thread = await self._from_firebase(number, self.config.budget(depth))
+            thread = await self._from_firebase(number, self.config.budget(depth), first)
         if ref.comment_id and ref.comment_id not in thread.by_id:
             raise ThreadNotFound("Hacker News has no such comment: it may have been deleted.")
         if ref.comment_id:
-            thread = Thread(
-                thread.post, thread.comments, thread.more, ref.comment_id, thread.source,
-                thread.extra,
-            )  # fmt: skip
+            thread = replace(thread, focus_comment_id=ref.comment_id)
         return thread
 
-    async def _from_algolia(self, number: int) -> Thread | None:
-        """The whole tree in one request (two when `number` is a comment); None when Algolia
-        does not have the item (yet)."""
-        tree = await self._http.get(f"{self._search}/items/{number}")
-        if not isinstance(tree, Mapping) or "id" not in tree:
+    async def _algolia(self, number: int) -> Mapping[str, Any] | None:
+        try:
+            tree = await self._http.get(f"{self._search}/items/{number}")
+        except HNUnavailable:
+            log.info("HN: Algolia failed for item %s; asking the official API", number)
             return None
-        focus: str | None = None
-        if tree.get("type") == "comment" and tree.get("story_id"):
+        return tree if isinstance(tree, Mapping) and "id" in tree else None
+
+    async def _quiet_item(self, number: int) -> _Answer:
+        """The official API's item, or not asked when it fails (Algolia's tree is enough)."""
+        try:
+            return _Answer(asked=True, item=await self.item(number))
+        except HNUnavailable:
+            return _Answer(asked=False, item=None)
+
+    async def _from_algolia(self, number: int) -> tuple[Thread | None, _Answer]:
+        """Algolia's whole tree and, in parallel, the official API's story item (HN's own
+        comment count, current points and the ranked order of the top-level comments): 2
+        requests (4 when `number` is a comment). (None, item) when Algolia has no tree."""
+        tree, first = await asyncio.gather(self._algolia(number), self._quiet_item(number))
+        story, focus = first.item, None
+        if tree is not None and tree.get("type") == "comment" and tree.get("story_id"):
             focus = str(number)
-            tree = await self._http.get(f"{self._search}/items/{tree['story_id']}")
-            if not isinstance(tree, Mapping) or "id" not in tree:
-                return None
-        if tree.get("type") == "comment":
-            return None
+            story_id = int(tree["story_id"])
+            tree, answer = await asyncio.gather(self._algolia(story_id), self._quiet_item(story_id))
+            story = answer.item
+        if tree is None or tree.get("type") == "comment":
+            return None, first
+        official = story if story is not None and story.get("id") == tree["id"] else None
 
         def build() -> Thread:
-            story = hn.firebase_item_of_algolia(tree)
-            total = hn.count_algolia(tree)
-            post = hn.post_from_item(story, descendants=total)
-            comments = hn.comments_of_algolia(tree, int(tree["id"]), post.author)
-            extra = {"fetched_via": "algolia", "requests": "1" if focus is None else "2"}
+            assert tree is not None
+            ranked = list(official.get("kids") or ()) if official else []
+            if official is not None:
+                post = hn.post_from_item(official)
+            else:
+                total = hn.count_algolia(tree)
+                post = hn.post_from_item(hn.firebase_item_of_algolia(tree), descendants=total)
+            comments = hn.comments_of_algolia(tree, int(tree["id"]), post.author, ranked)
+            extra = {"fetched_via": "algolia", "requests": "2" if focus is None else "4"}
             return Thread(post, tuple(comments), (), focus, "hn", extra)
 
-        return await cpu.run(build)  # thousands of comments: off the loop
+        return await cpu.run(build), first  # thousands of comments: off the loop
 
-    async def _from_firebase(self, number: int, budget: int) -> Thread:
-        item = await self.item(number)
+    async def _from_firebase(self, number: int, budget: int, first: _Answer) -> Thread:
+        item = first.item if first.asked else await self.item(number)
         spent, focus = 1, None
         while item is not None and item.get("type") == "comment" and spent < budget:
             focus = focus or str(number)

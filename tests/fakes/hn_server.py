@@ -12,7 +12,8 @@ Served, shaped as the real APIs answer:
 * ``GET /algolia/items/{id}``: Algolia's tree — the item with ``children`` nested, ``points``
   null for comments, ``created_at``/``created_at_i``, ``parent_id``/``story_id``, ``options``;
   a deleted comment as a node with ``author`` and ``text`` null; dead comments left out
-  (as Algolia does); 404 ``{"error":"Not found"}`` for an unknown id.
+  (as Algolia does); 404 ``{"error":"Not found"}`` for an unknown id. Children come in id
+  (time) order, not in HN's rank order: HN's rank is only in the official items' ``kids``.
 
 Knobs: ``latency`` (seconds every answer waits: a realistic round trip for benchmarks),
 ``algolia_down`` (every Algolia answer is a 503), ``requests`` (every path asked, in order) and
@@ -120,7 +121,7 @@ class FakeHN(LocalServer):
         stack = [(top, root)]
         while stack:
             node, item = stack.pop()
-            for kid in item.get("kids") or ():
+            for kid in sorted(item.get("kids") or ()):
                 child = self.items.get(int(kid))
                 if child is None or child.get("dead"):
                     continue
