@@ -7,7 +7,8 @@ Firebase's and Algolia's US endpoints). The stories are SYNTHETIC (tests/fakes/h
 `synthetic_story`; no recorded HN comment tree was available offline) of 100, 600 and 1,500
 comments. Ways measured:
 
-    algolia          redigest's default: Algolia's items endpoint, the whole tree in 1 request
+    algolia          redigest's default: Algolia's items endpoint, the whole tree in 1 request,
+                     with the official story item beside it (2 requests, in parallel)
     official brief   Algolia down: the official API within the brief budget (100 requests),
                      8 in flight, breadth-first in HN's rank order
     official deep    the same within the deep budget (400 requests)
