@@ -104,6 +104,7 @@ async def test_subscribe_hn_top_3_and_a_run_posts_one_bundle(
         _env(monkeypatch, tmp_path, fake)
         text = await _run("/subscribe hn top 3 daily 09:00", ":run 1")
     assert "Subscribed #1: Hacker News, daily at 09:00" in text
+    assert "does not read Reddit" not in text  # REDIGEST_REDDIT_MODE=saved is Reddit's alone
     bundles = re.findall(r"── \[m\d+\] #general ──\nTop of Hacker News", text)
     assert len(bundles) == 1
     for n in range(3):

@@ -16,6 +16,7 @@ from bot.commands.edit import WHAT_EDIT_CHANGES
 from bot.core.answers import UserFacing, ago, saved_note
 from bot.core.delivery import tell, typed
 from bot.jobs import PreviewJob, job_payload
+from bot.routing import is_hn_name
 from bot.specs import (
     ScheduleSpec,
     Spec,
@@ -62,7 +63,7 @@ class Subscriptions:
         return (
             f"Subscribed #{sub_id}: {spec.describe()}. "
             f"Next run {next_run:%Y-%m-%d %H:%M} UTC (in {ago(next_run - now)})."
-            f"{saved_note(self.core.config.saved_only)}"
+            f"{saved_note(self.core.config.saved_only and not is_hn_name(spec.subreddits[0]))}"
         )
 
     async def add(self, request: Request, spec: Spec, next_run: datetime | None) -> int:

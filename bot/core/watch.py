@@ -19,7 +19,7 @@ from bot.core.delivery import tell
 from bot.core.subscriptions import OUR_ERROR
 from bot.jobs import WatchJob, job_payload
 from bot.ports import BadCredentials, RateLimited, RedditUnavailable, SourceError, ThreadRef
-from bot.routing import place_name
+from bot.routing import is_hn_name, place_name
 from bot.specs import WatchSpec, names, spec_of
 from bot.storage import SubscriptionRow
 from digest.model import Post
@@ -52,7 +52,7 @@ class Watching:
         return (
             f"Watching #{sub_id}: new posts in {place_name(cmd.subreddit)} are posted here once they reach "
             f"{points(cmd.min_score)} within {plural(cmd.within_hours, 'hour')}."
-            f"{saved_note(self.core.config.saved_only)}"
+            f"{saved_note(self.core.config.saved_only and not is_hn_name(cmd.subreddit))}"
         )
 
     async def _watches(self) -> list[tuple[SubscriptionRow, WatchSpec]]:
