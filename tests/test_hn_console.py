@@ -14,6 +14,7 @@ import pytest
 from adapters.hn_source.items import count_algolia
 from bot.cli import _console
 from bot.settings import load_settings
+from digest.source import HACKER_NEWS, foreign_words
 from tests.fakes.hn_server import FakeHN, synthetic_story
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples"
@@ -111,3 +112,25 @@ async def test_subscribe_hn_top_3_and_a_run_posts_one_bundle(
         assert f"Show HN: A synthetic story with {20 + n} comments" in text
     assert "Show HN: A synthetic story with 23 comments" not in text
     assert fake.requests[0] == "/v0/topstories.json"
+
+
+async def test_hn_reports_never_speak_reddit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Brief and deep reports of an HN thread (through Algolia and through the official API):
+    no upvotes, subreddits, karma, OP, r/ or u/ names (digest.source.foreign_words)."""
+    items = synthetic_story(15_000, 120, seed=6, by="user7")  # the poster comments too
+    async with FakeHN() as fake:
+        fake.add_items(items)
+        _env(monkeypatch, tmp_path, fake)
+        via_algolia = await _run("/digest hn:15000 brief", "/digest hn:15000 deep")
+        fake.algolia_down = True
+        monkeypatch.setenv("REDIGEST_THREAD_CACHE_SECONDS", "0")
+        via_api = await _run("/digest hn:15000 brief", "/digest hn:15000 deep")
+    words = foreign_words(HACKER_NEWS)
+    assert words is not None
+    for text in (via_algolia, via_api):
+        digests = text.split("── [m", 1)[1]
+        assert "1. SUMMARY" in digests or "TL;DR" in digests
+        assert words.search(digests) is None, words.search(digests)
+        assert "Hacker News · Show HN" in digests

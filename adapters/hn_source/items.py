@@ -3,7 +3,8 @@
 An HN story becomes a Post whose id is `hn:ID` (the namespace tells every part of the bot the
 thread is Hacker News's, and keeps HN ids apart from Reddit's), its permalink
 https://news.ycombinator.com/item?id=ID, its score the story's points and its comment count
-HN's `descendants`. Comments carry no score on HN: each is 0 with `score_hidden`. A deleted
+HN's `descendants`. Comments carry no score on HN: each is 0 with `score_hidden`, and the
+thread's origin is digest.source.HACKER_NEWS (no comment scores, no OP, no r/ or u/). A deleted
 item (`deleted: true`, or Algolia's item with neither author nor text) is a DELETED comment; a
 dead one (`dead: true`: killed by flags or moderators) is REMOVED, its text not kept — as
 Reddit's removed comments are.

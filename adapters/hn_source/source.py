@@ -47,6 +47,7 @@ from bot.thread_ref import HN_EXAMPLE, is_hn_ref, parse_thread_text
 from digest import cpu
 from digest.model import Post, Thread
 from digest.report import Depth
+from digest.source import HACKER_NEWS
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -196,7 +197,7 @@ class HnSource:
                 post = hn.post_from_item(hn.firebase_item_of_algolia(tree), descendants=total)
             comments = hn.comments_of_algolia(tree, int(tree["id"]), post.author, ranked)
             extra = {"fetched_via": "algolia", "requests": "2" if focus is None else "4"}
-            return Thread(post, tuple(comments), (), focus, "hn", extra)
+            return Thread(post, tuple(comments), (), focus, "hn", extra, origin=HACKER_NEWS)
 
         return await cpu.run(build), first  # thousands of comments: off the loop
 
@@ -213,7 +214,8 @@ class HnSource:
         tree = await fetch_tree(self.item, item, max(budget - spent, 0))
         post = hn.post_from_item(item)
         extra = {"fetched_via": "firebase", "requests": str(spent + tree.requests)}
-        return Thread(post, tuple(tree.comments), tuple(tree.more), focus, "hn", extra)
+        more = tuple(tree.more)
+        return Thread(post, tuple(tree.comments), more, focus, "hn", extra, origin=HACKER_NEWS)
 
     async def listing(
         self,
