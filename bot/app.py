@@ -28,7 +28,7 @@ from bot.settings import Settings
 from bot.status import status_loops
 from bot.supervise import PartStopped, supervise
 from bot.targets import InputError, looks_like_url, read_file
-from bot.thread_ref import EXAMPLE
+from bot.thread_ref import EXAMPLE, hn_ref
 from digest import cpu
 from digest.pipeline import Budgets, DigestEngine, warm_lane
 from digest.report import Depth, Report
@@ -213,6 +213,13 @@ class App:
             from adapters.reddit_source.thread_json import thread_from_json_text
 
             return thread_from_json_text(data, source=target)
+        if hn_ref(target) is not None:  # a Hacker News thread: HN's own APIs
+            from adapters.hn_source import HnConfig, HnSource
+
+            hn = await self._stack.enter_async_context(
+                HnSource(HnConfig.from_settings(self.settings))
+            )
+            return await hn.fetch_thread(await hn.resolve(target), depth)
         source = await self.reddit()
         if source is not None:
             ref = await source.resolve(target)

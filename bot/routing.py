@@ -15,8 +15,7 @@ from bot.ports import (
     TopPeriod,
 )
 from bot.thread_cache import CachingThreadSource
-from bot.thread_ref import is_hn_ref, parse_thread_text
-from digest.errors import DigestError
+from bot.thread_ref import hn_ref, is_hn_ref
 from digest.model import Post, Thread
 from digest.report import Depth
 
@@ -63,13 +62,7 @@ class RoutedSource:
             self.hn = CachingThreadSource(hn, ttl_seconds=ttl)
 
     async def resolve(self, text: str) -> ThreadRef:
-        try:
-            parsed = parse_thread_text(text)
-        except DigestError:
-            parsed = None
-        if isinstance(parsed, ThreadRef) and is_hn_ref(parsed):
-            return parsed
-        return await self.reddit.resolve(text)
+        return hn_ref(text) or await self.reddit.resolve(text)
 
     async def fetch_thread(self, ref: ThreadRef, depth: Depth) -> Thread:
         source = self.hn if is_hn_ref(ref) else self.reddit

@@ -122,3 +122,12 @@ def find_thread_urls(text: str) -> list[str]:
         if candidate not in out:
             out.append(candidate)
     return out
+
+
+def hn_ref(text: str) -> ThreadRef | None:
+    """The Hacker News thread `text` names (an item link or `hn:N`), or None."""
+    try:
+        parsed = parse_thread_text(text)
+    except InvalidThreadUrl:
+        return None
+    return parsed if isinstance(parsed, ThreadRef) and is_hn_ref(parsed) else None

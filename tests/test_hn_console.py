@@ -134,3 +134,45 @@ async def test_hn_reports_never_speak_reddit(
         assert "1. SUMMARY" in digests or "TL;DR" in digests
         assert words.search(digests) is None, words.search(digests)
         assert "Hacker News · Show HN" in digests
+
+
+def test_the_cli_digests_an_hn_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`redigest digest hn:N` reads HN (it used to ask only Reddit, off in saved mode)."""
+    import asyncio
+    import threading
+
+    from bot.cli import main
+
+    ready, stop = threading.Event(), threading.Event()
+    urls: dict[str, str] = {}
+
+    def serve() -> None:
+        async def run() -> None:
+            async with FakeHN() as fake:
+                fake.add_items(synthetic_story(4100, 12, seed=5))
+                urls.update(api=fake.api_url, search=fake.search_url)
+                ready.set()
+                await asyncio.to_thread(stop.wait)
+
+        asyncio.run(run())
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    assert ready.wait(30)
+    try:
+        monkeypatch.setenv("REDIGEST_REDDIT_MODE", "saved")
+        monkeypatch.setenv("REDIGEST_HN_API_URL", urls["api"])
+        monkeypatch.setenv("REDIGEST_HN_SEARCH_URL", urls["search"])
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setattr("sys.argv", ["redigest", "digest", "hn:4100"])
+        with pytest.raises(SystemExit) as exited:
+            main()
+    finally:
+        stop.set()
+        server.join(30)
+    assert exited.value.code in (0, None)
+    out = capsys.readouterr().out
+    assert "Show HN: A synthetic story with 12 comments" in out
+    assert "upvote" not in out.lower()

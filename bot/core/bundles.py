@@ -85,7 +85,7 @@ async def build_bundle(
 def why_empty(subs: str, when: str, listed: int, passed: int, chosen: int, days: int) -> str:
     """Why a run has nothing to post, in the words of what happened."""
     if not listed:
-        return f"Nothing new in {subs} {when}: Reddit listed no threads there."
+        return f"Nothing new in {subs} {when}: its listing had no threads."
     if not passed:
         return f"Nothing new in {subs} passed the filters {when} ({plural(listed, 'thread')} looked at)."
     if not chosen:
