@@ -265,5 +265,23 @@ def health() -> None:
     raise typer.Exit(code=0 if ok else 1)
 
 
+@app.command("migrate-db")
+def migrate_db(
+    source: Annotated[
+        str, typer.Argument(help="The SQLite database: sqlite:///absolute/path or sqlite:path.")
+    ],
+    target: Annotated[str, typer.Argument(help="An empty PostgreSQL database: postgresql://…")],
+) -> None:
+    """Copy a SQLite database into an empty PostgreSQL database (stop the bot first)."""
+    from bot.migrate_db import MigrationError
+    from bot.migrate_db import migrate_db as copy
+
+    try:
+        result = asyncio.run(copy(source, target))
+    except MigrationError as exc:
+        raise _fail(str(exc)) from None
+    sys.stdout.write("".join(f"{line}\n" for line in result.lines()))
+
+
 def main() -> None:
     app()
