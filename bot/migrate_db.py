@@ -314,29 +314,58 @@ async def _copy_table(reader: aiosqlite.Connection, conn: asyncpg.Connection, ta
             f"in the target ({', '.join(types)}): nothing was copied."
         )
     kinds = [_converter(types[c]) for c in columns]
-    cleared = [c in table.cleared for c in columns]
+    selected = ", ".join(f"NULL AS {c}" if c in table.cleared else c for c in columns)
     copied = 0
-    async with reader.execute(
-        f"SELECT {', '.join(columns)} FROM {table.name} ORDER BY rowid"
-    ) as cur:
-        while batch := await cur.fetchmany(BATCH_ROWS):
-            records = [_record(row, kinds, cleared, table.name) for row in batch]
-            await conn.copy_records_to_table(table.name, records=records, columns=columns)
-            copied += len(records)
+    async with reader.execute(f"SELECT {selected} FROM {table.name} ORDER BY rowid") as cur:
+        batch = list(await cur.fetchmany(BATCH_ROWS))
+        while batch:
+            # The next batch is read from SQLite (its thread) while this one is sent.
+            reading = asyncio.ensure_future(_fetch(cur))
+            try:
+                await _send(conn, table.name, columns, kinds, batch)
+            except BaseException:
+                reading.cancel()
+                with contextlib.suppress(BaseException):
+                    await reading
+                raise
+            copied += len(batch)
+            batch = await reading
     return copied
+
+
+async def _fetch(cur: aiosqlite.Cursor) -> list[Any]:
+    return list(await cur.fetchmany(BATCH_ROWS))
+
+
+async def _send(
+    conn: asyncpg.Connection,
+    table: str,
+    columns: list[str],
+    kinds: list[tuple[type, Callable[[Any], Any]]],
+    batch: Sequence[Sequence[Any]],
+) -> None:
+    """One COPY of `batch` as SQLite gave it; if a value is not of its column's type (SQLite's
+    types are per value), that batch again with each value converted to it."""
+    import asyncpg
+
+    try:
+        async with conn.transaction():  # a savepoint: a failed COPY is undone alone
+            await conn.copy_records_to_table(table, records=batch, columns=columns)
+    except (asyncpg.DataError, TypeError, ValueError):
+        records = [_record(row, kinds, table) for row in batch]
+        await conn.copy_records_to_table(table, records=records, columns=columns)
 
 
 def _record(
     row: Sequence[Any],
     kinds: list[tuple[type, Callable[[Any], Any]]],
-    cleared: list[bool],
     table: str,
 ) -> tuple[Any, ...]:
     """A SQLite row as PostgreSQL's column types want it (SQLite's types are per value)."""
     try:
         return tuple(
-            None if value is None or clear else value if type(value) is kind else convert(value)
-            for value, (kind, convert), clear in zip(row, kinds, cleared, strict=True)
+            None if value is None else value if type(value) is kind else convert(value)
+            for value, (kind, convert) in zip(row, kinds, strict=True)
         )
     except (TypeError, ValueError) as exc:
         raise MigrationError(
