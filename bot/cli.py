@@ -260,7 +260,7 @@ def health() -> None:
     except SettingsError as exc:  # 1, not 2: Docker reserves a health check's exit 2
         _stderr().print(f"[bold red]redigest:[/] {exc}", markup=True)
         raise typer.Exit(code=1) from None
-    ok, lines = check(settings.database_path)
+    ok, lines = check(settings.database(), status=settings.status_file())
     sys.stdout.write("".join(f"{line}\n" for line in lines))
     raise typer.Exit(code=0 if ok else 1)
 
