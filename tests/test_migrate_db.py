@@ -150,6 +150,14 @@ async def test_a_migrated_but_empty_target_is_accepted(source: Path, postgres_ur
     assert sum(t.rows for t in result.tables) == 15
 
 
+async def test_a_target_a_running_redigest_uses_is_refused(source: Path, postgres_url: str) -> None:
+    async with Storage(postgres_url):  # a bot started on the target, still running
+        with pytest.raises(MigrationError, match=r"1 redigest process\(es\) use .*: stop them"):
+            await migrate_db(f"sqlite:///{source}", postgres_url)
+    result = await migrate_db(f"sqlite:///{source}", postgres_url)  # stopped: it may be copied
+    assert sum(t.rows for t in result.tables) == 15
+
+
 async def test_a_source_a_bot_owns_is_refused(source: Path, postgres_url: str) -> None:
     owner = DatabaseOwner(source, "bot")
     owner.acquire()
