@@ -342,7 +342,7 @@ class App:
             _PART_NAMES.get(chat.platform, chat.platform): partial(chat.run, inbox)
             for chat in chats
         }
-        loops = {**loops, **status_loops(self.settings.database_path, self.reddit_mode, ports)}
+        loops = {**loops, **status_loops(self.settings.status_file(), self.reddit_mode, ports)}
         await supervise(core, loops, secrets=self.settings.secret_values())
 
     async def run_chats(self, say: Callable[[str], None] = lambda _: None) -> None:
@@ -384,7 +384,7 @@ class App:
             await chat.run(lines or stdin_lines(), inbox, control)
             await core.drain()
 
-        status = status_loops(self.settings.database_path, self.reddit_mode, chats)
+        status = status_loops(self.settings.status_file(), self.reddit_mode, chats)
         secrets = self.settings.secret_values()
         try:  # Ctrl-C leaves at once: a running job is not waited for, it runs next time
             await supervise(core, status, main=session, secrets=secrets, grace=0)

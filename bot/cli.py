@@ -260,9 +260,27 @@ def health() -> None:
     except SettingsError as exc:  # 1, not 2: Docker reserves a health check's exit 2
         _stderr().print(f"[bold red]redigest:[/] {exc}", markup=True)
         raise typer.Exit(code=1) from None
-    ok, lines = check(settings.database_path)
+    ok, lines = check(settings.database(), status=settings.status_file())
     sys.stdout.write("".join(f"{line}\n" for line in lines))
     raise typer.Exit(code=0 if ok else 1)
+
+
+@app.command("migrate-db")
+def migrate_db(
+    source: Annotated[
+        str, typer.Argument(help="The SQLite database: sqlite:///absolute/path or sqlite:path.")
+    ],
+    target: Annotated[str, typer.Argument(help="An empty PostgreSQL database: postgresql://…")],
+) -> None:
+    """Copy a SQLite database into an empty PostgreSQL database (stop the bot first)."""
+    from bot.migrate_db import MigrationError
+    from bot.migrate_db import migrate_db as copy
+
+    try:
+        result = asyncio.run(copy(source, target))
+    except MigrationError as exc:
+        raise _fail(str(exc)) from None
+    sys.stdout.write("".join(f"{line}\n" for line in result.lines()))
 
 
 def main() -> None:

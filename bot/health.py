@@ -1,14 +1,16 @@
 """`redigest health`: is the bot on this database running and well? (Docker's HEALTHCHECK too.)
 
-It reads, never writes: the database opened read-only (without the owner's lock of
-bot/ownership.py, so a running bot is not disturbed) for its schema version, and the status file
-the running bot refreshes (bot/status.py) for its chat connections and Reddit mode. Healthy when
-the schema is the one this redigest writes, the status is fresh, and no chat has been
+It reads, never writes: the database's schema version (a SQLite file opened read-only, without
+the owner's lock of bot/ownership.py, so a running bot is not disturbed; a PostgreSQL database
+over one short asyncpg connection: reachable, and at this redigest's schema), and the status file
+this process's bot refreshes (bot/status.py) for its chat connections and Reddit mode. Healthy
+when the schema is the one this redigest writes, the status is fresh, and no chat has been
 disconnected for longer than a grace period.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -43,7 +45,9 @@ def newest_schema() -> int:
     return max(version for version, _, _ in MIGRATIONS)
 
 
-def check_database(path: Path) -> Check:
+def check_database(path: Path | str) -> Check:
+    if isinstance(path, str):
+        return check_postgres(path)
     if not path.exists():
         return Check(False, f"database: none at {path} (the bot creates it at its first start)")
     try:
@@ -54,7 +58,12 @@ def check_database(path: Path) -> Check:
             con.close()
     except sqlite3.Error as exc:
         return Check(False, f"database: {path} cannot be read ({exc})")
-    version, newest = (row[0] if row and row[0] is not None else 0), newest_schema()
+    version = row[0] if row and row[0] is not None else 0
+    return _schema_check(path, version)
+
+
+def _schema_check(where: Path | str, version: int) -> Check:
+    path, newest = where, newest_schema()
     if version > newest:
         return Check(
             False,
@@ -68,6 +77,39 @@ def check_database(path: Path) -> Check:
             "bot with this version",
         )
     return Check(True, f"database: ok, {path} (schema {version})")
+
+
+def check_postgres(url: str) -> Check:
+    """Reachable, and at this redigest's schema (one connection, one read)."""
+    from bot.storage.backend import ASYNCPG_MISSING, postgres_error, safe_url
+
+    try:
+        import asyncpg
+    except ImportError:
+        return Check(False, f"database: {ASYNCPG_MISSING}")
+    where = safe_url(url)
+    failures = (TimeoutError, OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError)
+    try:
+        version = asyncio.run(_postgres_schema(url))
+    except failures as exc:
+        return Check(False, f"database: {postgres_error(url, exc)}")
+    if version is None:
+        return Check(
+            False, f"database: {where} has no redigest tables (the bot creates them at its start)"
+        )
+    return _schema_check(where, version)
+
+
+async def _postgres_schema(url: str) -> int | None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+            return None
+        return int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
+    finally:
+        await conn.close()
 
 
 def _ago(seconds: float) -> str:
@@ -104,8 +146,8 @@ def _shards_note(chat: dict[str, Any]) -> str:
     return f": {states.describe()}" if states.down else f" ({states.describe()})"
 
 
-def check_bot(database: Path, now: datetime, *, grace: float = GRACE_SECONDS) -> list[Check]:
-    path = status_path(database)
+def check_bot(path: Path, now: datetime, *, grace: float = GRACE_SECONDS) -> list[Check]:
+    """What the status file at `path` says of the bot."""
     try:
         status = json.loads(path.read_text(encoding="utf-8"))
         updated = datetime.fromisoformat(status["updated"])
@@ -143,9 +185,16 @@ def check_bot(database: Path, now: datetime, *, grace: float = GRACE_SECONDS) ->
     return checks
 
 
-def health(database: Path, now: datetime | None = None) -> tuple[bool, list[str]]:
-    """Whether the bot on `database` is healthy, and one line per check."""
-    checks = [check_database(database), *check_bot(database, now or datetime.now(UTC))]
+def health(
+    database: Path | str, now: datetime | None = None, *, status: Path | None = None
+) -> tuple[bool, list[str]]:
+    """Whether the bot on `database` (a SQLite file, or a PostgreSQL URL) is healthy, and one
+    line per check. `status` is its status file (beside a SQLite file unless said)."""
+    if status is None:
+        if isinstance(database, str):
+            raise ValueError("on PostgreSQL, say where the status file is")
+        status = status_path(database)
+    checks = [check_database(database), *check_bot(status, now or datetime.now(UTC))]
     ok = all(check.ok for check in checks)
     lines = [f"{'ok  ' if check.ok else 'FAIL'} {check.line}" for check in checks]
     return ok, [*lines, "healthy" if ok else "unhealthy"]

@@ -17,6 +17,7 @@ from pydantic_settings.exceptions import SettingsError as PydanticSettingsError
 
 from bot.envfile import EnvFile, check_env_file, check_environment
 from bot.shards import ShardSpec
+from bot.status import status_path
 from digest.pricing import DEFAULT_PRICES, Pricing, parse_default_price
 
 
@@ -67,6 +68,10 @@ class Settings(BaseSettings):
     # postgresql://user:password@host:port/database: PostgreSQL instead of the SQLite file (the
     # [postgres] extra); a secret, as it may hold the password.
     database_url: SecretStr | None = Field(None, validation_alias="REDIGEST_DATABASE_URL")
+    # The status file this process writes and `redigest health` reads (bot/status.py); unset:
+    # beside the SQLite file, or on PostgreSQL redigest.status.json in REDIGEST_DATABASE_PATH's
+    # folder (the state folder: the working directory, /data in the image).
+    status_path: Path | None = Field(None, validation_alias="REDIGEST_STATUS_PATH")
     saved_threads: Annotated[list[Path], NoDecode] = Field(
         default_factory=lambda: [Path("examples")], validation_alias="REDIGEST_SAVED_THREADS"
     )
@@ -171,6 +176,11 @@ class Settings(BaseSettings):
             return value.strip() or "127.0.0.1"
         return value
 
+    @field_validator("status_path", mode="before")
+    @classmethod
+    def _blank_path_is_default(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("database_url", mode="before")
     @classmethod
     def _postgres_url(cls, value: object) -> object:
@@ -185,6 +195,14 @@ class Settings(BaseSettings):
     def database(self) -> Path | str:
         """Where the state lives: the PostgreSQL URL when one is set, else the SQLite file."""
         return self.database_url.get_secret_value() if self.database_url else self.database_path
+
+    def status_file(self) -> Path:
+        """Where this process's status is written, and where `redigest health` reads it."""
+        if self.status_path is not None:
+            return self.status_path
+        if self.database_url:
+            return self.database_path.parent / "redigest.status.json"
+        return status_path(self.database_path)
 
     @field_validator("timezone")
     @classmethod

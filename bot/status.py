@@ -1,6 +1,8 @@
-"""The running bot's status file, beside its database: what `redigest health` reads.
+"""The running bot's status file: what `redigest health` reads.
 
-Every STATUS_SECONDS the bot writes `<database>.status.json`: its process, how it reads Reddit,
+Every STATUS_SECONDS the bot writes its status file (`Settings.status_file()`: REDIGEST_STATUS_PATH,
+else `<database>.status.json` beside the SQLite file, or on PostgreSQL `redigest.status.json` in
+the state folder, REDIGEST_DATABASE_PATH's): its process, how it reads Reddit,
 and each chat connection's state (connected, or reconnecting since when). On a clean stop it
 writes when it stopped. A chat adapter reports its connection with `async is_connected()`; one
 without it (the console, in this process) counts as connected while the bot runs. One with
@@ -29,6 +31,7 @@ FORMAT = 1
 
 
 def status_path(database: Path) -> Path:
+    """The status file beside a SQLite database (the default there)."""
     return database.with_name(database.name + ".status.json")
 
 
@@ -140,8 +143,9 @@ class StatusWriter:
 
 
 def status_loops(
-    database: Path, reddit_mode: str, chats: Mapping[str, object]
+    path: Path, reddit_mode: str, chats: Mapping[str, object]
 ) -> dict[str, Callable[[], Awaitable[None]]]:
-    """The status file's loop, to run beside the bot's other parts (bot/supervise.py)."""
-    writer = StatusWriter(status_path(database), reddit_mode, chats, interval=STATUS_SECONDS)
+    """The loop of the status file at `path`, to run beside the bot's other parts
+    (bot/supervise.py)."""
+    writer = StatusWriter(path, reddit_mode, chats, interval=STATUS_SECONDS)
     return {"the status file": writer.run}
