@@ -9,17 +9,19 @@ and results), what was posted where, reaction flags, cached reports, watch candi
 - backend.py: the connection API the table families use, on SQLite and on PostgreSQL
 - migrations.py: the schema, as numbered migrations
 - one module per table family: settings, subscriptions, jobs and claims (leases, post intents,
-  results), posted, flags, report_cache, spend, candidates
+  results), posted, flags, report_cache, spend, candidates, leaders (who runs the scheduler)
 """
 
 from __future__ import annotations
 
+from bot.storage.backend import JOBS_CHANNEL, SCHEDULE_CHANNEL
 from bot.storage.candidates import CandidateRow, CandidatesTable
 from bot.storage.claims import JobClaims
 from bot.storage.connection import Clock, WriteTurns, utcnow
 from bot.storage.errors import ClaimLost, StorageError
 from bot.storage.flags import FlagsTable
 from bot.storage.jobs import JobRow, JobsTable
+from bot.storage.leaders import LeadersTable
 from bot.storage.migrations import MIGRATIONS
 from bot.storage.posted import PostedTable
 from bot.storage.report_cache import ReportCache
@@ -40,6 +42,7 @@ class Storage(
     ReportCache,
     SpendTable,
     CandidatesTable,
+    LeadersTable,
 ):
     """Use as `async with Storage(path) as db`. One connection, shared by the whole process:
     every table family's queries on it, taking their write turns (connection.py).
@@ -50,7 +53,9 @@ class Storage(
 
 
 __all__ = [
+    "JOBS_CHANNEL",
     "MIGRATIONS",
+    "SCHEDULE_CHANNEL",
     "CandidateRow",
     "ClaimLost",
     "Clock",

@@ -5,7 +5,8 @@ asyncpg), so every module's SQL and code run unchanged on both.
 The SQL is written once, with `?` placeholders; for PostgreSQL each statement is translated to
 `$1, $2, …` once and cached. What differs between the engines is said here and in
 connection.py / migrations.py, nowhere else: how a transaction begins, the column types of the
-schema, and what start-up checks.
+schema, what start-up checks, and wake-ups across processes (`notify` in a transaction,
+`PgListener` on a connection of its own; SQLite has one process: nothing to say across).
 
 asyncpg is imported only when a PostgreSQL URL is used (the `[postgres]` extra): SQLite, the
 default, needs nothing more.
@@ -14,8 +15,10 @@ default, needs nothing more.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import re
-from collections.abc import Awaitable, Coroutine, Generator, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
@@ -23,6 +26,8 @@ from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     import asyncpg
+
+log = logging.getLogger(__name__)
 
 # A row: a sqlite3.Row or an asyncpg.Record, read by column name or by position.
 Row: TypeAlias = Any
@@ -219,3 +224,110 @@ def postgres_error(url: str, exc: BaseException) -> str:
             "its schema, or use another user."
         )
     return f"The PostgreSQL database {where} cannot be used ({name}: {exc})."
+
+
+# Wake-ups across processes (PostgreSQL): a job queued, a subscription changed.
+JOBS_CHANNEL = "redigest_jobs"
+SCHEDULE_CHANNEL = "redigest_schedule"
+Notified = Callable[[str, str], None]  # (channel, payload); payload "" after a reconnect
+
+
+async def notify(db: Conn, channel: str, payload: str) -> None:
+    """Inside a transaction: on PostgreSQL, every process listening on `channel` hears `payload`
+    when the transaction commits (never for one rolled back; the same payload twice in one
+    transaction is heard once). On SQLite nothing: its one process wakes its own loops."""
+    if isinstance(db, PgConnection):
+        await db.execute("SELECT pg_notify(?, ?)", (channel, payload))
+
+
+class PgListener:
+    """LISTEN on a connection of its own (the shared one runs transactions): each notification
+    is handed to `callback` on the event loop. A lost connection (the server restarted, the
+    session was ended, the network broke) is logged and opened again with back-off, after which
+    every channel is called with the payload "": what was sent meanwhile is lost (NOTIFY is not
+    a queue), so a listener treats it as a wake-up."""
+
+    def __init__(
+        self,
+        url: str,
+        channels: Sequence[str],
+        callback: Notified,
+        *,
+        retry: tuple[float, float] = (0.2, 15.0),  # first and longest pause between attempts
+    ) -> None:
+        self.url = url
+        self.channels = tuple(channels)
+        self.callback = callback
+        self.retry = retry
+        self.conn: asyncpg.Connection | None = None
+        self.reconnects = 0  # how many times the connection was opened again
+        self._closing = False
+        self._reconnect: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._connect()
+
+    async def _connect(self) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.url)
+        try:
+            for channel in self.channels:
+                await conn.add_listener(channel, self._heard)
+        except BaseException:
+            await conn.close()
+            raise
+        conn.add_termination_listener(self._lost)
+        self.conn = conn
+
+    def _heard(self, conn: object, pid: int, channel: str, payload: object) -> None:
+        self._call(channel, str(payload))
+
+    def _call(self, channel: str, payload: str) -> None:
+        try:
+            self.callback(channel, payload)
+        except Exception:
+            log.exception("a notification on %s could not be handled", channel)
+
+    def _lost(self, conn: object) -> None:
+        if self._closing or conn is not self.conn:
+            return
+        self.conn = None
+        log.warning(
+            "the connection listening for wake-ups (%s) was lost; opening it again (until then "
+            "the workers poll)",
+            safe_url(self.url),
+        )
+        self._reconnect = asyncio.get_running_loop().create_task(
+            self._connect_again(), name="listen-reconnect"
+        )
+
+    async def _connect_again(self) -> None:
+        pause, longest = self.retry
+        while not self._closing:
+            try:
+                await self._connect()
+            except Exception as exc:
+                log.warning(
+                    "listening for wake-ups again failed (%s: %s); next try in %.1f s",
+                    type(exc).__name__, exc, pause,
+                )  # fmt: skip
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, longest)
+                continue
+            self.reconnects += 1
+            log.info("listening for wake-ups again on %s", safe_url(self.url))
+            for channel in self.channels:
+                self._call(channel, "")
+            return
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._reconnect is not None:
+            self._reconnect.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconnect
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                await self.conn.close()
+            self.conn = None

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.chat import MessageRef
-from bot.storage.backend import ALIVE_SQL
+from bot.storage.backend import ALIVE_SQL, JOBS_CHANNEL, notify
 from bot.storage.connection import Database
 from bot.storage.errors import ClaimLost
 from bot.storage.jobs import JobRow, job_row, read_job
@@ -118,6 +118,8 @@ class JobClaims(Database):
                 " AND (claimed_by IS NULL OR claimed_by != ?)" + alive,
                 (iso(self.now()), iso(self.now()), self.owner_id),
             )
+            if cur.rowcount:
+                await notify(db, JOBS_CHANNEL, "recovered")
             return cur.rowcount or 0
 
     @staticmethod
@@ -133,16 +135,24 @@ class JobClaims(Database):
                 (report, iso(self.now()), key, *args),
             )
 
-    async def mark_posting(self, key: str, token: str | None = None) -> None:
+    async def mark_posting(
+        self, key: str, token: str | None = None, lease: timedelta | None = None
+    ) -> None:
         """The intent to post, recorded before posting: a later attempt of this job will look
         for the message before posting again. Raises ClaimLost when another run holds the job
-        now (it, not this one, may post)."""
+        now (it, not this one, may post). `lease` renews the claim in the same write, so the
+        post starts with a whole lease ahead of it (another process taking the job over while
+        this one posts would find nothing posted yet, and post too)."""
         claimed, args = self._claimed(token)
+        now = self.now()
+        renew, until = (", claimed_until = ?", (iso(now + lease),)) if lease else ("", ())
         async with self.transaction() as db:
             cur = await db.execute(
-                "UPDATE jobs SET status = 'posting', post_attempted = 1, updated_at = ? "
-                "WHERE key = ? AND status IN ('running', 'posting')" + claimed,
-                (iso(self.now()), key, *args),
+                "UPDATE jobs SET status = 'posting', post_attempted = 1, updated_at = ?"
+                + renew
+                + " WHERE key = ? AND status IN ('running', 'posting')"
+                + claimed,
+                (iso(now), *until, key, *args),
             )
             if cur.rowcount != 1:
                 raise ClaimLost(key)
@@ -198,4 +208,6 @@ class JobClaims(Database):
                 (status, error[:500], iso(retry_at) if retry_at else None, iso(self.now()), key,
                  *args),
             )  # fmt: skip
+            if cur.rowcount == 1 and retry_at is not None and retry_at <= self.now():
+                await notify(db, JOBS_CHANNEL, "retry")  # due now: whoever is idle takes it
             return cur.rowcount == 1

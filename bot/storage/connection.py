@@ -13,7 +13,7 @@ import contextlib
 import heapq
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +29,9 @@ from bot.storage.backend import (
     OWNER_LOCK,
     OWNER_LOCKS,
     Conn,
+    Notified,
     PgConnection,
+    PgListener,
     connect_postgres,
     is_postgres_url,
     postgres_error,
@@ -137,6 +139,7 @@ class Database:
         # transaction for everything queued while the previous one was being written.
         self._queued_writes: list[GroupedWrite] = []
         self._group_writer: asyncio.Task[None] | None = None
+        self._listeners: list[PgListener] = []
 
     async def __aenter__(self) -> Self:
         try:
@@ -218,7 +221,22 @@ class Database:
     ) -> None:
         await self._close()
 
+    async def listen(self, channels: Sequence[str], callback: Notified) -> PgListener | None:
+        """Hear what other processes `notify` on `channels` (backend.py): `callback(channel,
+        payload)` on the event loop, for as long as this Storage is open (or until the
+        listener's `close`). A connection of its own, opened again when lost. SQLite: None,
+        nothing to hear (one process; its loops wake each other)."""
+        if self.postgres_url is None:
+            return None
+        listener = PgListener(self.postgres_url, channels, callback)
+        await listener.start()
+        self._listeners.append(listener)
+        return listener
+
     async def _close(self) -> None:
+        for listener in self._listeners:
+            await listener.close()
+        self._listeners = []
         if self._group_writer is not None and not self._group_writer.done():
             await asyncio.wait([self._group_writer], timeout=5)
         if isinstance(self._db, PgConnection):

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.chat import MessageRef
-from bot.storage.backend import Conn, Row
+from bot.storage.backend import JOBS_CHANNEL, Conn, Row, notify
 from bot.storage.connection import Database
 from bot.storage.values import iso, refs_from_text
 
@@ -56,13 +56,17 @@ async def insert_job(
     not_before: datetime,
     now: datetime,
 ) -> bool:
-    """Inside a transaction: queue a job unless its key exists. True when it was queued."""
+    """Inside a transaction: queue a job unless its key exists. True when it was queued (then,
+    on PostgreSQL, idle workers of every process are woken when the transaction commits)."""
     cur = await db.execute(
         "INSERT INTO jobs (key, kind, payload, not_before, created_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
         (key, kind, json.dumps(payload), iso(not_before), iso(now), iso(now)),
     )
-    return cur.rowcount == 1
+    if cur.rowcount != 1:
+        return False
+    await notify(db, JOBS_CHANNEL, kind)
+    return True
 
 
 # Rows per INSERT of a batch: 6 values each stays under SQLite's oldest variable limit (999).
@@ -104,6 +108,9 @@ async def insert_jobs(db: Conn, jobs: list[QueuedJob], now: datetime) -> list[bo
             written = {row[0] for row in inserted}
             for where, key in new:
                 queued[where] = key in written
+            for kind in sorted({kind for key, kind, *_ in chunk if key in written}):
+                # One wake-up per kind, however many rows.
+                await notify(db, JOBS_CHANNEL, kind)
     return queued
 
 

@@ -142,6 +142,15 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ALTER TABLE usage ADD COLUMN subscription_id INTEGER;
         """,
     ),
+    (
+        8,
+        "leader leases: which process runs the scheduler and the watcher (one across processes)",
+        """
+        CREATE TABLE leaders (
+            role TEXT PRIMARY KEY, owner TEXT NOT NULL, term INTEGER NOT NULL, until TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.storage.backend import Row
+from bot.storage.backend import SCHEDULE_CHANNEL, Row, notify
 from bot.storage.connection import Database
 from bot.storage.jobs import insert_job
 from bot.storage.values import iso, iso_or_none, time_or_none
@@ -86,7 +86,9 @@ class SubscriptionsTable(Database):
                 ),
             )
             row = await cur.fetchone()
-            return int(row[0]) if row else 0
+            sub_id = int(row[0]) if row else 0
+            await notify(db, SCHEDULE_CHANNEL, str(sub_id))  # the leader's scheduler or watcher
+            return sub_id
 
     async def subscription(self, sub_id: int) -> SubscriptionRow | None:
         async with self.db.execute("SELECT * FROM subscriptions WHERE id = ?", (sub_id,)) as cur:
@@ -110,6 +112,7 @@ class SubscriptionsTable(Database):
         async with self.transaction() as db:
             await db.execute("DELETE FROM candidates WHERE subscription_id = ?", (sub_id,))
             await db.execute("DELETE FROM subscriptions WHERE id = ?", (sub_id,))
+            await notify(db, SCHEDULE_CHANNEL, str(sub_id))
 
     async def set_paused(self, sub_id: int, paused: bool, reason: str | None = None) -> None:
         """Pause or resume; `reason` says why redigest paused it itself. Resuming starts afresh:
@@ -125,6 +128,7 @@ class SubscriptionsTable(Database):
             args = (sub_id,)
         async with self.transaction() as db:
             await db.execute(sql, args)
+            await notify(db, SCHEDULE_CHANNEL, str(sub_id))
 
     async def note_run_failed(
         self, sub_id: int, problem: str, *, pause_after: int, reason: str
@@ -149,6 +153,8 @@ class SubscriptionsTable(Database):
                 " paused_reason = CASE WHEN ? = 1 THEN ? ELSE paused_reason END WHERE id = ?",
                 (failures, problem, int(paused), int(paused), reason, sub_id),
             )
+            if paused:
+                await notify(db, SCHEDULE_CHANNEL, str(sub_id))
         return RunFailure(failures, say, paused)
 
     async def note_run_ok(self, sub_id: int) -> None:
@@ -225,3 +231,4 @@ class SubscriptionsTable(Database):
                 " WHERE id = ?",
                 (json.dumps(spec), iso_or_none(next_run_at), sub_id),
             )
+            await notify(db, SCHEDULE_CHANNEL, str(sub_id))
