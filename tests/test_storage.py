@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.ports import ThreadRef
 from bot.storage import MIGRATIONS, Storage, StorageError
+from digest.model import Thread
+from digest.report import Depth
+from tests.support.harness import Harness
 
 
 async def test_a_new_database_gets_every_migration(tmp_path: Path) -> None:
@@ -35,7 +39,7 @@ async def test_an_older_database_is_migrated(tmp_path: Path) -> None:
     con.commit()
     con.close()
     async with Storage(path) as db:
-        assert await db.schema_version() == max(v for v, _, _ in MIGRATIONS) == 7
+        assert await db.schema_version() == max(v for v, _, _ in MIGRATIONS) == 8
         [sub] = await db.subscriptions()  # data kept, the new column empty
         assert sub.paused_reason is None
         async with db.db.execute(
@@ -124,3 +128,50 @@ async def test_urgent_jobs_are_written_in_groups(db_where: Path | str) -> None:
         )
         assert results.count(True) == 50  # each key once, whatever the grouping
         assert len(await db.jobs()) == 50
+
+
+async def test_marking_a_post_renews_the_claim(db_where: Path | str) -> None:
+    """The post starts with a whole lease ahead of it: a job taken over while its post is on
+    its way would be posted twice (another process finds nothing posted yet)."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.storage import ClaimLost
+
+    now = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    lease = timedelta(seconds=10)
+    async with Storage(db_where, clock=lambda: now) as db:
+        await db.add_job("k", "digest", {})
+        job = await db.claim_job(lease=lease)
+        assert job is not None
+        now += timedelta(seconds=8)  # the analysis took most of the lease
+        await db.mark_posting("k", job.claim_token, lease)  # the claim runs to 9:00:18 now
+        now += timedelta(seconds=4)  # past the first lease, within the renewed one
+        assert await db.claim_job(lease=lease) is None
+        now += timedelta(seconds=7)  # the renewed lease lapsed too: taken over
+        again = await db.claim_job(lease=lease)
+        assert again is not None
+        assert again.claim_token != job.claim_token
+        with pytest.raises(ClaimLost):  # the renewal is fenced like the mark
+            await db.mark_posting("k", job.claim_token, lease)
+
+
+async def test_a_digest_posts_with_a_whole_lease_ahead(h: Harness) -> None:
+    """The core renews the claim with its configured lease when it marks the post."""
+    fetch = h.source.fetch_thread
+
+    async def slow_fetch(ref: ThreadRef, depth: Depth) -> Thread:
+        h.clock.advance(seconds=50)  # Reddit was slow: most of the 60 s lease is gone
+        return await fetch(ref, depth)
+
+    h.source.fetch_thread = slow_fetch  # type: ignore[method-assign]
+    until: list[str] = []
+
+    async def read_lease() -> None:
+        async with h.core.storage.db.execute("SELECT claimed_until FROM jobs") as cur:
+            until.extend(row[0] for row in await cur.fetchall())
+
+    h.chat.after_post = read_lease
+    await h.core.handle_request(h.request("digest", "https://redd.it/aaa111"))
+    await h.run_jobs()
+    assert len(h.chat.public()) == 1
+    assert until == [(h.clock.now + h.core.config.job_lease).isoformat()]

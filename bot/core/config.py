@@ -41,9 +41,23 @@ class CoreConfig:
     watch_max_backoff: timedelta = timedelta(hours=2)
     watch_min_comments: int = 1  # a post with no comments is not worth digesting yet
     idle_poll_seconds: float = 5.0
+    # With wake-ups from other processes (PostgreSQL's NOTIFY), an idle worker polls only as a
+    # safety net: a wake-up lost while the listening connection was down costs this much.
+    notified_poll_seconds: float = 30.0
+    # The scheduler and the watcher run in one process across those sharing the database: the
+    # one holding this lease (bot/core/leader.py), renewed every `leader_renew_seconds` (None: a
+    # quarter of the lease); another process takes over when a leader stops renewing it.
+    leader_lease: timedelta = timedelta(seconds=30)
+    leader_renew_seconds: float | None = None
     stream_retry_seconds: float = 60.0  # a stream that failed is opened again after this
     # Reddit is off (REDIGEST_REDDIT_MODE=saved): subscriptions see only the saved threads.
     saved_only: bool = False
+
+    @property
+    def leader_renew_every(self) -> float:
+        if self.leader_renew_seconds is not None:
+            return self.leader_renew_seconds
+        return self.leader_lease.total_seconds() / 4
 
 
 @dataclass

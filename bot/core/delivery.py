@@ -48,7 +48,7 @@ async def deliver(
         if refs:
             log.info("job %s had posted before a restart; not posting again", row.key)
     if not refs:
-        await core.storage.mark_posting(row.key, row.claim_token)
+        await core.storage.mark_posting(row.key, row.claim_token, core.config.job_lease)
         refs = await chat.post(target, delivery, idempotency_key=row.key)
         await core.storage.record_post_result(row.key, refs, row.claim_token)
     await core.storage.finish_job(

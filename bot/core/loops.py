@@ -1,6 +1,7 @@
 """The loops that keep the bot going: job workers, the claims' heartbeat, the scheduler and the
-watcher; started and stopped together (stop lets running jobs finish), and a drain for a
-console fed from a pipe."""
+watcher (run only while this process leads: leader.py) and the leader lease's renewal; wake-ups
+heard from other processes (PostgreSQL's NOTIFY); started and stopped together (stop lets
+running jobs finish), and a drain for a console fed from a pipe."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bot.core.leader import Leadership
+from bot.storage import JOBS_CHANNEL, SCHEDULE_CHANNEL
+
 if TYPE_CHECKING:
     from bot.core.facade import Core
+    from bot.storage.backend import PgListener
 
 log = logging.getLogger(__name__)
 
@@ -38,22 +43,59 @@ class Workers:
         self.core = core
         self.tasks: list[asyncio.Task[None]] = []
         self.stopping = False
+        self.leadership = Leadership(core)
+        self.listener: PgListener | None = None
 
-    async def start(self) -> None:
-        """Recover interrupted jobs and start the workers, the scheduler and the watcher."""
+    async def start(self, *, jobs: bool = True, lead: bool = True) -> None:
+        """Recover interrupted jobs and start the workers (`jobs`), the scheduler and the
+        watcher (`lead`: they run while this process leads; it asks for the lease now)."""
         core = self.core
         recovered = await core.storage.recover_jobs()
         if recovered:
             log.info("%d job(s) interrupted by the last stop will be taken up again", recovered)
         self.stopping = False
+        if lead:
+            await self.leadership.renew()
+        await self._listen()
         self.tasks = [
             asyncio.create_task(self._worker(i), name=f"worker-{i}")
-            for i in range(core.config.workers)
+            for i in range(core.config.workers if jobs else 0)
         ]
-        self.tasks.append(asyncio.create_task(self._scheduler_loop(), name="scheduler"))
-        self.tasks.append(asyncio.create_task(self._watch_loop(), name="watcher"))
-        self.tasks.append(asyncio.create_task(self._heartbeat_loop(), name="heartbeat"))
+        if lead:
+            self.tasks.append(asyncio.create_task(self._scheduler_loop(), name="scheduler"))
+            self.tasks.append(asyncio.create_task(self._watch_loop(), name="watcher"))
+            self.tasks.append(asyncio.create_task(self._leader_loop(), name="leader"))
+        if jobs:
+            self.tasks.append(asyncio.create_task(self._heartbeat_loop(), name="heartbeat"))
         await core.watching.sync_streams()
+
+    async def _listen(self) -> None:
+        """Wake-ups from other processes (PostgreSQL): a job queued, a subscription changed.
+        Without them (SQLite, or the connection refused) the workers poll as before."""
+        try:
+            self.listener = await self.core.storage.listen(
+                (JOBS_CHANNEL, SCHEDULE_CHANNEL), self._heard
+            )
+        except Exception:
+            log.warning("cannot listen for wake-ups from other processes; polling instead",
+                        exc_info=True)  # fmt: skip
+            self.listener = None
+
+    def _heard(self, channel: str, payload: str) -> None:
+        """A notification ("" after the listening connection came back: anything may have
+        happened meanwhile)."""
+        wake = self.core.wake
+        if channel == JOBS_CHANNEL:
+            wake.jobs_ready.set()
+        elif channel == SCHEDULE_CHANNEL:
+            wake.schedule_changed.set()
+            if self.leadership.active.is_set():
+                self.core.watching.ensure_streams()
+
+    @property
+    def idle_poll_seconds(self) -> float:
+        config = self.core.config
+        return config.notified_poll_seconds if self.listener else config.idle_poll_seconds
 
     async def stop(self, grace: float = 20.0) -> None:
         """Let running jobs finish (up to `grace` s); anything unfinished stays pending."""
@@ -73,6 +115,11 @@ class Workers:
             task.cancel()
         await asyncio.gather(*self.tasks, *streams.values(), return_exceptions=True)
         self.tasks, core.watching.streams = [], {}
+        if self.leadership.until is not None or self.leadership.active.is_set():
+            await self.leadership.resign()
+        if self.listener is not None:
+            await self.listener.close()
+            self.listener = None
 
     async def drain(self, max_seconds: float = 120.0) -> bool:
         """Wait until no job is runnable or running (a console fed from a pipe ends cleanly)."""
@@ -101,7 +148,7 @@ class Workers:
                 log.exception("worker %d: unexpected error", index)
                 job = None
             if job is None and not self.stopping:
-                await _wait(self.core.wake.jobs_ready, self.core.config.idle_poll_seconds)
+                await _wait(self.core.wake.jobs_ready, self.idle_poll_seconds)
 
     async def _heartbeat_loop(self) -> None:
         """Renew the claims of the jobs running here, so none is taken over while it runs."""
@@ -115,9 +162,28 @@ class Workers:
             except Exception:
                 log.warning("could not renew job claims (database busy?); retrying", exc_info=True)
 
+    async def _leader_loop(self) -> None:
+        """Renew the lease while leading; ask for it while another process leads."""
+        while not self.stopping:
+            await asyncio.sleep(self.core.config.leader_renew_every)
+            await self.leadership.renew()
+
+    async def _stand_by(self) -> bool:
+        """True at once while this process leads; otherwise waits (until it leads, or a while)
+        and says False."""
+        if await self.leadership.check():
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                self.leadership.active.wait(), self.core.config.leader_renew_every
+            )
+        return False
+
     async def _scheduler_loop(self) -> None:
         core = self.core
         while not self.stopping:
+            if not await self._stand_by():
+                continue
             try:
                 await core.scheduler_tick()
                 nxt = await core.storage.earliest_next_run()
@@ -130,6 +196,8 @@ class Workers:
     async def _watch_loop(self) -> None:
         core = self.core
         while not self.stopping:
+            if not await self._stand_by():
+                continue
             try:
                 await core.watch_tick()
                 nxt = await core.storage.earliest_candidate_check()

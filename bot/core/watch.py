@@ -128,7 +128,18 @@ class Watching:
             return
         asyncio.get_running_loop().create_task(self.sync_streams())
 
+    def stop_streams(self) -> None:
+        """Close every stream (this process no longer leads: leader.py)."""
+        for task in self.streams.values():
+            task.cancel()
+        self.streams = {}
+
     async def sync_streams(self) -> None:
+        """Open a stream per watched subreddit, close the others; none unless this process leads
+        (another one watches)."""
+        if not self.core.workers.leadership.active.is_set():
+            self.stop_streams()
+            return
         wanted = {
             name.lower()
             for sub, spec in await self._watches()
