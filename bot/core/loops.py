@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The loops a process may run (bot/roles.py picks them per role): the job workers, the claims'
+# heartbeat, the scheduler and the watcher (with its subreddit streams).
+WORKERS, HEARTBEAT, SCHEDULER, WATCHER = "workers", "heartbeat", "scheduler", "watcher"
+ALL_LOOPS: frozenset[str] = frozenset({WORKERS, HEARTBEAT, SCHEDULER, WATCHER})
+
 
 @dataclass
 class Wakeups:
@@ -46,28 +51,39 @@ class Workers:
         self.leadership = Leadership(core)
         self.listener: PgListener | None = None
 
-    async def start(self, *, jobs: bool = True, lead: bool = True) -> None:
-        """Recover interrupted jobs and start the workers (`jobs`), the scheduler and the
-        watcher (`lead`: they run while this process leads; it asks for the lease now)."""
+    async def start(self, loops: frozenset[str] = ALL_LOOPS) -> None:
+        """Start the `loops` named (all of them by default): the workers (after recovering
+        interrupted jobs), the heartbeat, the scheduler and the watcher (with its streams).
+        The scheduler and the watcher run while this process leads (leader.py): it asks for
+        the lease now, and renews it (or asks again) in a loop of its own."""
         core = self.core
-        recovered = await core.storage.recover_jobs()
-        if recovered:
-            log.info("%d job(s) interrupted by the last stop will be taken up again", recovered)
+        unknown = loops - ALL_LOOPS
+        if unknown:
+            raise ValueError(f"no such loop: {', '.join(sorted(unknown))}")
         self.stopping = False
+        self.tasks = []
+        if WORKERS in loops:
+            recovered = await core.storage.recover_jobs()
+            if recovered:
+                log.info("%d job(s) interrupted by the last stop will be taken up again", recovered)
+            self.tasks += [
+                asyncio.create_task(self._worker(i), name=f"worker-{i}")
+                for i in range(core.config.workers)
+            ]
+        lead = bool(loops & {SCHEDULER, WATCHER})
         if lead:
             await self.leadership.renew()
         await self._listen()
-        self.tasks = [
-            asyncio.create_task(self._worker(i), name=f"worker-{i}")
-            for i in range(core.config.workers if jobs else 0)
-        ]
-        if lead:
+        if SCHEDULER in loops:
             self.tasks.append(asyncio.create_task(self._scheduler_loop(), name="scheduler"))
+        if WATCHER in loops:
             self.tasks.append(asyncio.create_task(self._watch_loop(), name="watcher"))
-            self.tasks.append(asyncio.create_task(self._leader_loop(), name="leader"))
-        if jobs:
+        if HEARTBEAT in loops:
             self.tasks.append(asyncio.create_task(self._heartbeat_loop(), name="heartbeat"))
-        await core.watching.sync_streams()
+        if lead:
+            self.tasks.append(asyncio.create_task(self._leader_loop(), name="leader"))
+        if WATCHER in loops:
+            await core.watching.sync_streams()
 
     async def _listen(self) -> None:
         """Wake-ups from other processes (PostgreSQL): a job queued, a subscription changed.
