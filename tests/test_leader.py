@@ -295,3 +295,17 @@ async def test_a_process_on_its_own_sqlite_file_leads_through_the_same_code(
         leader = await core.storage.leader("scheduler")
         assert leader is not None
         assert leader[2] == clock.now.isoformat()  # handed over on stop
+
+
+async def test_a_process_without_the_scheduler_never_asks_for_the_lease(
+    cores: tuple[Clock, Core, Core, list[AsyncExitStack]],
+) -> None:
+    from bot.core.loops import HEARTBEAT, WORKERS
+
+    _, a, b, _ = cores
+    await a.workers.start(frozenset({WORKERS, HEARTBEAT}))  # a worker process (bot/roles.py)
+    assert not a.workers.leadership.active.is_set()
+    assert {t.get_name() for t in a.loops} == {"heartbeat"}  # no workers configured here
+    await b.start()
+    assert b.workers.leadership.active.is_set()
+    assert b.workers.leadership.term == 1  # the first to ask
