@@ -71,6 +71,9 @@ TABLES: tuple[Table, ...] = (
     Table("report_cache"),
     Table("candidates"),
     Table("usage", identity=True),
+    # The leader lease of the stopped SQLite process: lapsed (handed over on a clean stop), or
+    # lapsing within its lease (bot/core/leader.py).
+    Table("leaders"),
 )
 
 URL_HINT = "write sqlite:///absolute/path or sqlite:relative/path, and postgresql://user@host/db"
