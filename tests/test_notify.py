@@ -18,7 +18,7 @@ import pytest
 from bot.app import open_core
 from bot.chat import Request
 from bot.core import Core, CoreConfig, Engines
-from bot.storage import JOBS_CHANNEL, SCHEDULE_CHANNEL, Storage
+from bot.storage import JOBS_CHANNEL, SCHEDULE_CHANNEL, SETTINGS_CHANNEL, Storage
 from bot.storage.jobs import insert_job
 from digest.pipeline import DigestEngine
 from tests.support.fake_chat import FakeChat
@@ -186,8 +186,12 @@ async def test_a_job_queued_by_one_process_wakes_the_idle_worker_of_another(
 
             await _until(posted, "the worker of the other process posted the digest")
             assert woken.sets >= 1  # heard from the gateway's process
-            [job] = await worker.storage.jobs()
-            assert job.status == "done"
+
+            async def done() -> bool:  # the post is out a moment before the job is recorded done
+                [job] = await worker.storage.jobs()
+                return job.status == "done"
+
+            await _until(done, "the job recorded as done")
 
             # Its listening connection lost: listened again, and woken again.
             listener = worker.workers.listener
@@ -215,3 +219,46 @@ async def test_a_job_queued_by_one_process_wakes_the_idle_worker_of_another(
             await gateway.stop(grace=1)
             await worker.stop(grace=1)
         assert worker.workers.listener is None  # closed on stop
+
+
+async def test_a_setting_changed_by_one_process_is_read_again_by_another(
+    postgres_url: str,
+) -> None:
+    """Each process keeps every server's settings; on a shared database another process's
+    change is heard and the kept ones forgotten (they were kept for ever before)."""
+    async with Storage(postgres_url) as a, Storage(postgres_url) as b:
+        assert await a.get_settings("discord", "S1") == {}  # read once and kept
+        heard = Heard()
+
+        def forget(channel: str, payload: str) -> None:
+            a.forget_settings()
+            heard(channel, payload)
+
+        await a.listen((SETTINGS_CHANNEL,), forget)
+        await b.set_setting("discord", "S1", "timezone", "Europe/Berlin")
+        await heard.wait_for((SETTINGS_CHANNEL, "discord"))
+        assert await a.get_settings("discord", "S1") == {"timezone": "Europe/Berlin"}
+
+
+async def test_a_setting_changed_through_one_core_is_in_force_in_another(
+    postgres_url: str,
+) -> None:
+    clock, chat = Clock(), FakeChat()
+    async with AsyncExitStack() as stack:
+        gateway = await _core(stack, postgres_url, clock, chat, workers=0)
+        worker = await _core(stack, postgres_url, clock, chat, workers=1)
+        await worker.start()
+        try:
+            assert (await worker.server_settings("fake", "S1"))["timezone"] == "UTC"
+            await gateway.handle_request(
+                Request("fake", "S1", "C1", "U1", "settings", "timezone Europe/Berlin", True,
+                        reply_token="s1")
+            )  # fmt: skip
+
+            async def in_force() -> bool:
+                settings = await worker.server_settings("fake", "S1")
+                return settings["timezone"] == "Europe/Berlin"
+
+            await _until(in_force, "the worker's process reads the new timezone")
+        finally:
+            await worker.stop(grace=1)

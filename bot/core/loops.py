@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.core.leader import Leadership
-from bot.storage import JOBS_CHANNEL, SCHEDULE_CHANNEL
+from bot.storage import JOBS_CHANNEL, SCHEDULE_CHANNEL, SETTINGS_CHANNEL
 
 if TYPE_CHECKING:
     from bot.core.facade import Core
@@ -90,7 +90,7 @@ class Workers:
         Without them (SQLite, or the connection refused) the workers poll as before."""
         try:
             self.listener = await self.core.storage.listen(
-                (JOBS_CHANNEL, SCHEDULE_CHANNEL), self._heard
+                (JOBS_CHANNEL, SCHEDULE_CHANNEL, SETTINGS_CHANNEL), self._heard
             )
         except Exception:
             log.warning("cannot listen for wake-ups from other processes; polling instead",
@@ -103,6 +103,8 @@ class Workers:
         wake = self.core.wake
         if channel == JOBS_CHANNEL:
             wake.jobs_ready.set()
+        elif channel == SETTINGS_CHANNEL:
+            self.core.storage.forget_settings()  # another process changed a server's settings
         elif channel == SCHEDULE_CHANNEL:
             wake.schedule_changed.set()
             if self.leadership.active.is_set():

@@ -14,7 +14,7 @@ and results), what was posted where, reaction flags, cached reports, watch candi
 
 from __future__ import annotations
 
-from bot.storage.backend import JOBS_CHANNEL, SCHEDULE_CHANNEL
+from bot.storage.backend import JOBS_CHANNEL, SCHEDULE_CHANNEL, SETTINGS_CHANNEL
 from bot.storage.candidates import CandidateRow, CandidatesTable
 from bot.storage.claims import JobClaims
 from bot.storage.connection import Clock, WriteTurns, utcnow
@@ -56,6 +56,7 @@ __all__ = [
     "JOBS_CHANNEL",
     "MIGRATIONS",
     "SCHEDULE_CHANNEL",
+    "SETTINGS_CHANNEL",
     "CandidateRow",
     "ClaimLost",
     "Clock",

@@ -229,6 +229,7 @@ def postgres_error(url: str, exc: BaseException) -> str:
 # Wake-ups across processes (PostgreSQL): a job queued, a subscription changed.
 JOBS_CHANNEL = "redigest_jobs"
 SCHEDULE_CHANNEL = "redigest_schedule"
+SETTINGS_CHANNEL = "redigest_settings"  # a server's settings changed: read them again
 Notified = Callable[[str, str], None]  # (channel, payload); payload "" after a reconnect
 
 

@@ -1,9 +1,10 @@
 """Per-server settings (`server_settings`): a key/value map per platform and server.
 
 Every command reads its server's settings before it is acknowledged, so every server's are read
-in one query the first time any are asked for, and kept: this process owns the database
+in one query the first time any are asked for, and kept: on SQLite this process owns the database
 (bot/ownership.py) and writes them only through `set_setting`, which updates what is kept once
-its write is committed. A command then never waits for the database to read them; a server with
+its write is committed; on PostgreSQL another process may write them too, and its commit notifies
+SETTINGS_CHANNEL, on which every process forgets what it kept (`forget_settings`). A command then never waits for the database to read them; a server with
 no row has the defaults (`{}`). Concurrent first reads share the one query.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 
+from bot.storage.backend import SETTINGS_CHANNEL, notify
 from bot.storage.connection import Database
 
 _Server = tuple[str, str]  # platform, server id
@@ -66,6 +68,7 @@ class SettingsTable(Database):
                     "ON CONFLICT (platform, server_id, key) DO UPDATE SET value = excluded.value",
                     (platform, server_id, key, value),
                 )
+                await notify(db, SETTINGS_CHANNEL, platform)
         except BaseException:
             self._settings_known = None  # written or not: read again
             raise
@@ -75,6 +78,11 @@ class SettingsTable(Database):
         if known is not None:  # committed: kept as written (a new map: callers hold copies)
             server = (platform, server_id)
             known[server] = {**known.get(server, {}), key: value}
+
+    def forget_settings(self) -> None:
+        """Another process changed settings (or may have: a lost listener): read them again."""
+        self._settings_changing()
+        self._settings_known = None
 
     def _settings_changing(self) -> None:
         """A read under way overlaps a change: it is not kept, nor joined by later reads."""
