@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from adapters.reddit_source.local_files import FilesFirst
     from bot.core import Core, CoreConfig, Engines
     from bot.ports import ThreadSource
+    from bot.roles import Role
     from bot.storage import Clock
     from digest.llm import LLMAnalyzer, LLMClient
     from digest.model import Thread
@@ -92,8 +93,11 @@ async def open_core(
 class App:
     """Everything a running redigest needs, built once and closed on exit (`async with`)."""
 
-    def __init__(self, settings: Settings, *, analyzer: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, analyzer: str | None = None, role: Role | None = None
+    ) -> None:
         self.settings = settings
+        self.role = role  # what this process runs (bot/roles.py); None: all of it
         self.analyzer_name = settings.resolved_analyzer(analyzer)  # SettingsError if unusable
         self.reddit_mode = settings.resolved_reddit_mode()  # SettingsError if unusable
         self._budgets = Budgets(brief=settings.brief_budget, deep=settings.deep_budget)
@@ -299,8 +303,9 @@ class App:
         self, stack: AsyncExitStack, say: Callable[[str], None]
     ) -> list[RunnableChat]:
         """Discord and/or Slack, as configured, logged in on `stack` (each refuses start-up with
-        one line when its platform does)."""
+        one line when its platform does); post-only when the role does not receive."""
         s = self.settings
+        post_only = self.role is not None and not self.role.receives
         chats: list[RunnableChat] = []
         if s.discord_token is not None:
             from adapters.discord_chat import DiscordChat, DiscordConfig
@@ -314,6 +319,7 @@ class App:
                         guild_ids=tuple(s.discord_guild_ids),
                         message_content=s.discord_message_content,
                         shards=s.discord_shards,
+                        post_only=post_only,
                     )
                 )
             )
@@ -323,7 +329,7 @@ class App:
         if s.slack_bot_token is not None:
             from adapters.slack_chat import SlackChat, SlackConfig
 
-            slack_config = SlackConfig.from_settings(s)
+            slack_config = SlackConfig.from_settings(s, post_only=post_only)
             if slack_config is not None:
                 chats.append(await stack.enter_async_context(SlackChat(slack_config)))
         return chats
@@ -331,8 +337,11 @@ class App:
     async def serve(
         self, chats: Sequence[RunnableChat], say: Callable[[str], None] = lambda _: None
     ) -> None:
-        """One core for every chat, and their loops under one TaskGroup until cancelled: when
-        one part dies the rest stop too and `PartStopped` says which part and why."""
+        """One core for every chat, and the loops of the role under one TaskGroup until cancelled:
+        when one part dies the rest stop too and `PartStopped` says which part and why."""
+        from bot.roles import ALL
+
+        role = self.role or ALL
         ports: dict[str, ChatPort] = {chat.platform: chat for chat in chats}
         core = await self.bot(ports)
         for line in (self.reddit_line(), *self._pricing.startup_lines(self._llm_models)):
@@ -341,9 +350,12 @@ class App:
         loops: Mapping[str, Callable[[], Awaitable[None]]] = {
             _PART_NAMES.get(chat.platform, chat.platform): partial(chat.run, inbox)
             for chat in chats
+            if role.receives
         }
-        loops = {**loops, **status_loops(self.settings.status_file(), self.reddit_mode, ports)}
-        await supervise(core, loops, secrets=self.settings.secret_values())
+        status = status_loops(self.settings.status_file(), self.reddit_mode, ports, role.name)
+        say(role.startup_line(self.settings.workers))
+        hidden = self.settings.secret_values()
+        await supervise(core, {**loops, **status}, secrets=hidden, core_loops=role.loops)
 
     async def run_chats(self, say: Callable[[str], None] = lambda _: None) -> None:
         """`redigest run` with chat tokens: Discord and/or Slack on one core until cancelled."""

@@ -24,6 +24,7 @@ from digest.report import Depth
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from bot.roles import Role
     from bot.settings import Settings
     from digest.report import Report
 
@@ -228,22 +229,38 @@ def console() -> None:
     _run_until_signal(lambda: _console(settings))
 
 
-async def _chat_bot(settings: Settings) -> None:
+async def _chat_bot(settings: Settings, role: Role | None = None) -> None:
     """Discord and/or Slack, as configured, on one core (bot/app.py builds and runs them)."""
     from bot.app import App
 
-    async with App(settings) as application:
+    async with App(settings, role=role) as application:
         await application.run_chats(say=_say)
 
 
 @app.command()
-def run() -> None:
+def run(
+    role: Annotated[
+        str,
+        typer.Option(
+            help="What this process does: all (everything, the default), gateway (receive and "
+            "answer), worker (run jobs) or scheduler (schedules and watches). Roles other than "
+            "all need REDIGEST_DATABASE_URL (PostgreSQL)."
+        ),
+    ] = "all",
+) -> None:
     """Run the bot on every configured platform (the console when no chat tokens are set)."""
+    from bot.roles import RoleError, role_named
+
     settings = _start()
-    if settings.discord_token is None and settings.slack_bot_token is None:
+    chats = settings.discord_token is not None or settings.slack_bot_token is not None
+    try:
+        chosen = role_named(role, shared_database=settings.database_url is not None, chats=chats)
+    except RoleError as exc:
+        raise _fail(exc.user_message) from None
+    if not chats:
         _run_until_signal(lambda: _console(settings))
     else:
-        _run_until_signal(lambda: _chat_bot(settings))
+        _run_until_signal(lambda: _chat_bot(settings, chosen))
 
 
 @app.command()

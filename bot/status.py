@@ -77,8 +77,10 @@ class StatusWriter:
         *,
         interval: float = STATUS_SECONDS,
         clock: Callable[[], datetime] = _now,
+        role: str = "all",
     ) -> None:
         self.path = path
+        self.role = role  # what this process does (bot/roles.py)
         self.reddit_mode = reddit_mode
         self.chats = chats  # the bot's own dict: a chat added after start-up is seen too
         self.interval = interval
@@ -104,6 +106,7 @@ class StatusWriter:
         return {
             "format": FORMAT,
             "pid": os.getpid(),
+            "role": self.role,
             "host": socket.gethostname(),
             "started": _iso(self.started),
             "updated": _iso(now),
@@ -143,9 +146,9 @@ class StatusWriter:
 
 
 def status_loops(
-    path: Path, reddit_mode: str, chats: Mapping[str, object]
+    path: Path, reddit_mode: str, chats: Mapping[str, object], role: str = "all"
 ) -> dict[str, Callable[[], Awaitable[None]]]:
     """The loop of the status file at `path`, to run beside the bot's other parts
-    (bot/supervise.py)."""
-    writer = StatusWriter(path, reddit_mode, chats, interval=STATUS_SECONDS)
+    (bot/supervise.py); `role`: what this process does (bot/roles.py)."""
+    writer = StatusWriter(path, reddit_mode, chats, interval=STATUS_SECONDS, role=role)
     return {"the status file": writer.run}

@@ -91,15 +91,17 @@ async def supervise(
     main: Callable[[], Awaitable[None]] | None = None,
     secrets: Iterable[str] = (),
     grace: float = 20.0,
+    core_loops: frozenset[str] | None = None,
 ) -> None:
     """Start the core and run `loops` (by the name a person knows them by) beside its own, until
     cancelled or until `main` (when given) returns. A loop that ends or fails stops everything
     with `PartStopped`; an error of `main` propagates as it is. The core is stopped in every case
     (running jobs get `grace` seconds to finish; the rest stay queued for the next start).
+    `core_loops`: which of the core's own loops this process runs (all when None: bot/roles.py).
     """
     hidden = tuple(secrets)
     try:
-        await core.start()
+        await (core.start() if core_loops is None else core.start(core_loops))
         async with asyncio.TaskGroup() as group:
             group.create_task(_core_loops(core, hidden), name="core")
             for name, run in loops.items():

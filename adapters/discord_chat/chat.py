@@ -81,7 +81,7 @@ class DiscordChat:
         self._inbox: Inbox | None = None
         self._saved: tuple[str, yarl.URL] | None = None
         self.client = BotClient(
-            on_login=self._sync_commands,
+            on_login=self._after_login,
             on_reaction=self._on_reaction,
             on_component=self._on_component,
             intents=intents,
@@ -161,8 +161,9 @@ class DiscordChat:
         base = discord.http.Route.BASE
         try:
             await self.client.__aenter__()
-            await self.client.login(self.config.token)
-            await self._acks.open()
+            await self.client.login(self.config.token)  # REST only: no gateway yet
+            if not self.config.post_only:
+                await self._acks.open()
         except BaseException as exc:
             await self._shutdown()
             if isinstance(exc, discord.LoginFailure):
@@ -188,6 +189,8 @@ class DiscordChat:
     async def run(self, inbox: Inbox) -> None:
         """Connect to the gateway and hand commands and reactions to `inbox` until cancelled.
         discord.py reconnects and resumes by itself, and waits out rate limits."""
+        if self.config.post_only:
+            raise RuntimeError("a post-only DiscordChat does not receive (no gateway)")
         self._inbox = inbox
         # Every command defers first: acknowledge them from the gateway event (see ack.py).
         self._acks.install(
@@ -210,22 +213,34 @@ class DiscordChat:
             ) from None
 
     async def is_connected(self) -> bool:
-        """Logged in with every shard of this process connected (False while one reconnects)."""
+        """Logged in with every shard of this process connected (False while one reconnects);
+        post-only: logged in (the REST API is all it uses)."""
+        if self.config.post_only:
+            return self.client.user is not None and not self.client.is_closed()
         states = self.client.shard_states()
         ready = self.client.is_ready() and not self.client.is_closed()
         return ready and states is not None and not states.down
 
     def shard_states(self) -> ShardStates | None:
-        """This process's shards and which are down (None until Discord said how many)."""
+        """This process's shards and which are down (None until Discord said how many, and
+        when post-only: no shard runs here)."""
+        if self.config.post_only:
+            return None
         return self.client.shard_states()
 
     def startup_lines(self) -> list[str]:
         """What start-up shows whatever the log level: the invite link, the shards run here."""
+        if self.config.post_only:
+            return ["Discord: post-only in this process (REST API, no gateway connection)."]
         invite = [f"invite the bot to a Discord server with {self.invite_url}"]
         return [*(invite if self.invite_url else []), self.client.shards_line()]
 
     async def wait_until_ready(self) -> None:
         await self.client.wait_until_ready()
+
+    async def _after_login(self) -> None:
+        if not self.config.post_only:  # the gateway process syncs them
+            await self._sync_commands()
 
     async def _sync_commands(self) -> None:
         """Once, at login: to the configured guilds (instant) or globally."""

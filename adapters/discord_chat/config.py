@@ -61,3 +61,6 @@ class DiscordConfig:
     guild_ready_timeout: float = 2.0  # discord.py's wait for GUILD_CREATEs after READY
     shards: ShardSpec | None = None  # REDIGEST_DISCORD_SHARDS; None: all, Discord's count
     identify_interval: float | None = None  # seconds between IDENTIFYs; None: Discord's 5
+    # Post only (a worker or scheduler process, bot/roles.py): log in for the REST API, never
+    # connect to the gateway or sync the commands (the gateway process does both).
+    post_only: bool = False

@@ -174,7 +174,7 @@ class SlackChat:
         try:
             async with asyncio.timeout(cfg.startup_timeout):
                 auth = await web_client.auth_test()
-                if cfg.socket_mode:
+                if cfg.socket_mode and not cfg.post_only:
                     step = "apps.connections.open"
                     # The URL it answers is left unused: the socket handler asks for its own.
                     await web_client.apps_connections_open(app_token=cfg.app_token or "")
@@ -222,6 +222,8 @@ class SlackChat:
         """Receive commands, shortcuts and reactions until cancelled."""
         if self._app is None:
             raise RuntimeError("use `async with SlackChat(config) as chat:` before chat.run()")
+        if self.config.post_only:
+            raise RuntimeError("a post-only SlackChat does not receive (no Socket Mode, no HTTP)")
         self._inbound.inbox = inbox
         try:
             await self._start_transport()
@@ -233,7 +235,9 @@ class SlackChat:
             await self._stop_transport()
 
     async def is_connected(self) -> bool:
-        """Socket Mode: its websocket is up; HTTP mode: listening."""
+        """Socket Mode: its websocket is up; HTTP mode: listening; post-only: logged in."""
+        if self.config.post_only:
+            return self.conn.session is not None and not self.conn.session.closed
         if not self._ready.is_set():
             return False
         if self._socket is not None:

@@ -40,11 +40,14 @@ class SlackConfig:
     history_scan: int = 1000  # messages find_posted reads back in a channel at most
     concurrency: int = 8  # commands, reactions and shortcuts worked on at once (after the ack)
     startup_timeout: float = 15.0  # seconds for the token checks at start-up, all together
+    # Post only (a worker or scheduler process, bot/roles.py): the Web API client, no Socket
+    # Mode connection and no HTTP listener (the gateway process receives).
+    post_only: bool = False
 
     def __post_init__(self) -> None:
         if not self.bot_token.strip():
             raise SlackConfigError("SLACK_BOT_TOKEN is empty: copy the bot token (xoxb-…).")
-        if not self.app_token and not self.signing_secret:
+        if not self.app_token and not self.signing_secret and not self.post_only:
             raise SlackConfigError(
                 "Slack needs SLACK_APP_TOKEN (Socket Mode, no public URL needed) or "
                 "SLACK_SIGNING_SECRET (HTTP mode): set one in .env (see .env.example)."
@@ -74,7 +77,7 @@ class SlackConfig:
         return base if base.endswith("/") else base + "/"
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SlackConfig | None:
+    def from_settings(cls, settings: Settings, *, post_only: bool = False) -> SlackConfig | None:
         """The Slack part of the settings; None when no bot token is configured."""
         if settings.slack_bot_token is None:
             return None
@@ -88,4 +91,5 @@ class SlackConfig:
             host=settings.slack_host,
             api_url=settings.slack_api_url,
             admin_group=settings.slack_admin_group,
+            post_only=post_only,
         )

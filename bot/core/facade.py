@@ -22,7 +22,7 @@ from bot.chat import ChatPort, Reaction, Reply, Request
 from bot.core.config import SETTING_DEFAULTS, CoreConfig, Engines
 from bot.core.digests import Digests
 from bot.core.jobs import Jobs
-from bot.core.loops import Wakeups, Workers
+from bot.core.loops import ALL_LOOPS, Wakeups, Workers
 from bot.core.reactions import Reactions
 from bot.core.requests import Requests
 from bot.core.scheduler import Scheduler
@@ -133,9 +133,11 @@ class Core:
 
     # ------------------------------------------------------------------ the loops
 
-    async def start(self) -> None:
-        """Recover interrupted jobs and start the workers, the scheduler and the watcher."""
-        await self.workers.start()
+    async def start(self, loops: frozenset[str] = ALL_LOOPS) -> None:
+        """Start the `loops` named (bot/core/loops.py; all by default: recover interrupted jobs,
+        start the workers, the heartbeat, the scheduler and the watcher). A process of another
+        role runs some of them (bot/roles.py)."""
+        await self.workers.start(loops)
 
     @property
     def loops(self) -> tuple[asyncio.Task[None], ...]:
