@@ -1,8 +1,9 @@
 # redigest in a container: the bot on Discord and/or Slack, its database on the /data volume.
 #   docker build -t redigest .
 #   docker run -d --name redigest --env-file .env -v redigest-data:/data redigest
-# (compose.yaml does the same with a restart policy.) Without DISCORD_TOKEN or SLACK_BOT_TOKEN
-# `redigest run` is the console, which needs `docker run -it`.
+# (compose.yaml does the same with a restart policy; compose.cluster.yaml runs it as several
+# processes on PostgreSQL: the [postgres] extra is installed.) Without DISCORD_TOKEN or
+# SLACK_BOT_TOKEN `redigest run` is the console, which needs `docker run -it`.
 
 # --- build: the package and its dependencies in a virtualenv --------------------------------
 FROM python:3.11-slim AS build
@@ -13,7 +14,7 @@ COPY bot ./bot
 COPY adapters ./adapters
 COPY digest ./digest
 RUN python -m venv /opt/redigest \
-    && /opt/redigest/bin/pip install --no-cache-dir . \
+    && /opt/redigest/bin/pip install --no-cache-dir '.[postgres]' \
     && /opt/redigest/bin/redigest --help > /dev/null
 
 # --- run: the virtualenv, the example threads, a user without privileges --------------------

@@ -73,13 +73,18 @@ def test_the_image_is_slim_non_root_with_the_database_on_a_volume() -> None:
 
 def test_the_image_installs_the_package_and_runs_the_bot_with_a_health_check() -> None:
     build, final = _stages()[0], _stages()[-1]
-    assert any("pip install --no-cache-dir ." in args for args in _all(build, "RUN"))
+    # With the [postgres] extra: the same image runs one process on SQLite or a cluster on
+    # PostgreSQL (compose.cluster.yaml).
+    assert any("pip install --no-cache-dir '.[postgres]'" in args for args in _all(build, "RUN"))
     health = _all(final, "HEALTHCHECK")[-1]
     assert json.loads(health.split(" CMD ", 1)[1]) == ["redigest", "health"]
     command = json.loads(_all(final, "ENTRYPOINT")[-1]) + json.loads(_all(final, "CMD")[-1])
     assert command == ["redigest", "run"]
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     assert project["project"]["scripts"]["redigest"] == "bot.cli:main"
+    assert any(
+        d.startswith("asyncpg") for d in project["project"]["optional-dependencies"]["postgres"]
+    )
     commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
     assert {"run", "health"} <= set(commands)
 
@@ -129,6 +134,58 @@ def test_compose_runs_the_image_with_a_named_volume_env_file_restart_and_health_
     assert PurePosixPath(database.group(1)).parent == PurePosixPath(volume.group(2))
 
 
+def _services(compose: str) -> dict[str, str]:
+    """Each service's block of a compose file, by name (top-level `services:` only)."""
+    body = compose.split("\nservices:\n", 1)[1].split("\nvolumes:\n", 1)[0]
+    blocks = re.split(r"^  (\w[\w-]*):\n", body, flags=re.M)
+    return dict(zip(blocks[1::2], blocks[2::2], strict=True))
+
+
+def test_the_cluster_compose_runs_postgres_a_gateway_two_workers_and_a_scheduler() -> None:
+    from bot.roles import ROLES
+
+    compose = (REPO / "compose.cluster.yaml").read_text(encoding="utf-8")
+    single = (REPO / "compose.yaml").read_text(encoding="utf-8")
+    services = _services(compose)
+    assert set(services) == {"postgres", "gateway", "worker", "scheduler"}
+    anchor = compose.split("x-redigest: &redigest\n", 1)[1].split("\nservices:\n", 1)[0]
+    image = re.search(r"^\s+image: (\S+)$", single, re.M)
+    assert image is not None
+    assert re.search(rf"^  image: {re.escape(image.group(1))}$", anchor, re.M)  # the same image
+    assert re.search(r"^  build: \.$", anchor, re.M)
+    assert re.search(r"^  env_file: \.env$", anchor, re.M)
+    assert re.search(r"^  restart: unless-stopped$", anchor, re.M)
+    assert re.search(r'^    test: \["CMD", "redigest", "health"\]$', anchor, re.M)
+    assert re.search(
+        r"^    REDIGEST_DATABASE_URL: postgresql://\w+:\$\{PG_PASSWORD:\?[^}]*\}@postgres:5432/\w+$",
+        anchor,
+        re.M,
+    )
+    assert re.search(r"^    postgres:\n      condition: service_healthy$", anchor, re.M)
+    # Each redigest service is the image's entrypoint (`redigest`) with its role.
+    entrypoint = json.loads(_all(_stages()[-1], "ENTRYPOINT")[-1])
+    assert entrypoint == ["redigest"]
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    assert "--role" in {o for p in commands["run"].params for o in p.opts}
+    for name in ("gateway", "worker", "scheduler"):
+        block = services[name]
+        assert "<<: *redigest" in block, name
+        command = re.search(r"^    command: (\[.*\])$", block, re.M)
+        assert command is not None, name
+        assert json.loads(command.group(1)) == ["run", "--role", name]
+        assert name in ROLES
+    assert re.search(r"^      replicas: 2$", services["worker"], re.M)
+    assert re.search(r"^    stop_grace_period: \d+s", services["worker"], re.M)
+    postgres = services["postgres"]
+    assert re.search(r"^    image: postgres:\d+$", postgres, re.M)
+    assert re.search(r'^      test: \["CMD", "pg_isready"', postgres, re.M)
+    assert re.search(r"^      - pg-data:/var/lib/postgresql/data$", postgres, re.M)
+    assert re.search(r"^volumes:\n  pg-data:$", compose, re.M)
+    # The password is asked of .env, never written here.
+    assert "${PG_PASSWORD:?" in compose
+    assert not re.search(r"postgresql://\w+:(?!\$\{)", compose)
+
+
 def test_the_systemd_unit_runs_as_its_own_user_hardened_writing_only_its_state() -> None:
     unit = configparser.ConfigParser(strict=False, interpolation=None)
     unit.optionxform = str  # type: ignore[assignment,method-assign]
@@ -159,3 +216,7 @@ def test_the_readme_explains_running_it_on_a_server() -> None:
         ".backup",
     ):
         assert needed in section, needed
+    scaling = readme.split("## Scaling out", 1)[1].split("\n## ", 1)[0]
+    roles = scaling.split("### Roles", 1)[1].split("\n### ", 1)[0]
+    for needed in ("--role", "gateway", "worker", "scheduler", "compose.cluster.yaml"):
+        assert needed in roles, needed
