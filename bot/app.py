@@ -320,6 +320,7 @@ class App:
                         message_content=s.discord_message_content,
                         shards=s.discord_shards,
                         post_only=post_only,
+                        late_answers=self.role is None or self.role.runs_jobs,
                     )
                 )
             )

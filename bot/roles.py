@@ -30,6 +30,10 @@ class Role:
 
     what: str  # what start-up says it does ({workers}: how many job workers)
 
+    @property
+    def runs_jobs(self) -> bool:
+        return WORKERS in self.loops
+
     def startup_line(self, workers: int) -> str:
         """What start-up says this process does, in one line."""
         return f"role {self.name}: " + self.what.format(workers=workers)

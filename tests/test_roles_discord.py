@@ -1,16 +1,20 @@
 """Discord post-only (a worker or scheduler process, bot/roles.py), with the real discord.py
 against the fake Discord: it logs in for the REST API, posts, finds a keyed post again and reads
-a message, but never connects to the gateway, never syncs the commands and refuses to receive."""
+a message, but never connects to the gateway, never syncs the commands and refuses to receive;
+and a gateway whose jobs run elsewhere answers a digest at once."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from adapters.discord_chat import DiscordChat, DiscordConfig
 from bot.chat import ChannelTarget, Delivery, Inbox, Reaction, Request
+from bot.replies import READING
 from tests.fakes.discord_server import FakeDiscord
+from tests.test_discord_adapter import URL, running_bot
 
 
 @pytest.fixture
@@ -59,3 +63,16 @@ async def test_a_receiving_discord_chat_still_syncs_its_commands(fake: FakeDisco
     async with DiscordChat(_config(fake)):
         pass
     assert len(fake.commands_synced) == 1
+
+
+async def test_a_gateway_whose_jobs_run_elsewhere_answers_a_digest_at_once(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    """The worker that posts the digest cannot reach this process's interaction: "thinking…"
+    is replaced at once by the acknowledgement Slack gives, not left until it expires."""
+    async with running_bot(fake, tmp_path, late_answers=False) as bot:
+        bot.chat._inbox = Inbox(_ignore, _ignore)  # queued for another process: None now
+        interaction = await bot.slash("digest", {"url": URL})
+        (answer,) = await bot.answers(interaction)
+        assert answer == READING
+        assert list(bot.chat.interactions.pending.items()) == []  # nothing kept for later

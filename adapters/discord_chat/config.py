@@ -64,3 +64,7 @@ class DiscordConfig:
     # Post only (a worker or scheduler process, bot/roles.py): log in for the REST API, never
     # connect to the gateway or sync the commands (the gateway process does both).
     post_only: bool = False
+    # False when the jobs run in other processes (a gateway, bot/roles.py): their late answer
+    # cannot come through this process's interaction, so "thinking…" is answered at once with
+    # the acknowledgement Slack gives (bot.replies.acknowledgement).
+    late_answers: bool = True

@@ -28,7 +28,7 @@ from adapters.discord_chat.limits import MAX_CHOICES
 from adapters.discord_chat.picker import PICK_HINT, picked
 from adapters.discord_chat.sdk import app_commands, discord
 from bot.chat import Inbox, MessageRef, Reaction, Request
-from bot.replies import SOMETHING_WENT_WRONG
+from bot.replies import SOMETHING_WENT_WRONG, acknowledgement
 from bot.ttl_map import TTLMap
 from digest.render.document import Span
 
@@ -152,6 +152,9 @@ class Interactions:
         pending, reply = asked
         if reply is not None:  # answered now: it replaces "thinking…"
             await self.answer(pending, render_text(reply.text, channels=reply.channels))
+        elif not self.config.late_answers and acknowledgement(command, text):
+            # Another process posts it: say so now, as Slack's acknowledgement does.
+            await self.answer(pending, render_text(acknowledgement(command, text)))
         else:  # "thinking…" until the digest is posted (a link to it) or fails (why)
             self.remember(token, pending)
 
