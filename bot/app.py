@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol, TextIO
 
 from bot import progress
 from bot.chat import ChatPort, Inbox
-from bot.reddit_configs import public_config, reddit_config
+from bot.reddit_configs import public_config, reddit_config, reddit_line
 from bot.settings import Settings
 from bot.status import status_loops
 from bot.supervise import PartStopped, supervise
@@ -183,25 +183,6 @@ class App:
             self._source = CachingThreadSource(live, ttl_seconds=dict.fromkeys(Depth, ttl))
         return self._source
 
-    def reddit_line(self) -> str:
-        """How this bot reads Reddit, in one line for start-up."""
-        s = self.settings
-        if self.reddit_mode == "oauth":
-            return (
-                f"Reddit: OAuth with app {s.reddit_client_id}, up to "
-                f"{s.reddit_requests_per_minute} requests/min."
-            )
-        if self.reddit_mode == "public":
-            return (
-                f"Reddit: public access through {s.reddit_public_url}, "
-                f"{s.reddit_public_rpm} requests/min (a brief digest costs "
-                f"{s.reddit_public_brief_requests}, a deep one up to "
-                f"{s.reddit_public_deep_requests}); set REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET and "
-                "REDDIT_USER_AGENT of an approved app for OAuth."
-            )
-        folders = ", ".join(str(p) for p in s.saved_threads) or "none"
-        return f"Reddit: off (REDIGEST_REDDIT_MODE=saved): only the saved threads in {folders}."
-
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
@@ -345,7 +326,10 @@ class App:
         role = self.role or ALL
         ports: dict[str, ChatPort] = {chat.platform: chat for chat in chats}
         core = await self.bot(ports)
-        for line in (self.reddit_line(), *self._pricing.startup_lines(self._llm_models)):
+        for line in (
+            reddit_line(self.settings, self.reddit_mode),
+            *self._pricing.startup_lines(self._llm_models),
+        ):
             say(line)  # how Reddit is read; how each LLM model's cost is counted
         inbox = Inbox(core.handle_request, core.handle_reaction, core.subscription_choices)
         loops: Mapping[str, Callable[[], Awaitable[None]]] = {
@@ -382,7 +366,10 @@ class App:
         # console's state file beside it ours to read.
         chats: dict[str, ChatPort] = {}
         core = await self.bot(chats, terminal=True)
-        for line in (self.reddit_line(), *self._pricing.startup_lines(self._llm_models)):
+        for line in (
+            reddit_line(self.settings, self.reddit_mode),
+            *self._pricing.startup_lines(self._llm_models),
+        ):
             say(line)  # once start-up worked: an error stays one line
         chat = ConsoleChat(out, state_path=console_state_path(self.settings.database_path))
         chats[chat.platform] = chat

@@ -55,3 +55,23 @@ def public_config(settings: Settings) -> PublicConfig:
     if settings.reddit_user_agent:  # else the project's own descriptive one
         config = replace(config, user_agent=settings.reddit_user_agent)
     return config
+
+
+def reddit_line(settings: Settings, mode: str) -> str:
+    """How the bot reads Reddit (`mode`: the resolved mode), in one line for start-up."""
+    s = settings
+    if mode == "oauth":
+        return (
+            f"Reddit: OAuth with app {s.reddit_client_id}, up to "
+            f"{s.reddit_requests_per_minute} requests/min."
+        )
+    if mode == "public":
+        return (
+            f"Reddit: public access through {s.reddit_public_url}, "
+            f"{s.reddit_public_rpm} requests/min (a brief digest costs "
+            f"{s.reddit_public_brief_requests}, a deep one up to "
+            f"{s.reddit_public_deep_requests}); set REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET and "
+            "REDDIT_USER_AGENT of an approved app for OAuth."
+        )
+    folders = ", ".join(str(p) for p in s.saved_threads) or "none"
+    return f"Reddit: off (REDIGEST_REDDIT_MODE=saved): only the saved threads in {folders}."

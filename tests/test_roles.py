@@ -128,8 +128,8 @@ class Cluster:
     def start(self, role: Role) -> None:
         env = {
             "REDIGEST_DATABASE_URL": self.url,
-            # The status file is written beside this path: one per process, as on its own host.
-            "REDIGEST_DATABASE_PATH": str(self.tmp_path / f"{role.name}.sqlite3"),
+            # One status file per process, as on its own host.
+            "REDIGEST_STATUS_PATH": str(self.tmp_path / f"{role.name}.status.json"),
             "REDIGEST_SAVED_THREADS": str(EXAMPLES),
             "REDIGEST_REDDIT_MODE": "saved",
             "REDIGEST_CPU_LANE": "thread",
@@ -223,7 +223,7 @@ async def test_a_gateway_acknowledges_and_a_worker_posts_the_digest_once(
             in c.said["gateway"]
         )
         assert "role worker: job workers only (2), chats post-only" in c.said["worker"]
-        status = (tmp_path / "worker.sqlite3.status.json").read_text(encoding="utf-8")
+        status = (tmp_path / "worker.status.json").read_text(encoding="utf-8")
         assert '"role": "worker"' in status
 
 
