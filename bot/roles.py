@@ -27,11 +27,11 @@ class Role:
     name: str
     loops: frozenset[str]  # the core's loops it runs (bot/core/loops.py)
     receives: bool  # its chats receive; False: they only post (no gateway, no listener)
-
     what: str  # what start-up says it does ({workers}: how many job workers)
 
     @property
     def runs_jobs(self) -> bool:
+        """Job workers run here (so late answers to this process's requests come from here)."""
         return WORKERS in self.loops
 
     def startup_line(self, workers: int) -> str:
