@@ -249,7 +249,8 @@ async def test_a_scheduler_queues_a_due_run_and_a_worker_posts_it(
         await c.until(lambda: any(k.startswith(f"sched:{sub}:") for k in c.done.get("worker", [])))
         key = next(k for k in c.done["worker"] if k.startswith(f"sched:{sub}:"))
         scheduler = c.cores["scheduler"]
-        assert {task.get_name() for task in scheduler.loops} == {"scheduler", "watcher"}
+        names = {task.get_name() for task in scheduler.loops}
+        assert names == {"scheduler", "watcher", "leader"}  # the lease's renewal: leader.py
         assert "scheduler" not in c.done  # it queued the run; the worker ran it
         row: JobRow | None = await scheduler.storage.job(key)
         assert row is not None
