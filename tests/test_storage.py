@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -175,3 +176,35 @@ async def test_a_digest_posts_with_a_whole_lease_ahead(h: Harness) -> None:
     await h.run_jobs()
     assert len(h.chat.public()) == 1
     assert until == [(h.clock.now + h.core.config.job_lease).isoformat()]
+
+
+async def test_a_unit_of_work_cancelled_while_it_begins_leaves_no_transaction_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (a stop with no grace) could cancel a unit of work while its BEGIN was on its way
+    to the database's thread: BEGIN still ran, and the next unit failed with "cannot start a
+    transaction within a transaction" (seen as a traceback when the leader lease was handed
+    over at Ctrl-C)."""
+    import asyncio
+
+    async with Storage(tmp_path / "bot.sqlite3") as db:
+        conn = db.db
+        execute = conn.execute
+
+        def begin_then_cancelled(sql: str, *args: Any) -> object:
+            if sql.startswith("BEGIN"):
+
+                async def cancelled() -> None:
+                    await execute(sql)  # it reached the database…
+                    raise asyncio.CancelledError  # …as the caller was cancelled
+
+                return cancelled()
+            return execute(sql, *args)
+
+        monkeypatch.setattr(conn, "execute", begin_then_cancelled)
+        with pytest.raises(asyncio.CancelledError):
+            async with db.transaction():
+                pass
+        monkeypatch.undo()
+        await db.set_setting("discord", "S1", "timezone", "Europe/Berlin")  # a new unit works
+        assert await db.get_settings("discord", "S1") == {"timezone": "Europe/Berlin"}

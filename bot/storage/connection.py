@@ -267,7 +267,16 @@ class Database:
         for the answer) take their turn before background ones."""
         await self._write.acquire(urgent)
         try:
-            await self.db.execute(self._begin)
+            try:
+                await self.db.execute(self._begin)
+            except BaseException:
+                # Cancelled (Ctrl-C, a stop) while BEGIN was on its way: it may still run in the
+                # database's thread after this, leaving the one connection inside a transaction
+                # that the next unit of work cannot begin ("cannot start a transaction within
+                # a transaction"). A ROLLBACK queued behind it ends it; none to end is fine.
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self.db.execute("ROLLBACK"))
+                raise
             try:
                 yield self.db
             except BaseException:
