@@ -213,9 +213,10 @@ class Settings(BaseSettings):
             raise ValueError("use an IANA timezone name like Europe/Berlin or UTC") from None
         return value
 
-    @field_validator("saved_threads", mode="before")
+    @field_validator("saved_threads", "discord_guild_ids", mode="before")
     @classmethod
-    def _paths(cls, value: object) -> object:
+    def _comma_list(cls, value: object) -> object:
+        """`a, b; c` → ["a", "b", "c"] (folders, guild ids)."""
         if isinstance(value, str):
             return [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
         return value
@@ -232,13 +233,6 @@ class Settings(BaseSettings):
     def _shards(cls, value: object) -> object:
         if isinstance(value, str):
             return ShardSpec.parse(value) if value.strip() else None
-        return value
-
-    @field_validator("discord_guild_ids", mode="before")
-    @classmethod
-    def _ids(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
         return value
 
     @field_validator(
