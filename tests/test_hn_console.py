@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -100,7 +101,8 @@ async def test_subscribe_hn_top_3_and_a_run_posts_one_bundle(
 ) -> None:
     async with FakeHN() as fake:
         for n, story in enumerate((10_000, 11_000, 12_000, 13_000, 14_000)):
-            fake.add_items(synthetic_story(story, 20 + n, seed=n))
+            # Posted in the last hours: a daily run's top is the day's most-pointed stories.
+            fake.add_items(synthetic_story(story, 20 + n, seed=n, base=int(time.time()) - 7200))
         fake.lists["top"] = [10_000, 11_000, 12_000, 13_000, 14_000]
         _env(monkeypatch, tmp_path, fake)
         text = await _run("/subscribe hn top 3 daily 09:00", ":run 1")
@@ -111,7 +113,7 @@ async def test_subscribe_hn_top_3_and_a_run_posts_one_bundle(
     for n in range(3):
         assert f"Show HN: A synthetic story with {20 + n} comments" in text
     assert "Show HN: A synthetic story with 23 comments" not in text
-    assert fake.requests[0] == "/v0/topstories.json"
+    assert fake.requests[0] == "/algolia/search"  # the day's most-pointed stories
 
 
 async def test_hn_reports_never_speak_reddit(

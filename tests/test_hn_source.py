@@ -11,7 +11,14 @@ import pytest
 from adapters.hn_source import HnConfig, HnSource
 from adapters.hn_source.items import comment_from_item, post_from_item
 from adapters.hn_source.text import html_to_text
-from bot.ports import InvalidSubreddit, InvalidThreadUrl, ListingSort, ThreadNotFound, ThreadRef
+from bot.ports import (
+    InvalidSubreddit,
+    InvalidThreadUrl,
+    ListingSort,
+    ThreadNotFound,
+    ThreadRef,
+    TopPeriod,
+)
 from bot.routing import RoutedSource, hn_list, place_name
 from bot.settings import Settings
 from bot.thread_ref import find_thread_urls, parse_thread_text
@@ -187,7 +194,7 @@ async def test_the_routed_source_sends_hn_to_hn_and_the_rest_to_reddit() -> None
             assert await routed.resolve("https://redd.it/abc123") == ThreadRef("abc123")
             thread = await routed.fetch_thread(ThreadRef("hn:100"), Depth.BRIEF)
             await routed.fetch_thread(ThreadRef("abc123"), Depth.BRIEF)
-            listed = await routed.listing("hn:best", ListingSort.TOP)
+            listed = await routed.listing("hn:best", ListingSort.TOP, period=TopPeriod.ALL)
             await routed.listing("selfhosted", ListingSort.TOP)
             posts = await routed.posts(["hn:100", "abc123"])
     assert thread.post.id == "hn:100"
@@ -296,3 +303,41 @@ async def test_top_level_comments_come_in_hns_rank_order_with_algolias_tree() ->
     assert top == ranked
     assert thread.extra == {"fetched_via": "algolia", "requests": "2"}
     assert thread.post.num_comments == story["descendants"]  # HN's own count
+
+
+# -- a period's top stories ---------------------------------------------------------------------
+
+
+def _story(sid: int, hours_ago: float, points: int, now: int) -> dict[str, Any]:
+    [story] = synthetic_story(sid, 0)
+    return {**story, "time": int(now - hours_ago * 3600), "score": points}
+
+
+@pytest.mark.parametrize("algolia", [True, False])
+async def test_top_daily_and_weekly_are_the_periods_most_pointed_stories(algolia: bool) -> None:
+    """The subscription "hn top 3 weekly" is the week's best stories, not today's front page: HN's top list is
+    ranked with time decay (here a fresh 40-point story leads it), so the period is asked of
+    Algolia's search (or, without it, the list is kept to the period) and ranked by points."""
+    now = 1_800_000_000
+    stories = [
+        _story(1, 2, 40, now),  # today, few points, first on the front page
+        _story(2, 20, 300, now),  # today
+        _story(3, 30, 900, now),  # yesterday
+        _story(4, 100, 700, now),  # four days ago
+        _story(5, 24 * 10, 5000, now),  # ten days ago
+    ]
+    async with FakeHN() as fake:
+        fake.add_items(stories)
+        fake.lists["top"] = [1, 2, 3, 4, 5]
+        fake.algolia_down = not algolia
+        async with HnSource(_config(fake), clock=lambda: float(now)) as source:
+            daily = await source.listing("hn", ListingSort.TOP, period=TopPeriod.DAY, limit=3)
+            weekly = await source.listing("hn", ListingSort.TOP, period=TopPeriod.WEEK, limit=3)
+            ever = await source.listing("hn", ListingSort.TOP, period=TopPeriod.ALL, limit=3)
+            new = await source.listing("hn:new", ListingSort.TOP, period=TopPeriod.DAY, limit=3)
+        searched = [p for p in fake.requests if p.startswith("/algolia/search")]
+    assert [p.id for p in daily] == ["hn:2", "hn:1"]
+    assert [p.id for p in weekly] == ["hn:3", "hn:4", "hn:2"]
+    assert [p.id for p in ever] == ["hn:1", "hn:2", "hn:3"]  # "all": HN's own list
+    assert new == []  # new stories are HN's own order whatever the period (an empty list here)
+    assert len(searched) == 2  # the day and the week (answered 503 when down); never "all" or "new"

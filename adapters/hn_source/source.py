@@ -8,6 +8,8 @@ What it asks (no credentials, no cookies; both bases overridable for tests and p
                                                                `in_flight` at once, within the
                                                                depth's request budget
     a story list          GET {api}/{top,best,new,ask,show}stories.json, then its first items
+    a period's top        GET {search}/search?tags=story&numericFilters=created_at_i>T, then
+                          each story's item (fallback: the list, kept to the period)
     posts by id           GET {api}/item/{id}.json            (watch re-checks)
     new stories           GET {api}/newstories.json every `poll_seconds`
 
@@ -25,10 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from adapters.hn_source import items as hn
 from adapters.hn_source.firebase_tree import fetch_tree
@@ -55,6 +59,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 USER_AGENT = "redigest (self-hosted discussion digest bot)"
+
+# How far back "top" and "best" look for each period ("all": HN's own list).
+PERIOD_SECONDS = {
+    TopPeriod.HOUR: 3_600,
+    TopPeriod.DAY: 86_400,
+    TopPeriod.WEEK: 7 * 86_400,
+    TopPeriod.MONTH: 30 * 86_400,
+    TopPeriod.YEAR: 365 * 86_400,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +113,7 @@ class HnSource:
         config: HnConfig | None = None,
         *,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = c = config or HnConfig()
         self._api = c.api_url.rstrip("/")
@@ -108,6 +122,7 @@ class HnSource:
             user_agent=USER_AGENT, timeout_seconds=c.timeout_seconds, in_flight=c.in_flight
         )
         self._sleep = sleep
+        self._clock = clock
 
     @property
     def requests_made(self) -> int:
@@ -225,11 +240,44 @@ class HnSource:
         period: TopPeriod = TopPeriod.DAY,
         limit: int = 25,
     ) -> list[Post]:
-        """A story list's first stories (`hn:top` …; the sort and period are HN's own)."""
+        """A story list's first stories. `hn:top` and `hn:best` with a period shorter than
+        "all" are the period's stories with the most points ("top 5 weekly" is the week's
+        best, not today's front page): through Algolia's search when it is on, else the
+        official list's first `listing_items` stories posted within the period. `new`, `ask`
+        and `show` are HN's own order, whatever the period."""
         kind = list_of(subreddit)
+        count = max(1, min(limit, self.config.listing_items))
+        window = PERIOD_SECONDS.get(period) if kind in ("top", "best") else None
+        if window is not None and self._search:
+            since = int(self._clock() - window)
+            found = await self._period_top(since, count)
+            if found is not None:
+                return found
         ids = await self._http.get(f"{self._api}/{kind}stories.json")
-        wanted = [int(i) for i in (ids or [])[: max(1, min(limit, self.config.listing_items))]]
-        return await self._posts(wanted)
+        if window is None:
+            return await self._posts([int(i) for i in (ids or [])[:count]])
+        since = int(self._clock() - window)
+        listed = await self._posts([int(i) for i in (ids or [])[: self.config.listing_items]])
+        recent = [p for p in listed if p.created.timestamp() >= since]
+        return sorted(recent, key=lambda p: -p.score)[:count]
+
+    async def _period_top(self, since: int, count: int) -> list[Post] | None:
+        """The most-pointed stories since `since` (Algolia's search, then each story's item
+        from HN itself for its current points and comment count); None when Algolia fails."""
+        query = urlencode(
+            {"tags": "story", "numericFilters": f"created_at_i>{since}", "hitsPerPage": count}
+        )
+        try:
+            found = await self._http.get(f"{self._search}/search?{query}")
+        except HNUnavailable as e:
+            log.info("Algolia search unavailable (%s); the official story list is used", e)
+            return None
+        hits = found.get("hits") if isinstance(found, Mapping) else None
+        if not isinstance(hits, list):
+            return None
+        numbers = [int(h["objectID"]) for h in hits if str(h.get("objectID", "")).isdigit()]
+        posts = await self._posts(numbers[:count])
+        return sorted(posts, key=lambda p: -p.score)
 
     async def _posts(self, numbers: Sequence[int]) -> list[Post]:
         found = await asyncio.gather(*(self.item(n) for n in numbers))

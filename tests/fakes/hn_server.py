@@ -67,6 +67,7 @@ class FakeHN(LocalServer):
         app.router.add_get("/v0/item/{id}.json", self._item)
         app.router.add_get("/v0/{kind}stories.json", self._list)
         app.router.add_get("/algolia/items/{id}", self._algolia)
+        app.router.add_get("/algolia/search", self._search)
 
     async def _enter(self, request: web.Request) -> None:
         self.requests.append(request.path)
@@ -104,6 +105,31 @@ class FakeHN(LocalServer):
             return web.Response(
                 text=json.dumps(self.algolia_tree(item)), content_type="application/json"
             )
+        finally:
+            self._in_flight -= 1
+
+    async def _search(self, request: web.Request) -> web.Response:
+        """Algolia's `search` as the listing asks it: `tags=story`, `numericFilters=
+        created_at_i>T`, `hitsPerPage`; hits by points, most first (its ranking for an empty
+        query), each with `objectID`, `points`, `created_at_i`."""
+        await self._enter(request)
+        try:
+            if self.algolia_down:
+                return web.json_response({"error": "unavailable"}, status=503)
+            q = request.query
+            since = int(q.get("numericFilters", "created_at_i>0").split(">", 1)[1])
+            stories = [
+                i
+                for i in self.items.values()
+                if i.get("type") == "story" and not i.get("dead") and not i.get("deleted")
+                if int(i.get("time", 0)) > since
+            ]
+            stories.sort(key=lambda i: -int(i.get("score", 0)))
+            hits = [
+                {"objectID": str(i["id"]), "points": i.get("score", 0), "created_at_i": i["time"]}
+                for i in stories[: int(q.get("hitsPerPage", "20"))]
+            ]
+            return web.json_response({"hits": hits, "nbHits": len(stories)})
         finally:
             self._in_flight -= 1
 
@@ -153,14 +179,19 @@ class FakeHN(LocalServer):
 
 
 def synthetic_story(
-    story_id: int, comments: int, *, fanout: int = 4, by: str = "storyteller", seed: int = 0
+    story_id: int,
+    comments: int,
+    *,
+    fanout: int = 4,
+    by: str = "storyteller",
+    seed: int = 0,
+    base: int = 1_700_000_000,
 ) -> list[JSONDict]:
     """A SYNTHETIC story with `comments` comments (not recorded data): HN-shaped items whose
     text is HTML as HN writes it, every seventh comment a reply chain, a few deleted and dead."""
     import random
 
     rng = random.Random(seed)
-    base = 1_700_000_000
     topics = ["SQLite", "Postgres", "Rust", "backups", "latency", "the licence", "pricing"]
     items: list[JSONDict] = []
     story: JSONDict = {

@@ -13,7 +13,7 @@ import aiohttp
 
 from adapters.hn_source import HnConfig, HnSource
 from adapters.hn_source.items import post_from_item
-from bot.ports import ListingSort, ThreadRef
+from bot.ports import ListingSort, ThreadRef, TopPeriod
 from digest.model import ContentState
 from digest.report import Depth
 from tests.fakes.hn_server import FakeHN, synthetic_story
@@ -78,7 +78,7 @@ async def test_both_apis_give_the_same_thread() -> None:
             fake.algolia_down = True
             official = await source.fetch_thread(ThreadRef("hn:100"), Depth.BRIEF)
             fake.lists["top"] = [100]
-            listed = await source.listing("hn", ListingSort.TOP)
+            listed = await source.listing("hn", ListingSort.TOP, period=TopPeriod.ALL)
     assert official.extra["fetched_via"] == "firebase"
     assert algolia.extra["fetched_via"] == "algolia"
     alive = {c.id: c for c in official.comments if c.state is not ContentState.REMOVED}
