@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import codecs
 import json
+import logging
 import os
 import shlex
 import sys
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
@@ -42,12 +44,22 @@ from digest.errors import DigestError
 from digest.render.document import bundle_document, document
 from digest.render.markdown import text_of
 
+log = logging.getLogger(__name__)
+
 PLATFORM = "console"
 HELP = __doc__ or ""
 
 
 class ConsoleStateError(Exception):
     """The console's state file is unusable; the message says what to do."""
+
+
+def console_files_dir(database: Path) -> Path:
+    """Where the console writes the files a post carries (a deep report's chart): `charts/`
+    beside the database; in the temporary folder for a database in memory."""
+    if str(database) == ":memory:":
+        return Path(tempfile.gettempdir()) / "redigest-charts"
+    return database.parent / "charts"
 
 
 def console_state_path(database: Path) -> Path | None:
@@ -84,8 +96,11 @@ class ConsoleChat:
         channel_id: str = "general",
         user_id: str = "you",
         state_path: Path | None = None,
+        files_dir: Path | None = None,
     ) -> None:
         self._out = out or sys.stdout
+        # Files posted with a delivery are written here (None: the temporary folder's).
+        self.files_dir = files_dir or Path(tempfile.gettempdir()) / "redigest-charts"
         self.server_id = server_id
         self.channel_id = channel_id
         self.user_id = user_id
@@ -171,12 +186,28 @@ class ConsoleChat:
             where = f"in the thread under {target.parent.message_id}"
         else:
             where = f"#{target.channel_id}"
+        for line in await self._write_files(delivery):
+            body = f"{body}\n{line}"
         self._print(f"\n── [{ref.message_id}] {where} ──\n{body}")
         self.messages[ref.message_id] = body
         if idempotency_key:
             self._by_key[idempotency_key] = [ref]
         await self._save()
         return [ref]
+
+    async def _write_files(self, delivery: Delivery) -> list[str]:
+        """Each file of the delivery written to `files_dir`; a line per file saying where."""
+        lines: list[str] = []
+        for f in delivery.files:
+            path = self.files_dir / Path(f.name).name
+            try:
+                await asyncio.to_thread(_write_file, path, f.data)
+            except OSError as exc:
+                log.warning("cannot write %s: %s", path, exc)
+                lines.append(f"(A chart was made but could not be saved to {path}: {exc}.)")
+                continue
+            lines.append(f"Chart: {path}")
+        return lines
 
     async def find_posted(self, target: Target, idempotency_key: str) -> list[MessageRef] | None:
         return self._by_key.get(idempotency_key)
@@ -299,6 +330,13 @@ def stopped_line(kept: int) -> str:
     if kept == 1:
         return "Stopped; 1 job is kept and will run at the next start."
     return f"Stopped; {kept} jobs are kept and will run at the next start."
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
 
 
 def _write_durably(path: Path, text: str) -> None:

@@ -357,6 +357,7 @@ class App:
         from adapters.console_chat import (
             ConsoleChat,
             ConsoleControl,
+            console_files_dir,
             console_state_path,
             stdin_lines,
             stopped_line,
@@ -371,7 +372,8 @@ class App:
             *self._pricing.startup_lines(self._llm_models),
         ):
             say(line)  # once start-up worked: an error stays one line
-        chat = ConsoleChat(out, state_path=console_state_path(self.settings.database_path))
+        db = self.settings.database_path
+        chat = ConsoleChat(out, state_path=console_state_path(db), files_dir=console_files_dir(db))
         chats[chat.platform] = chat
         control = ConsoleControl(
             next_runs=core.describe_next_runs,

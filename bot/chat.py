@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from digest.errors import DigestError
@@ -144,6 +144,19 @@ class Bundle:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file posted with a delivery (a deep report's chart): the adapter attaches it to the
+    report (Discord: to its first message; Slack: uploaded into its thread after the text; the
+    console: written to disk). `alt_text` describes it for people who cannot see it."""
+
+    name: str  # a file name, e.g. "chart-abc123.png"
+    data: bytes = field(repr=False)
+    alt_text: str = ""
+    title: str = ""  # shown with the file where the platform shows one (Slack)
+    mime: str = "image/png"
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """What to post: a report, a bundle, or plain text (answers, errors)."""
 
@@ -154,6 +167,8 @@ class Delivery:
     # The emoji the adapter adds under the main message so one click asks for depth (the
     # server's flag emoji, under a brief digest); None: offer nothing.
     offer_emoji: str | None = None
+    # Files to post with it (a deep report's chart); none on a text-only platform's post.
+    files: tuple[Attachment, ...] = ()
 
 
 class PostRefused(DigestError):

@@ -122,10 +122,19 @@ def digest(
     show_usage: Annotated[
         bool, typer.Option("--show-usage", help="Print tokens, latency and cost to stderr.")
     ] = False,
+    chart: Annotated[
+        Path | None,
+        typer.Option(
+            "--chart", help="With --depth deep: write the activity-and-mood chart (PNG) here."
+        ),
+    ] = None,
 ) -> None:
     """Digest one Reddit thread and print the report."""
     from bot.app import App
     from bot.settings import SettingsError, load_settings
+
+    if chart is not None and depth is not Depth.DEEP:
+        raise _fail("--chart needs --depth deep: only a deep report has a chart.")
 
     try:
         settings = load_settings()
@@ -161,6 +170,8 @@ def digest(
             f"output={u.output_tokens} cache_write={u.cache_write_tokens} "
             f"cache_read={u.cache_read_tokens} latency={u.latency_ms}ms {cost}\n"
         )
+    if chart is not None:
+        report = _write_chart(report, chart)
     text = _render(format, report)
     if output is None:
         sys.stdout.write(text)
@@ -169,6 +180,26 @@ def digest(
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise _fail(f"cannot write {output}: {exc.strerror or exc}.") from None
+
+
+def _write_chart(report: Report, path: Path) -> Report:
+    """The report's chart written to `path` (said on stderr); when the thread is too small to
+    chart, the report says so instead."""
+    from dataclasses import replace
+
+    from digest.chart_text import chart_text
+    from digest.render.chart_png import render_chart
+
+    data = report.chart
+    if data is None or data.too_small:
+        sys.stderr.write(chart_text("no_chart") + "\n")
+        return replace(report, notes=(*report.notes, chart_text("no_chart")))
+    try:
+        path.write_bytes(render_chart(data))
+    except OSError as exc:
+        raise _fail(f"cannot write {path}: {exc.strerror or exc}.") from None
+    sys.stderr.write(f"Chart written to {path}\n")
+    return report
 
 
 async def _console(

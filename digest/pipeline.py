@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from digest import cpu
 from digest.analysis import AnalysisInput, Analyzer, AnalyzerUnavailable, NarrativeResult
+from digest.chart_data import ChartData, chart_data
 from digest.model import ContentState, Thread
 from digest.narrative_ground import ground
 from digest.offline import OfflineAnalyzer
@@ -121,6 +122,15 @@ class DigestEngine:
             )
             name = self._offline.name
         return await cpu.run(assemble, inp, result, name, notes)
+
+    async def chart_png(self, data: ChartData) -> bytes:
+        """A deep report's chart drawn (digest.render.chart_png) off the event loop: in this
+        engine's worker process when it has one, else in the CPU lane."""
+        from digest.render.chart_png import render_chart
+
+        if self._lane is not None:
+            return await self._lane.run(render_chart, data)
+        return await cpu.run(render_chart, data)
 
     def digest_sync(self, thread: Thread, depth: Depth, budget: int | None = None) -> Report:
         """The offline path without an event loop (benchmarks, scripts)."""
@@ -355,5 +365,6 @@ def assemble(
         focus_comment_id=thread.focus_comment_id,
         notes=(*notes, *result.notes),
         usage=result.usage,
+        chart=chart_data(thread, inp.sentiment.per_comment) if depth is Depth.DEEP else None,
     )
     return report.with_quotes(lambda q: mark_cut(thread, q))

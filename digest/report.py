@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
+from digest.chart_data import ChartData
 from digest.model import ContentState, Thread
 from digest.select import Coverage
 from digest.sentiment import SentimentStats
@@ -196,6 +197,9 @@ class Report:
     # The computed (VADER) label when the analyser's mood replaced it in `sentiment.label`, so
     # the label sits over the reading that argues for it; "" when `sentiment.label` is computed.
     computed_mood: str = ""
+    # What a deep report's chart shows (digest.chart_data); None for a brief one (and a deep
+    # report cached before charts were made).
+    chart: ChartData | None = None
 
     def with_quotes(self, mark: Callable[[Quote], Quote]) -> Report:
         """The same report with `mark` applied to every quote, wherever it sits."""

@@ -1474,6 +1474,8 @@ SCOPES_BY_METHOD = {
     "conversations.join": {"channels:join"},
     "reactions.add": {"reactions:write"},  # ⏳ while a deep analysis is made
     "reactions.remove": {"reactions:write"},
+    "files.getUploadURLExternal": {"files:write"},  # a deep analysis's chart
+    "files.completeUploadExternal": {"files:write"},
     "users.info": {"users:read"},
     "usergroups.users.list": {"usergroups:read"},
 }

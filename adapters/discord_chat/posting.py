@@ -4,8 +4,9 @@ answer to one person through their interaction. Each part of a keyed post carrie
 
 from __future__ import annotations
 
+import io
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -25,10 +26,32 @@ from adapters.discord_chat.layout import NO_MENTIONS, OutMessage, render, thread
 from adapters.discord_chat.limits import MAX_CONTENT
 from adapters.discord_chat.markers import nonce
 from adapters.discord_chat.sdk import discord
-from bot.chat import ChannelTarget, Delivery, EphemeralTarget, MessageRef, Target, ThreadTarget
+from bot.chat import (
+    Attachment,
+    ChannelTarget,
+    Delivery,
+    EphemeralTarget,
+    MessageRef,
+    Target,
+    ThreadTarget,
+)
 from bot.multipart import MultipartPosts
 
 log = logging.getLogger(__name__)
+
+
+MAX_DESCRIPTION = 1024  # an attachment's description (its alt text), in characters
+
+
+def discord_files(files: Sequence[Attachment]) -> list[discord.File]:
+    """The delivery's files as discord.py sends them (a new File per send: it is read once),
+    each described by its alt text."""
+    return [
+        discord.File(
+            io.BytesIO(f.data), filename=f.name, description=_cut(f.alt_text, MAX_DESCRIPTION)
+        )
+        for f in files
+    ]
 
 
 class DiscordPoster:
@@ -117,6 +140,8 @@ class DiscordPoster:
             view = message.discord_view()  # a bundle's "Deep analysis of…" menu
             if view is not None:
                 keyed["view"] = view
+            if part == 1 and delivery.files:  # a deep report's chart, on its first message
+                keyed["files"] = discord_files(delivery.files)
             sent = await dest.send(
                 content=message.content,
                 embeds=message.discord_embeds(),

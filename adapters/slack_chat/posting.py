@@ -25,7 +25,7 @@ from adapters.slack_chat.errors import (
     slack_error,
 )
 from adapters.slack_chat.layout import SlackMessage, delivery_messages, text_messages
-from bot.chat import Delivery, EphemeralTarget, MessageRef, Target, ThreadTarget
+from bot.chat import Attachment, Delivery, EphemeralTarget, MessageRef, Target, ThreadTarget
 from bot.multipart import MultipartPosts
 from bot.ttl_map import TTLMap
 
@@ -36,7 +36,8 @@ T = TypeVar("T")
 METADATA_EVENT: Final = "redigest_post"
 RESPONSE_URL_SECONDS: Final = 29 * 60  # Slack accepts up to 5 replies within 30 minutes
 RESPONSE_URL_USES: Final = 5
-WORKING_EMOJI: Final = "hourglass_flowing_sand"  # on a message while its deep analysis is made
+WORKING_EMOJI: Final = "hourglass_flowing_sand"
+MAX_ALT_TEXT: Final = 1000  # files.getUploadURLExternal's alt_txt, in characters  # on a message while its deep analysis is made
 
 
 @dataclass
@@ -92,7 +93,35 @@ class SlackPoster:
         refs = await self.multipart.send(idempotency_key or None, messages, send_one)
         if idempotency_key is not None:
             self.multipart.remember(idempotency_key, refs)
+        if delivery.files and refs:
+            # After every part: a post cut short before this point has uploaded nothing, and a
+            # whole one is found by find_posted and not posted again, so no file goes twice.
+            await self._upload(delivery.files, refs[0].channel_id, thread_ts or refs[0].message_id)
         return refs
+
+    async def _upload(self, files: Sequence[Attachment], channel: str, thread_ts: str) -> None:
+        """Each file into the thread of the post (files_upload_v2: the upload URL, the bytes,
+        files.completeUploadExternal). The text is already out: a failure is logged, not
+        raised (raising would only have the post looked for and found again)."""
+        for f in files:
+            call = functools.partial(
+                self.conn.web.files_upload_v2, channel=channel, thread_ts=thread_ts,
+                file=f.data, filename=f.name, title=f.title or f.name,
+                alt_txt=f.alt_text[:MAX_ALT_TEXT] or None,
+            )  # fmt: skip
+            try:
+                await self._paced(channel, call)
+            except SlackApiError as exc:
+                error = slack_error(exc)
+                hint = (
+                    ": add the files:write scope (slack-manifest.yml) and reinstall the app"
+                    if error == "missing_scope"
+                    else ""
+                )
+                log.warning("Slack: cannot upload %s into %s/%s (%s)%s",
+                            f.name, channel, thread_ts, error, hint)  # fmt: skip
+            except Exception:
+                log.exception("Slack: cannot upload %s into %s/%s", f.name, channel, thread_ts)
 
     async def _send(
         self,

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from bot.chat import Delivery, working
+from bot.chat import Attachment, Delivery, working
 from bot.core.answers import UserFacing
 from bot.core.delivery import deliver, target_for
 from bot.flags import offered_emoji
@@ -18,12 +19,16 @@ from bot.ports import ThreadRef
 from bot.storage import JobRow
 from bot.thread_ref import ShareLink
 from digest import codec, cpu
+from digest.chart_data import alt_text
+from digest.chart_text import chart_text
 from digest.model import Thread
 from digest.pipeline import DigestEngine
 from digest.report import Depth, Report
 
 if TYPE_CHECKING:
     from bot.core.facade import Core
+
+log = logging.getLogger(__name__)
 
 
 def fingerprint(thread: Thread) -> str:
@@ -146,10 +151,33 @@ class Digests:
         post_id = report.thread.id
         # Under a brief digest in a channel, the server's own flag: one click asks for depth.
         offer = not isinstance(job, FlagJob) and report.depth is Depth.BRIEF
+        files: tuple[Attachment, ...] = ()
+        if report.depth is Depth.DEEP and not (row.post_attempted and row.result):
+            report, files = await self.chart(report)
         delivery = Delivery(
             report=report,
             header=header,
             offer_emoji=offered_emoji(settings["flag-emoji"]) if offer else None,
+            files=files,
         )
         await deliver(core, row, job, delivery, post_id=post_id, focus=report.focus_comment_id,
                       thread_posts=[post_id])  # fmt: skip
+
+    async def chart(self, report: Report) -> tuple[Report, tuple[Attachment, ...]]:
+        """A deep report's chart (drawn off the event loop, by the offline engine's worker
+        process when there is one), or the report with a note saying why there is none. A
+        chart that cannot be drawn is logged and left out: the report goes without it."""
+        data = report.chart
+        if data is None:  # cached before reports carried their chart
+            return report, ()
+        if data.too_small:
+            return replace(report, notes=(*report.notes, chart_text("no_chart"))), ()
+        try:
+            png = await self.core.engines.by_name["offline"].chart_png(data)
+        except Exception:
+            log.exception("could not draw the chart of thread %s", report.thread.id)
+            return report, ()
+        safe = "".join(ch for ch in report.thread.id if ch.isascii() and ch.isalnum())[:40]
+        name = f"redigest-{safe or 'thread'}-{hashlib.sha256(png).hexdigest()[:8]}.png"
+        title = chart_text("title", place=data.place, comments=f"{data.comments:,}")
+        return report, (Attachment(name, png, alt_text(data), title),)

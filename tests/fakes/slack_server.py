@@ -290,6 +290,22 @@ class ResponseUrlPost:
 
 
 @dataclass
+class UploadedFile:
+    """A file sent through files_upload_v2: asked for (files.getUploadURLExternal), its bytes
+    POSTed to the upload URL, and shared (files.completeUploadExternal) into a channel/thread."""
+
+    id: str
+    filename: str
+    length: int
+    alt_txt: str | None
+    data: bytes | None = None  # None until the bytes arrive at the upload URL
+    title: str | None = None
+    channel: str | None = None  # None until completed
+    thread_ts: str | None = None
+    initial_comment: str | None = None
+
+
+@dataclass
 class _ResponseTarget:
     channel: str
     user: str
@@ -372,6 +388,7 @@ class FakeSlack(LocalServer):
             "users.info": self._users_info,
             "usergroups.users.list": self._usergroups_users_list,
         }
+        self._handlers.update(self._file_handlers())
 
         self.add_user(bot_user_id, "redigest", is_bot=True)
         self.add_user("U0OWNER01", "owner", is_admin=True, is_owner=True, is_primary_owner=True)
@@ -384,6 +401,7 @@ class FakeSlack(LocalServer):
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_get("/socket", self._handle_socket)
         app.router.add_post("/response/{response_id}", self._handle_response_url)
+        app.router.add_post("/upload/v1/{file_id}", self._handle_upload)
 
     async def _stopping(self) -> None:
         """Close every socket-mode connection."""
@@ -1280,6 +1298,74 @@ class FakeSlack(LocalServer):
         if members is None:
             raise SlackError("no_such_subteam")
         return {"users": list(members)}
+
+    # ----------------------------------------------------------------- files (files_upload_v2)
+    # slack_sdk 3.47's files_upload_v2: files.getUploadURLExternal (filename, length, alt_txt)
+    # answers an upload_url and a file_id; the bytes are POSTed to that URL (any 200 is fine);
+    # files.completeUploadExternal (files=[{"id", "title"}] as JSON, channel_id, thread_ts,
+    # initial_comment) shares them. The message Slack posts to share a file is not modelled:
+    # `uploads` records where each file went.
+
+    def _file_handlers(self) -> dict[str, _Handler]:
+        self.uploads: dict[str, UploadedFile] = {}
+        self.files_scope = True  # whether the app was given files:write
+        return {
+            "files.getUploadURLExternal": self._files_get_upload_url,
+            "files.completeUploadExternal": self._files_complete_upload,
+        }
+
+    def shared_files(self) -> list[UploadedFile]:
+        """The files uploaded and shared into a channel, in order."""
+        return [f for f in self.uploads.values() if f.channel is not None]
+
+    def _files_get_upload_url(self, call: ApiCall) -> JSONDict:
+        if not self.files_scope:
+            raise SlackError("missing_scope", needed="files:write", provided="chat:write")
+        args = call.args
+        filename = str(args.get("filename") or "")
+        try:
+            length = int(args.get("length") or 0)
+        except (TypeError, ValueError):
+            raise SlackError("invalid_arguments") from None
+        if not filename or length <= 0:
+            raise SlackError("invalid_arguments")
+        file_id = f"F{next(self._ids):08d}"
+        alt = args.get("alt_txt")
+        self.uploads[file_id] = UploadedFile(file_id, filename, length, alt and str(alt))
+        return {"upload_url": f"{self.base_url}/upload/v1/{file_id}", "file_id": file_id}
+
+    async def _handle_upload(self, request: web.Request) -> web.StreamResponse:
+        upload = self.uploads.get(request.match_info["file_id"])
+        if upload is None:
+            return web.Response(status=404, text="unknown upload")
+        upload.data = await request.read()
+        return web.Response(text=f"OK - {len(upload.data)}")
+
+    def _files_complete_upload(self, call: ApiCall) -> JSONDict:
+        args = call.args
+        files = _json_field(args, "files")
+        if not isinstance(files, list) or not files:
+            raise SlackError("invalid_arguments")
+        channel = self._channel(args, "channel_id", post=True) if args.get("channel_id") else None
+        thread_ts = str(args["thread_ts"]) if args.get("thread_ts") else None
+        if thread_ts is not None and (
+            channel is None or self.find_message(channel.id, thread_ts) is None
+        ):
+            raise SlackError("invalid_thread_ts")
+        out = []
+        for item in files:
+            upload = self.uploads.get(str(item.get("id")))
+            if upload is None or upload.channel is not None:
+                raise SlackError("file_not_found")
+            if upload.data is None or len(upload.data) != upload.length:
+                raise SlackError("file_upload_size_mismatch")
+            upload.title = item.get("title")
+            if channel is not None:
+                upload.channel, upload.thread_ts = channel.id, thread_ts
+                upload.initial_comment = args.get("initial_comment") or None
+            out.append({"id": upload.id, "name": upload.filename, "title": upload.title,
+                        "size": upload.length})  # fmt: skip
+        return {"files": out}
 
 
 def _ts_arg(args: JSONDict, key: str) -> float | None:
