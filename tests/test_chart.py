@@ -142,7 +142,7 @@ def test_a_long_tail_is_counted_not_drawn_and_long_lives_use_wider_bins() -> Non
 def test_too_small_threads_are_not_charted() -> None:
     few = chart_data(made_thread([30 * i for i in range(MIN_COMMENTS - 1)]), {})
     assert few.too_small
-    quick = chart_data(made_thread([i for i in range(50)]), {})  # 50 comments in 49 minutes
+    quick = chart_data(made_thread(list(range(50))), {})  # 50 comments in 49 minutes
     assert quick.too_small
     enough = chart_data(made_thread([6 * i for i in range(MIN_COMMENTS + 1)]), {})
     assert not enough.too_small
