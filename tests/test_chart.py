@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -104,24 +105,22 @@ def test_counts_per_hour_branch_shares_and_mood_exact() -> None:
     assert data.branches_share == pytest.approx(15 / 24, abs=1e-3)
     # Mood pools a bin with its neighbours (equal weights here: every score is 1): bin 0 and 1
     # see the first hour's three (+0.5, +0.5, -0.5); bins 2 and 3 see the fourth hour's three.
-    assert data.mood == (
-        pytest.approx(1 / 6, abs=1e-4),
-        pytest.approx(1 / 6, abs=1e-4),
-        pytest.approx(-0.6, abs=1e-4),
-        pytest.approx(-0.6, abs=1e-4),
-    )
+    assert list(data.mood) == pytest.approx([1 / 6, 1 / 6, -0.6, -0.6], abs=1e-4)
 
 
 def test_mood_needs_three_analysed_comments_and_weighs_by_score() -> None:
     thread = made_thread([0, 10, 20, 30] + [60 * 5 + i for i in range(20)])
-    loud = thread.comments[1]
-    assert loud.score == 1
     data = chart_data(thread, {"c0": 1.0, "c1": -1.0})  # two: no mood anywhere
     assert all(m is None for m in data.mood)
     data = chart_data(thread, {"c0": 0.6, "c1": 0.6, "c2": 0.6})
     assert data.mood[0] == pytest.approx(0.6)
     assert data.mood[1] == pytest.approx(0.6)  # pooled from bin 0
     assert data.mood[2] is None
+    # Weighed as digest.mood weighs a voice: (score + 1) ** 0.6.
+    voted = replace(thread, comments=(replace(thread.comments[0], score=99), *thread.comments[1:]))
+    data = chart_data(voted, {"c0": 1.0, "c1": -1.0, "c2": -1.0})
+    heavy, light = 100**0.6, 2**0.6
+    assert data.mood[0] == pytest.approx((heavy - 2 * light) / (heavy + 2 * light), abs=1e-4)
 
 
 def test_a_long_tail_is_counted_not_drawn_and_long_lives_use_wider_bins() -> None:
@@ -228,8 +227,6 @@ def test_the_chart_is_drawn_with_matplotlibs_own_dejavu() -> None:
 def test_labels_the_font_cannot_draw_are_cleaned_not_warned(big_chart: ChartData) -> None:
     """Reddit names and places reach the picture: an emoji, CJK and "$5" must draw without a
     missing-glyph warning (warnings are errors here) or mathtext."""
-    from dataclasses import replace
-
     branches = tuple(
         replace(b, label=f"u/名前🙂$5_{i}_{'x' * 40}") for i, b in enumerate(big_chart.branches)
     )
