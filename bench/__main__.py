@@ -18,6 +18,10 @@ def _bench(module: str, *args: list[str]) -> Callable[[], int]:
 
 
 BENCHMARKS: dict[str, tuple[Callable[[], int], str]] = {
+    "chart": (
+        _bench("chart"),
+        "a deep report's chart at 1k and 10k comments: data and PNG time, extra memory",
+    ),
     "discord": (
         _bench("discord_load"),
         "200 concurrent /digest through the fake Discord: time to the defer",
