@@ -258,3 +258,47 @@ async def test_a_chart_that_cannot_be_drawn_leaves_the_report_to_go_without(
     assert "10. OTHER OBSERVATIONS" in out.getvalue()
     assert "Chart: " not in out.getvalue()
     assert "could not draw the chart" in caplog.text
+
+
+@pytest.mark.parametrize("lane", ["thread", "process"])
+async def test_the_chart_is_drawn_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lane: str
+) -> None:
+    """In the offline engine's worker process (the default lane), or the CPU lane's thread:
+    never on the loop's thread (a draw is ~0.25 s of CPU)."""
+    import json
+    import threading
+
+    import digest.render.chart_png as chart_png
+    from digest.pipeline import DigestEngine
+
+    drawn_on: list[str] = []
+    draw = DigestEngine.chart_png
+
+    async def watched(self: DigestEngine, data: Any) -> bytes:
+        png = await draw(self, data)
+        drawn_on.append("process" if self._lane is not None else "here")
+        return png
+
+    real = chart_png.render_chart
+
+    def render(data: Any) -> bytes:
+        drawn_on.append(threading.current_thread().name)
+        return real(data)
+
+    monkeypatch.setattr(DigestEngine, "chart_png", watched)
+    if lane == "thread":  # (a worker process is sent the function by name: not this one)
+        monkeypatch.setattr(chart_png, "render_chart", render)
+    monkeypatch.setenv("REDIGEST_CPU_LANE", lane)
+    monkeypatch.setenv("REDIGEST_DATABASE_PATH", str(tmp_path / "console.sqlite3"))
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps(thread_json(1500, seed=2)), encoding="utf-8")
+    out = io.StringIO()
+    await _console(load_settings(env_file=None), _lines(f"/digest {big} deep"), out)
+    assert "Chart: " in out.getvalue()
+    if lane == "process":
+        assert drawn_on == ["process"]  # drawn in the worker process
+    else:
+        assert drawn_on[0].startswith("redigest-cpu")
+        assert drawn_on[1:] == ["here"]
+        assert threading.main_thread().name not in drawn_on
