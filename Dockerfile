@@ -22,7 +22,8 @@ FROM python:3.11-slim
 ENV PATH=/opt/redigest/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     REDIGEST_DATABASE_PATH=/data/redigest.sqlite3 \
-    REDIGEST_SAVED_THREADS=/app/examples
+    REDIGEST_SAVED_THREADS=/app/examples \
+    MPLCONFIGDIR=/tmp/matplotlib
 RUN useradd --system --uid 10001 --user-group --home-dir /app --shell /usr/sbin/nologin redigest \
     && mkdir -p /data \
     && chown redigest:redigest /data
