@@ -129,12 +129,14 @@ def main() -> int:
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     over = False
+    first_over = False
     for n in SIZES:
         progress(f"chart: {n:,} comments")
         data, data_s = _chart_of(n)
         r = _draw(data)
         extra = r["warm"]
         over |= r["cpu"] * 1000 > TARGET_MS or extra > TARGET_MB
+        first_over |= r["first"] > TARGET_MB
         print(
             f"| {n:,} | {data_s * 1000:.1f} | {r['cold'] * 1000:.0f} | "
             f"{r['best'] * 1000:.0f} / {r['median'] * 1000:.0f} | {r['cpu'] * 1000:.0f} | "
@@ -143,8 +145,12 @@ def main() -> int:
         )
     print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (wall times "
           "grow with it; CPU times much less)")  # fmt: skip
-    print(f"targets: a draw under {TARGET_MS:.0f} ms, under {TARGET_MB:.0f} MB extra"
+    print(f"targets: a warm draw under {TARGET_MS:.0f} ms CPU, under {TARGET_MB:.0f} MB extra"
           f"{' (MISSED on this machine)' if over else ' (met)'}")  # fmt: skip
+    if first_over:
+        print(f"the first draw of a worker process, matplotlib's import included, peaks over "
+              f"{TARGET_MB:.0f} MB (the import alone is most of it; it stays for the worker's "
+              "life, outside the bot's own process)")  # fmt: skip
     return 0
 
 
