@@ -262,6 +262,7 @@ class App:
             clock=clock,
             config=CoreConfig(
                 default_timezone=s.timezone,
+                default_language=s.language,
                 workers=s.workers,
                 saved_only=self.reddit_mode == "saved",
             ),

@@ -18,6 +18,7 @@ from pydantic_settings.exceptions import SettingsError as PydanticSettingsError
 from bot.envfile import EnvFile, check_env_file, check_environment
 from bot.shards import ShardSpec
 from bot.status import status_path
+from digest.i18n import LANGUAGES, valid
 from digest.pricing import DEFAULT_PRICES, Pricing, parse_default_price
 
 
@@ -76,6 +77,8 @@ class Settings(BaseSettings):
         default_factory=lambda: [Path("examples")], validation_alias="REDIGEST_SAVED_THREADS"
     )
     timezone: str = Field("UTC", validation_alias="REDIGEST_TIMEZONE")
+    # Digests' language until a server sets its own (`settings language …`).
+    language: str = Field("en", validation_alias="REDIGEST_LANGUAGE")
     workers: int = Field(4, ge=1, le=64, validation_alias="REDIGEST_WORKERS")
     # Where the bot's offline digests compute: one worker process (its own GIL: commands are
     # acknowledged as fast while big threads are digested) or the CPU lane thread.
@@ -212,6 +215,14 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("use an IANA timezone name like Europe/Berlin or UTC") from None
         return value
+
+    @field_validator("language")
+    @classmethod
+    def _catalogue_language(cls, value: str) -> str:
+        code = valid(value)
+        if code is None:
+            raise ValueError(f"use one of {', '.join(LANGUAGES)}")
+        return code
 
     @field_validator("saved_threads", "discord_guild_ids", mode="before")
     @classmethod

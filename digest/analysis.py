@@ -23,6 +23,9 @@ class AnalysisInput:
     # For a deep analysis: the brief selection it extends (its comments come first in a prompt,
     # so a provider's cache of the brief prompt serves the deep one).
     shared_selection: Selection | None = None
+    # The language the report is written in (digest.i18n.LANGUAGES): an LLM writes its
+    # narrative in it; the offline analyser writes English.
+    lang: str = "en"
 
     @cached_property
     def comments(self) -> list[Comment]:

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 
 from digest.analysis import AnalysisInput, AnalyzerUnavailable, NarrativeResult
+from digest.i18n import words
 from digest.llm_check import Checked, LinkNote, validate
 from digest.llm_port import (
     LLMClient,
@@ -45,7 +46,6 @@ from digest.model import Thread
 from digest.pricing import DEFAULT_PRICES, Price, Pricing
 from digest.prompt_format import comment_tokens
 from digest.report import Depth, Usage
-from digest.text import plural
 
 __all__ = [
     "DEFAULT_PRICES",
@@ -257,8 +257,11 @@ class LLMAnalyzer:
         if checked.errors:
             n = len(checked.errors)
             notes.append(
-                f"{plural(n, 'part')} of the model's analysis did not match the thread and "
-                f"{'was' if n == 1 else 'were'} left out."
+                words(inp.lang).ntr(
+                    "{n} part of the model's analysis did not match the thread and was left out.",
+                    "{n} parts of the model's analysis did not match the thread and were left out.",
+                    n,
+                )
             )
         if not checked.narrative.summary and not checked.narrative.themes:
             raise LLMUnavailable(
@@ -279,7 +282,7 @@ class LLMAnalyzer:
         extra = inp.selection if inp.depth is Depth.DEEP else None
         coverage = inp.selection.coverage
         request, ids = build_prompt(
-            inp.thread, inp.depth, shared, extra, coverage.describe(), model
+            inp.thread, inp.depth, shared, extra, coverage.describe(), model, lang=inp.lang
         )
         notes: list[str] = []
         counter = self._client
@@ -310,15 +313,21 @@ class LLMAnalyzer:
                 replace(coverage, analyzed=analysed).describe(),
                 model,
                 leave_out=left_out,
+                lang=inp.lang,
             )
             log.info("%s: %d tokens by the provider's count; left out %d comments", self.name,
                      real, len(left_out))  # fmt: skip
         if left_out:
             n = len(left_out)
             notes.append(
-                f"To fit the model's token budget, {plural(n, 'comment')} of the "
-                f"{coverage.analyzed:,} chosen for analysis {'was' if n == 1 else 'were'} left "
-                "out of its prompt."
+                words(inp.lang).ntr(
+                    "To fit the model's token budget, {n} comment of the {chosen} chosen for "
+                    "analysis was left out of its prompt.",
+                    "To fit the model's token budget, {n} comments of the {chosen} chosen for "
+                    "analysis were left out of its prompt.",
+                    n,
+                    chosen=f"{coverage.analyzed:,}",
+                )
             )
         return request, ids, notes
 

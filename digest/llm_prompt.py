@@ -157,10 +157,12 @@ def build_prompt(
     coverage_line: str,
     model: str,
     leave_out: Collection[str] = (),
+    lang: str = "en",
 ) -> tuple[StructuredRequest, PromptIds]:
     """The request for `depth`. `shared` is the brief selection (the cached prefix for both
     depths); `extra` adds the deep selection's other comments; `leave_out` drops comments (to
-    fit a provider's real token count)."""
+    fit a provider's real token count); `lang`: the language the narrative is written in (the
+    instructions say it, after the cached thread blocks)."""
     by_id = thread.by_id
     skip = set(leave_out)
     first = [i for i in shared.comment_ids if i not in skip]
@@ -183,7 +185,9 @@ def build_prompt(
             model=model,
             system=system_prompt(thread.origin),
             blocks=tuple(blocks),
-            instructions=_with_note(INSTRUCTIONS[depth], prompt_note(thread.origin)),
+            instructions=_with_note(
+                _with_note(INSTRUCTIONS[depth], prompt_note(thread.origin)), language_note(lang)
+            ),
             schema=REPORT_SCHEMA,
             schema_name=SCHEMA_NAME,
             max_tokens=max_output_tokens(depth, top_level, links),
@@ -199,6 +203,31 @@ def system_prompt(origin: Origin) -> str:
         return SYSTEM_PROMPT
     return SYSTEM_PROMPT.replace("You analyse Reddit discussions", f"You analyse {origin.name} "
                                  "discussions", 1)  # fmt: skip
+
+
+# Each catalogue language as the model is told it (digest.i18n.LANGUAGES).
+LANGUAGE_NAMES = {
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "ja": "Japanese",
+    "pt": "Portuguese",
+}
+
+
+def language_note(lang: str) -> str:
+    """What the model is told about the reader's language ("" for English): the narrative in
+    it, the quotes as written (they are checked against the thread, character for character)."""
+    name = LANGUAGE_NAMES.get(lang)
+    if name is None:
+        return ""
+    return (
+        f"Write every sentence of your analysis (tldr, summary texts, theme names and "
+        f"summaries, sentiment_reading, notable reasons, takeaways, link notes, observations) "
+        f"in {name}, for readers of {name}. Quotes are the exception: copy them exactly as "
+        "written in the thread, in its own language, never translated. The values of mood and "
+        "stance stay the English words the schema lists."
+    )
 
 
 def _with_note(instructions: str, note: str) -> str:

@@ -7,10 +7,11 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
-from digest import cpu
+from digest import cpu, facts
 from digest.analysis import AnalysisInput, Analyzer, AnalyzerUnavailable, NarrativeResult
 from digest.chart_data import ChartData, chart_data
-from digest.model import ContentState, Thread
+from digest.i18n import words
+from digest.model import Thread
 from digest.narrative_ground import ground
 from digest.offline import OfflineAnalyzer
 from digest.pricing import PricedAnalyzer
@@ -18,8 +19,7 @@ from digest.quotes import mark_cut, quote_about, quote_of
 from digest.report import CommentNote, Depth, LinkNote, Report, ThreadInfo
 from digest.select import select_comments
 from digest.sentiment import PolarityScorer, label, make_scorer, measure
-from digest.stats import Link, ThreadStats, compute_stats, link_key
-from digest.text import plural
+from digest.stats import Link, compute_stats, link_key
 
 __all__ = [
     "Budgets",
@@ -79,7 +79,9 @@ class DigestEngine:
         analyzer = self._analyzer
         return analyzer.unpriced_model(depth) if isinstance(analyzer, PricedAnalyzer) else None
 
-    def prepare(self, thread: Thread, depth: Depth, budget: int | None = None) -> AnalysisInput:
+    def prepare(
+        self, thread: Thread, depth: Depth, budget: int | None = None, lang: str = "en"
+    ) -> AnalysisInput:
         """The CPU-bound part before any analyser runs (call it off the event loop).
 
         Budgets count the whole prompt: the analyser's own overhead is taken off first. A deep
@@ -96,12 +98,15 @@ class DigestEngine:
             thread, max(total - overhead, 0), shared.comment_ids if shared else ()
         )
         sentiment = measure(thread, selection.comments(thread), self._scorer)
-        return AnalysisInput(thread, depth, stats, selection, sentiment, shared)
+        return AnalysisInput(thread, depth, stats, selection, sentiment, shared, lang)
 
-    async def digest(self, thread: Thread, depth: Depth, budget: int | None = None) -> Report:
+    async def digest(
+        self, thread: Thread, depth: Depth, budget: int | None = None, lang: str = "en"
+    ) -> Report:
+        """The report on `thread`, its fixed phrases in `lang` (and an LLM's narrative too)."""
         if self._lane is not None and self._analyzer is self._offline:
-            return await self._lane.run(offline_digest, thread, depth, budget, self.budgets)
-        inp = await cpu.run(self.prepare, thread, depth, budget)
+            return await self._lane.run(offline_digest, thread, depth, budget, self.budgets, lang)
+        inp = await cpu.run(self.prepare, thread, depth, budget, lang)
         name = self._analyzer.name
         notes: tuple[str, ...] = ()
         started = time.monotonic()
@@ -118,7 +123,12 @@ class DigestEngine:
                 spent = replace(spent, latency_ms=int((time.monotonic() - started) * 1000))
             result = replace(await self._offline.narrate(inp), usage=spent)
             notes = (
-                f"The {name} analyser was unavailable ({exc}); the offline analyser wrote this.",
+                words(lang).tr(
+                    "The {name} analyser was unavailable ({error}); "
+                    "the offline analyser wrote this.",
+                    name=name,
+                    error=exc,
+                ),
             )
             name = self._offline.name
         return await cpu.run(assemble, inp, result, name, notes)
@@ -132,9 +142,11 @@ class DigestEngine:
             return await self._lane.run(render_chart, data)
         return await cpu.run(render_chart, data)
 
-    def digest_sync(self, thread: Thread, depth: Depth, budget: int | None = None) -> Report:
+    def digest_sync(
+        self, thread: Thread, depth: Depth, budget: int | None = None, lang: str = "en"
+    ) -> Report:
         """The offline path without an event loop (benchmarks, scripts)."""
-        inp = self.prepare(thread, depth, budget)
+        inp = self.prepare(thread, depth, budget, lang)
         return assemble(inp, NarrativeResult(self._offline.narrate_sync(inp)), self._offline.name)
 
 
@@ -148,131 +160,12 @@ def warm_lane() -> None:
     _lane_scorer()
 
 
-def offline_digest(thread: Thread, depth: Depth, budget: int | None, budgets: Budgets) -> Report:
+def offline_digest(
+    thread: Thread, depth: Depth, budget: int | None, budgets: Budgets, lang: str = "en"
+) -> Report:
     """`DigestEngine(budgets=budgets).digest_sync(...)` in a process lane, the lexicon kept."""
-    return DigestEngine(budgets=budgets, scorer=_lane_scorer()).digest_sync(thread, depth, budget)
-
-
-def _are(n: int, what: str, one: str | None = None) -> str:
-    """`1 is top-level`, `3 are top-level`; with `one`: `none are replies`, `1 is a reply`."""
-    if one is None:
-        return f"{n:,} {'is' if n == 1 else 'are'} {what}"
-    if n == 0:
-        return f"none are {what}"
-    return f"1 is {one}" if n == 1 else f"{n:,} are {what}"
-
-
-def _were(n: int) -> str:
-    return "was" if n == 1 else "were"
-
-
-def _engagement(thread: Thread, stats: ThreadStats) -> tuple[str, ...]:
-    post, o = thread.post, thread.origin
-    lines = []
-    ratio = f", {post.upvote_ratio:.0%} upvoted" if post.upvote_ratio is not None else ""
-    if o.is_reddit:
-        lines.append(
-            f"The post has a score of {post.score:,}{ratio}, and "
-            f"{plural(post.num_comments, 'comment')}."
-        )
-    else:
-        score = o.post_score(post.score)
-        lines.append(f"The post has {score + ' and ' if score else ''}"
-                     f"{plural(post.num_comments, 'comment')}.")  # fmt: skip
-    if stats.comments_present:
-        fetched = stats.comments_present
-        depth = (
-            "no comment has a reply"
-            if stats.max_depth <= 1
-            else f"the deepest reply chain is {plural(stats.max_depth, 'level')}"
-        )
-        lines.append(
-            f"Of the {plural(fetched, 'comment')} fetched, "
-            f"{_are(stats.top_level_comments, 'top-level')} and "
-            f"{_are(stats.replies, 'replies', 'a reply')}; {depth}."
-        )
-        if o.is_reddit:
-            lines.append(
-                f"{plural(stats.unique_authors, 'different account')} commented; the top 10% of "
-                f"comments hold {stats.top_decile_score_share:.0%} of the comment upvotes "
-                f"(median comment score {stats.median_score:g})."
-            )
-        elif o.scored and o.score_unit is not None:
-            lines.append(
-                f"{plural(stats.unique_authors, 'different person', 'different people')} "
-                f"commented; the top 10% of comments hold {stats.top_decile_score_share:.0%} of "
-                f"the {o.score_unit[1]} on comments."
-            )
-        else:
-            lines.append(f"{plural(stats.unique_authors, 'different person', 'different people')}"
-                         " commented.")  # fmt: skip
-    op = o.op[:1].upper() + o.op[1:]
-    if post.author is None or stats.op_comments is None:
-        lines.append(
-            "The OP's account is deleted, so how many of the comments are theirs is unknown."
-            if o.is_reddit
-            else f"{op} is not known, so how many of the comments are theirs is unknown."
-        )
-    elif stats.op_comments:
-        lines.append(f"{op}, {o.who(post.author)}, commented {plural(stats.op_comments, 'time')}.")
-    else:
-        lines.append(f"{op}, {o.who(post.author)}, did not comment in what was fetched.")
-    if stats.busiest_hour is not None and stats.first_comment_at and stats.last_comment_at:
-        lines.append(
-            f"The busiest hour began {stats.busiest_hour:%Y-%m-%d %H:00} UTC "
-            f"({plural(stats.busiest_hour_comments, 'comment')}); comments run from "
-            f"{stats.first_comment_at:%Y-%m-%d %H:%M} to {stats.last_comment_at:%Y-%m-%d %H:%M} UTC."
-        )
-    return tuple(lines)
-
-
-def _observations(thread: Thread, stats: ThreadStats, inp: AnalysisInput) -> list[str]:
-    post, o = thread.post, thread.origin
-    out = []
-    if post.state is ContentState.REMOVED:
-        by = f" ({post.removed_by_category})" if post.removed_by_category else ""
-        out.append(f"The post was removed{by}; the comments are still there.")
-    elif post.state is ContentState.DELETED:
-        out.append("The post was deleted by its author; the comments are still there.")
-    if post.locked:
-        out.append("The thread is locked: no new comments can be added.")
-    if post.nsfw:
-        out.append("The post is marked NSFW.")
-    if post.spoiler:
-        out.append("The post is marked as a spoiler.")
-    if post.crosspost_parent is not None:
-        out.append(f"This is a crosspost from r/{post.crosspost_parent.subreddit}.")
-    if stats.comments_present and stats.deleted_or_removed / stats.comments_present >= 0.1:
-        out.append(
-            f"Heavy deletions: {stats.deleted_or_removed:,} of "
-            f"{plural(stats.comments_present, 'comment')} {_were(stats.deleted_or_removed)} "
-            f"deleted ({stats.deleted_comments:,}) or removed ({stats.removed_comments:,})."
-        )
-    if post.upvote_ratio is not None and post.upvote_ratio < 0.7 and o.has_upvote_ratio:
-        out.append(f"Divisive post: only {post.upvote_ratio:.0%} of votes on it are upvotes.")
-    if post.author is not None and stats.comments_present >= 10 and not stats.op_comments:
-        out.append(f"{o.op[:1].upper()}{o.op[1:]} did not take part in the discussion.")
-    if stats.controversial_ids and o.is_reddit:
-        out.append(
-            f"Reddit marks {plural(len(stats.controversial_ids), 'comment')} as controversial."
-        )
-    if stats.distinguished_comments:
-        out.append(
-            f"{plural(stats.distinguished_comments, 'comment')} "
-            f"{_were(stats.distinguished_comments)} posted by moderators or admins "
-            "speaking officially."
-        )
-    if stats.top_decile_score_share >= 0.8 and stats.comments_present >= 20 and o.scored:
-        took = "upvotes" if o.is_reddit else o.score_unit[1] if o.score_unit else ""
-        out.append(f"Attention is concentrated: a few comments took most of the {took}.")
-    cov = inp.selection.coverage
-    if cov.fetched < post.num_comments * 0.5:
-        out.append(
-            f"Only {cov.fetched:,} of {plural(post.num_comments, 'comment')} "
-            f"{_were(cov.fetched)} fetched; "
-            "the rest may change the picture."
-        )
-    return out
+    engine = DigestEngine(budgets=budgets, scorer=_lane_scorer())
+    return engine.digest_sync(thread, depth, budget, lang)
 
 
 def _link_notes(links: tuple[Link, ...], notes: tuple[LinkNote, ...]) -> dict[str, str]:
@@ -292,14 +185,16 @@ def assemble(
     inp: AnalysisInput, result: NarrativeResult, analyzer: str, notes: tuple[str, ...] = ()
 ) -> Report:
     thread, stats, depth = inp.thread, inp.stats, inp.depth
+    w = words(inp.lang)
     narrative, problems = ground(thread, result.narrative)
     if problems:
         log.info("grounding dropped %d item(s) for %s: %s", len(problems), thread.post.id, problems)
         notes = (
             *notes,
-            f"{plural(len(problems), 'item')} of the analysis did not match the thread and "
-            f"{_were(len(problems))} left out.",
-        )
+            w.ntr("{n} item of the analysis did not match the thread and was left out.",
+                  "{n} items of the analysis did not match the thread and were left out.",
+                  len(problems)),
+        )  # fmt: skip
     selected = inp.comments
     per = inp.sentiment.per_comment
 
@@ -323,12 +218,15 @@ def assemble(
         if c.parent_id is not None and len(replies) < REPLIES_SHOWN[depth]:
             parent = thread.by_id.get(c.parent_id)
             to = (
-                thread.origin.who(parent.author)
+                thread.origin.who(parent.author, w)
                 if parent is not None and parent.author
-                else "a deleted comment"
+                else w.tr("a deleted comment")
             )
-            replies.append(note(c.id, f"a reply to {to}"))
-    observations = (*_observations(thread, stats, inp), *narrative.observations)
+            replies.append(note(c.id, w.tr("a reply to {who}", who=to)))
+    observations = (
+        *facts.observations(thread, stats, inp.selection.coverage, w),
+        *narrative.observations,
+    )
     themes = tuple(
         replace(
             t,
@@ -357,7 +255,7 @@ def assemble(
         top_comments=tuple(note(i) for i in top_level),
         notable_replies=tuple(replies),
         notable=narrative.notable,
-        engagement=_engagement(thread, stats),
+        engagement=facts.engagement(thread, stats, w),
         takeaways=narrative.takeaways,
         observations=observations,
         tldr=narrative.tldr,
@@ -366,5 +264,6 @@ def assemble(
         notes=(*notes, *result.notes),
         usage=result.usage,
         chart=chart_data(thread, inp.sentiment.per_comment) if depth is Depth.DEEP else None,
+        lang=w.lang,
     )
     return report.with_quotes(lambda q: mark_cut(thread, q))

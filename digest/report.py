@@ -200,6 +200,9 @@ class Report:
     # What a deep report's chart shows (digest.chart_data); None for a brief one (and a deep
     # report cached before charts were made).
     chart: ChartData | None = None
+    # The language of its fixed phrases and of an LLM's narrative (digest.i18n.LANGUAGES);
+    # quotes stay in the thread's own language.
+    lang: str = "en"
 
     def with_quotes(self, mark: Callable[[Quote], Quote]) -> Report:
         """The same report with `mark` applied to every quote, wherever it sits."""

@@ -10,9 +10,10 @@ import heapq
 import math
 from dataclasses import dataclass
 
+from digest.i18n import EN, Words
 from digest.model import Comment, Thread
 from digest.prompt_format import MAX_COMMENT_TOKENS, comment_tokens, post_tokens
-from digest.text import estimate_tokens, plural
+from digest.text import estimate_tokens
 
 MIN_COMMENT_TOKENS = 16  # below this much room, no comment can fit
 MAX_POST_SHARE = 0.25  # the post's body may take at most this share of the budget
@@ -31,21 +32,26 @@ class Coverage:
     # comments have no scores (Hacker News: the thread's own order, spread across branches).
     ranked_by: str = "score"
 
-    def describe(self) -> str:
+    def describe(self, w: Words = EN) -> str:
         """One line a person can trust: what was read, of how much, chosen how."""
         total = max(self.reported, self.fetched)
-        text = f"analysed {self.analyzed:,} of {plural(total, 'comment')}"
+        text = w.ntr(
+            "analysed {analysed} of {n} comment",
+            "analysed {analysed} of {n} comments",
+            total,
+            analysed=f"{self.analyzed:,}",
+        )
         if self.analyzed == 0:
             return text
         if self.analyzed < total:
             how = (
-                f"the top by {self.ranked_by}, with their parent comments"
+                w.tr("the top by {what}, with their parent comments", what=w.tr(self.ranked_by))
                 if self.ranked_by
-                else "the first in the thread's order across its branches, with their parents"
+                else w.tr("the first in the thread's order across its branches, with their parents")
             )
             if self.fetched < total:
-                how += f"; {self.fetched:,} {'was' if self.fetched == 1 else 'were'} fetched"
-            text += f" ({how})"
+                how += w.ntr("; {n} was fetched", "; {n} were fetched", self.fetched)
+            text = w.tr("{text} ({how})", text=text, how=how)
         return text
 
 

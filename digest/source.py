@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from digest.i18n import EN, N_, Words
+
 KINDS = ("reddit", "hn", "slack", "discord")
 
 
@@ -40,8 +42,8 @@ class Origin:
     has_upvote_ratio: bool = True
     has_downvotes: bool = True
     author_prefix: str = "u/"
-    op: str = "the OP"
-    unknown_author: str = "a deleted account"
+    op: str = N_("the OP")
+    unknown_author: str = N_("a deleted account")
 
     @property
     def is_reddit(self) -> bool:
@@ -59,30 +61,38 @@ class Origin:
             return ""
         return "score" if self.is_reddit else self.score_unit[1]
 
-    def count(self, n: int) -> str:
+    def count(self, n: int, w: Words = EN) -> str:
         """`1 point`, `2,345 points`, `12 reactions`; "" when this source has no score unit."""
         if self.score_unit is None:
             return ""
+        if self.score_unit == ("point", "points"):
+            return w.ntr("{n} point", "{n} points", n)
+        if self.score_unit == ("reaction", "reactions"):
+            return w.ntr("{n} reaction", "{n} reactions", n)
         one, many = self.score_unit
         return f"{n:,} {one if abs(n) == 1 else many}"
 
-    def comment_score(self, n: int) -> str:
+    def comment_score(self, n: int, w: Words = EN) -> str:
         """A comment's score as said in a report; "" when comments have no scores here."""
-        return self.count(n) if self.has_comment_scores else ""
+        return self.count(n, w) if self.has_comment_scores else ""
 
-    def post_score(self, n: int) -> str:
+    def post_score(self, n: int, w: Words = EN) -> str:
         """The post's score as said in a report; "" when posts have no score here."""
-        return self.count(n) if self.has_post_score else ""
+        return self.count(n, w) if self.has_post_score else ""
 
-    def paren(self, score: int, extra: str = "") -> str:
+    def paren(self, score: int, extra: str = "", w: Words = EN) -> str:
         """` (12 points, 3 replies)` after a name: a comment's score as this source counts it,
         then `extra` (", …"); without comment scores (Hacker News) only `extra`, or nothing."""
-        said = self.comment_score(score)
+        said = self.comment_score(score, w)
         inner = said + extra if said else extra.removeprefix(", ")
         return f" ({inner})" if inner else ""
 
-    def who(self, author: str | None) -> str:
-        return f"{self.author_prefix}{author}" if author else self.unknown_author
+    def who(self, author: str | None, w: Words = EN) -> str:
+        return f"{self.author_prefix}{author}" if author else w.tr(self.unknown_author)
+
+    def the_op(self, w: Words = EN) -> str:
+        """`op` in `w`'s language, capitalised to start a sentence ("The OP", "Der OP")."""
+        return w.cap(self.op)
 
     def op_possessive(self) -> str:
         return f"{self.op}'s"
@@ -94,6 +104,9 @@ class Origin:
             return "most reacted-to"
         return "most upvoted" if self.is_reddit else "highest-scored"
 
+
+# What comments are ranked by (`ranked_by`), marked for the catalogues.
+RANKED_BY = (N_("score"), N_("reactions"), N_("points"))
 
 REDDIT = Origin()
 
@@ -111,8 +124,8 @@ HACKER_NEWS = Origin(
     has_upvote_ratio=False,
     has_downvotes=False,  # a story's points only go up as far as anyone can see
     author_prefix="",
-    op="the poster",
-    unknown_author="an unknown author",
+    op=N_("the poster"),
+    unknown_author=N_("an unknown author"),
 )
 
 
@@ -129,8 +142,8 @@ def chat(kind: str, place: str) -> Origin:
         has_upvote_ratio=False,
         has_downvotes=False,
         author_prefix="",
-        op="the thread starter",
-        unknown_author="an unknown author",
+        op=N_("the thread starter"),
+        unknown_author=N_("an unknown author"),
     )
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from bot.commands.model import FLAG_THRESHOLD_RANGE, MAX_SPEND_CAP, CommandError, SettingsCmd
 from bot.commands.words import number, shown
 from bot.schedule import resolve_timezone
+from digest.i18n import LANGUAGES, valid
 
 SETTING_KEYS = (
     "flag-emoji",
@@ -18,8 +19,14 @@ SETTING_KEYS = (
     "timezone",
     "quiet",
     "flag-threshold",
+    "language",
 )
-_SETTING_ALIASES = {"emoji": "flag-emoji", "depth": "default-depth", "tz": "timezone"}
+_SETTING_ALIASES = {
+    "emoji": "flag-emoji",
+    "depth": "default-depth",
+    "tz": "timezone",
+    "lang": "language",
+}
 _SETTING_EXAMPLES = {
     "flag-emoji": "settings flag-emoji 🔍",
     "default-depth": "settings default-depth deep",
@@ -28,6 +35,7 @@ _SETTING_EXAMPLES = {
     "timezone": "settings timezone Europe/Berlin",
     "quiet": "settings quiet silent",
     "flag-threshold": "settings flag-threshold 2",
+    "language": "settings language de",
 }
 _CHOICES = {
     "default-depth": ("brief", "deep"),
@@ -92,8 +100,23 @@ def _setting_value(key: str, value: str) -> str:
         return cap
     if key == "timezone":
         return resolve_timezone(value)
+    if key == "language":
+        return language(value)
     threshold = number(value, "a number of people", *FLAG_THRESHOLD_RANGE, sample)
     return str(threshold)
+
+
+def language(value: str) -> str:
+    """A catalogue language's code ("de"; "DE", "de-AT" and "de_DE" too), or a CommandError
+    listing them."""
+    code = valid(value)
+    if code is None:
+        listed = ", ".join(LANGUAGES[:-1]) + " or " + LANGUAGES[-1]
+        raise CommandError(
+            f"“{shown(value)}” is not a language redigest writes: use {listed}, "
+            f"like {_SETTING_EXAMPLES['language']}."
+        )
+    return code
 
 
 def parse_settings(words: list[str], default_tz: str) -> SettingsCmd:

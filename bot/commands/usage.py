@@ -44,7 +44,7 @@ _USAGE = {
         "settings [KEY VALUE]",
         "settings timezone Europe/Berlin",
         "show or change settings: flag-emoji, default-depth, spend-cap, analyzer, timezone, "
-        "quiet, flag-threshold",
+        "quiet, flag-threshold, language",
     ),
     "usage": (
         "usage",
@@ -95,7 +95,7 @@ HELP_TEXT = "\n".join(
         "(at most every 15 minutes), in your timezone (settings timezone) or one you name.",
         "Settings: flag-emoji EMOJI, default-depth brief|deep, spend-cap US$/day (0 = no LLM), "
         "analyzer offline|auto|anthropic|openai, timezone NAME, quiet post|silent, "
-        "flag-threshold 1-20.",
+        "flag-threshold 1-20, language en|de|fr|es|ja|pt.",
     ]
 )
 

@@ -19,12 +19,14 @@ SETTING_DEFAULTS = {
     "timezone": "UTC",
     "quiet": "post",
     "flag-threshold": "1",
+    "language": "en",  # digests' language (digest.i18n.LANGUAGES); REDIGEST_LANGUAGE sets it
 }
 
 
 @dataclass(frozen=True, slots=True)
 class CoreConfig:
     default_timezone: str = "UTC"
+    default_language: str = "en"  # a server's `language` until it sets one
     workers: int = 4
     user_limit: tuple[int, float] = (5, 600.0)  # digests per user per window (s)
     channel_limit: tuple[int, float] = (20, 3600.0)

@@ -68,7 +68,10 @@ class Digests:
         engine, note = core.engines.pick(
             settings["analyzer"], spend_ok=cap > 0 and spent < cap, depth=depth
         )
+        lang = settings.get("language", "en")
         key = f"{thread.post.id}:{ref.comment_id or ''}:{depth.value}:{fingerprint(thread)}:{engine.analyzer_name}"
+        if lang != "en":  # a report in another language is another analysis
+            key += f":{lang}"
         pending = self.analysing.get(key)
         if pending is not None:
             report, text = await asyncio.shield(pending)
@@ -77,8 +80,9 @@ class Digests:
             self.analysing[key] = future
             try:
                 report, text = await self._analyse(
-                    key, engine, thread, depth, (platform, server_id, channel_id, subscription_id)
-                )
+                    key, engine, thread, depth, (platform, server_id, channel_id, subscription_id),
+                    lang,
+                )  # fmt: skip
             except BaseException as exc:
                 future.set_exception(exc)
                 future.exception()  # waiters re-raise it; nobody else must
@@ -93,13 +97,13 @@ class Digests:
 
     async def _analyse(
         self, key: str, engine: DigestEngine, thread: Thread, depth: Depth,
-        where: tuple[str, str, str | None, int | None],
+        where: tuple[str, str, str | None, int | None], lang: str = "en",
     ) -> tuple[Report, str]:  # fmt: skip
         storage = self.core.storage
         cached = await storage.cached_report(key, self.core.config.report_cache_ttl)
         if cached is not None:
             return await cpu.run(codec.loads, Report, cached), cached
-        report = await engine.digest(thread, depth)
+        report = await engine.digest(thread, depth, lang=lang)
         text = await cpu.run(codec.dumps, report)
         await storage.cache_report(key, text)
         u = report.usage

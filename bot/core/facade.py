@@ -84,6 +84,7 @@ class Core:
         defaults = dict(
             SETTING_DEFAULTS,
             timezone=self.config.default_timezone,
+            language=self.config.default_language,
             **{"spend-cap": f"{self.default_spend_cap:.2f}"},
         )
         return {**defaults, **stored}

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from digest.i18n import N_, Words, words
 from digest.observations import READER_NOTES
 from digest.render.document import (
     Document,
@@ -20,6 +21,8 @@ from digest.render.document import (
     Section,
     Span,
     bullets,
+    english_only,
+    focus_text,
     para,
     quote_span,
     scored,
@@ -30,10 +33,16 @@ from digest.report import Quote, Report
 from digest.source import Origin
 from digest.stats import Link, LinkCategory
 from digest.summary import tldr
-from digest.text import plural
 
 BUDGET = 1_200  # characters of Markdown a brief aims to stay within
 THEMES, LINKS = 3, 3
+# The brief's sections (English msgids; each heading is shown in the report's language).
+SUMMARY, THEMES_TITLE, NOTABLE, TOP_LINKS = (
+    N_("Summary"),
+    N_("Key themes"),
+    N_("Notable"),
+    N_("Top links"),
+)
 
 
 def _local(host: str) -> bool:
@@ -76,15 +85,15 @@ def _quote_line(lead: str, q: Quote) -> Line:
     return (Span(f"{lead} "), quote_span(q))
 
 
-def _position(lead: str, q: Quote, counter: bool, o: Origin) -> Line:
+def _position(lead: str, q: Quote, counter: bool, o: Origin, w: Words) -> Line:
     """A position in a few words: who and how many points (and "Against:" for the counterpoint)
     when the lead only says that; an analyser's own sentence is kept as written."""
     if lead.endswith(":") and who(q.author, o) in lead and o.comment_score(q.score) in lead:
-        head = "Against: " if counter else ""
+        head = w.tr("Against:") + " " if counter else ""
         return (
             Span(head),
-            Span(who(q.author, o), "strong"),
-            Span(f"{scored(q.score, o)}: "),
+            Span(who(q.author, o, w), "strong"),
+            Span(f"{scored(q.score, o, w=w)}: "),
             quote_span(q),
         )
     return _quote_line(lead, q)
@@ -93,6 +102,7 @@ def _position(lead: str, q: Quote, counter: bool, o: Origin) -> Line:
 def _items(report: Report) -> list[_Item]:
     items: list[_Item] = []
     o = report.thread.origin
+    w = words(report.lang)
     used: set[str] = set()  # comments already quoted: each is quoted once
 
     def add(section: str, priority: int, line: Line, quoted: str | None = None) -> None:
@@ -110,14 +120,14 @@ def _items(report: Report) -> list[_Item]:
             continue
         counter = p.text.startswith("The strongest counterpoint")
         priority = 1 if rank == 0 else 3 if counter else 5 + rank
-        add("Summary", priority, _position(p.text, q, counter, o), q.comment_id)
+        add(SUMMARY, priority, _position(p.text, q, counter, o, w), q.comment_id)
     if (
         claim is not None
         and claim.quote is not None
         and claim.quote.comment_id is None
         and claim.quote.text != report.thread.title
     ):
-        add("Summary", 9, _quote_line(claim.text, claim.quote))
+        add(SUMMARY, 9, _quote_line(claim.text, claim.quote))
     # Themes, each with an example no other section quotes.
     shown = 0
     for theme in report.themes:
@@ -126,10 +136,10 @@ def _items(report: Report) -> list[_Item]:
             continue
         line: Line = (
             Span(theme.name, "strong"),
-            Span(f" — {who(example.author, o)}{scored(example.score, o)}: "),
+            Span(f" — {who(example.author, o, w)}{scored(example.score, o, w=w)}: "),
             quote_span(example),
         )
-        add("Key themes", 2 if shown == 0 else 4 + 2 * shown, line, example.comment_id)
+        add(THEMES_TITLE, 2 if shown == 0 else 4 + 2 * shown, line, example.comment_id)
         shown += 1
     # The one notable comment not already quoted (a downvoted OP, the most replied-to).
     for n in report.notable:
@@ -138,34 +148,35 @@ def _items(report: Report) -> list[_Item]:
         reason = n.reason[:1].upper() + n.reason[1:]
         line = (
             Span(f"{reason}: "),
-            Span(who(n.quote.author, o), "strong"),
-            Span(f"{scored(n.quote.score, o)}: "),
+            Span(who(n.quote.author, o, w), "strong"),
+            Span(f"{scored(n.quote.score, o, w=w)}: "),
             quote_span(n.quote),
         )
-        add("Notable", 8, line, n.quote.comment_id)
+        add(NOTABLE, 8, line, n.quote.comment_id)
         break
     links = [lk for lk in report.stats.links if shareable(report, lk)][:LINKS]
     for i, lk in enumerate(links):
         first = lk.found_in[0]
-        by = "the post" if first.comment_id is None else who(first.author, o)
-        more = f" and {plural(lk.mentions - 1, 'other')}" if lk.mentions > 1 else ""
+        by = w.tr("the post") if first.comment_id is None else who(first.author, o, w)
+        if lk.mentions > 1:
+            by = w.ntr("{who} and {n} other", "{who} and {n} others", lk.mentions - 1, who=by)
         note = report.link_notes.get(lk.url)
         said = (Span(f" — {note}"),) if note else ()
-        add("Top links", 7 + 3 * i, (Span.link(lk.url), *said, Span(f" — {by}{more}", "muted")))
+        add(TOP_LINKS, 7 + 3 * i, (Span.link(lk.url), *said, Span(f" — {by}", "muted")))
     return items
 
 
 def _document(report: Report, items: list[_Item], footer: tuple[str, ...]) -> Document:
     notes = [o for o in report.observations if o.startswith(READER_NOTES)]
     tl = report.tldr or tldr(report.sentiment, report.themes, notes)
-    sections = [Section("TL;DR", (para(tl),))]
+    w = words(report.lang)
+    sections = [Section(w.tr("TL;DR"), (*english_only(report), para(tl)))]
     if report.focus_comment_id is not None:
-        focus = f"Focused on the sub-thread of comment {report.focus_comment_id}."
-        sections.append(Section("Focus", (para(Span(focus, "muted")),)))
-    for title in ("Summary", "Key themes", "Notable", "Top links"):
+        sections.append(Section(w.tr("Focus"), (para(Span(focus_text(report), "muted")),)))
+    for title in (SUMMARY, THEMES_TITLE, NOTABLE, TOP_LINKS):
         lines = [i.line for i in sorted(items, key=lambda i: i.order) if i.section == title]
         if lines:
-            sections.append(Section(title, (bullets(lines),)))
+            sections.append(Section(w.tr(title), (bullets(lines),)))
     return Document(title_line(report), tuple(sections), footer)
 
 

@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from digest.i18n import words
 from digest.report import CommentNote, Quote, Report
 from digest.source import Origin
 
@@ -64,10 +65,13 @@ def _source(o: Origin) -> dict[str, Any]:
 
 def report_to_dict(report: Report) -> dict[str, Any]:
     t, st, s, cov = report.thread, report.stats, report.sentiment, report.coverage
+    # `language` only when not English (an English report's JSON stays what it always was).
+    language = {} if report.lang == "en" else {"language": report.lang}
     return {
         "schema": SCHEMA,
         "depth": report.depth.value,
         "analyzer": report.analyzer,
+        **language,
         "thread": {
             "id": t.id,
             "subreddit": t.subreddit,
@@ -91,7 +95,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "analyzed": cov.analyzed,
             "fetched": cov.fetched,
             "reported": cov.reported,
-            "text": cov.describe(),
+            "text": cov.describe(words(report.lang)),
         },
         "stats": {
             "comments_analyzed": cov.analyzed,

@@ -1,0 +1,173 @@
+"""The words of a report in the reader's language: message catalogues and plural forms.
+
+English is the source: every fixed phrase is written in the code as its English msgid, and a
+catalogue (digest/locales/<lang>.po, gettext's format, shipped as package data) gives its
+translation. The .po files are read as they are (a small parser, no build step, no dependency);
+a phrase a catalogue lacks falls back to English.
+
+Placeholders are `str.format` names (`{n}`, `{who}`): a translation keeps every one of its
+msgid's. Counts choose a plural form by the language's rule (French says "0 commentaire",
+Japanese has one form). Numbers keep today's formatting in every language (`1,234`, `+0.25`,
+`45%`): digits a reader of any of these languages reads without doubt in a report.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+
+LANGUAGES = ("en", "de", "fr", "es", "ja", "pt")
+DEFAULT = "en"
+# Each language in its own words (for the settings answer).
+NAMES = {
+    "en": "English",
+    "de": "Deutsch",
+    "fr": "français",
+    "es": "español",
+    "ja": "日本語",
+    "pt": "português",
+}
+
+
+def N_(msgid: str) -> str:
+    """Marks a phrase kept as data (a default, a table) as a msgid; returns it unchanged."""
+    return msgid
+
+
+# The labels a report carries as data: moods (digest.report.MOODS) and an LLM's stances
+# (digest.llm_schema.STANCES, an enum the model answers in English), marked for the catalogues.
+_LABELS = frozenset(
+    (
+        N_("positive"),
+        N_("negative"),
+        N_("neutral"),
+        N_("mixed"),
+        N_("supportive"),
+        N_("critical"),
+        N_("question"),
+        N_("humorous"),
+        N_("informative"),
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """One language's translations: msgid → msgstr, and (singular, plural) → forms."""
+
+    singular: Mapping[str, str]
+    plural: Mapping[tuple[str, str], tuple[str, ...]]
+
+
+_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def _unquote(text: str) -> str:
+    m = _STRING.fullmatch(text.strip())
+    if m is None:
+        raise ValueError(f"not a .po string: {text!r}")
+    return re.sub(r"\\(.)", lambda e: _ESCAPES.get(e.group(1), e.group(1)), m.group(1))
+
+
+def parse_po(text: str) -> Catalogue:
+    """A .po file's entries (comments, the header and fuzzy entries left out)."""
+    singular: dict[str, str] = {}
+    plural: dict[tuple[str, str], tuple[str, ...]] = {}
+    for chunk in re.split(r"\n\s*\n", text):
+        fields: dict[str, str] = {}
+        key: str | None = None
+        fuzzy = False
+        for line in chunk.splitlines():
+            line = line.strip()
+            if line.startswith("#"):
+                fuzzy = fuzzy or (line.startswith("#,") and "fuzzy" in line)
+                continue
+            if line.startswith('"') and key is not None:
+                fields[key] += _unquote(line)
+            elif line:
+                key, _, rest = line.partition(" ")
+                fields[key] = _unquote(rest)
+        msgid = fields.get("msgid")
+        if not msgid or fuzzy:
+            continue
+        if "msgid_plural" in fields:
+            forms: list[str] = []
+            while f"msgstr[{len(forms)}]" in fields:
+                forms.append(fields[f"msgstr[{len(forms)}]"])
+            if forms and all(forms):
+                plural[(msgid, fields["msgid_plural"])] = tuple(forms)
+        elif fields.get("msgstr"):
+            singular[msgid] = fields["msgstr"]
+    return Catalogue(singular, plural)
+
+
+@functools.cache
+def catalogue(lang: str) -> Catalogue:
+    """The catalogue of `lang` (empty for English, the source)."""
+    if lang == DEFAULT or lang not in LANGUAGES:
+        return Catalogue({}, {})
+    text = resources.files("digest").joinpath("locales", f"{lang}.po").read_text("utf-8")
+    return parse_po(text)
+
+
+def plural_index(lang: str, n: int) -> int:
+    """Which plural form `n` takes (gettext's Plural-Forms of each catalogue)."""
+    if lang == "ja":
+        return 0  # nplurals=1
+    if lang == "fr":
+        return 0 if abs(n) <= 1 else 1  # nplurals=2; plural=(n > 1): "0 commentaire"
+    return 0 if abs(n) == 1 else 1  # nplurals=2; plural=(n != 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Words:
+    """The fixed phrases of one language. `tr` and `ntr` take the English msgid(s) and the
+    placeholders' values; English needs no catalogue and comes out exactly as written."""
+
+    lang: str = DEFAULT
+
+    @property
+    def english(self) -> bool:
+        return self.lang == DEFAULT
+
+    def tr(self, msgid: str, /, **values: object) -> str:
+        text = msgid if self.english else catalogue(self.lang).singular.get(msgid, msgid)
+        return text.format(**values) if values else text
+
+    def ntr(self, singular: str, plural: str, n: int, /, **values: object) -> str:
+        """The form for `n` (`{n}` is `n` as today's reports write it, `1,234`, unless given)."""
+        values.setdefault("n", f"{n:,}")
+        forms = None if self.english else catalogue(self.lang).plural.get((singular, plural))
+        if forms is None:
+            text = singular if abs(n) == 1 else plural
+        else:
+            text = forms[min(plural_index(self.lang, n), len(forms) - 1)]
+        return text.format(**values)
+
+    def mood(self, label: str) -> str:
+        """A mood or stance label (positive, critical, …) in this language; anything else as
+        it is."""
+        return self.tr(label) if label in _LABELS else label
+
+    def cap(self, msgid: str, /, **values: object) -> str:
+        """`tr` with the first letter capitalised."""
+        text = self.tr(msgid, **values)
+        return text[:1].upper() + text[1:]
+
+
+EN = Words()
+
+
+def words(lang: str | None) -> Words:
+    """The Words of `lang`; English for None or a code no catalogue has."""
+    return Words(lang) if lang in LANGUAGES else EN
+
+
+def valid(code: str) -> str | None:
+    """`code` as a catalogue language ("DE", "de-AT", "pt_BR" → de, de, pt), or None."""
+    base = re.split(r"[-_]", code.strip().lower(), maxsplit=1)[0]
+    return base if base in LANGUAGES else None
