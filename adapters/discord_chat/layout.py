@@ -39,6 +39,7 @@ from adapters.discord_chat.markers import _stamp
 from adapters.discord_chat.picker import MenuOption, components, menu_options, menu_view
 from adapters.discord_chat.sdk import discord
 from bot.chat import Bundle, Delivery
+from digest.i18n import words
 from digest.render.document import Document, Line, Section, Span, bundle_document, document
 from digest.render.packing import pack, pack_lines
 from digest.report import Depth, Report
@@ -319,7 +320,7 @@ def thread_name(delivery: Delivery) -> str:
     if delivery.report is not None:
         doc = document(delivery.report)
         title = plain(tuple(s for s in doc.title if s.style == "strong")[1:] or doc.title)
-        name = f"Deep analysis: {title}"
+        name = f"{words(delivery.report.lang).tr('Deep analysis')}: {title}"
     elif delivery.bundle is not None:
         name = plain((Span(delivery.bundle.title),))
     else:

@@ -21,10 +21,18 @@ from adapters.slack_chat.escape import (
 )
 from adapters.slack_chat.picker import pick_button
 from bot.chat import Bundle, Delivery
-from digest.render.document import Block, Document, Line, bundle_document, document
-from digest.report import Depth, Report
+from digest.i18n import words
+from digest.render.document import (
+    Block,
+    Document,
+    Line,
+    bundle_document,
+    depth_name,
+    document,
+    headline,
+)
+from digest.report import Report
 from digest.stats import link_key
-from digest.text import plural, points
 
 # Slack's Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks), and our margins.
 MAX_BLOCKS: Final = 50
@@ -218,8 +226,10 @@ def allowed_links(reports: Iterable[Report]) -> frozenset[str]:
 
 def report_fallback(report: Report) -> str:
     t = report.thread
-    depth = "Deep analysis" if report.depth is Depth.DEEP else "Digest"
-    text = f"{depth} of r/{t.subreddit}: {t.title} · {points(t.score)} · {plural(t.num_comments, 'comment')}"
+    w = words(report.lang)
+    score = w.ntr("{n} point", "{n} points", t.score)
+    comments = w.ntr("{n} comment", "{n} comments", t.num_comments)
+    text = f"{headline(report, f'r/{t.subreddit}')} · {score} · {comments}"
     return clip_mrkdwn(escape_mrkdwn(text), FALLBACK_CHARS)
 
 
@@ -257,14 +267,13 @@ def _document_messages(
 def report_messages(report: Report, intro: str | None = None) -> list[SlackMessage]:
     """A brief or deep report as Block Kit messages (usually one for a brief digest)."""
     t = report.thread
-    depth = "Deep analysis" if report.depth is Depth.DEEP else "Digest"
     return _document_messages(
         document(report),
         allowed_links([report]),
-        heading=f"{depth} · r/{t.subreddit}",
+        heading=f"{depth_name(report)} · r/{t.subreddit}",
         intro=intro,
         fallback=report_fallback(report),
-        continued=clip_mrkdwn(escape_mrkdwn(f"{depth} of r/{t.subreddit}: {t.title}"), 200),
+        continued=clip_mrkdwn(escape_mrkdwn(headline(report, f"r/{t.subreddit}")), 200),
     )
 
 

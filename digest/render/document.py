@@ -179,6 +179,22 @@ def deep_document(report: Report) -> Document:
     return deep(report)
 
 
+def depth_name(report: Report) -> str:
+    """What a chat calls the report: "Deep analysis" or "Digest", in the report's language."""
+    w = words(report.lang)
+    return w.tr("Deep analysis") if report.depth is Depth.DEEP else w.tr("Digest")
+
+
+def headline(report: Report, where: str) -> str:
+    """`Deep analysis of r/sub: Title` (a chat's notification text)."""
+    return words(report.lang).tr(
+        "{what} of {where}: {title}",
+        what=depth_name(report),
+        where=where,
+        title=report.thread.title,
+    )
+
+
 def document(report: Report) -> Document:
     return deep_document(report) if report.depth is Depth.DEEP else brief_document(report)
 

@@ -67,6 +67,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -112,7 +113,8 @@ class Usage:
 
 @dataclass(frozen=True)
 class Reply:
-    """A valid structured answer carrying ``obj`` (normally a dict).
+    """A valid structured answer carrying ``obj`` (normally a dict; a callable is given the
+    :class:`RecordedRequest` and returns the object, for an answer about the prompt's thread).
 
     ``stop_reason`` overrides the provider's reason (Anthropic ``stop_reason``, e.g.
     ``"max_tokens"``; OpenAI ``finish_reason``, e.g. ``"length"``). ``tool_name`` makes
@@ -484,6 +486,8 @@ class _FakeLLMServer(LocalServer):
         while isinstance(step, Slow):
             await self._pause(step.seconds)
             step = step.then if step.then is not None else self.default
+        if isinstance(step, Reply) and callable(step.obj):  # an answer made from the request
+            step = dataclasses.replace(step, obj=step.obj(record))
         if isinstance(step, Fail):
             return self._fail(step)
         if isinstance(step, RawBody):
