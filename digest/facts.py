@@ -17,7 +17,7 @@ def engagement(thread: Thread, stats: ThreadStats, w: Words) -> tuple[str, ...]:
     post, o = thread.post, thread.origin
     lines = []
     ratio = (
-        ", " + w.tr("{pct} upvoted", pct=f"{post.upvote_ratio:.0%}")
+        w.tr(", {pct} upvoted", pct=f"{post.upvote_ratio:.0%}")
         if post.upvote_ratio is not None
         else ""
     )

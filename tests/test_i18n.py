@@ -321,3 +321,24 @@ async def test_the_offline_analyser_says_its_narrative_is_english_only() -> None
     text = text_of(document(ja))
     assert "要約は英語のみです（言語モデルなし）。" in text
     assert "1. 投稿の詳細" in text
+
+
+def test_the_prompt_asks_for_the_language_after_the_cached_thread_blocks() -> None:
+    from digest.llm_prompt import LANGUAGE_NAMES, build_prompt
+
+    assert set(LANGUAGE_NAMES) == set(OTHERS)
+    thread = thread_from_json_text(EXAMPLE.read_text("utf-8"))
+    inp = DigestEngine(scorer=SCORER).prepare(thread, Depth.DEEP)
+    shared = inp.shared_selection or inp.selection
+
+    def prompt(lang: str) -> StructuredRequest:
+        request, _ = build_prompt(thread, Depth.DEEP, shared, inp.selection, "x", "m", lang=lang)
+        return request
+
+    en, ja = prompt("en"), prompt("ja")
+    assert ja.blocks == en.blocks
+    assert ja.system == en.system
+    assert "Japanese" not in en.instructions
+    assert "Quotes are the exception" not in en.instructions
+    assert "in Japanese, for readers of Japanese" in ja.instructions
+    assert "copy them exactly as written in the thread" in ja.instructions

@@ -115,8 +115,16 @@ def note_line(
     if n.replies:
         bits.append(w.ntr("{n} reply", "{n} replies", n.replies))
     extra = (", " + ", ".join(bits)) if bits else ""
-    lead = (n.reason[0].upper() + n.reason[1:] + " —") if reason and n.reason else ""
+    lead = (_capital(n.reason, w) + " —") if reason and n.reason else ""
     return quote_line(n.quote, lead, extra, origin, w)
+
+
+def _capital(text: str, w: Words) -> str:
+    """`text` capitalised to start a line; a translation that starts with a name (`u/x への返信`)
+    keeps the name as written."""
+    if not w.english and text.startswith(("u/", "r/")):
+        return text
+    return text[0].upper() + text[1:]
 
 
 def footer(report: Report) -> tuple[str, ...]:
