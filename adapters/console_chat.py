@@ -174,7 +174,7 @@ class ConsoleChat:
             body = text_of(document(delivery.report))
         elif delivery.bundle is not None:
             b = delivery.bundle
-            body = text_of(bundle_document(b.title, b.reports, b.note, b.empty_text))
+            body = text_of(bundle_document(b.title, b.reports, b.note, b.empty_text, b.lang))
         else:
             body = delivery.text or ""
         if delivery.header:

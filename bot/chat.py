@@ -141,6 +141,7 @@ class Bundle:
     reports: tuple[Report, ...]
     note: str | None = None  # e.g. "late: the bot was down at 09:00"
     empty_text: str | None = None  # what to say when no thread passed the filters
+    lang: str = "en"  # the server's language (digest.i18n), its reports' too
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,10 +106,12 @@ async def test_the_loop_keeps_turning_while_a_digest_stage_computes(
     ticks = 0
     prepare = engine.prepare
 
-    def slow_prepare(thread: Thread, depth: Depth, budget: int | None = None) -> AnalysisInput:
+    def slow_prepare(
+        thread: Thread, depth: Depth, budget: int | None = None, lang: str = "en"
+    ) -> AnalysisInput:
         ticked.wait(HANG_GUARD_S)
         ticks_seen_by_stage.append(ticks)
-        return prepare(thread, depth, budget)
+        return prepare(thread, depth, budget, lang)
 
     monkeypatch.setattr(engine, "prepare", slow_prepare)
 

@@ -168,3 +168,27 @@ async def fake() -> AsyncIterator[MetaSlack]:
     server = MetaSlack()
     async with server:
         yield server
+
+
+def test_a_bundles_title_and_empty_text_are_in_the_servers_language() -> None:
+    from bot.core.bundles import why_empty
+    from digest.i18n import words
+    from digest.render.document import bundle_document
+    from digest.render.markdown import text_of
+
+    w = words("de")
+    when = w.tr("today")
+    assert w.tr("Top of {subs} {when}", subs="r/selfhosted", when=when) == (
+        "Top-Threads von heute in r/selfhosted"
+    )
+    said = why_empty("r/selfhosted", when, 12, 0, 0, 7, w)
+    assert (
+        said
+        == "Keine neuen Threads von heute in r/selfhosted bestanden die Filter (12 Threads geprüft)."
+    )
+    assert why_empty("r/x", "today", 3, 1, 0, 7) == (  # English as it always was
+        "Nothing new in r/x today: the 1 thread that pass the filters was already posted here "
+        "in the last 7 days."
+    )
+    text = text_of(bundle_document("Top", [], None, said, lang="de"))
+    assert "NICHTS NEUES" in text

@@ -271,7 +271,7 @@ def render_bundle(
     """A scheduled digest: its title (and note) as content, one embed per thread, in one message
     when it fits (each thread's embed is shortened to make it fit); with several threads, the
     "Deep analysis of…" menu under it."""
-    doc = bundle_document(bundle.title, bundle.reports, bundle.note, bundle.empty_text)
+    doc = bundle_document(bundle.title, bundle.reports, bundle.note, bundle.empty_text, bundle.lang)
     footer = _doc_footer(doc)
     lines = [header] if header else []
     lines.append(f"**{escape(''.join(s.text for s in doc.title))}**")

@@ -283,15 +283,14 @@ def bundle_messages(
     """A scheduled digest (several threads, condensed) as one message, split if it must be;
     with several threads, a "Deep analysis" button beside each (picker.py) when `pickable`
     (not in a message only one person sees: no thread can open under it)."""
-    doc = bundle_document(bundle.title, bundle.reports, bundle.note, bundle.empty_text)
+    doc = bundle_document(bundle.title, bundle.reports, bundle.note, bundle.empty_text, bundle.lang)
     count = len(bundle.reports)
     buttons: list[dict[str, Any] | None] = [None] * (len(doc.sections) - count)  # note, …
     if count > 1 and pickable:  # the threads' sections come last, in order
         buttons += [pick_button(i, r.thread.id) for i, r in enumerate(bundle.reports, 1)]
-    fallback = clip_mrkdwn(
-        escape_mrkdwn(f"{bundle.title}: {count} thread{'s' if count != 1 else ''}"),
-        FALLBACK_CHARS,
-    )
+    said = words(bundle.lang).ntr("{title}: {n} thread", "{title}: {n} threads", count,
+                                  title=bundle.title, n=count)  # fmt: skip
+    fallback = clip_mrkdwn(escape_mrkdwn(said), FALLBACK_CHARS)
     return _document_messages(
         replace(doc, title=()),
         allowed_links(bundle.reports),

@@ -17,16 +17,16 @@ from bot.jobs import PreviewJob
 from bot.ports import ListingSort, SourceError, ThreadRef, TopPeriod
 from bot.specs import ScheduleSpec, names, spec_of
 from bot.storage import JobRow, SubscriptionRow
+from digest.i18n import EN, N_, Words, words
 from digest.model import Post
 from digest.report import Depth
-from digest.text import plural
 
 if TYPE_CHECKING:
     from bot.core.facade import Core
 
 log = logging.getLogger(__name__)
 
-_WHEN = {"hour": "in the last hour", "day": "today", "week": "this week"}
+_WHEN = {"hour": N_("in the last hour"), "day": N_("today"), "week": N_("this week")}
 
 
 async def listed(core: Core, spec: ScheduleSpec) -> list[Post]:
@@ -72,28 +72,40 @@ async def build_bundle(
         except UserFacing:
             continue
     subs = names(spec)
-    when = _WHEN[spec.timing().period()]
+    w = words(settings.get("language"))
+    when = w.tr(_WHEN[spec.timing().period()])
     return Bundle(
-        title=f"Top of {subs} {when}",
+        title=w.tr("Top of {subs} {when}", subs=subs, when=when),
         reports=tuple(reports),
         note=note,
         empty_text=why_empty(subs, when, len(posts), len(passed), len(chosen),
-                             core.config.recent_days),
+                             core.config.recent_days, w),
+        lang=w.lang,
     )  # fmt: skip
 
 
-def why_empty(subs: str, when: str, listed: int, passed: int, chosen: int, days: int) -> str:
-    """Why a run has nothing to post, in the words of what happened."""
+def why_empty(
+    subs: str, when: str, listed: int, passed: int, chosen: int, days: int, w: Words = EN
+) -> str:
+    """Why a run has nothing to post, in the words of what happened (`when` in `w`'s)."""
     if not listed:
-        return f"Nothing new in {subs} {when}: its listing had no threads."
+        return w.tr("Nothing new in {subs} {when}: its listing had no threads.", subs=subs,
+                    when=when)  # fmt: skip
     if not passed:
-        return f"Nothing new in {subs} passed the filters {when} ({plural(listed, 'thread')} looked at)."
+        return w.ntr("Nothing new in {subs} passed the filters {when} ({n} thread looked at).",
+                     "Nothing new in {subs} passed the filters {when} ({n} threads looked at).",
+                     listed, subs=subs, when=when)  # fmt: skip
     if not chosen:
-        return (
-            f"Nothing new in {subs} {when}: the {plural(passed, 'thread')} that pass the filters "
-            f"{'was' if passed == 1 else 'were'} already posted here in the last {days} days."
-        )
-    return f"None of the {plural(chosen, 'thread')} chosen in {subs} {when} could be digested."
+        return w.ntr(
+            "Nothing new in {subs} {when}: the {n} thread that pass the filters was already "
+            "posted here in the last {days} days.",
+            "Nothing new in {subs} {when}: the {n} threads that pass the filters were already "
+            "posted here in the last {days} days.",
+            passed, subs=subs, when=when, days=days,
+        )  # fmt: skip
+    return w.ntr("None of the {n} thread chosen in {subs} {when} could be digested.",
+                 "None of the {n} threads chosen in {subs} {when} could be digested.",
+                 chosen, subs=subs, when=when)  # fmt: skip
 
 
 async def run_preview(core: Core, row: JobRow, job: PreviewJob) -> None:

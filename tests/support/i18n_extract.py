@@ -1,5 +1,6 @@
 """The msgids the code uses: string literals given to `N_`, `.tr`, `.cap` and `.ntr` (its two
-forms) anywhere in digest/ — what every catalogue must translate (xgettext's job, in a page).
+forms) anywhere in digest/, adapters/ and bot/ — what every catalogue must translate (xgettext's
+job, in a page).
 
 `python -m tests.support.i18n_extract` prints them as a .pot template."""
 
@@ -8,7 +9,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-DIGEST = Path(__file__).resolve().parents[2] / "digest"
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("digest", "adapters", "bot")
 Msgid = str | tuple[str, str]  # a phrase, or (singular, plural)
 
 
@@ -16,10 +18,10 @@ def _literal(node: ast.expr) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
-def msgids(root: Path = DIGEST) -> dict[Msgid, str]:
+def msgids() -> dict[Msgid, str]:
     """Each msgid → where it is first used (`file:line`)."""
     out: dict[Msgid, str] = {}
-    for path in sorted(root.rglob("*.py")):
+    for path in sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")):
         tree = ast.parse(path.read_text("utf-8"))
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call) or not node.args:
@@ -28,7 +30,7 @@ def msgids(root: Path = DIGEST) -> dict[Msgid, str]:
             name = (
                 f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
             )
-            where = f"{path.relative_to(root.parent)}:{node.lineno}"
+            where = f"{path.relative_to(ROOT)}:{node.lineno}"
             first = _literal(node.args[0])
             if name in ("N_", "tr", "cap") and first is not None:
                 out.setdefault(first, where)
