@@ -47,6 +47,8 @@ class Request:
     # Typed by the person at the bot's own terminal (the console): only then may a command name
     # a file on the host. Chat requests never do, whatever they contain.
     at_terminal: bool = False
+    # The asker's language in their chat app ("de", "pt-BR"), when the platform says (Discord).
+    locale: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,15 @@ def N_(msgid: str) -> str:
     return msgid
 
 
+# Each language's name in English (the model's instructions, the bot's answers).
+ENGLISH_NAMES = {
+    "en": "English",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "ja": "Japanese",
+    "pt": "Portuguese",
+}
 # The labels a report carries as data: moods (digest.report.MOODS) and an LLM's stances
 # (digest.llm_schema.STANCES, an enum the model answers in English), marked for the catalogues.
 _LABELS = frozenset(

@@ -11,6 +11,7 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from digest.i18n import ENGLISH_NAMES
 from digest.llm_port import PromptBlock, StructuredRequest
 from digest.llm_schema import REPORT_SCHEMA, SCHEMA_NAME
 from digest.llm_tokens import count_tokens
@@ -205,14 +206,8 @@ def system_prompt(origin: Origin) -> str:
                                  "discussions", 1)  # fmt: skip
 
 
-# Each catalogue language as the model is told it (digest.i18n.LANGUAGES).
-LANGUAGE_NAMES = {
-    "de": "German",
-    "fr": "French",
-    "es": "Spanish",
-    "ja": "Japanese",
-    "pt": "Portuguese",
-}
+# Each catalogue language but English as the model is told it (digest.i18n.LANGUAGES).
+LANGUAGE_NAMES = {code: name for code, name in ENGLISH_NAMES.items() if code != "en"}
 
 
 def language_note(lang: str) -> str:

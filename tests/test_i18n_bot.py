@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -192,3 +193,40 @@ def test_a_bundles_title_and_empty_text_are_in_the_servers_language() -> None:
     )
     text = text_of(bundle_document("Top", [], None, said, lang="de"))
     assert "NICHTS NEUES" in text
+
+
+async def test_discords_locale_suggests_the_language_in_the_settings_answer(
+    tmp_path: Path,
+) -> None:
+    """The asker's Discord is in German and the server's digests are in English: the settings
+    answer says how to have them in German; once they are, it says nothing more."""
+    from tests.fakes.discord_server import FakeDiscord
+    from tests.test_discord_adapter import make_thread, running_bot
+
+    def settings(key: str = "", value: str = "", locale: str = "de") -> Any:
+        options = [{"name": "key", "type": 3, "value": key}] if key else []
+        options += [{"name": "value", "type": 3, "value": value}] if value else []
+        return discord.slash_command(
+            "redigest", [{"name": "settings", "type": 1, "options": options}],
+            user=discord.admin, locale=locale,
+        )  # fmt: skip
+
+    hint = "Your Discord is in German: /settings language de writes digests in German."
+    discord = FakeDiscord()
+    async with discord, running_bot(discord, tmp_path, make_thread()) as bot:
+        shown = settings()
+        await discord.dispatch("INTERACTION_CREATE", shown.payload)
+        (answer,) = await bot.answers(shown)
+        assert "language: en" in answer
+        assert answer.endswith(hint)
+        english = settings(locale="en-US")
+        await discord.dispatch("INTERACTION_CREATE", english.payload)
+        assert hint not in (await bot.answers(english))[0]
+        change = settings("language", "de")
+        await discord.dispatch("INTERACTION_CREATE", change.payload)
+        assert await bot.answers(change) == ["language is now de."]
+        again = settings()
+        await discord.dispatch("INTERACTION_CREATE", again.payload)
+        (answer,) = await bot.answers(again)
+        assert "language: de" in answer
+        assert hint not in answer

@@ -113,6 +113,7 @@ class Interactions:
             can_manage=interaction.permissions.manage_guild,
             channel_nsfw=nsfw(interaction.channel),
             reply_token=token,
+            locale=getattr(interaction.locale, "value", None),
         )
 
     async def _ask(

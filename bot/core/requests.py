@@ -29,6 +29,7 @@ from bot.commands import (
     parse_command,
 )
 from bot.core.answers import UserFacing, ago
+from bot.core.delivery import typed
 from bot.core.usage import usage_report
 from bot.jobs import DigestJob, SavedFile, UnreadableJob, job_payload, read_job
 from bot.ports import ThreadRef
@@ -36,6 +37,7 @@ from bot.ratelimit import RateLimiter
 from bot.replies import SOMETHING_WENT_WRONG
 from bot.thread_ref import ShareLink, parse_thread_text
 from digest.errors import DigestError
+from digest.i18n import ENGLISH_NAMES, valid
 from digest.report import Depth
 
 if TYPE_CHECKING:
@@ -185,12 +187,24 @@ class Requests:
             "Please send it again."
         )
 
+    def _language_hint(self, request: Request, settings: dict[str, str]) -> str:
+        """A suggestion from the asker's own chat language, when digests are in another one."""
+        code = valid(request.locale or "")
+        if code is None or code == settings.get("language"):
+            return ""
+        name = ENGLISH_NAMES[code]
+        command = typed(self.core, request.platform, f"settings language {code}")
+        return (
+            f"\nYour {request.platform.capitalize()} is in {name}: {command} writes digests "
+            f"in {name}."
+        )
+
     async def _settings(self, request: Request, cmd: SettingsCmd, settings: dict[str, str]) -> str:
         storage = self.core.storage
         if cmd.key is None:
             spent = await storage.spent_today(request.platform, request.server_id)
             shown = "\n".join(f"{k}: {v}" for k, v in sorted(settings.items()))
-            return f"{shown}\nspent today: ${spent:.4f}"
+            return f"{shown}\nspent today: ${spent:.4f}" + self._language_hint(request, settings)
         require_manage(request, "change settings")
         assert cmd.value is not None
         await storage.set_setting(request.platform, request.server_id, cmd.key, cmd.value)
