@@ -226,7 +226,7 @@ class App:
         thread = await self.load_thread(target, depth)
         shown = progress.analysing_line(self.engine.analyzer_name, len(thread.comments))
         progress.current().step(shown)
-        return await self.engine.digest(thread, depth, budget)
+        return await self.engine.digest(thread, depth, budget, lang=self.settings.language)
 
     async def bot(
         self, chats: dict[str, ChatPort], *, clock: Clock | None = None, terminal: bool = False

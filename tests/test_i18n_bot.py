@@ -230,3 +230,17 @@ async def test_discords_locale_suggests_the_language_in_the_settings_answer(
         (answer,) = await bot.answers(again)
         assert "language: de" in answer
         assert hint not in answer
+
+
+def test_redigest_digest_on_the_command_line_writes_in_redigest_language(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    monkeypatch.setenv("REDIGEST_LANGUAGE", "pt")
+    result = CliRunner().invoke(app, ["digest", str(EXAMPLE), "--depth", "deep"])
+    assert result.exit_code == 0, result.stderr
+    assert "## 1. Detalhes da publicação" in result.stdout  # Markdown by default
+    assert "O resumo só está disponível em inglês (sem modelo de linguagem)." in result.stdout
