@@ -162,6 +162,11 @@ class Words:
         it is."""
         return self.tr(label) if label in _LABELS else label
 
+    @property
+    def comma(self) -> str:
+        """What separates the items of a short list: ", " (Japanese "、")."""
+        return self.tr(", ")
+
     def cap(self, msgid: str, /, **values: object) -> str:
         """`tr` with the first letter capitalised."""
         text = self.tr(msgid, **values)

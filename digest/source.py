@@ -84,7 +84,7 @@ class Origin:
         """` (12 points, 3 replies)` after a name: a comment's score as this source counts it,
         then `extra` (", …"); without comment scores (Hacker News) only `extra`, or nothing."""
         said = self.comment_score(score, w)
-        inner = said + extra if said else extra.removeprefix(", ")
+        inner = said + extra if said else extra.removeprefix(w.comma)
         return f" ({inner})" if inner else ""
 
     def who(self, author: str | None, w: Words = EN) -> str:

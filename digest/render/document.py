@@ -114,7 +114,7 @@ def note_line(
         bits.append(w.mood(n.stance))
     if n.replies:
         bits.append(w.ntr("{n} reply", "{n} replies", n.replies))
-    extra = (", " + ", ".join(bits)) if bits else ""
+    extra = (w.comma + w.comma.join(bits)) if bits else ""
     lead = (_capital(n.reason, w) + " —") if reason and n.reason else ""
     return quote_line(n.quote, lead, extra, origin, w)
 
