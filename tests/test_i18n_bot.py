@@ -244,3 +244,20 @@ def test_redigest_digest_on_the_command_line_writes_in_redigest_language(
     assert result.exit_code == 0, result.stderr
     assert "## 1. Detalhes da publicação" in result.stdout  # Markdown by default
     assert "O resumo só está disponível em inglês (sem modelo de linguagem)." in result.stdout
+
+
+def test_why_the_offline_analyser_wrote_a_report_is_said_in_its_language() -> None:
+    from bot.core import Engines
+    from digest.i18n import words
+    from digest.pipeline import DigestEngine
+
+    engines = Engines({"offline": DigestEngine()})
+    _, note = engines.pick("anthropic", spend_ok=True, w=words("de"))
+    assert note == (
+        "Der Analysator anthropic ist auf diesem Bot nicht eingerichtet; dies schrieb der "
+        "Analysator offline."
+    )
+    _, english = engines.pick("anthropic", spend_ok=True)
+    assert english == (
+        "The anthropic analyser is not configured on this bot; the offline analyser wrote this."
+    )

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from digest.i18n import EN, Words
 from digest.pipeline import DigestEngine
 from digest.pricing import Pricing
 from digest.report import Depth
@@ -72,24 +73,27 @@ class Engines:
     pricing: Pricing = field(default_factory=Pricing)
 
     def pick(
-        self, choice: str, spend_ok: bool, depth: Depth = Depth.BRIEF
+        self, choice: str, spend_ok: bool, depth: Depth = Depth.BRIEF, w: Words = EN
     ) -> tuple[DigestEngine, str | None]:
+        """The engine for `choice`, and the note a report then carries (in `w`'s language)."""
         offline = self.by_name["offline"]
         name = self.default if choice == "auto" else choice
         if name not in self.by_name:
-            return self.by_name[self.default], (
-                f"The {name} analyser is not configured on this bot; "
-                f"the {self.default} analyser wrote this."
+            return self.by_name[self.default], w.tr(
+                "The {name} analyser is not configured on this bot; the {default} analyser "
+                "wrote this.",
+                name=name,
+                default=self.default,
             )
         if name != "offline" and not spend_ok:
-            return (
-                offline,
-                "Today's LLM budget for this server is spent; the offline analyser wrote this.",
+            return offline, w.tr(
+                "Today's LLM budget for this server is spent; the offline analyser wrote this."
             )
         model = self.by_name[name].unpriced_model(depth)
         if model is not None:
-            return offline, (
-                f"The LLM model {model} has no price, so the spend cap cannot count it; "
-                "the offline analyser wrote this."
+            return offline, w.tr(
+                "The LLM model {model} has no price, so the spend cap cannot count it; "
+                "the offline analyser wrote this.",
+                model=model,
             )
         return self.by_name[name], None

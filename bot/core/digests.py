@@ -21,6 +21,7 @@ from bot.thread_ref import ShareLink
 from digest import codec, cpu
 from digest.chart_data import alt_text
 from digest.chart_text import chart_text
+from digest.i18n import words
 from digest.model import Thread
 from digest.pipeline import DigestEngine
 from digest.report import Depth, Report
@@ -65,10 +66,10 @@ class Digests:
             )
         cap = float(settings["spend-cap"])
         spent = await core.storage.spent_today(platform, server_id)
-        engine, note = core.engines.pick(
-            settings["analyzer"], spend_ok=cap > 0 and spent < cap, depth=depth
-        )
         lang = settings.get("language", "en")
+        engine, note = core.engines.pick(
+            settings["analyzer"], spend_ok=cap > 0 and spent < cap, depth=depth, w=words(lang)
+        )
         key = f"{thread.post.id}:{ref.comment_id or ''}:{depth.value}:{fingerprint(thread)}:{engine.analyzer_name}"
         if lang != "en":  # a report in another language is another analysis
             key += f":{lang}"
