@@ -61,6 +61,7 @@ class ChartData:
     mood: tuple[float | None, ...]
     branches: tuple[BranchShare, ...]  # the largest branches, largest first
     later: int = 0  # comments after the window (not drawn)
+    lang: str = "en"  # the report's language: the chart's words and alt text are in it
 
     @property
     def too_small(self) -> bool:
@@ -149,25 +150,29 @@ def _signed(x: float) -> str:
     return f"{x:+.2f}"
 
 
+def _t(data: ChartData, key: str, **values: object) -> str:
+    return chart_text(key, data.lang, **values)
+
+
 def alt_text(data: ChartData) -> str:
     """What the chart shows, with its numbers, for people who cannot see it."""
     w = data.bin_hours
     drawn_hours = len(data.counts) * w
-    parts = [chart_text("alt_start", comments=f"{data.comments:,}", place=data.place,
+    parts = [_t(data, "alt_start", comments=f"{data.comments:,}", place=data.place,
                         hours=f"{drawn_hours:,}")]  # fmt: skip
     if data.counts and max(data.counts) > 0:
         peak = data.counts.index(max(data.counts))
         key = "alt_peak" if w == 1 else "alt_peak_bins"
-        parts.append(chart_text(key, hour=peak * w, end=(peak + 1) * w,
+        parts.append(_t(data, key, hour=peak * w, end=(peak + 1) * w,
                                 count=f"{data.counts[peak]:,}", hours=w))  # fmt: skip
     valued = [(i, m) for i, m in enumerate(data.mood) if m is not None]
     if not valued:
-        parts.append(chart_text("alt_mood_none"))
+        parts.append(_t(data, "alt_mood_none"))
     else:
         start, end = valued[0][1], valued[-1][1]
         start_label, end_label = label(start), label(end)
         if start_label == end_label:
-            parts.append(chart_text("alt_mood_steady", label=chart_text(start_label),
+            parts.append(_t(data, "alt_mood_steady", label=_t(data, start_label),
                                     start=_signed(start), end=_signed(end)))  # fmt: skip
         else:
             # The first bin of the last run that reads as the end does.
@@ -176,11 +181,11 @@ def alt_text(data: ChartData) -> str:
                 if label(m) != end_label:
                     break
                 turn = i
-            parts.append(chart_text(
-                "alt_mood_turn", start_label=chart_text(start_label), start=_signed(start),
-                end_label=chart_text(end_label), end=_signed(end), turn=turn * w,
+            parts.append(_t(data,
+                "alt_mood_turn", start_label=_t(data, start_label), start=_signed(start),
+                end_label=_t(data, end_label), end=_signed(end), turn=turn * w,
             ))  # fmt: skip
     if data.branches:
-        parts.append(chart_text("alt_branches", n=len(data.branches),
+        parts.append(_t(data, "alt_branches", n=len(data.branches),
                                 share=f"{data.branches_share:.0%}"))  # fmt: skip
     return " ".join(parts)

@@ -263,7 +263,11 @@ def assemble(
         focus_comment_id=thread.focus_comment_id,
         notes=(*notes, *result.notes),
         usage=result.usage,
-        chart=chart_data(thread, inp.sentiment.per_comment) if depth is Depth.DEEP else None,
+        chart=(
+            replace(chart_data(thread, inp.sentiment.per_comment), lang=w.lang)
+            if depth is Depth.DEEP
+            else None
+        ),
         lang=w.lang,
     )
     return report.with_quotes(lambda q: mark_cut(thread, q))

@@ -342,3 +342,25 @@ def test_the_prompt_asks_for_the_language_after_the_cached_thread_blocks() -> No
     assert "Quotes are the exception" not in en.instructions
     assert "in Japanese, for readers of Japanese" in ja.instructions
     assert "copy them exactly as written in the thread" in ja.instructions
+
+
+def test_the_chart_speaks_the_reports_language() -> None:
+    """Its alt text and the note of a thread too small to chart in any language; its drawn
+    words too, except Japanese (the bundled DejaVu has no Japanese glyphs: drawn in English)."""
+    from digest.chart_data import alt_text
+    from digest.chart_text import chart_text
+    from digest.render.chart_png import render_chart
+
+    raw = thread_json(120, seed=3, post_id="chart1")
+    thread = thread_from_json(raw)
+    report = DigestEngine(scorer=SCORER).digest_sync(thread, Depth.DEEP, lang="de")
+    assert report.chart is not None
+    assert report.chart.lang == "de"
+    assert alt_text(report.chart).startswith("Diagramm von 120 Kommentaren in r/")
+    assert alt_text(replace(report.chart, lang="ja")).startswith("r/")
+    assert "グラフ" in alt_text(replace(report.chart, lang="ja"))
+    assert chart_text("no_chart", "de") == "Kein Diagramm: zu wenige Kommentare."
+    assert chart_text("no_chart") == "No chart: too few comments to chart."
+    en, ja, de = (render_chart(replace(report.chart, lang=lang)) for lang in ("en", "ja", "de"))
+    assert ja == en
+    assert de != en

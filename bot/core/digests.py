@@ -176,7 +176,7 @@ class Digests:
         if data is None:  # cached before reports carried their chart
             return report, ()
         if data.too_small:
-            return replace(report, notes=(*report.notes, chart_text("no_chart"))), ()
+            return replace(report, notes=(*report.notes, chart_text("no_chart", report.lang))), ()
         try:
             png = await self.core.engines.by_name["offline"].chart_png(data)
         except Exception:
@@ -184,5 +184,5 @@ class Digests:
             return report, ()
         safe = "".join(ch for ch in report.thread.id if ch.isascii() and ch.isalnum())[:40]
         name = f"redigest-{safe or 'thread'}-{hashlib.sha256(png).hexdigest()[:8]}.png"
-        title = chart_text("title", place=data.place, comments=f"{data.comments:,}")
+        title = chart_text("title", report.lang, place=data.place, comments=f"{data.comments:,}")
         return report, (Attachment(name, png, alt_text(data), title),)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from digest.chart_data import ChartData
 from digest.chart_text import chart_text
+from digest.i18n import words
 from digest.sentiment import NEGATIVE as NEGATIVE_LEAN
 from digest.sentiment import POSITIVE as POSITIVE_LEAN
 
@@ -95,6 +96,17 @@ def _plain(text: str, limit: int | None = None) -> str:
     return out
 
 
+def _t(data: ChartData, key: str, **values: object) -> str:
+    """The chart's words in the report's language; English for Japanese, whose glyphs the
+    bundled DejaVu font does not have (the alt text and the post's words are in Japanese)."""
+    return chart_text(key, "en" if data.lang == "ja" else data.lang, **values)
+
+
+def _who(data: ChartData, label: str) -> str:
+    """A branch's starter: a name as it is, "a deleted account" in the chart's language."""
+    return words("en" if data.lang == "ja" else data.lang).tr(label)
+
+
 def render_chart(data: ChartData) -> bytes:
     """The chart as PNG bytes (WIDTH_PX × HEIGHT_PX)."""
     png = _draw(data)
@@ -115,7 +127,7 @@ def _draw(data: ChartData) -> bytes:
         FigureCanvasAgg(fig)
         # Titles are plain texts placed by hand: an Axes title is re-placed at every draw to
         # clear the tick labels, which was a third of the time.
-        title = chart_text("title", place=data.place, comments=f"{data.comments:,}")
+        title = _t(data, "title", place=data.place, comments=f"{data.comments:,}")
         fig.text(0.5, 0.965, _plain(title, 70), ha="center", va="top", fontsize=21,
                  fontweight="bold")  # fmt: skip
         activity = fig.add_axes((0.075, 0.52, 0.54, 0.33))
@@ -176,17 +188,17 @@ def _activity(ax: Axes, data: ChartData) -> None:
     starts = [i * w for i in range(len(data.counts))]
     _bars(ax, starts, data.counts, w * 0.9, [ACTIVITY])
     if w == 1:
-        _title(ax, chart_text("activity_title"))
+        _title(ax, _t(data, "activity_title"))
     else:
-        _title(ax, chart_text("activity_title_bins", hours=w))
-    ax.set_ylabel(chart_text("activity_axis"))
+        _title(ax, _t(data, "activity_title_bins", hours=w))
+    ax.set_ylabel(_t(data, "activity_axis"))
     ax.set_ylim(0, max([1, *data.counts]) * 1.12)
     _frame(ax, data)
-    ax.text(0, 1.0, " " + chart_text("post_marker"), transform=ax.get_xaxis_transform(),
+    ax.text(0, 1.0, " " + _t(data, "post_marker"), transform=ax.get_xaxis_transform(),
             va="top", ha="left", fontsize=14, fontweight="bold",
             bbox={"facecolor": BACKGROUND, "edgecolor": "none", "pad": 1})  # fmt: skip
     if data.later:
-        ax.text(1, 1.04, chart_text("later", later=f"{data.later:,}"), transform=ax.transAxes,
+        ax.text(1, 1.04, _t(data, "later", later=f"{data.later:,}"), transform=ax.transAxes,
                 ha="right", va="bottom", fontsize=13)  # fmt: skip
     ax.xaxis.set_visible(False)  # the mood panel below has the same hours
 
@@ -200,16 +212,16 @@ def _mood(ax: Axes, data: ChartData) -> None:
     ax.set_ylim(-top, top)
     # The band a mood must leave to lean (digest.sentiment.label): inside it reads as neutral.
     ax.axhspan(NEGATIVE_LEAN, POSITIVE_LEAN, color=BAND, linewidth=0)
-    ax.text(0.99, POSITIVE_LEAN, chart_text("mood_neutral"), transform=ax.get_yaxis_transform(),
+    ax.text(0.99, POSITIVE_LEAN, _t(data, "mood_neutral"), transform=ax.get_yaxis_transform(),
             va="top", ha="right", color=MUTED, fontsize=13, fontweight="bold")  # fmt: skip
     ax.axhline(0, color=INK, linewidth=1)
     _bars(ax, xs, ys, w * 0.9, [POSITIVE if y >= 0 else NEGATIVE for y in ys])
-    ax.text(0.99, 0.97, chart_text("mood_positive"), transform=ax.transAxes, va="top",
+    ax.text(0.99, 0.97, _t(data, "mood_positive"), transform=ax.transAxes, va="top",
             ha="right", color=POSITIVE, fontsize=13, fontweight="bold")  # fmt: skip
-    ax.text(0.99, 0.03, chart_text("mood_negative"), transform=ax.transAxes, va="bottom",
+    ax.text(0.99, 0.03, _t(data, "mood_negative"), transform=ax.transAxes, va="bottom",
             ha="right", color=NEGATIVE, fontsize=13, fontweight="bold")  # fmt: skip
-    _title(ax, chart_text("mood_title"))
-    ax.set_xlabel(chart_text("hours_axis"))
+    _title(ax, _t(data, "mood_title"))
+    ax.set_xlabel(_t(data, "hours_axis"))
     _frame(ax, data)
     # Its numbers (-1..1) mean little to a reader; the words on the right say which way is up.
     ax.yaxis.set_visible(False)
@@ -219,14 +231,17 @@ def _mood(ax: Axes, data: ChartData) -> None:
 def _branches(ax: Axes, data: ChartData) -> None:
     """One bar per branch, its label above it (no tick labels: they would take the room)."""
     labels = [
-        _plain(chart_text("branch_label", who=b.label, comments=f"{b.comments:,}"), LABEL_CHARS)
+        _plain(
+            _t(data, "branch_label", who=_who(data, b.label), comments=f"{b.comments:,}"),
+            LABEL_CHARS,
+        )
         for b in data.branches
     ]
     shares = [b.share * 100 for b in data.branches]
     colours = [BRANCH] * len(shares)
     rest = max(100 - sum(shares), 0.0)
     if rest > 0.05:
-        labels.append(_plain(chart_text("branches_rest")))
+        labels.append(_plain(_t(data, "branches_rest")))
         shares.append(rest)
         colours.append(REST)
     ys = list(range(len(shares)))
@@ -236,8 +251,8 @@ def _branches(ax: Axes, data: ChartData) -> None:
     for y, share, text in zip(ys, shares, labels, strict=True):
         ax.text(0, y - 0.3, text, va="bottom", ha="left", fontsize=14)
         ax.text(share + 0.8, y, f"{share:.0f}%", va="center", fontsize=14, fontweight="bold")
-    _title(ax, chart_text("branches_title"))
-    ax.text(0, 1.035, _plain(chart_text("branches_subtitle")), transform=ax.transAxes,
+    _title(ax, _t(data, "branches_title"))
+    ax.text(0, 1.035, _plain(_t(data, "branches_subtitle")), transform=ax.transAxes,
             fontsize=12, va="top", ha="left")  # fmt: skip
     ax.set_axis_off()  # no ticks to make: a line where the bars start
     ax.axvline(0, color=INK, linewidth=1)
