@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -85,6 +86,14 @@ class Settings(BaseSettings):
     cpu_lane: Literal["process", "thread"] = Field("process", validation_alias="REDIGEST_CPU_LANE")
     daily_spend_cap: float = Field(
         1.0, ge=0, le=10_000, validation_alias="REDIGEST_DAILY_SPEND_CAP"
+    )
+    # How long a job's claim and the scheduler's leader lease last unless renewed (each is
+    # renewed every quarter of it): another process takes over this long after its holder died.
+    job_lease_seconds: float = Field(
+        60.0, ge=2, le=3600, validation_alias="REDIGEST_JOB_LEASE_SECONDS"
+    )
+    leader_lease_seconds: float = Field(
+        30.0, ge=2, le=3600, validation_alias="REDIGEST_LEADER_LEASE_SECONDS"
     )
 
     # Discord
@@ -198,6 +207,14 @@ class Settings(BaseSettings):
     def database(self) -> Path | str:
         """Where the state lives: the PostgreSQL URL when one is set, else the SQLite file."""
         return self.database_url.get_secret_value() if self.database_url else self.database_path
+
+    @property
+    def job_lease(self) -> timedelta:
+        return timedelta(seconds=self.job_lease_seconds)
+
+    @property
+    def leader_lease(self) -> timedelta:
+        return timedelta(seconds=self.leader_lease_seconds)
 
     def status_file(self) -> Path:
         """Where this process's status is written, and where `redigest health` reads it."""
