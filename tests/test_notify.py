@@ -18,6 +18,7 @@ import pytest
 from bot.app import open_core
 from bot.chat import Request
 from bot.core import Core, CoreConfig, Engines
+from bot.core.loops import Signal
 from bot.storage import JOBS_CHANNEL, SCHEDULE_CHANNEL, SETTINGS_CHANNEL, Storage
 from bot.storage.jobs import insert_job
 from digest.pipeline import DigestEngine
@@ -118,18 +119,6 @@ async def test_a_lost_listening_connection_is_logged_and_listened_again(
 # ----------------------------------------------------------------------------- two cores
 
 
-class RecordedEvent(asyncio.Event):
-    """An Event that remembers it was set (a worker clears it once awake)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sets = 0
-
-    def set(self) -> None:
-        self.sets += 1
-        super().set()
-
-
 async def _core(
     stack: AsyncExitStack, url: str, clock: Clock, chat: FakeChat, workers: int
 ) -> Core:
@@ -156,7 +145,7 @@ async def test_a_job_queued_by_one_process_wakes_the_idle_worker_of_another(
     async with AsyncExitStack() as stack:
         gateway = await _core(stack, postgres_url, clock, chat, workers=0)
         worker = await _core(stack, postgres_url, clock, chat, workers=1)
-        woken = RecordedEvent()
+        woken = Signal()  # counts its sets (a worker clears it once awake)
         worker.wake.jobs_ready = woken
         claims: list[int] = []
         claim = worker.storage.claim_job

@@ -26,11 +26,25 @@ WORKERS, HEARTBEAT, SCHEDULER, WATCHER = "workers", "heartbeat", "scheduler", "w
 ALL_LOOPS: frozenset[str] = frozenset({WORKERS, HEARTBEAT, SCHEDULER, WATCHER})
 
 
+class Signal(asyncio.Event):
+    """An Event that counts how often it was set. The workers share one and each clears it when
+    woken, so a worker whose claim was under way when it was set (and found nothing: it looked
+    too early) cannot tell from the Event alone; from the count it can, and looks again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sets = 0
+
+    def set(self) -> None:
+        self.sets += 1
+        super().set()
+
+
 @dataclass
 class Wakeups:
     """What wakes a sleeping loop early: a job queued, a schedule changed."""
 
-    jobs_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    jobs_ready: Signal = field(default_factory=Signal)
     schedule_changed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -160,13 +174,15 @@ class Workers:
 
     async def _worker(self, index: int) -> None:
         while not self.stopping:
+            ready = self.core.wake.jobs_ready
+            seen = ready.sets  # a job queued from now on is looked for again, not slept through
             try:
                 job = await self.core.run_one_job()
             except Exception:
                 log.exception("worker %d: unexpected error", index)
                 job = None
-            if job is None and not self.stopping:
-                await _wait(self.core.wake.jobs_ready, self.idle_poll_seconds)
+            if job is None and not self.stopping and ready.sets == seen:
+                await _wait(ready, self.idle_poll_seconds)
 
     async def _heartbeat_loop(self) -> None:
         """Renew the claims of the jobs running here, so none is taken over while it runs."""
