@@ -22,6 +22,11 @@ BENCHMARKS: dict[str, tuple[Callable[[], int], str]] = {
         _bench("chart"),
         "a deep report's chart at 1k and 10k comments: data and PNG time, extra memory",
     ),
+    "cluster": (
+        _bench("cluster", []),
+        "digests/min with 1, 2 and 4 worker processes on PostgreSQL, claim p50/p99, "
+        "one process on SQLite vs PostgreSQL",
+    ),
     "discord": (
         _bench("discord_load"),
         "200 concurrent /digest through the fake Discord: time to the defer",
@@ -29,6 +34,10 @@ BENCHMARKS: dict[str, tuple[Callable[[], int], str]] = {
     "core": (
         _bench("core_load"),
         "200 concurrent digests through the core: ack latency, throughput, loop lag",
+    ),
+    "hnfetch": (
+        _bench("hn_fetch", []),
+        "requests and time per Hacker News digest fetch, Algolia vs the official API",
     ),
     "killsoak": (
         _bench("kill_soak", []),
@@ -42,6 +51,10 @@ BENCHMARKS: dict[str, tuple[Callable[[], int], str]] = {
         _bench("loop_lag", []),
         "200 concurrent commands while 5k-comment digests run: ack p99 and loop-lag p99, "
         "median of 5 repetitions",
+    ),
+    "migratedb": (
+        _bench("migrate_db", []),
+        "redigest migrate-db: rows per second copying SQLite into PostgreSQL",
     ),
     "memsoak": (
         _bench("memory_soak", []),

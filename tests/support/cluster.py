@@ -217,16 +217,16 @@ class Fakes:
             "REDIGEST_SLACK_API_URL": self.slack.api_url,
         }
 
-    def digest_jobs(self, count: int) -> list[tuple[str, DigestJob]]:
-        """`count` digests asked for, as a gateway queues them: one key each, a thread each,
-        spread over the channels."""
+    def digest_jobs(self, count: int, tag: str = "r") -> list[tuple[str, DigestJob]]:
+        """`count` digests asked for, as a gateway queues them: one key each (`tag` tells one
+        batch's from another's), a thread each, spread over the channels."""
         jobs = []
         for i in range(count):
             channel = self.channel(i % self.channels)
             job = DigestJob(platform="slack", server_id=TEAM, channel_id=channel,
                             user_id=f"U0USER{i % 40:03d}", thread=ThreadRef(self.post_ids[i]),
                             depth=Depth.BRIEF, nsfw_ok=False)  # fmt: skip
-            jobs.append((f"digest:slack:{channel}:bench{i:05d}", job))
+            jobs.append((f"digest:slack:{channel}:{tag}{i:05d}", job))
         return jobs
 
 
@@ -309,6 +309,19 @@ class Processes:
                           for n in names):  # fmt: skip
                 self.check_running()
                 await asyncio.sleep(0.1)
+
+    async def terminate(self, timeout: float = 60.0) -> None:  # noqa: ASYNC109
+        """A graceful stop of every child still running (SIGTERM), killed if it hangs."""
+        running = [c for c in self.children.values() if c.process.poll() is None]
+        for child in running:
+            child.process.terminate()
+
+        async def stopped() -> bool:
+            return all(c.process.poll() is not None for c in running)
+
+        with contextlib.suppress(TimeoutError):
+            await until(stopped, timeout=timeout, every=0.1)
+        self.close()
 
     def close(self) -> None:
         for child in self.children.values():
