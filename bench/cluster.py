@@ -22,8 +22,8 @@ waits until all are done and stops the processes. Figures:
 - claim p50/p99: claims that got a job, measured around `claim_job` (its SELECT … FOR UPDATE
   SKIP LOCKED, UPDATE and commit, and the read of the row); the claims that found nothing are
   counted apart;
-- CPU s/digest: user + system time of the redigest processes, per digest (the fakes' time in
-  this process is not counted; on a 2-core machine it competes with them).
+- CPU s/digest: user + system time of the redigest processes once started, per digest (the
+  fakes' time in this process is not counted; on a 2-core machine it competes with them).
 
 Every digest must be posted exactly once (checked from the fake Slack); a run that is not says so.
 
@@ -67,7 +67,7 @@ class Run:
     seconds: float  # first claim → last done
     claims: list[float]  # ms, claims that got a job
     empty: list[float]  # ms, claims that found none
-    cpu: float  # user + system seconds of the redigest processes
+    cpu: float  # user + system seconds of the redigest processes, start-up left out
     twice: int  # digests posted more (or less) than once
     ceiling: float  # digests/min if only the LLM took time
 
@@ -161,6 +161,7 @@ async def _one(
         for name in names:
             ps.start(name, role, [*CHILD, role], BENCH_CLAIMS=str(folder / f"{name}.claims"))
         await ps.until_ready(*names, timeout=300)
+        cpu = -sum(_cpu_seconds(c.process.pid) for c in ps.children.values())  # after start-up
         if isinstance(database, str):
             await queue_digests(database, jobs)
         progress(f"cluster: {tag}: {n} digests queued")
@@ -169,7 +170,7 @@ async def _one(
             return (await finished())[0] >= n
 
         await until(all_over, timeout=60 + n * 10, processes=ps, every=0.5)
-        cpu = sum(_cpu_seconds(c.process.pid) for c in ps.children.values())
+        cpu += sum(_cpu_seconds(c.process.pid) for c in ps.children.values())
         await ps.terminate()
     got, empty = _read_claims(folder)
     _, done_at = await finished()
