@@ -9,7 +9,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -25,6 +25,12 @@ from digest.pricing import DEFAULT_PRICES, Pricing, parse_default_price
 
 class SettingsError(Exception):
     """A missing or malformed setting; the message names the key and how to fix it."""
+
+
+class Leases(TypedDict):
+    job_lease: timedelta
+    heartbeat_seconds: float
+    leader_lease: timedelta
 
 
 class Settings(BaseSettings):
@@ -208,13 +214,13 @@ class Settings(BaseSettings):
         """Where the state lives: the PostgreSQL URL when one is set, else the SQLite file."""
         return self.database_url.get_secret_value() if self.database_url else self.database_path
 
-    @property
-    def job_lease(self) -> timedelta:
-        return timedelta(seconds=self.job_lease_seconds)
-
-    @property
-    def leader_lease(self) -> timedelta:
-        return timedelta(seconds=self.leader_lease_seconds)
+    def leases(self) -> Leases:
+        """The core's leases (CoreConfig): each renewed every quarter of it."""
+        job = self.job_lease_seconds
+        lease = timedelta(seconds=self.leader_lease_seconds)
+        return Leases(
+            job_lease=timedelta(seconds=job), heartbeat_seconds=job / 4, leader_lease=lease
+        )
 
     def status_file(self) -> Path:
         """Where this process's status is written, and where `redigest health` reads it."""
