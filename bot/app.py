@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol, TextIO
 
 from bot import progress
 from bot.chat import ChatPort, Inbox
-from bot.reddit_configs import public_config, reddit_config, reddit_line
+from bot.reddit_configs import public_config, reddit_config, reddit_line, share_reddit_budget
 from bot.settings import Settings
 from bot.status import status_loops
 from bot.supervise import PartStopped, supervise
@@ -37,6 +37,7 @@ from digest.sentiment import make_scorer
 if TYPE_CHECKING:
     from adapters.reddit_source.live import RedditSource
     from adapters.reddit_source.local_files import FilesFirst
+    from adapters.reddit_source.public import PublicRedditSource
     from bot.core import Core, CoreConfig, Engines
     from bot.ports import ThreadSource
     from bot.roles import Role
@@ -109,6 +110,7 @@ class App:
         self._llm_models: dict[str, dict[Depth, str]] = {}  # an LLM analyser's, by name
         self._source: ThreadSource | None = None
         self._reddit: RedditSource | None = None
+        self._public: PublicRedditSource | None = None
         self._reddit_opened = False
         self._stack = AsyncExitStack()
 
@@ -173,7 +175,7 @@ class App:
         elif self.reddit_mode == "public":
             from adapters.reddit_source.public import PublicRedditSource
 
-            live = await self._stack.enter_async_context(
+            live = self._public = await self._stack.enter_async_context(
                 PublicRedditSource(public_config(self.settings))
             )
         if live is not None:  # one cache for whichever way Reddit is read
@@ -253,7 +255,7 @@ class App:
         files: FilesFirst | None = None
         if terminal:
             source = files = FilesFirst(source)
-        return await open_core(
+        core = await open_core(
             self._stack,
             s.database(),
             source=source,
@@ -270,6 +272,8 @@ class App:
             default_spend_cap=s.daily_spend_cap,
             files=files,
         )
+        share_reddit_budget(core.storage, self._reddit, self._public)
+        return core
 
     async def _bot_engines(self) -> dict[str, DigestEngine]:
         """REDIGEST_CPU_LANE=process (the default): the bot's offline digests run whole in one

@@ -74,6 +74,9 @@ TABLES: tuple[Table, ...] = (
     # The leader lease of the stopped SQLite process: lapsed (handed over on a clean stop), or
     # lapsing within its lease (bot/core/leader.py).
     Table("leaders"),
+    # Rate-limit hits and Reddit's holds: those still in their windows keep counting.
+    Table("rate_hits", identity=True),
+    Table("quota_holds"),
 )
 
 URL_HINT = "write sqlite:///absolute/path or sqlite:relative/path, and postgresql://user@host/db"

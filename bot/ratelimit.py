@@ -1,15 +1,94 @@
-"""Sliding-window rate limits per key (user, channel), in memory, with an injected clock.
+"""Sliding-window rate limits: the ones shared by every process on the database, and one in
+memory.
 
-Memory is bounded by activity, not by history: a key keeps at most `limit` timestamps, a key with
-no hit in the last window is dropped when it is next looked at, and once per window every such key
-is swept out, so a bot that has seen a million users holds only those active in the last window.
+Shared (`Window`, `HitCounter`): the limits per user, per channel and on flags, and Reddit's
+request budget, are counted in the database (bot/storage/ratelimits.py), so they hold across all
+the processes that share it, not per process. A reservation checks and counts in one
+transaction; a reserved hit whose work was not created after all is given back. `SharedQuota` is
+what a Reddit adapter sees of it: reserve a request in a bucket, and hold the bucket when Reddit
+said to wait (`StoredQuota` is it on the storage).
+
+In memory (`RateLimiter`), with an injected clock. Memory is bounded by activity, not by history:
+a key keeps at most `limit` timestamps, a key with no hit in the last window is dropped when it
+is next looked at, and once per window every such key is swept out, so a process that has seen a
+million keys holds only those active in the last window.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """At most `limit` hits in any `seconds` in `bucket` (`user:…`, `channel:…`, `flag:…`,
+    `reddit:…`)."""
+
+    bucket: str
+    limit: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Reserved:
+    """What a reservation got: counted (`hits`, to give back), or the seconds to wait: until a
+    hit leaves a full window (`wait`), or until a hold on the bucket ends (`held`)."""
+
+    wait: float = 0.0
+    held: float = 0.0
+    hits: tuple[int, ...] = ()
+
+    @property
+    def counted(self) -> bool:
+        return self.wait <= 0 and self.held <= 0
+
+
+class HitCounter(Protocol):
+    """The shared windows (the storage has them)."""
+
+    async def reserve_hits(
+        self, windows: Sequence[Window], *, urgent: bool = True, hold: str | None = None
+    ) -> Reserved:
+        """Every window has room (and `hold` is not held): one hit counted in each, all in one
+        transaction; otherwise nothing counted and how long to wait."""
+        ...
+
+    async def release_hits(self, hits: Sequence[int]) -> None: ...
+
+    async def hold_quota(self, name: str, seconds: float) -> None:
+        """No reservation naming `name` as its hold is counted for `seconds` from now."""
+        ...
+
+
+class SharedQuota(Protocol):
+    """A request budget shared by the processes, as a Reddit adapter uses it."""
+
+    async def reserve(self, bucket: str, limit: int, window: float, *, urgent: bool) -> Reserved:
+        """One request in `bucket` (at most `limit` in any `window` s), unless it is held."""
+        ...
+
+    async def hold(self, bucket: str, seconds: float) -> None:
+        """Reddit said to wait: no request of `bucket` starts in any process for `seconds`."""
+        ...
+
+
+class StoredQuota:
+    """`SharedQuota` on the shared windows (the bucket is its own hold)."""
+
+    def __init__(self, counter: HitCounter) -> None:
+        self._counter = counter
+
+    async def reserve(self, bucket: str, limit: int, window: float, *, urgent: bool) -> Reserved:
+        return await self._counter.reserve_hits(
+            (Window(bucket, limit, window),), urgent=urgent, hold=bucket
+        )
+
+    async def hold(self, bucket: str, seconds: float) -> None:
+        await self._counter.hold_quota(bucket, seconds)
 
 
 class RateLimiter:

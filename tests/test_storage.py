@@ -40,7 +40,7 @@ async def test_an_older_database_is_migrated(tmp_path: Path) -> None:
     con.commit()
     con.close()
     async with Storage(path) as db:
-        assert await db.schema_version() == max(v for v, _, _ in MIGRATIONS) == 8
+        assert await db.schema_version() == max(v for v, _, _ in MIGRATIONS) == 9
         [sub] = await db.subscriptions()  # data kept, the new column empty
         assert sub.paused_reason is None
         async with db.db.execute(

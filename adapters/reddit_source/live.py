@@ -34,6 +34,7 @@ from bot.ports import (
     ThreadRef,
     TopPeriod,
 )
+from bot.ratelimit import SharedQuota
 from bot.subreddits import validate_subreddits
 from bot.thread_ref import ShareLink
 from digest import cpu
@@ -129,6 +130,11 @@ class RedditSource:
         if core is None:
             raise RuntimeError("asyncpraw has no session")
         return core
+
+    def share_budget(self, quota: SharedQuota) -> None:
+        """Count the requests in the budget the processes sharing a database share (one per
+        OAuth app: Reddit counts per client id)."""
+        self._pacer.share(quota, f"reddit:oauth:{self._config.client_id}")
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         await self._pacer.wait()

@@ -35,6 +35,7 @@ from bot.ports import (
     SourceError,
     ThreadNotFound,
 )
+from bot.ratelimit import SharedQuota
 from digest.errors import ThreadDataError
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,8 @@ class TimedRequestor(Requestor):
 
 
 class Pacer:
-    """At most `per_minute` requests in any 60 s, whatever Reddit's headers say (or don't)."""
+    """At most `per_minute` requests in any 60 s, whatever Reddit's headers say (or don't); with
+    `share`, in every process sharing the budget together (the core's SharedQuota)."""
 
     def __init__(
         self,
@@ -74,6 +76,11 @@ class Pacer:
         self._sleep = sleep
         self._sent: deque[float] = deque()
         self._lock = asyncio.Lock()
+        self._shared: SharedQuota | None = None
+        self._bucket = ""
+
+    def share(self, quota: SharedQuota, bucket: str) -> None:
+        self._shared, self._bucket = quota, bucket
 
     async def wait(self) -> None:
         async with self._lock:
@@ -81,10 +88,26 @@ class Pacer:
                 now = self._clock()
                 while self._sent and now - self._sent[0] >= 60:
                     self._sent.popleft()
-                if len(self._sent) < self._per_minute:
-                    self._sent.append(now)
-                    return
-                await self._sleep(60 - (now - self._sent[0]))
+                if len(self._sent) >= self._per_minute:
+                    await self._sleep(60 - (now - self._sent[0]))
+                    continue
+                shared = await self._reserve_shared()
+                if shared > 0:
+                    await self._sleep(shared)
+                    continue
+                self._sent.append(now)
+                return
+
+    async def _reserve_shared(self) -> float:
+        if self._shared is None:
+            return 0.0
+        try:
+            got = await self._shared.reserve(self._bucket, self._per_minute, 60.0, urgent=True)
+        except Exception:
+            log.warning("the shared Reddit budget cannot be read; pacing this process alone",
+                        exc_info=True)  # fmt: skip
+            return 0.0
+        return max(got.wait, got.held)
 
 
 def _body(exc: asyncprawcore.ResponseException) -> dict[str, Any]:

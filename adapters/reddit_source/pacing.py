@@ -8,6 +8,15 @@ for new posts, re-checking scores), and within a priority the first to ask goes 
 `SlidingWindow` is a plain ceiling; the new-post poller puts one in front of the pacer so that
 background polling never takes more than its share of the budget.
 
+Across processes (several sharing a PostgreSQL database) the budget is counted once more in the
+database, through the core's `SharedQuota` (`PriorityPacer.share`): each request reserves a slot
+in the shared bucket once this process's pacer lets it go; background requests reserve against a
+lower limit (`background_limit`), so people in any process always find a slot within the minute.
+Reddit's holds are shared the same way: a hold seen here reaches every process, and one seen
+elsewhere comes back with a reservation and is obeyed here. The pacer stays in front, for the
+order among this process's own waiters. The shared count only translates: the limits are the
+same as the local ones.
+
 Time is injected (`clock`, `sleep`) so that tests drive it without waiting.
 """
 
@@ -16,14 +25,20 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from enum import IntEnum
 
+from bot.ratelimit import SharedQuota
+
+log = logging.getLogger(__name__)
+
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 WINDOW = 60.0  # seconds: budgets are per minute
+PEOPLE_SHARE = 0.25  # of a shared budget, at least, that background requests leave to people
 
 
 class Priority(IntEnum):
@@ -85,11 +100,64 @@ class PriorityPacer:
         self._changed = asyncio.Event()
         self._hold_until = 0.0
         self.granted: deque[Priority] = deque(maxlen=256)  # the latest grants, in order
+        self._shared: SharedQuota | None = None
+        self._bucket = ""
+        self._unshared_hold = 0.0  # seconds of a hold seen here, not yet told to the others
+        self._shared_failing = False
+
+    @property
+    def background_limit(self) -> int:
+        """What background requests may take of a shared minute: the rest is left to people."""
+        return max(self.per_minute - max(round(self.per_minute * PEOPLE_SHARE), 1), 1)
+
+    def share(self, quota: SharedQuota, bucket: str) -> None:
+        """Count every request in `bucket` of `quota` too (the processes sharing a database)."""
+        self._shared, self._bucket = quota, bucket
 
     def hold(self, seconds: float) -> None:
-        """Reddit said to wait: no request starts for `seconds` from now."""
+        """Reddit said to wait: no request starts for `seconds` from now (in every process
+        sharing the budget once `share_hold` has told them)."""
+        self._hold(seconds)
+        if self._shared is not None:
+            self._unshared_hold = max(self._unshared_hold, seconds)
+
+    def _hold(self, seconds: float) -> None:
         self._hold_until = max(self._hold_until, self._clock() + max(seconds, 0.0))
         self._notify()
+
+    async def share_hold(self) -> None:
+        """Tell the other processes of the hold seen here (if any). Never raises: a hold not
+        shared leaves the others to meet Reddit's refusal themselves."""
+        seconds, self._unshared_hold = self._unshared_hold, 0.0
+        if self._shared is None or seconds <= 0:
+            return
+        try:
+            await self._shared.hold(self._bucket, seconds)
+        except Exception:
+            log.warning("could not share Reddit's hold of %.0f s with the other processes",
+                        seconds, exc_info=True)  # fmt: skip
+
+    async def _reserve_shared(self, priority: Priority) -> float:
+        """Reserve this request in the shared budget: 0 when counted, else seconds to wait (a
+        hold seen by another process is now this one's too). The database unreachable: logged
+        once, and this process's own pace goes on alone."""
+        if self._shared is None:
+            return 0.0
+        on_demand = priority is Priority.ON_DEMAND
+        limit = self.per_minute if on_demand else self.background_limit
+        try:
+            got = await self._shared.reserve(self._bucket, limit, WINDOW, urgent=on_demand)
+        except Exception:
+            if not self._shared_failing:
+                log.warning("the shared Reddit budget cannot be read; pacing this process alone",
+                            exc_info=True)  # fmt: skip
+            self._shared_failing = True
+            return 0.0
+        self._shared_failing = False
+        if got.held > 0:
+            self._hold(got.held)
+            return got.held
+        return got.wait
 
     def held_for(self) -> float:
         """Seconds left of Reddit's hold (0 when there is none)."""
@@ -121,6 +189,10 @@ class PriorityPacer:
                     await changed.wait()
                     continue
                 wait = self.delay()
+                if wait <= 0:
+                    wait = await self._reserve_shared(priority)
+                    if wait > 0 and self.held_for() > 0:
+                        continue  # a hold seen elsewhere: checked against max_hold first
                 if wait <= 0:
                     heapq.heappop(self._queue)
                     self._sent.append(self._clock())

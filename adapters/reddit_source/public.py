@@ -58,6 +58,7 @@ from bot.ports import (
     ThreadRef,
     TopPeriod,
 )
+from bot.ratelimit import SharedQuota
 from bot.subreddits import validate_subreddits
 from bot.thread_ref import ShareLink
 from digest import cpu
@@ -174,6 +175,11 @@ class PublicRedditSource:
     def pacer(self) -> PriorityPacer:
         return self._http.pacer
 
+    def share_budget(self, quota: SharedQuota) -> None:
+        """Count the requests in the budget the processes sharing a database share (one for
+        every process reading Reddit's public pages), and share Reddit's holds with them."""
+        self._http.pacer.share(quota, "reddit:public")
+
     @property
     def poller(self) -> NewPostPoller:
         return self._poller
@@ -222,7 +228,9 @@ class PublicRedditSource:
         if response.status not in REDIRECTS:
             if response.status in (200, 404):
                 raise shaping.share_failure(share)
-            raise self._http.refusal(response, path, "share link", share.subreddit, listing=False)
+            raise await self._http.refused(
+                response, path, "share link", share.subreddit, listing=False
+            )
         return shaping.ref_from_location(response.headers.get("Location", ""), share)
 
     async def fetch_thread(self, ref: ThreadRef, depth: Depth) -> Thread:

@@ -174,6 +174,7 @@ class AnonymousHttp:
                 response.status, dict(response.headers), bytes(body), response.content_type or ""
             )
         self._note(answer)
+        await self.pacer.share_hold()  # none but after x-ratelimit-remaining: 0
         return answer
 
     async def exchange(
@@ -239,7 +240,7 @@ class AnonymousHttp:
                     raise self.blocked(path)
                 return response
             if response.status not in REDIRECTS:
-                raise self.refusal(response, path, what, subreddit, listing=listing)
+                raise await self.refused(response, path, what, subreddit, listing=listing)
             location = urlsplit(response.headers.get("Location", ""))
             if "/subreddits/search" in location.path:
                 raise InvalidSubreddit(f"There is no subreddit r/{subreddit}.")
@@ -316,6 +317,14 @@ class AnonymousHttp:
         return RateLimited(
             f"Reddit is limiting anonymous requests from this network; try again{when}.", reset
         )
+
+    async def refused(
+        self, response: Response, path: str, what: str, subreddit: str | None, *, listing: bool
+    ) -> SourceError:
+        """`refusal`, with Reddit's hold (a 429's) told to the processes sharing the budget."""
+        error = self.refusal(response, path, what, subreddit, listing=listing)
+        await self.pacer.share_hold()
+        return error
 
     def refusal(
         self, response: Response, path: str, what: str, subreddit: str | None, *, listing: bool

@@ -62,10 +62,8 @@ class Core:
         self.watching = Watching(self)
         self.workers = Workers(self)
         self.on_job_done: Callable[[JobRow], None] | None = None  # for tests and the console
-        # The state the memory soak watches (bench/memory_soak.py), under its old names.
-        self._user_limit = self.requests.user_limit
-        self._channel_limit = self.requests.channel_limit
-        self._flag_limit = self.reactions.flag_limit
+        # The state the memory soak watches (bench/memory_soak.py), under its old names (the
+        # rate limits are in the database: bot/storage/ratelimits.py).
         self._analysing = self.digests.analysing
         self._running_keys = self.jobs.running_keys
 

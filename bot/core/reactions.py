@@ -19,7 +19,7 @@ from bot.core.delivery import tell
 from bot.flags import DEEP_NOT_POSSIBLE, flag_target, is_flag
 from bot.jobs import FlagJob, ScheduledJob, job_payload
 from bot.ports import ThreadRef
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import Window
 from bot.replies import SOMETHING_WENT_WRONG
 from bot.thread_ref import ShareLink, find_thread_urls, parse_thread_text
 from bot.ttl_map import TTLMap
@@ -55,8 +55,7 @@ def _short(title: str) -> str:
 class Reactions:
     def __init__(self, core: Core) -> None:
         self.core = core
-        monotonic = lambda: core.clock().timestamp()  # noqa: E731 - the limiter shares its clock
-        self.flag_limit = RateLimiter(*core.config.flag_limit, clock=monotonic)
+        monotonic = lambda: core.clock().timestamp()  # noqa: E731 - the core's clock
         # (message, person) already told which threads a bundle has: a second 🔍 is not re-told.
         self._told: TTLMap[tuple[str, str], None] = TTLMap(CHOICE_TOLD_SECONDS, clock=monotonic)
 
@@ -157,13 +156,15 @@ class Reactions:
         people asked."""
         core = self.core
         who = f"{reaction.message.platform}:{reaction.user_id}"
-        # Counted before any await and given back if no job is created (as for digests).
-        wait = self.flag_limit.reserve(who)
-        if wait > 0:
+        # Counted in the shared database and given back if no job is created (as for digests).
+        reserved = await core.storage.reserve_hits(
+            (Window(f"flag:{who}", *core.config.flag_limit),)
+        )
+        if not reserved.counted:
             log.info("flag by %s on %s: over the per-user limit", who, ref.key)
             return (
                 "That is a lot of deep analyses at once; try again in "
-                f"{ago(timedelta(seconds=wait))}."
+                f"{ago(timedelta(seconds=reserved.wait))}."
             )
         # One of several threads is flagged apart from the others: its own count and job.
         suffix = f"#{position}" if position is not None else ""
@@ -189,7 +190,7 @@ class Reactions:
             )
         finally:
             if not created:
-                self.flag_limit.release(who)
+                await core.storage.release_hits(reserved.hits)
         core.wake.jobs_ready.set()
         if position is None:
             return (

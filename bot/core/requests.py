@@ -33,7 +33,7 @@ from bot.core.delivery import typed
 from bot.core.usage import usage_report
 from bot.jobs import DigestJob, SavedFile, UnreadableJob, job_payload, read_job
 from bot.ports import ThreadRef
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import Window
 from bot.replies import SOMETHING_WENT_WRONG
 from bot.thread_ref import ShareLink, parse_thread_text
 from digest.errors import DigestError
@@ -59,9 +59,6 @@ class Requests:
 
     def __init__(self, core: Core) -> None:
         self.core = core
-        monotonic = lambda: core.clock().timestamp()  # noqa: E731 - the limiters share its clock
-        self.user_limit = RateLimiter(*core.config.user_limit, clock=monotonic)
-        self.channel_limit = RateLimiter(*core.config.channel_limit, clock=monotonic)
 
     async def handle(self, request: Request) -> Reply | None:
         """Answer one command. Fast: anything slow becomes a job. Never raises.
@@ -117,24 +114,25 @@ class Requests:
     async def _digest(
         self, request: Request, cmd: DigestCmd, settings: dict[str, str]
     ) -> str | None:
-        user = f"{request.platform}:{request.user_id}"
-        channel = f"{request.platform}:{request.channel_id}"
-        # Counted before any await and given back if no work is created: a burst of requests
+        config = self.core.config
+        # Checked and counted in one transaction, in the database every process shares, and
+        # given back if no work is created: a burst of requests (to one process or several)
         # cannot all pass the check before one of them counts.
-        wait = self.user_limit.reserve(user)
-        if wait == 0:
-            wait = self.channel_limit.reserve(channel)
-            if wait > 0:
-                self.user_limit.release(user)
-        if wait > 0:
-            return f"That is a lot of digests at once; try again in {ago(timedelta(seconds=wait))}."
+        reserved = await self.core.storage.reserve_hits(
+            (
+                Window(f"user:{request.platform}:{request.user_id}", *config.user_limit),
+                Window(f"channel:{request.platform}:{request.channel_id}", *config.channel_limit),
+            )
+        )
+        if not reserved.counted:
+            wait = timedelta(seconds=reserved.wait)
+            return f"That is a lot of digests at once; try again in {ago(wait)}."
         created = False
         try:
             created, answer = await self._queue_digest(request, cmd, settings)
         finally:
             if not created:
-                self.user_limit.release(user)
-                self.channel_limit.release(channel)
+                await self.core.storage.release_hits(reserved.hits)
         return answer
 
     async def _queue_digest(

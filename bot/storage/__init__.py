@@ -9,7 +9,8 @@ and results), what was posted where, reaction flags, cached reports, watch candi
 - backend.py: the connection API the table families use, on SQLite and on PostgreSQL
 - migrations.py: the schema, as numbered migrations
 - one module per table family: settings, subscriptions, jobs and claims (leases, post intents,
-  results), posted, flags, report_cache, spend, candidates, leaders (who runs the scheduler)
+  results), posted, flags, report_cache, spend, candidates, leaders (who runs the scheduler),
+  ratelimits (the rate limits every process shares)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bot.storage.jobs import JobRow, JobsTable
 from bot.storage.leaders import LeadersTable
 from bot.storage.migrations import MIGRATIONS
 from bot.storage.posted import PostedTable
+from bot.storage.ratelimits import RateLimitsTable
 from bot.storage.report_cache import ReportCache
 from bot.storage.settings import SettingsTable
 from bot.storage.spend import SpendTable, UsageRow
@@ -43,6 +45,7 @@ class Storage(
     SpendTable,
     CandidatesTable,
     LeadersTable,
+    RateLimitsTable,
 ):
     """Use as `async with Storage(path) as db`. One connection, shared by the whole process:
     every table family's queries on it, taking their write turns (connection.py).

@@ -151,6 +151,19 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        9,
+        "rate limits shared by the processes: sliding-window hits per bucket, and Reddit's holds",
+        """
+        CREATE TABLE rate_hits (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            bucket TEXT NOT NULL, at REAL NOT NULL, expires REAL NOT NULL
+        );
+        CREATE INDEX rate_hits_bucket ON rate_hits (bucket, at);
+        CREATE INDEX rate_hits_expires ON rate_hits (expires);
+        CREATE TABLE quota_holds (name TEXT PRIMARY KEY, until REAL NOT NULL);
+        """,
+    ),
 ]
 
 
