@@ -52,6 +52,9 @@ class CoreConfig:
     # quarter of the lease); another process takes over when a leader stops renewing it.
     leader_lease: timedelta = timedelta(seconds=30)
     leader_renew_seconds: float | None = None
+    # The leader deletes the rate-limit hits that left their windows this often (at its lease's
+    # renewal: bot/core/loops.py).
+    sweep_seconds: float = 60.0
     stream_retry_seconds: float = 60.0  # a stream that failed is opened again after this
     # Reddit is off (REDIGEST_REDDIT_MODE=saved): subscriptions see only the saved threads.
     saved_only: bool = False

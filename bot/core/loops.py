@@ -1,7 +1,8 @@
 """The loops that keep the bot going: job workers, the claims' heartbeat, the scheduler and the
-watcher (run only while this process leads: leader.py) and the leader lease's renewal; wake-ups
-heard from other processes (PostgreSQL's NOTIFY); started and stopped together (stop lets
-running jobs finish), and a drain for a console fed from a pipe."""
+watcher (run only while this process leads: leader.py) and the leader lease's renewal (with the
+leader's sweep of old rate-limit hits); wake-ups heard from other processes (PostgreSQL's
+NOTIFY); started and stopped together (stop lets running jobs finish), and a drain for a console
+fed from a pipe."""
 
 from __future__ import annotations
 
@@ -197,10 +198,26 @@ class Workers:
                 log.warning("could not renew job claims (database busy?); retrying", exc_info=True)
 
     async def _leader_loop(self) -> None:
-        """Renew the lease while leading; ask for it while another process leads."""
+        """Renew the lease while leading; ask for it while another process leads. The leader
+        also sweeps the rate-limit hits that left their windows, every `sweep_seconds`."""
+        loop = asyncio.get_running_loop()
+        swept: float | None = None
         while not self.stopping:
             await asyncio.sleep(self.core.config.leader_renew_every)
-            await self.leadership.renew()
+            if not await self.leadership.renew():
+                continue
+            if swept is None or loop.time() - swept >= self.core.config.sweep_seconds:
+                swept = loop.time()
+                await self._sweep()
+
+    async def _sweep(self) -> None:
+        try:
+            removed = await self.core.storage.sweep_rate_hits()
+        except Exception:
+            log.warning("could not sweep old rate-limit hits; next time", exc_info=True)
+            return
+        if removed:
+            log.debug("swept %d rate-limit hit(s) and hold(s) out of their windows", removed)
 
     async def _stand_by(self) -> bool:
         """True at once while this process leads; otherwise waits (until it leads, or a while)
