@@ -16,11 +16,14 @@ million keys holds only those active in the last window.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from bot.ttl_map import TTLMap
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,58 @@ class HitCounter(Protocol):
     async def hold_quota(self, name: str, seconds: float) -> None:
         """No reservation naming `name` as its hold is counted for `seconds` from now."""
         ...
+
+
+class MemoryHits:
+    """`HitCounter` in this process's memory, for a database no other process shares (a SQLite
+    file has one owner): the same answers as the database's, without a write per reservation.
+    One `RateLimiter` per (limit, window) kept, each bucket one of its keys."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._limiters: dict[tuple[int, float], RateLimiter] = {}
+        self._held: dict[str, float] = {}  # name → until
+        # hit → its limiter and bucket, until it is given back or pushed out by newer ones (a
+        # hit is given back by the request that reserved it, at once, if ever).
+        self._reserved: TTLMap[int, tuple[RateLimiter, str]] = TTLMap(None, size=4096)
+        self._ids = itertools.count(1)
+
+    def _limiter(self, window: Window) -> RateLimiter:
+        key = (window.limit, window.seconds)
+        limiter = self._limiters.get(key)
+        if limiter is None:
+            limiter = self._limiters[key] = RateLimiter(*key, clock=self._clock)
+        return limiter
+
+    async def reserve_hits(
+        self, windows: Sequence[Window], *, urgent: bool = True, hold: str | None = None
+    ) -> Reserved:
+        # No await between the check and the count: a burst cannot all pass before one counts.
+        now = self._clock()
+        if hold is not None and self._held.get(hold, 0.0) > now:
+            return Reserved(held=self._held[hold] - now)
+        wait = max((self._limiter(w)._wait(w.bucket, now) for w in windows), default=0.0)
+        if wait > 0:
+            return Reserved(wait=wait)
+        hits = []
+        for w in windows:
+            limiter = self._limiter(w)
+            limiter._hit(w.bucket, now)
+            hit = next(self._ids)
+            self._reserved.put(hit, (limiter, w.bucket))
+            hits.append(hit)
+        return Reserved(hits=tuple(hits))
+
+    async def release_hits(self, hits: Sequence[int]) -> None:
+        for hit in hits:
+            reserved = self._reserved.pop(hit)
+            if reserved is not None:
+                limiter, bucket = reserved
+                limiter.release(bucket)
+
+    async def hold_quota(self, name: str, seconds: float) -> None:
+        until = self._clock() + max(seconds, 0.0)
+        self._held[name] = max(self._held.get(name, 0.0), until)
 
 
 class SharedQuota(Protocol):

@@ -25,7 +25,7 @@ from bot.app import open_core
 from bot.chat import MessageRef, Reaction, Request
 from bot.core import Core, CoreConfig, Engines
 from bot.ports import RateLimited, ThreadRef
-from bot.ratelimit import StoredQuota, Window
+from bot.ratelimit import MemoryHits, StoredQuota, Window
 from bot.storage import Storage
 from digest.pipeline import DigestEngine
 from digest.report import Depth
@@ -124,6 +124,30 @@ async def test_a_hold_is_shared_and_a_longer_one_stays(db_where: Path | str) -> 
         clock.advance(seconds=42)
         assert await a.quota_held("reddit:public") == 0
         assert (await StoredQuota(b).reserve("reddit:public", 10, 60.0, urgent=True)).counted
+
+
+async def test_in_memory_the_same_answers_for_a_process_alone() -> None:
+    """A SQLite file has one process: the core counts in memory (MemoryHits), the same way."""
+    time = ManualTime()
+    hits = MemoryHits(time.clock)
+    user, channel = Window("user:fake:U1", 2, 600.0), Window("channel:fake:C1", 3, 3600.0)
+    first = await hits.reserve_hits([user, channel])
+    time.now = 10
+    assert (await hits.reserve_hits([user, channel])).counted
+    refused = await hits.reserve_hits([user, channel])  # the user's 2 are used
+    assert refused.wait == pytest.approx(590)
+    assert (await hits.reserve_hits([Window("user:fake:U2", 2, 600.0), channel])).counted
+    assert (await hits.reserve_hits([Window("user:fake:U3", 2, 600.0), channel])).wait > 0
+    await hits.release_hits(first.hits)  # both of its windows get their hit back
+    assert (await hits.reserve_hits([user, channel])).counted
+    await hits.hold_quota("reddit:public", 42)
+    await hits.hold_quota("reddit:public", 5)
+    held = await hits.reserve_hits([Window("reddit:public", 10, 60.0)], hold="reddit:public")
+    assert held.held == pytest.approx(42)
+    time.now = 52
+    assert (
+        await hits.reserve_hits([Window("reddit:public", 10, 60.0)], hold="reddit:public")
+    ).counted
 
 
 async def test_twenty_processes_reserving_at_once_count_exactly_the_limit(
@@ -230,12 +254,10 @@ async def test_flags_are_limited_per_user_across_two_processes(
     assert answer.startswith("That is a lot of deep analyses at once")
 
 
-async def test_the_leader_sweeps_old_hits(tmp_path: Path) -> None:
+async def test_the_leader_sweeps_old_hits(postgres_url: str) -> None:
     clock = Clock()
     async with AsyncExitStack() as stack:
-        core = await _core(
-            stack, tmp_path / "bot.sqlite3", clock, leader_renew_seconds=0.01, sweep_seconds=0.0
-        )
+        core = await _core(stack, postgres_url, clock, leader_renew_seconds=0.01, sweep_seconds=0.0)
         await core.handle_request(_digest("U1", "one"))
         assert await core.storage.rate_hits("user:fake:U1") == 1
         await core.start(frozenset({"scheduler"}))

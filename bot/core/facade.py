@@ -29,6 +29,7 @@ from bot.core.scheduler import Scheduler
 from bot.core.subscriptions import Subscriptions
 from bot.core.watch import Watching
 from bot.ports import ThreadFiles, ThreadRef, ThreadSource
+from bot.ratelimit import HitCounter, MemoryHits
 from bot.storage import JobRow, Storage
 from digest.model import Post, Thread
 from digest.report import Depth, Report
@@ -53,6 +54,14 @@ class Core:
 
     def __post_init__(self) -> None:
         self.wake = Wakeups()
+        # The rate limits per user, per channel and on flags: in the database when other
+        # processes share it (PostgreSQL), so they hold across all of them; in memory on a
+        # SQLite file, which this process alone uses (no write per request).
+        self.limits: HitCounter = (
+            self.storage
+            if self.storage.postgres_url is not None
+            else MemoryHits(lambda: self.clock().timestamp())
+        )
         self.requests = Requests(self)
         self.subscriptions = Subscriptions(self)
         self.reactions = Reactions(self)
@@ -62,8 +71,7 @@ class Core:
         self.watching = Watching(self)
         self.workers = Workers(self)
         self.on_job_done: Callable[[JobRow], None] | None = None  # for tests and the console
-        # The state the memory soak watches (bench/memory_soak.py), under its old names (the
-        # rate limits are in the database: bot/storage/ratelimits.py).
+        # The state the memory soak watches (bench/memory_soak.py), under its old names.
         self._analysing = self.digests.analysing
         self._running_keys = self.jobs.running_keys
 

@@ -156,10 +156,8 @@ class Reactions:
         people asked."""
         core = self.core
         who = f"{reaction.message.platform}:{reaction.user_id}"
-        # Counted in the shared database and given back if no job is created (as for digests).
-        reserved = await core.storage.reserve_hits(
-            (Window(f"flag:{who}", *core.config.flag_limit),)
-        )
+        # Counted (across processes: Core.limits) and given back if no job is created.
+        reserved = await core.limits.reserve_hits((Window(f"flag:{who}", *core.config.flag_limit),))
         if not reserved.counted:
             log.info("flag by %s on %s: over the per-user limit", who, ref.key)
             return (
@@ -190,7 +188,7 @@ class Reactions:
             )
         finally:
             if not created:
-                await core.storage.release_hits(reserved.hits)
+                await core.limits.release_hits(reserved.hits)
         core.wake.jobs_ready.set()
         if position is None:
             return (

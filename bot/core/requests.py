@@ -115,10 +115,10 @@ class Requests:
         self, request: Request, cmd: DigestCmd, settings: dict[str, str]
     ) -> str | None:
         config = self.core.config
-        # Checked and counted in one transaction, in the database every process shares, and
-        # given back if no work is created: a burst of requests (to one process or several)
+        # Checked and counted in one step (in the database every process shares: Core.limits),
+        # and given back if no work is created: a burst of requests (to one process or several)
         # cannot all pass the check before one of them counts.
-        reserved = await self.core.storage.reserve_hits(
+        reserved = await self.core.limits.reserve_hits(
             (
                 Window(f"user:{request.platform}:{request.user_id}", *config.user_limit),
                 Window(f"channel:{request.platform}:{request.channel_id}", *config.channel_limit),
@@ -132,7 +132,7 @@ class Requests:
             created, answer = await self._queue_digest(request, cmd, settings)
         finally:
             if not created:
-                await self.core.storage.release_hits(reserved.hits)
+                await self.core.limits.release_hits(reserved.hits)
         return answer
 
     async def _queue_digest(
