@@ -26,6 +26,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -108,7 +109,7 @@ class PriorityPacer:
     @property
     def background_limit(self) -> int:
         """What background requests may take of a shared minute: the rest is left to people."""
-        return max(self.per_minute - max(round(self.per_minute * PEOPLE_SHARE), 1), 1)
+        return max(self.per_minute - math.ceil(self.per_minute * PEOPLE_SHARE), 1)
 
     def share(self, quota: SharedQuota, bucket: str) -> None:
         """Count every request in `bucket` of `quota` too (the processes sharing a database)."""
