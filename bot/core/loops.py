@@ -17,7 +17,7 @@ from bot.storage import JOBS_CHANNEL, SCHEDULE_CHANNEL, SETTINGS_CHANNEL
 
 if TYPE_CHECKING:
     from bot.core.facade import Core
-    from bot.storage.backend import PgListener
+    from bot.storage.listener import PgListener
 
 log = logging.getLogger(__name__)
 

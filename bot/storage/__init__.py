@@ -6,7 +6,8 @@ Everything that must survive a crash lives here: subscriptions, jobs (with their
 and results), what was posted where, reaction flags, cached reports, watch candidates and spend.
 
 - connection.py: the one connection, start-up probes, write turns (urgent first), grouped writes
-- backend.py: the connection API the table families use, on SQLite and on PostgreSQL
+- backend.py: the connection API the table families use, on SQLite and on PostgreSQL (a lost
+  PostgreSQL connection is opened again); listener.py: wake-ups heard from other processes
 - migrations.py: the schema, as numbered migrations
 - one module per table family: settings, subscriptions, jobs and claims (leases, post intents,
   results), posted, flags, report_cache, spend, candidates, leaders (who runs the scheduler),

@@ -5,8 +5,8 @@ asyncpg), so every module's SQL and code run unchanged on both.
 The SQL is written once, with `?` placeholders; for PostgreSQL each statement is translated to
 `$1, $2, …` once and cached. What differs between the engines is said here and in
 connection.py / migrations.py, nowhere else: how a transaction begins, the column types of the
-schema, what start-up checks, and wake-ups across processes (`notify` in a transaction,
-`PgListener` on a connection of its own; SQLite has one process: nothing to say across).
+schema, what start-up checks, and wake-ups across processes (`notify` in a transaction;
+listener.py hears them; SQLite has one process: nothing to say across).
 
 asyncpg is imported only when a PostgreSQL URL is used (the `[postgres]` extra): SQLite, the
 default, needs nothing more.
@@ -15,7 +15,6 @@ default, needs nothing more.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Sequence
@@ -160,11 +159,33 @@ def _rowcount(status: str) -> int:
 class PgConnection:
     """One asyncpg connection behind the `Conn` API. Its statements run one at a time (asyncpg
     refuses overlapping ones; aiosqlite queues them on its thread): a read issued while a
-    transaction is open runs in it, as on SQLite's single connection."""
+    transaction is open runs in it, as on SQLite's single connection.
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    With its `url`, a connection that was lost (the server restarted, the session was ended, the
+    network broke) is opened again by the next statement that needs it, and `on_connect` runs on
+    the new one first. The transaction that was open on the lost connection is gone: its
+    statements fail until its ROLLBACK (which succeeds: there is nothing left to roll back), so
+    that unit of work fails once and the next one runs on the new connection. While the server
+    cannot be reached, attempts are spaced out (`retry`: the first and longest pause), and each
+    statement in between fails at once."""
+
+    def __init__(
+        self,
+        conn: asyncpg.Connection,
+        url: str | None = None,
+        *,
+        on_connect: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+        retry: tuple[float, float] = (0.2, 15.0),
+    ) -> None:
         self.conn = conn
+        self.url = url
+        self.on_connect = on_connect
+        self.retry = retry
+        self.reconnects = 0  # how many times the connection was opened again
         self._turn = asyncio.Lock()
+        self._in_transaction = False
+        self._pause = retry[0]
+        self._next_attempt = 0.0  # loop time before which no new attempt is made
 
     def execute(self, sql: str, parameters: Iterable[Any] | None = None, /) -> PgPending:
         return PgPending(self._run(sql, tuple(parameters or ())))
@@ -181,12 +202,63 @@ class PgConnection:
 
     async def _run(self, sql: str, args: tuple[Any, ...]) -> PgCursor:
         query = translate(sql)
+        control = query.text.strip().upper()
         async with self._turn:
-            if query.returns_rows:
-                rows = await self.conn.fetch(query.text, *args)
-                return PgCursor(rows, len(rows))
-            status = await self.conn.execute(query.text, *args)
+            if self.conn.is_closed():
+                if control == "ROLLBACK":  # of a transaction the lost connection took with it
+                    self._in_transaction = False
+                    return PgCursor([], 0)
+                if self._in_transaction:
+                    raise ConnectionError(LOST_IN_TRANSACTION)
+                await self._reconnect()
+            try:
+                if query.returns_rows:
+                    rows = await self.conn.fetch(query.text, *args)
+                    return PgCursor(rows, len(rows))
+                status = await self.conn.execute(query.text, *args)
+            except BaseException:
+                if control == "ROLLBACK" and self.conn.is_closed():
+                    self._in_transaction = False
+                    return PgCursor([], 0)
+                raise
+            if control == "BEGIN":
+                self._in_transaction = True
+            elif control in ("COMMIT", "ROLLBACK"):
+                self._in_transaction = False
         return PgCursor([], _rowcount(status))
+
+    async def _reconnect(self) -> None:
+        """Open the lost connection again (the turn is held). Raises when it cannot be, and
+        until the next attempt is due."""
+        import asyncpg
+
+        if self.url is None:
+            raise ConnectionError("the connection to PostgreSQL was lost")
+        where = safe_url(self.url)
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._next_attempt:
+            raise ConnectionError(
+                f"the PostgreSQL server at {where} cannot be reached; trying again shortly"
+            )
+        log.warning("the connection to PostgreSQL (%s) was lost; opening it again", where)
+        try:
+            conn = await asyncpg.connect(self.url, timeout=10)
+            try:
+                if self.on_connect is not None:
+                    await self.on_connect(conn)
+            except BaseException:
+                await conn.close()
+                raise
+        except Exception as exc:
+            self._next_attempt = loop.time() + self._pause
+            log.warning("opening the connection to PostgreSQL (%s) again failed (%s: %s); "
+                        "next try in %.1f s", where, type(exc).__name__, exc, self._pause)  # fmt: skip
+            self._pause = min(self._pause * 2, self.retry[1])
+            raise
+        self.conn, self._pause, self._next_attempt = conn, self.retry[0], 0.0
+        self._in_transaction = False
+        self.reconnects += 1
+        log.info("connected to PostgreSQL (%s) again", where)
 
     async def close(self) -> None:
         await self.conn.close()
@@ -198,10 +270,17 @@ ASYNCPG_MISSING = (
 )
 
 
-async def connect_postgres(url: str) -> PgConnection:
+LOST_IN_TRANSACTION = "the connection to PostgreSQL was lost during this transaction"
+
+
+async def connect_postgres(
+    url: str, on_connect: Callable[[asyncpg.Connection], Awaitable[None]] | None = None
+) -> PgConnection:
+    """A connection to `url`, opened again when it is lost (`on_connect` then runs on the new one
+    before anything else)."""
     import asyncpg
 
-    return PgConnection(await asyncpg.connect(url))
+    return PgConnection(await asyncpg.connect(url), url, on_connect=on_connect)
 
 
 def postgres_error(url: str, exc: BaseException) -> str:
@@ -239,96 +318,3 @@ async def notify(db: Conn, channel: str, payload: str) -> None:
     transaction is heard once). On SQLite nothing: its one process wakes its own loops."""
     if isinstance(db, PgConnection):
         await db.execute("SELECT pg_notify(?, ?)", (channel, payload))
-
-
-class PgListener:
-    """LISTEN on a connection of its own (the shared one runs transactions): each notification
-    is handed to `callback` on the event loop. A lost connection (the server restarted, the
-    session was ended, the network broke) is logged and opened again with back-off, after which
-    every channel is called with the payload "": what was sent meanwhile is lost (NOTIFY is not
-    a queue), so a listener treats it as a wake-up."""
-
-    def __init__(
-        self,
-        url: str,
-        channels: Sequence[str],
-        callback: Notified,
-        *,
-        retry: tuple[float, float] = (0.2, 15.0),  # first and longest pause between attempts
-    ) -> None:
-        self.url = url
-        self.channels = tuple(channels)
-        self.callback = callback
-        self.retry = retry
-        self.conn: asyncpg.Connection | None = None
-        self.reconnects = 0  # how many times the connection was opened again
-        self._closing = False
-        self._reconnect: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        await self._connect()
-
-    async def _connect(self) -> None:
-        import asyncpg
-
-        conn = await asyncpg.connect(self.url)
-        try:
-            for channel in self.channels:
-                await conn.add_listener(channel, self._heard)
-        except BaseException:
-            await conn.close()
-            raise
-        conn.add_termination_listener(self._lost)
-        self.conn = conn
-
-    def _heard(self, conn: object, pid: int, channel: str, payload: object) -> None:
-        self._call(channel, str(payload))
-
-    def _call(self, channel: str, payload: str) -> None:
-        try:
-            self.callback(channel, payload)
-        except Exception:
-            log.exception("a notification on %s could not be handled", channel)
-
-    def _lost(self, conn: object) -> None:
-        if self._closing or conn is not self.conn:
-            return
-        self.conn = None
-        log.warning(
-            "the connection listening for wake-ups (%s) was lost; opening it again (until then "
-            "the workers poll)",
-            safe_url(self.url),
-        )
-        self._reconnect = asyncio.get_running_loop().create_task(
-            self._connect_again(), name="listen-reconnect"
-        )
-
-    async def _connect_again(self) -> None:
-        pause, longest = self.retry
-        while not self._closing:
-            try:
-                await self._connect()
-            except Exception as exc:
-                log.warning(
-                    "listening for wake-ups again failed (%s: %s); next try in %.1f s",
-                    type(exc).__name__, exc, pause,
-                )  # fmt: skip
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, longest)
-                continue
-            self.reconnects += 1
-            log.info("listening for wake-ups again on %s", safe_url(self.url))
-            for channel in self.channels:
-                self._call(channel, "")
-            return
-
-    async def close(self) -> None:
-        self._closing = True
-        if self._reconnect is not None:
-            self._reconnect.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reconnect
-        if self.conn is not None:
-            with contextlib.suppress(Exception):
-                await self.conn.close()
-            self.conn = None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 import aiosqlite
 
@@ -31,14 +31,18 @@ from bot.storage.backend import (
     Conn,
     Notified,
     PgConnection,
-    PgListener,
     connect_postgres,
     is_postgres_url,
     postgres_error,
     safe_url,
+    translate,
 )
 from bot.storage.errors import StorageError, database_error
+from bot.storage.listener import PgListener
 from bot.storage.migrations import migrate, migrate_postgres, schema_version
+
+if TYPE_CHECKING:
+    import asyncpg
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
@@ -199,12 +203,17 @@ class Database:
             asyncpg.InterfaceError,
         )
         try:
-            pg = await connect_postgres(url)
+            pg = await connect_postgres(url, on_connect=self._alive_again)
             self._db = pg
             await migrate_postgres(pg, self.transaction, self.now, safe_url(url))
             await pg.execute(OWNER_LOCK, (OWNER_LOCKS, self.owner_id))  # this process is alive
         except failures as exc:  # ValueError: a malformed URL
             raise StorageError(postgres_error(url, exc)) from None
+
+    async def _alive_again(self, conn: asyncpg.Connection) -> None:
+        """The connection was opened again after it was lost: this process's lock that says it
+        is alive went with the old one (backend.py), so it is taken again first."""
+        await conn.execute(translate(OWNER_LOCK).text, OWNER_LOCKS, self.owner_id)
 
     async def _probe_write(self) -> None:
         """A read-only file or folder shows only on the first write: find out now, not in the
