@@ -83,6 +83,14 @@ async def test_the_transaction_open_when_it_was_lost_fails_once(postgres_url: st
         with pytest.raises(ConnectionError, match="lost during this transaction"):
             await unit_of_work()
         assert await db.get_settings("fake", "S1") == {}  # nothing of it was written
+
+        async def lost_before_its_commit() -> None:
+            async with db.transaction() as tx:
+                await tx.execute("DELETE FROM server_settings")
+                await _terminate(postgres_url, db)
+
+        with pytest.raises(ConnectionError, match="lost during this transaction"):
+            await lost_before_its_commit()
         await db.set_setting("fake", "S1", "timezone", "Europe/Berlin")
         assert await db.get_settings("fake", "S1") == {"timezone": "Europe/Berlin"}
 

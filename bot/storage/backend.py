@@ -205,10 +205,14 @@ class PgConnection:
         control = query.text.strip().upper()
         async with self._turn:
             if self.conn.is_closed():
+                ended = control in ("COMMIT", "ROLLBACK")
+                if self._in_transaction and not ended:
+                    raise ConnectionError(LOST_IN_TRANSACTION)
                 if control == "ROLLBACK":  # of a transaction the lost connection took with it
                     self._in_transaction = False
                     return PgCursor([], 0)
-                if self._in_transaction:
+                if self._in_transaction:  # its COMMIT: the transaction is lost
+                    self._in_transaction = False
                     raise ConnectionError(LOST_IN_TRANSACTION)
                 await self._reconnect()
             try:
@@ -217,9 +221,10 @@ class PgConnection:
                     return PgCursor(rows, len(rows))
                 status = await self.conn.execute(query.text, *args)
             except BaseException:
-                if control == "ROLLBACK" and self.conn.is_closed():
+                if self.conn.is_closed() and control in ("COMMIT", "ROLLBACK"):
                     self._in_transaction = False
-                    return PgCursor([], 0)
+                    if control == "ROLLBACK":
+                        return PgCursor([], 0)
                 raise
             if control == "BEGIN":
                 self._in_transaction = True
