@@ -175,6 +175,15 @@ class LLMAnalyzer:
     def overhead_tokens(self, depth: Depth) -> int:
         return prompt_overhead_tokens(depth)
 
+    def cost_ceiling(self, depth: Depth, prompt_tokens: int) -> float:
+        """US$ for one call at `depth` with a prompt of `prompt_tokens` and the longest answer
+        (0 for a model with no price)."""
+        price = self.pricing.price(self._models[depth])
+        if price is None:
+            return 0.0
+        output = max_output_tokens(depth, top_level=1_000, links=1_000)
+        return round((prompt_tokens * price[0] + output * price[1]) / 1_000_000, 6)
+
     def _time_limit(self, deadline: float) -> float:
         left = deadline - self._clock()
         cap = self._policy.call_timeout

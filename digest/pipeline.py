@@ -79,6 +79,12 @@ class DigestEngine:
         analyzer = self._analyzer
         return analyzer.unpriced_model(depth) if isinstance(analyzer, PricedAnalyzer) else None
 
+    def cost_ceiling(self, depth: Depth) -> float:
+        """The most one analysis at `depth` costs in one call (the whole prompt budget in, the
+        output cap out), US$: what a spend cap reserves before it starts; 0 when it is free."""
+        ceiling = getattr(self._analyzer, "cost_ceiling", None)
+        return float(ceiling(depth, self.budgets.for_depth(depth))) if ceiling else 0.0
+
     def prepare(
         self, thread: Thread, depth: Depth, budget: int | None = None, lang: str = "en"
     ) -> AnalysisInput:

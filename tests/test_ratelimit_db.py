@@ -27,12 +27,14 @@ from bot.core import Core, CoreConfig, Engines
 from bot.ports import RateLimited, ThreadRef
 from bot.ratelimit import MemoryHits, StoredQuota, Window
 from bot.storage import Storage
+from digest.llm import LLMAnalyzer, StructuredRequest, StructuredResponse
 from digest.pipeline import DigestEngine
 from digest.report import Depth
 from tests.fakes.reddit_server import FakeReddit, generate_comment_tree, make_post
 from tests.support.fake_chat import FakeChat
 from tests.support.fake_source import FakeSource
 from tests.support.harness import SCORER, T0, Clock, make_thread
+from tests.support.scripted_llm import ScriptedLLM, grounded_answer
 from tests.test_public_source import ManualTime, settle
 
 URL = "https://www.reddit.com/r/LocalLLaMA/comments/aaa111/t/"
@@ -379,3 +381,83 @@ async def test_a_retry_after_seen_by_one_process_makes_the_other_wait(
         thread = await waiting
         assert len(thread.comments) == 3
         assert len(fake.requests) == 2
+
+
+# ----------------------------------------------------------------------------- spend
+
+
+async def test_spend_is_reserved_settled_released_and_a_dead_ones_swept(
+    db_where: Path | str,
+) -> None:
+    clock = Clock()
+    async with Storage(db_where, clock=clock) as db:
+        first = await db.reserve_spend("fake", "S1", 1.0, 0.6, channel_id="C1")
+        second = await db.reserve_spend("fake", "S1", 1.0, 0.6)  # 0.6 < 1.0: may still start
+        assert first is not None
+        assert second is not None
+        assert await db.reserve_spend("fake", "S1", 1.0, 0.6) is None  # 1.2 reserved: the cap
+        assert await db.spent_today("fake", "S1") == pytest.approx(1.2)
+        assert await db.usage_since("fake", "S1", T0.date()) == []  # none analysed yet
+        await db.settle_spend(first, "claude-haiku-5-5", 1000, 200, 0.002)
+        await db.release_spend(second)  # a cached report: nothing paid
+        assert await db.spent_today("fake", "S1") == pytest.approx(0.002)
+        [row] = await db.usage_since("fake", "S1", T0.date())
+        assert (row.channel_id, row.model, row.analyses) == ("C1", "claude-haiku-5-5", 1)
+        assert row.cost_usd == pytest.approx(0.002)
+        await db.reserve_spend("fake", "S1", 1.0, 0.5)  # its process dies mid-analysis
+        clock.advance(minutes=61)
+        assert await db.sweep_rate_hits() == 1
+        assert await db.spent_today("fake", "S1") == pytest.approx(0.002)
+
+
+class GatedLLM(ScriptedLLM):
+    """Answers once the test opens the gate: analyses stay under way meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__(default=grounded_answer, name="anthropic")
+        self.gate = asyncio.Event()
+        self.called = 0
+
+    async def structured(self, request: StructuredRequest, *, time_limit: float) -> StructuredResponse:  # fmt: skip
+        self.called += 1
+        await self.gate.wait()
+        return await super().structured(request, time_limit=time_limit)
+
+
+async def test_two_processes_analyses_at_once_do_not_both_pass_the_spend_cap(
+    postgres_url: str,
+) -> None:
+    """Before, both read today's spend (nothing yet) and both paid for an LLM analysis."""
+    clock, llm = Clock(), GatedLLM()
+    llm_engine = DigestEngine(
+        LLMAnalyzer(llm, models=dict.fromkeys(Depth, "claude-haiku-5-5")), scorer=SCORER
+    )
+    assert 0.01 < llm_engine.cost_ceiling(Depth.BRIEF) < 0.05  # one brief digest's ceiling
+    cores = []
+    async with AsyncExitStack() as stack:
+        for _ in range(2):
+            source = FakeSource()
+            for post_id in ("aaa111", "bbb222"):
+                source.add(make_thread(post_id))
+            engines = Engines({"offline": DigestEngine(scorer=SCORER), "anthropic": llm_engine})
+            cores.append(
+                await open_core(stack, postgres_url, source=source, engines=engines,
+                                chats={"fake": FakeChat()}, clock=clock,
+                                config=CoreConfig(workers=0))
+            )  # fmt: skip
+        a, b = cores
+        settings = await a.server_settings("fake", "S1") | {"analyzer": "anthropic",
+                                                            "spend-cap": "0.01"}  # fmt: skip
+        both = asyncio.gather(
+            a.report_for("fake", "S1", ThreadRef("aaa111"), Depth.BRIEF, settings),
+            b.report_for("fake", "S1", ThreadRef("bbb222"), Depth.BRIEF, settings),
+        )
+        await _until(lambda: llm.called >= 1, "one analysis under way")
+        await asyncio.sleep(0.2)  # the other one had every chance to start too
+        llm.gate.set()
+        reports = [report for report, _ in await both]
+        assert sorted(r.analyzer for r in reports) == ["anthropic", "offline"]
+        assert llm.called == 1
+        [offline] = [r for r in reports if r.analyzer == "offline"]
+        assert any("LLM budget for this server is spent" in n for n in offline.notes)
+        assert await a.storage.spent_today("fake", "S1") == pytest.approx(0.002)  # as paid

@@ -42,6 +42,37 @@ def fingerprint(thread: Thread) -> str:
     return h.hexdigest()[:16]
 
 
+Where = tuple[str, str, str | None, int | None]  # platform, server, channel, subscription
+
+
+class Spend:
+    """What one analysis reserved of its server's spend (None: nothing), settled once: with the
+    actual figures when it was paid for, or given back."""
+
+    def __init__(self, core: Core, reserved: int | None) -> None:
+        self.core = core
+        self.reserved = reserved
+
+    async def record(
+        self, where: Where, model: str | None, input_tokens: int, output_tokens: int, cost: float
+    ) -> None:
+        storage = self.core.storage
+        reserved, self.reserved = self.reserved, None
+        if reserved is not None:
+            await storage.settle_spend(reserved, model, input_tokens, output_tokens, cost)
+            return
+        platform, server_id, channel_id, subscription_id = where
+        await storage.record_usage(
+            platform, server_id, model, input_tokens, output_tokens, cost,
+            channel_id=channel_id, subscription_id=subscription_id,
+        )  # fmt: skip
+
+    async def release(self) -> None:
+        reserved, self.reserved = self.reserved, None
+        if reserved is not None:
+            await self.core.storage.release_spend(reserved)
+
+
 class Digests:
     def __init__(self, core: Core) -> None:
         self.core = core
@@ -64,41 +95,64 @@ class Digests:
             raise UserFacing(
                 "That thread is marked NSFW; digests of it are only posted in NSFW channels."
             )
-        cap = float(settings["spend-cap"])
-        spent = await core.storage.spent_today(platform, server_id)
+        where = (platform, server_id, channel_id, subscription_id)
         lang = settings.get("language", "en")
-        engine, note = core.engines.pick(
-            settings["analyzer"], spend_ok=cap > 0 and spent < cap, depth=depth, w=words(lang)
-        )
+        engine, note, reserved = await self._pick(settings, depth, where, lang)
         key = f"{thread.post.id}:{ref.comment_id or ''}:{depth.value}:{fingerprint(thread)}:{engine.analyzer_name}"
         if lang != "en":  # a report in another language is another analysis
             key += f":{lang}"
         pending = self.analysing.get(key)
+        spend = Spend(core, reserved)
         if pending is not None:
+            await spend.release()  # another job pays for this analysis
             report, text = await asyncio.shield(pending)
         else:
             future: asyncio.Future[tuple[Report, str]] = asyncio.get_running_loop().create_future()
             self.analysing[key] = future
             try:
-                report, text = await self._analyse(
-                    key, engine, thread, depth, (platform, server_id, channel_id, subscription_id),
-                    lang,
-                )  # fmt: skip
+                report, text = await self._analyse(key, engine, thread, depth, where, spend, lang)
             except BaseException as exc:
                 future.set_exception(exc)
                 future.exception()  # waiters re-raise it; nobody else must
                 raise
             finally:
                 self.analysing.pop(key, None)
+                await spend.release()  # none paid for (cached, or failed): nothing reserved
             future.set_result((report, text))
         if note:
             report = replace(report, notes=(*report.notes, note))
             text = await cpu.run(codec.dumps, report)
         return report, text
 
+    async def _pick(
+        self, settings: dict[str, str], depth: Depth, where: Where, lang: str
+    ) -> tuple[DigestEngine, str | None, int | None]:
+        """The analyser (with a note when it is not the one asked for) and, for one that costs,
+        the spend it reserved: checked against the server's cap with the analyses under way in
+        every process counted (bot/storage/spend.py)."""
+        core = self.core
+        platform, server_id, channel_id, subscription_id = where
+        cap = float(settings["spend-cap"])
+        spent = await core.storage.spent_today(platform, server_id)
+        engine, note = core.engines.pick(
+            settings["analyzer"], spend_ok=cap > 0 and spent < cap, depth=depth, w=words(lang)
+        )
+        estimate = engine.cost_ceiling(depth)
+        if estimate <= 0:
+            return engine, note, None
+        reserved = await core.storage.reserve_spend(
+            platform, server_id, cap, estimate,
+            channel_id=channel_id, subscription_id=subscription_id,
+        )  # fmt: skip
+        if reserved is None:  # analyses under way elsewhere reached the cap meanwhile
+            engine, note = core.engines.pick(
+                settings["analyzer"], spend_ok=False, depth=depth, w=words(lang)
+            )
+        return engine, note, reserved
+
     async def _analyse(
-        self, key: str, engine: DigestEngine, thread: Thread, depth: Depth,
-        where: tuple[str, str, str | None, int | None], lang: str = "en",
+        self, key: str, engine: DigestEngine, thread: Thread, depth: Depth, where: Where,
+        spend: Spend, lang: str = "en",
     ) -> tuple[Report, str]:  # fmt: skip
         storage = self.core.storage
         cached = await storage.cached_report(key, self.core.config.report_cache_ttl)
@@ -109,11 +163,7 @@ class Digests:
         await storage.cache_report(key, text)
         u = report.usage
         if u.input_tokens or u.cost_usd:
-            platform, server_id, channel_id, subscription_id = where
-            await storage.record_usage(
-                platform, server_id, u.model, u.input_tokens, u.output_tokens, u.cost_usd,
-                channel_id=channel_id, subscription_id=subscription_id,
-            )  # fmt: skip
+            await spend.record(where, u.model, u.input_tokens, u.output_tokens, u.cost_usd)
         return report, text
 
     async def run(self, row: JobRow, job: DigestJob | FlagJob | WatchJob) -> None:

@@ -153,7 +153,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     ),
     (
         9,
-        "rate limits shared by the processes: sliding-window hits per bucket, and Reddit's holds",
+        "rate limits shared by the processes: sliding-window hits per bucket, Reddit's holds, "
+        "and spend reserved by the analyses under way",
         """
         CREATE TABLE rate_hits (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -162,6 +163,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX rate_hits_bucket ON rate_hits (bucket, at);
         CREATE INDEX rate_hits_expires ON rate_hits (expires);
         CREATE TABLE quota_holds (name TEXT PRIMARY KEY, until REAL NOT NULL);
+        ALTER TABLE usage ADD COLUMN reserved INTEGER NOT NULL DEFAULT 0;
         """,
     ),
 ]

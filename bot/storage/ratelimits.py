@@ -11,17 +11,21 @@ that two reservations of the same buckets never wait on each other, and let go a
 process that dies holds nothing). Times are seconds since the epoch on the storage's clock.
 
 Each hit carries when it leaves its window (`expires`): `sweep_rate_hits` (the leader, once a
-minute) deletes those gone, and the holds that ended.
+minute) deletes those gone, the holds that ended, and spend reserved (spend.py) by a process
+that died mid-analysis.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from bot.ratelimit import Reserved, Window
 from bot.storage.backend import Conn, PgConnection
 from bot.storage.connection import Database
+from bot.storage.values import iso
 
+STALE_RESERVATION = timedelta(hours=1)  # an analysis takes minutes at most
 BUCKET_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))"
 RECENT = (
     "SELECT COUNT(*), MIN(at) FROM (SELECT at FROM rate_hits WHERE bucket = ? AND at > ?"
@@ -98,12 +102,18 @@ class RateLimitsTable(Database):
         return float(row[0]) - now if row is not None else 0.0
 
     async def sweep_rate_hits(self) -> int:
-        """Delete the hits that left their windows and the holds that ended; how many."""
-        now = self.now().timestamp()
+        """Delete the hits that left their windows, the holds that ended, and the spend
+        reserved more than an hour ago (by a process that died mid-analysis); how many."""
+        now = self.now()
+        seconds = now.timestamp()
         async with self.transaction() as db:
-            hits = await db.execute("DELETE FROM rate_hits WHERE expires <= ?", (now,))
-            holds = await db.execute("DELETE FROM quota_holds WHERE until <= ?", (now,))
-            return max(hits.rowcount, 0) + max(holds.rowcount, 0)
+            hits = await db.execute("DELETE FROM rate_hits WHERE expires <= ?", (seconds,))
+            holds = await db.execute("DELETE FROM quota_holds WHERE until <= ?", (seconds,))
+            spend = await db.execute(
+                "DELETE FROM usage WHERE reserved = 1 AND created_at < ?",
+                (iso(now - STALE_RESERVATION),),
+            )
+            return sum(max(c.rowcount, 0) for c in (hits, holds, spend))
 
     async def rate_hits(self, bucket: str) -> int:
         """How many hits `bucket` has in the table (swept or not)."""
