@@ -37,7 +37,6 @@ from digest.sentiment import make_scorer
 if TYPE_CHECKING:
     from adapters.reddit_source.live import RedditSource
     from adapters.reddit_source.local_files import FilesFirst
-    from adapters.reddit_source.public import PublicRedditSource
     from bot.core import Core, CoreConfig, Engines
     from bot.ports import ThreadSource
     from bot.roles import Role
@@ -110,7 +109,6 @@ class App:
         self._llm_models: dict[str, dict[Depth, str]] = {}  # an LLM analyser's, by name
         self._source: ThreadSource | None = None
         self._reddit: RedditSource | None = None
-        self._public: PublicRedditSource | None = None
         self._reddit_opened = False
         self._stack = AsyncExitStack()
 
@@ -175,7 +173,7 @@ class App:
         elif self.reddit_mode == "public":
             from adapters.reddit_source.public import PublicRedditSource
 
-            live = self._public = await self._stack.enter_async_context(
+            live = await self._stack.enter_async_context(
                 PublicRedditSource(public_config(self.settings))
             )
         if live is not None:  # one cache for whichever way Reddit is read
@@ -272,8 +270,7 @@ class App:
             default_spend_cap=s.daily_spend_cap,
             files=files,
         )
-        share_reddit_budget(core.storage, self._reddit, self._public)
-        return core
+        return share_reddit_budget(core, self._source)
 
     async def _bot_engines(self) -> dict[str, DigestEngine]:
         """REDIGEST_CPU_LANE=process (the default): the bot's offline digests run whole in one

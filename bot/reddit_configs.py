@@ -5,7 +5,7 @@ pages): part of the composition root (bot/app.py), the only other module of `bot
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bot.ratelimit import SharedQuota, StoredQuota
 from bot.settings import Settings
@@ -14,7 +14,7 @@ from digest.report import Depth
 if TYPE_CHECKING:
     from adapters.reddit_source.live import RedditConfig
     from adapters.reddit_source.public import PublicConfig
-    from bot.storage import Storage
+    from bot.core import Core
 
 
 def reddit_config(settings: Settings) -> RedditConfig | None:
@@ -79,16 +79,15 @@ def reddit_line(settings: Settings, mode: str) -> str:
     return f"Reddit: off (REDIGEST_REDDIT_MODE=saved): only the saved threads in {folders}."
 
 
+@runtime_checkable
 class SharesBudget(Protocol):
     def share_budget(self, quota: SharedQuota) -> None: ...
 
 
-def share_reddit_budget(storage: Storage, *sources: SharesBudget | None) -> None:
+def share_reddit_budget(core: Core, source: object) -> Core:
     """On a database other processes share (PostgreSQL), Reddit's request budget and its holds
     are counted there, for all of them (bot/storage/ratelimits.py); on a SQLite file this
     process is the only one, and its own pacer counts them."""
-    if storage.postgres_url is None:
-        return
-    for source in sources:
-        if source is not None:
-            source.share_budget(StoredQuota(storage))
+    if core.storage.postgres_url is not None and isinstance(source, SharesBudget):
+        source.share_budget(StoredQuota(core.storage))
+    return core

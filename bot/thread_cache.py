@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from bot.ports import ListingSort, RateQuota, ThreadRef, ThreadSource, TopPeriod
+from bot.ratelimit import SharedQuota
 from digest.model import Post, Thread
 from digest.report import Depth
 
@@ -117,3 +118,9 @@ class CachingThreadSource:
 
     def quota(self) -> RateQuota:
         return self._inner.quota()
+
+    def share_budget(self, quota: SharedQuota) -> None:
+        """The source's request budget, counted with the other processes' (bot/ratelimit.py)."""
+        share = getattr(self._inner, "share_budget", None)
+        if share is not None:
+            share(quota)

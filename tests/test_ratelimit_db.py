@@ -21,11 +21,12 @@ import pytest
 
 from adapters.reddit_source.pacing import Priority, PriorityPacer
 from adapters.reddit_source.public import PublicConfig, PublicRedditSource
-from bot.app import open_core
+from bot.app import App, open_core
 from bot.chat import MessageRef, Reaction, Request
 from bot.core import Core, CoreConfig, Engines
 from bot.ports import RateLimited, ThreadRef
 from bot.ratelimit import MemoryHits, StoredQuota, Window
+from bot.settings import load_settings
 from bot.storage import Storage
 from digest.llm import LLMAnalyzer, StructuredRequest, StructuredResponse
 from digest.pipeline import DigestEngine
@@ -34,6 +35,7 @@ from tests.fakes.reddit_server import FakeReddit, generate_comment_tree, make_po
 from tests.support.fake_chat import FakeChat
 from tests.support.fake_source import FakeSource
 from tests.support.harness import SCORER, T0, Clock, make_thread
+from tests.support.postgres import fresh_database
 from tests.support.scripted_llm import ScriptedLLM, grounded_answer
 from tests.test_public_source import ManualTime, settle
 
@@ -461,3 +463,30 @@ async def test_two_processes_analyses_at_once_do_not_both_pass_the_spend_cap(
         [offline] = [r for r in reports if r.analyzer == "offline"]
         assert any("LLM budget for this server is spent" in n for n in offline.notes)
         assert await a.storage.spent_today("fake", "S1") == pytest.approx(0.002)  # as paid
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+async def test_the_bot_counts_reddits_budget_in_the_database_other_processes_share(
+    fake: FakeReddit, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    request: pytest.FixtureRequest, engine: str,
+) -> None:  # fmt: skip
+    """The composition root (bot/app.py) shares the public source's budget on PostgreSQL; on a
+    SQLite file the process's own pacer is the whole count."""
+    fake.add_full_thread(make_post("th1", num_comments=3), generate_comment_tree("th1", 3))
+    env = {
+        "REDIGEST_REDDIT_MODE": "auto",  # no credentials: the public pages
+        "REDIGEST_REDDIT_PUBLIC_URL": fake.base_url,
+        "REDIGEST_CPU_LANE": "thread",
+        "REDIGEST_DATABASE_PATH": str(tmp_path / "bot.sqlite3"),
+    }
+    if engine == "postgres":
+        env["REDIGEST_DATABASE_URL"] = await fresh_database(
+            request.getfixturevalue("postgres_server")
+        )
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    async with App(load_settings(env_file=None)) as app:
+        core = await app.bot({})
+        thread = await core.source.fetch_thread(ThreadRef("th1"), Depth.BRIEF)
+        assert len(thread.comments) == 3
+        assert await core.storage.rate_hits("reddit:public") == (engine == "postgres")
