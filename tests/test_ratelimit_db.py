@@ -412,6 +412,19 @@ async def test_spend_is_reserved_settled_released_and_a_dead_ones_swept(
         assert await db.spent_today("fake", "S1") == pytest.approx(0.002)
 
 
+async def test_on_a_sqlite_file_the_next_process_gives_back_what_the_last_reserved(
+    tmp_path: Path,
+) -> None:
+    clock, path = Clock(), tmp_path / "bot.sqlite3"
+    async with Storage(path, clock=clock) as db:
+        await db.reserve_spend("fake", "S1", 1.0, 0.5)  # then the process is killed
+        await db.record_usage("fake", "S1", "claude-haiku-5-5", 1000, 200, 0.002)
+    async with Storage(path, clock=clock) as db:
+        assert await db.spent_today("fake", "S1") == pytest.approx(0.502)
+        assert await db.release_spend_left() == 1
+        assert await db.spent_today("fake", "S1") == pytest.approx(0.002)
+
+
 class GatedLLM(ScriptedLLM):
     """Answers once the test opens the gate: analyses stay under way meanwhile."""
 

@@ -79,6 +79,7 @@ class Workers:
         self.tasks = []
         if WORKERS in loops:
             recovered = await core.storage.recover_jobs()
+            await core.storage.release_spend_left()  # reserved by a process that stopped
             if recovered:
                 log.info("%d job(s) interrupted by the last stop will be taken up again", recovered)
             self.tasks += [

@@ -6,7 +6,8 @@ An LLM analysis first reserves what one call of it may cost at most (`reserve_sp
 that takes turns per server (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL), so
 analyses starting at once in several processes see each other; the actual figures replace it
 when the analysis returns (`settle_spend`), or it is dropped (`release_spend`). A reservation of
-a process that died is swept after an hour (ratelimits.py).
+a process that died is swept after an hour (ratelimits.py), or at once on a SQLite file when
+the next process starts.
 """
 
 from __future__ import annotations
@@ -106,6 +107,16 @@ class SpendTable(Database):
                 " reserved = 0 WHERE id = ?",
                 (model, input_tokens, output_tokens, cost_usd, reservation),
             )
+
+    async def release_spend_left(self) -> int:
+        """At start-up on a SQLite file (this process owns it): the spend reserved by the
+        process before it, which stopped mid-analysis, is given back; how many. On PostgreSQL
+        the reservations of live processes are not told apart: the sweep takes a dead one's."""
+        if self.postgres_url is not None:
+            return 0
+        async with self.transaction() as db:
+            cur = await db.execute("DELETE FROM usage WHERE reserved = 1")
+            return max(cur.rowcount, 0)
 
     async def release_spend(self, reservation: int) -> None:
         """No analysis was paid for after all (a cached report, another's analysis, an error)."""
