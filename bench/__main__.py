@@ -68,6 +68,10 @@ BENCHMARKS: dict[str, tuple[Callable[[], int], str]] = {
         _bench("public_reddit"),
         "public (no credentials) vs OAuth requests a digest; capacity and wait at 10 requests/min",
     ),
+    "ratelimits": (
+        _bench("ratelimit_db"),
+        "rate limits in the database: a reservation's cost on SQLite and PostgreSQL, 200 /digest",
+    ),
     "reddit": (
         _bench("reddit_fetch"),
         "budgeted thread fetching vs replace_more(limit=None), fake Reddit",
