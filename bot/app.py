@@ -76,14 +76,13 @@ async def open_core(
     from bot.core import Core, CoreConfig
     from bot.storage import Storage, utcnow
 
-    clock = clock or utcnow
-    storage = await stack.enter_async_context(Storage(database, clock=clock))
+    storage = await stack.enter_async_context(Storage(database, clock=clock or utcnow))
     return (kind or Core)(
         storage=storage,
         source=source,
         engines=engines,
         chats=chats,
-        clock=clock,
+        clock=storage.now,  # the one clock of both
         config=config or CoreConfig(),
         default_spend_cap=default_spend_cap,
         files=files,
