@@ -4,6 +4,8 @@ Reactions a chat would, and prints every delivery with its message reference.
     /digest <url|file> [brief|deep]      any command, as in a chat (`/help` lists them)
     :say <text>                           post a message as you (react to it if it has a link)
     :react <emoji> <message-ref> [N]      react, e.g. `:react 🔍 m3`; N picks a digest's Nth thread
+    :thread <file.json>                   load a chat thread (a Slack conversations.replies
+                                          export) as messages m…, then /digest m<first>
     :next                                 the scheduler's next runs
     :run <subscription-id>                run a scheduled digest now
     :jobs                                 the job queue
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from adapters.console_threads import ConsoleThreads, ThreadFileError
 from bot.chat import (
     ChannelTarget,
     Delivery,
@@ -40,6 +43,7 @@ from bot.chat import (
     Target,
     ThreadTarget,
 )
+from bot.chat_threads import ChatHistory, ChatThreadRef
 from digest.errors import DigestError
 from digest.render.document import bundle_document, document
 from digest.render.markdown import text_of
@@ -110,6 +114,7 @@ class ConsoleChat:
         self._by_key: dict[str, list[MessageRef]] = {}
         self.messages: dict[str, str] = {}  # message id → text, for reactions and tests
         self._save_lock = asyncio.Lock()
+        self.threads = ConsoleThreads()  # loaded with :thread, for this session
         if state_path is not None:
             self._load(state_path)
 
@@ -219,6 +224,30 @@ class ConsoleChat:
     def command_text(self, words: str) -> str:
         return f"/{words}"
 
+    async def read_thread(self, ref: ChatThreadRef, *, limit: int) -> ChatHistory:
+        """A thread loaded with `:thread` (the console's ChatThreadReader)."""
+        return await self.threads.read_thread(ref, limit=limit)
+
+    async def load_thread(self, path: str) -> None:
+        """`:thread FILE.json`: the export's messages as console messages, the first one named."""
+        try:
+            loaded = await asyncio.to_thread(self.threads.load, Path(path.strip()), self._next_id)
+        except ThreadFileError as exc:
+            self._print(str(exc))
+            return
+        await self._save()  # the numbers handed out are never handed out again
+        first, last = loaded.ids[0], loaded.ids[-1]
+        root = self.threads.messages[first]
+        self._print(
+            f"── [{first}…{last}] a thread of {len(loaded.ids):,} messages in {loaded.place}, "
+            f"started by {root.author_name}: {root.text.splitlines()[0][:80] if root.text else ''}"
+            f"\n   digest it with /digest {first}"
+        )
+
+    def _next_id(self) -> str:
+        self._counter += 1
+        return f"m{self._counter}"
+
     def working(self, target: Target) -> AbstractAsyncContextManager[None]:
         return nullcontext()  # nothing to show here
 
@@ -290,6 +319,8 @@ class ConsoleChat:
                 self._print(reaction)
                 return True
             await self._show(await inbox.on_reaction(reaction))
+        elif verb == ":thread":
+            await self.load_thread(rest)
         elif verb == ":next":
             self._print(await control.next_runs())
         elif verb == ":run":

@@ -22,12 +22,15 @@ class ChatThreadRef:
     """A message a person pointed at (a link, a menu on a message): the thread is the one it
     starts or sits in. `platform`: "slack", "discord", "console"; `server_id`: the workspace or
     guild ("" when the link does not say); `channel_id`: the channel (on Discord, the thread's
-    own channel when the message sits in one); `message_id`: Slack's ts, Discord's snowflake."""
+    own channel when the message sits in one); `message_id`: Slack's ts, Discord's snowflake.
+    `asker_id`: the person who asked ("" when nobody did): for a private channel's thread the
+    reader says whether they are a member of it (`ChatHistory.asker_is_member`)."""
 
     platform: str
     server_id: str
     channel_id: str
     message_id: str
+    asker_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,13 @@ class ChatHistory:
     # Where replies go: the root message's reference as the platform needs it to answer in the
     # thread (Discord: the thread channel's id when the thread is a channel of its own).
     thread_channel_id: str | None = None
+    # Whether `ref.asker_id` is a member of the thread's channel: True or False when the reader
+    # checked (a private channel's thread), None when it did not. The core posts a private
+    # thread's digest only in it, and only for a member.
+    asker_is_member: bool | None = None
+    # How many replies the platform says the thread has (Slack's reply_count), when it says; more
+    # than were read when the reading limit stopped early.
+    reply_count: int | None = None
 
 
 class ThreadUnreadable(DigestError):

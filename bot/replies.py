@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Final
 
+from bot.chat_links import chat_link_platform
 from bot.commands import DigestCmd, PreviewCmd, parse_command
 
 SOMETHING_WENT_WRONG: Final = (
     "Something went wrong on our side; it has been logged. Please try again."
 )
 READING: Final = "Reading that thread… the digest will be posted here."
+READING_CHAT: Final = "Reading that thread… the digest will be posted in it."
 
 
 def acknowledgement(command: str, text: str) -> str:
@@ -23,4 +25,6 @@ def acknowledgement(command: str, text: str) -> str:
         return ""
     if isinstance(parsed, PreviewCmd):
         return f"Preparing a preview of #{parsed.id}… only you will see it."
-    return READING if isinstance(parsed, DigestCmd) else ""
+    if not isinstance(parsed, DigestCmd):
+        return ""
+    return READING_CHAT if chat_link_platform(parsed.target) in ("slack", "discord") else READING

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from digest.i18n import EN, N_, Words
 
-KINDS = ("reddit", "hn", "slack", "discord")
+KINDS = ("reddit", "hn", "slack", "discord", "console")
+CHAT_NAMES = {"slack": "Slack", "discord": "Discord", "console": "Console"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,8 @@ class Origin:
     whether a score can go down (votes), so that "voted down" may be said. `author_prefix`: put
     before an author's name ("u/" on Reddit; "" elsewhere: a chat's "@" would read as a ping).
     `op`: how the one who started the thread is named; `unknown_author`: an author we do not have.
+    `item`: (singular, plural) of what the thread's answers are called: comments on Reddit and
+    Hacker News, messages in a chat thread.
     """
 
     kind: str = "reddit"
@@ -44,10 +47,31 @@ class Origin:
     author_prefix: str = "u/"
     op: str = N_("the OP")
     unknown_author: str = N_("a deleted account")
+    item: tuple[str, str] = ("comment", "comments")
 
     @property
     def is_reddit(self) -> bool:
         return self.kind == "reddit"
+
+    @property
+    def is_chat(self) -> bool:
+        return self.kind in CHAT_NAMES
+
+    def items(self, n: int) -> str:
+        """`1 comment`, `2,345 comments`; `12 messages` in a chat thread."""
+        one, many = self.item
+        return f"{n:,} {one if n == 1 else many}"
+
+    def say(self, text: str) -> str:
+        """`text` (a report's own words, never a quote or a link) in this source's words: in a
+        chat thread "comment(s)" becomes "message(s)" and "commented" "wrote"; elsewhere as is."""
+        if self.item == ("comment", "comments") or "omment" not in text:
+            return text
+        one, many = self.item
+        parts = _URL.split(text)  # words inside a link stay as they are
+        for i in range(0, len(parts), 2):
+            parts[i] = _COMMENT_WORDS.sub(lambda m: _cased(m.group(0), one, many), parts[i])
+        return "".join(parts)
 
     @property
     def scored(self) -> bool:
@@ -109,6 +133,18 @@ class Origin:
 RANKED_BY = (N_("score"), N_("reactions"), N_("points"))
 
 REDDIT = Origin()
+_URL = re.compile(r"(https?://\S+)")
+_COMMENT_WORDS = re.compile(r"\b(?:comment(?:s|ed|ers?|ing)?)\b", re.IGNORECASE)
+
+
+def _cased(word: str, one: str, many: str) -> str:
+    """The chat word for a Reddit one, in the same case ("Comments" → "Messages")."""
+    low = word.lower()
+    new = {"comment": one, "comments": many, "commented": "wrote", "commenting": "writing",
+           "commenter": "writer", "commenters": "people writing"}[low]  # fmt: skip
+    if word.isupper():
+        return new.upper()
+    return new[0].upper() + new[1:] if word[0].isupper() else new
 
 
 def reddit(subreddit: str = "") -> Origin:
@@ -130,14 +166,16 @@ HACKER_NEWS = Origin(
 
 
 def chat(kind: str, place: str) -> Origin:
-    """A Slack or Discord thread (`kind` "slack" or "discord"): reactions count as its scores,
-    there are no votes, no ratio, and whoever wrote the first message started the thread."""
-    if kind not in ("slack", "discord"):
+    """A Slack or Discord thread (`kind` "slack" or "discord"; "console": the terminal's own
+    chat): reactions count as its scores, there are no votes, no ratio, whoever wrote the first
+    message started the thread, and its answers are messages."""
+    if kind not in CHAT_NAMES:
         raise ValueError(f"not a chat kind: {kind!r}")
     return Origin(
         kind=kind,
         place=place,
-        name="Slack" if kind == "slack" else "Discord",
+        name=CHAT_NAMES[kind],
+        item=("message", "messages"),
         score_unit=("reaction", "reactions"),
         has_upvote_ratio=False,
         has_downvotes=False,
@@ -154,6 +192,7 @@ _REDDIT_WORDS = (
     r"|\bOP(?:'s)?\b|(?<![\w/.])[ru]/[A-Za-z0-9_]"
 )
 _NO_POINTS = r"|(?i:\b\d[\d,]*\s+points?\b)"  # "12 points" where scores count something else
+_NO_COMMENTS = r"|(?i:\bcomments?\b)"  # a chat thread's answers are messages
 
 
 def foreign_words(origin: Origin) -> re.Pattern[str] | None:
@@ -161,7 +200,9 @@ def foreign_words(origin: Origin) -> re.Pattern[str] | None:
     if origin.is_reddit:
         return None
     points = origin.score_unit is not None and origin.score_unit[1] == "points"
-    return re.compile(_REDDIT_WORDS + ("" if points else _NO_POINTS))
+    return re.compile(
+        _REDDIT_WORDS + ("" if points else _NO_POINTS) + (_NO_COMMENTS if origin.is_chat else "")
+    )
 
 
 def prompt_note(origin: Origin) -> str:
@@ -179,6 +220,8 @@ def prompt_note(origin: Origin) -> str:
         )
     else:
         scores = "Nothing in it is scored."
+    if origin.is_chat:
+        scores += " Its answers are chat messages: call them messages, never comments."
     return (
         f"This thread is from {where}, not Reddit. {scores} Whoever "
         f'started the thread ("starter" in the data) is {origin.op}. Never write the words '

@@ -203,7 +203,7 @@ def test_chat_threads_count_reactions(reports: dict[tuple[str, Depth], Report], 
     deep = render_text(reports[(kind, Depth.DEEP)])
     place = ORIGINS[kind].place
     assert deep.splitlines()[0].startswith(f"{place} · Running a quantized model on one GPU · ")
-    assert " · 12 reactions · 140 comments · " in deep.splitlines()[0]
+    assert " · 12 reactions · 140 messages · " in deep.splitlines()[0]  # a chat says messages
     assert re.search(r"\(\d[\d,]* reactions?[,)]", deep)  # comments carry their reactions
     assert "the top by reactions" in deep
     assert "the thread starter wrote" in deep

@@ -33,7 +33,9 @@ from adapters.slack_chat.http_door import EVENTS_PATH, MAX_BODY_BYTES, CountedLo
 from adapters.slack_chat.inbound import SlackInbound
 from adapters.slack_chat.lookups import SlackLookups
 from adapters.slack_chat.posting import SlackPoster
+from adapters.slack_chat.threads import SlackThreads
 from bot.chat import Delivery, Inbox, MessageRef, MessageText, Target
+from bot.chat_threads import ChatHistory, ChatThreadRef
 from bot.multipart import MultipartPosts
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,9 @@ class SlackChat:
         self._poster = SlackPoster(self.conn, multipart)
         self._lookups = SlackLookups(self.conn, multipart)
         self._inbound = SlackInbound(self.conn, self._poster, self._lookups)
-        self._door = HttpDoor(config.signing_secret or "", config.shortcut_callback_id,
+        self._threads = SlackThreads(self.conn)
+        self._door = HttpDoor(config.signing_secret or "",
+                              (config.shortcut_callback_id, config.thread_callback_id),
                               self._dispatch)  # fmt: skip
 
     @property
@@ -110,6 +114,10 @@ class SlackChat:
         """A message's text (links in attachments and blocks included), with the thread it
         sits in; None when it cannot be read."""
         return await self._lookups.read_message(ref)
+
+    async def read_thread(self, ref: ChatThreadRef, *, limit: int) -> ChatHistory:
+        """A Slack thread, for the core (the ChatThreadReader port; see threads.py)."""
+        return await self._threads.read_thread(ref, limit=limit)
 
     def command_text(self, words: str) -> str:
         """/digest is its own slash command; the others are /redigest's subcommands."""

@@ -34,6 +34,7 @@ class SlackConfig:
     admin_group: str | None = None  # a user group (S…) whose members may manage the bot
     flag_emoji: str = "mag"  # 🔍, as Slack names it
     shortcut_callback_id: str = "deep_analysis"
+    thread_callback_id: str = "digest_thread"  # the "Digest this thread" message shortcut
     post_interval: float = 1.0  # seconds between chat.postMessage calls in one channel
     rate_limit_retries: int = 2  # 429s retried (after Retry-After) per Web API call
     admin_cache_seconds: float = 300.0

@@ -186,10 +186,11 @@ class HttpDoor:
     def __init__(
         self,
         signing_secret: str,
-        shortcut_callback_id: str,
+        shortcut_callback_ids: str | tuple[str, ...],
         dispatch: Callable[[AsyncBoltRequest], Awaitable[BoltResponse]],
     ) -> None:
-        self.shortcut_callback_id = shortcut_callback_id
+        ids = shortcut_callback_ids
+        self.shortcut_callback_ids = (ids,) if isinstance(ids, str) else tuple(ids)
         self.dispatch = dispatch
         self._signing_key = signing_secret.encode()
         # Signatures already seen, until their window closes (wall-clock time, as Slack's).
@@ -248,7 +249,7 @@ class HttpDoor:
             return web.Response(status=200)  # not subscribed to (by the manifest): acknowledged
         if (
             body.get("type") == "message_action"
-            and body["callback_id"] != self.shortcut_callback_id
+            and body["callback_id"] not in self.shortcut_callback_ids
         ):
             self.malformed.note("a shortcut redigest does not have")
             return _text_response(400, "unknown shortcut")

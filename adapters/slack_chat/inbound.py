@@ -19,7 +19,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
-from adapters.slack_chat.commands import request_from_command
+from adapters.slack_chat.commands import digest_command, request_from_command
 from adapters.slack_chat.connection import SlackConnection
 from adapters.slack_chat.events import reaction_from_event, reaction_from_shortcut
 from adapters.slack_chat.http_door import CountedLog
@@ -66,6 +66,10 @@ class SlackInbound:
             await ack()
             self._spawn(functools.partial(self._on_shortcut, shortcut))
 
+        async def on_thread_shortcut(ack: Any, shortcut: dict[str, Any]) -> None:
+            await ack()  # "Digest this thread": the digest is its answer, in that thread
+            self._spawn(functools.partial(self._on_command, digest_command(shortcut)))
+
         async def on_pick(ack: Any, body: dict[str, Any]) -> None:
             await ack()
             self._spawn(functools.partial(self._on_pick, body))
@@ -79,6 +83,7 @@ class SlackInbound:
         app.command(re.compile(r"^/"))(on_command)
         app.event("reaction_added")(on_reaction)
         app.message_shortcut(self.config.shortcut_callback_id)(on_shortcut)
+        app.message_shortcut(self.config.thread_callback_id)(on_thread_shortcut)
         app.block_action(PICK_ACTIONS)(on_pick)  # a bundle's "Deep analysis" buttons
         app.error(on_error)
 

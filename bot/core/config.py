@@ -58,6 +58,7 @@ class CoreConfig:
     stream_retry_seconds: float = 60.0  # a stream that failed is opened again after this
     # Reddit is off (REDIGEST_REDDIT_MODE=saved): subscriptions see only the saved threads.
     saved_only: bool = False
+    chat_limit: int = 1000  # messages read of a chat's own thread (the report says if more)
 
     @property
     def leader_renew_every(self) -> float:

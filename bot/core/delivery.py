@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, assert_never
 
 from bot.chat import ChannelTarget, Delivery, EphemeralTarget, MessageRef, Target, ThreadTarget
+from bot.chat_thread_source import thread_target
+from bot.chat_threads import ChatThreadRef
 from bot.jobs import DigestJob, FlagJob, Job, PreviewJob, ScheduledJob, WatchJob
 from bot.storage import JobRow
 
@@ -18,11 +20,13 @@ log = logging.getLogger(__name__)
 
 
 def target_for(job: Job) -> Target:
-    """Where a job's post goes: under the flagged message, or in the channel (answering the
-    asker's request when there was one)."""
+    """Where a job's post goes: under the flagged message, in the chat thread digested, or in
+    the channel (answering the asker's request when there was one)."""
     match job:
         case FlagJob():
             return ThreadTarget(job.message)
+        case DigestJob(thread=ChatThreadRef() as ref):
+            return thread_target(ref)
         case DigestJob():
             return ChannelTarget(job.channel_id, job.reply_token)
         case WatchJob() | ScheduledJob():

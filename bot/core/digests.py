@@ -10,9 +10,11 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from bot.chat import Attachment, Delivery, working
+from bot.chat import Attachment, Delivery, EphemeralTarget, working
+from bot.chat_thread_source import may_post_in_thread, read_chat_thread, thread_from_history
+from bot.chat_threads import ChatThreadRef
 from bot.core.answers import UserFacing
-from bot.core.delivery import deliver, target_for
+from bot.core.delivery import deliver, target_for, tell
 from bot.flags import offered_emoji
 from bot.jobs import DigestJob, FlagJob, SavedFile, WatchJob
 from bot.ports import ThreadRef
@@ -166,6 +168,15 @@ class Digests:
             await spend.record(where, u.model, u.input_tokens, u.output_tokens, u.cost_usd)
         return report, text
 
+    async def chat_thread(self, job: DigestJob, ref: ChatThreadRef) -> Thread:
+        """A chat's own thread, read through its adapter, for this asker: refused (UserFacing,
+        quoting nothing of it) when its digest may not go in the thread for them."""
+        history = await read_chat_thread(self.core.chats, ref, limit=self.core.config.chat_limit)
+        refusal = may_post_in_thread(history, job.channel_id)
+        if refusal is not None:
+            raise UserFacing(refusal)
+        return await cpu.run(thread_from_history, history)
+
     async def run(self, row: JobRow, job: DigestJob | FlagJob | WatchJob) -> None:
         """A digest asked for, a flag's deep analysis or a watched thread's brief: analysed
         (once: a report saved before a crash is reused) and posted."""
@@ -195,6 +206,9 @@ class Digests:
                     ref = await core.source.resolve(url)
                 case ThreadRef():
                     ref = job.thread
+                case ChatThreadRef():  # a chat's own thread, read by its adapter
+                    thread = await self.chat_thread(job, job.thread)
+                    ref = ThreadRef(thread.post.id)
             # A deep analysis takes a while: the platform shows that it is on its way.
             chat = core.chats.get(job.platform) if depth is Depth.DEEP else None
             async with working(chat, target_for(job)):
@@ -203,6 +217,15 @@ class Digests:
                     thread=thread, channel_id=channel_id, subscription_id=sub_id,
                 )  # fmt: skip
             await core.storage.save_job_report(row.key, text, row.claim_token)
+        if isinstance(job, DigestJob) and isinstance(job.thread, ChatThreadRef):
+            # Posted in that thread; no Reddit post behind it, nothing to flag for depth.
+            await deliver(core, row, job, Delivery(report=report), post_id=None, focus=None,
+                          thread_posts=[])  # fmt: skip
+            if job.thread.channel_id != job.channel_id:  # asked elsewhere: say where it went
+                await tell(core, job.platform,
+                           EphemeralTarget(job.channel_id, job.user_id, job.reply_token),
+                           f"Posted the digest in that thread: {report.thread.permalink}")  # fmt: skip
+            return
         post_id = report.thread.id
         # Under a brief digest in a channel, the server's own flag: one click asks for depth.
         offer = not isinstance(job, FlagJob) and report.depth is Depth.BRIEF

@@ -10,6 +10,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, assert_never
 
 from bot.chat import Reply, Request
+from bot.chat_links import chat_thread_ref
+from bot.chat_threads import ChatThreadRef
 from bot.commands import (
     HELP_TEXT,
     Command,
@@ -143,13 +145,19 @@ class Requests:
         # by the job (they need I/O). A file on the host is read only for the person at the
         # host's terminal: from a chat, a path is refused like any other non-link, so nobody
         # learns which files exist.
-        thread: ThreadRef | ShareLink | SavedFile
-        try:
-            thread = parse_thread_text(cmd.target)
-        except DigestError:
-            if not (request.at_terminal and self.core.files is not None):
-                raise
-            thread = SavedFile(cmd.target)
+        # A chat's own message link (or a console reference) names a thread of that chat: it is
+        # read by the job, through the chat's adapter, and digested in that thread.
+        thread: ThreadRef | ShareLink | SavedFile | ChatThreadRef | None = chat_thread_ref(
+            cmd.target, platform=request.platform, server_id=request.server_id,
+            user_id=request.user_id, channel_id=request.channel_id,
+        )  # fmt: skip
+        if thread is None:
+            try:
+                thread = parse_thread_text(cmd.target)
+            except DigestError:
+                if not (request.at_terminal and self.core.files is not None):
+                    raise
+                thread = SavedFile(cmd.target)
         job = DigestJob(
             platform=request.platform,
             server_id=request.server_id,

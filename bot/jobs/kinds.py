@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from bot.chat import MessageRef
+from bot.chat_threads import ChatThreadRef
 from bot.ports import ThreadRef
 from bot.thread_ref import ShareLink
 from digest.errors import DigestError
@@ -28,14 +29,15 @@ class SavedFile:
 
 @dataclass(frozen=True, slots=True)
 class DigestJob:
-    """A digest someone asked for with a command; posted in their channel."""
+    """A digest someone asked for with a command; posted in their channel (a chat's own thread:
+    in that thread)."""
 
     KIND: ClassVar[str] = "digest"
     platform: str
     server_id: str
     channel_id: str
     user_id: str
-    thread: ThreadRef | ShareLink | SavedFile
+    thread: ThreadRef | ShareLink | SavedFile | ChatThreadRef
     depth: Depth
     nsfw_ok: bool
     reply_token: str | None = None  # the adapter's handle for the late answer

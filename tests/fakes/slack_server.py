@@ -188,6 +188,9 @@ class Message:
             data["parent_user_id"] = self.extra.get("parent_user_id")
         if self.edited:
             data["edited"] = {"user": self.user, "ts": self.extra.get("edited_ts", self.ts)}
+        for key in ("subtype", "user_profile", "username", "client_msg_id"):
+            if key in self.extra:
+                data[key] = self.extra[key]
         if self.reactions:
             data["reactions"] = [
                 {"name": name, "users": list(users), "count": len(users)}
@@ -219,6 +222,7 @@ class Channel:
     is_member: bool = True
     is_archived: bool = False
     created: int = 1_600_000_000
+    members: list[str] = field(default_factory=list)  # conversations.members
 
     def to_slack(self) -> JSONDict:
         return {
@@ -361,6 +365,7 @@ class FakeSlack(LocalServer):
         self.channels: dict[str, Channel] = {}
         self.join_scope = True  # whether the app was given channels:join
         self.reactions_scope = True  # whether the app was given reactions:write
+        self.history_scope = True  # channels:history/groups:history (conversations.replies)
         self.users: dict[str, User] = {}
         self.usergroups: dict[str, list[str]] = {}
 
@@ -383,6 +388,7 @@ class FakeSlack(LocalServer):
             "conversations.replies": self._conversations_replies,
             "conversations.info": self._conversations_info,
             "conversations.join": self._conversations_join,
+            "conversations.members": self._conversations_members,
             "reactions.add": self._reactions_add,
             "reactions.remove": self._reactions_remove,
             "users.info": self._users_info,
@@ -502,6 +508,35 @@ class FakeSlack(LocalServer):
             )
         )
         return msg_ts
+
+    def add_thread(self, channel: str, export: JSONDict) -> str:
+        """Seed a whole thread given as a ``conversations.replies`` export (see
+        :func:`thread_export`): its members, messages (bots' included) and reactions; returns the
+        first message's ``ts``."""
+        self._ensure_channel(channel)
+        for user_id, name in (export.get("users") or {}).items():
+            if user_id not in self.users:
+                self.add_user(user_id, name)
+        root = export["messages"][0]["ts"]
+        for m in export["messages"]:
+            extra = {k: m[k] for k in ("subtype", "user_profile", "username", "client_msg_id")
+                     if k in m}  # fmt: skip
+            extra["parent_user_id"] = export["messages"][0].get("user")
+            if m.get("bot_id"):
+                extra["app_id"] = m.get("app_id")
+            self.messages.append(
+                Message(
+                    channel=channel,
+                    ts=m["ts"],
+                    text=m["text"],
+                    user=m.get("user") or "",
+                    thread_ts=root,
+                    bot_id=m.get("bot_id"),
+                    reactions={r["name"]: list(r["users"]) for r in m.get("reactions") or ()},
+                    extra=extra,
+                )
+            )
+        return str(root)
 
     def find_message(self, channel: str, ts: str) -> Message | None:
         for msg in self.messages:
@@ -1216,6 +1251,9 @@ class FakeSlack(LocalServer):
     def _conversations_replies(self, call: ApiCall) -> JSONDict:
         args = call.args
         channel = self._channel(args)
+        if not self.history_scope:
+            needed = "groups:history" if channel.is_private else "channels:history"
+            raise SlackError("missing_scope", needed=needed, provided="commands,chat:write")
         msg = self.find_message(channel.id, str(args.get("ts") or ""))
         if msg is None:
             raise SlackError("thread_not_found")
@@ -1236,6 +1274,21 @@ class FakeSlack(LocalServer):
         if channel is None or (channel.is_private and not channel.is_member):
             raise SlackError("channel_not_found")
         return {"channel": channel.to_slack()}
+
+    def _conversations_members(self, call: ApiCall) -> JSONDict:
+        """A channel's members, paged (limit/cursor) like every list."""
+        channel = self._channel(call.args)
+        try:
+            limit = max(1, min(int(call.args.get("limit") or 100), 1000))
+            start = int(call.args.get("cursor") or 0)
+        except ValueError:
+            raise SlackError("invalid_cursor") from None
+        page = channel.members[start : start + limit]
+        more = start + limit < len(channel.members)
+        return {
+            "members": page,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
     def _conversations_join(self, call: ApiCall) -> JSONDict:
         """Join a public channel (needs the channels:join scope); private ones need an invite."""
@@ -1508,3 +1561,106 @@ def _element_errors(element: Any, at: str) -> list[str]:
             f"[json-pointer:{at}/accessibility_label]"
         )
     return errors
+
+
+# ----------------------------------------------------------------- threads built from real prose
+
+_PEOPLE = (
+    "ana", "bruno", "chen", "dara", "emeka", "farah", "goran", "hana", "ivo", "jun", "kemal",
+    "lena", "mateo", "nadia", "omar", "priya", "quinn", "rosa", "sven", "tomas", "uma", "vera",
+    "wen", "xavi", "yara", "zeno",
+)  # fmt: skip
+
+
+def _slack_escape(text: str) -> str:
+    """Text as Slack's API carries it (&, < and > as entities)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def thread_export(
+    reddit_file: Any,
+    *,
+    count: int = 300,
+    channel: str = "product",
+    private: bool = False,
+    bot_id: str = "B0BOT0001",
+    start_ts: int = 1_712_000_000,
+) -> JSONDict:
+    """A ``conversations.replies``-shaped thread of ``count`` messages (bots' messages included)
+    whose people's text is a REAL Reddit thread's (``reddit_file``: a saved thread JSON): the post
+    (title, then its text) is the first message, its comments in thread order the replies, each
+    Reddit author attributed to one fake member (``U0P…``, named from a fixed list), a comment's
+    score (when positive, at most 12) as that many 👍 reactions. Two messages come from bots: a
+    CI app's notice, and an earlier digest by this bot (``bot_id``), which a digest must leave out.
+    Returns ``{"channel": {...}, "users": {id: name}, "messages": [...]}``."""
+    listing = json.loads(open(reddit_file, encoding="utf-8").read())  # noqa: SIM115 - tests only
+    post = listing[0]["data"]["children"][0]["data"]
+    bodies: list[tuple[str, str, int]] = []
+
+    def walk(children: list[JSONDict]) -> None:
+        for child in children:
+            if child.get("kind") != "t1":
+                continue
+            data = child["data"]
+            body, author = data.get("body") or "", data.get("author") or ""
+            if body.strip() and body not in ("[deleted]", "[removed]") and author != "[deleted]":
+                bodies.append((author, body, int(data.get("score") or 0)))
+            replies = data.get("replies")
+            if isinstance(replies, dict):
+                walk(replies["data"]["children"])
+
+    walk(listing[1]["data"]["children"])
+    people: dict[str, str] = {}
+
+    def member(author: str) -> str:
+        if author not in people:
+            people[author] = f"U0P{len(people) % len(_PEOPLE):03d}"
+        return people[author]
+
+    first = f"{post['title']}\n{post.get('selftext') or ''}".strip()
+    rows = [(post.get("author") or "", first, min(int(post.get("score") or 0), 12))]
+    rows += bodies[: count - 3]
+    if len(rows) < count - 2:
+        raise ValueError(f"{reddit_file} has only {len(rows)} texts; {count} were asked for")
+    root_ts = f"{start_ts}.000100"
+    messages: list[JSONDict] = []
+    for i, (author, text, score) in enumerate(rows):
+        user = member(author)
+        ts = f"{start_ts + 60 * i}.000100"
+        msg: JSONDict = {
+            "type": "message",
+            "user": user,
+            "text": _slack_escape(text),
+            "ts": ts,
+            "thread_ts": root_ts,
+            "client_msg_id": f"{i:08d}-0000-4000-8000-000000000000",
+            "team": "T0FAKE001",
+        }
+        if i == 0:
+            msg["reply_count"] = count - 1
+        else:
+            msg["parent_user_id"] = messages[0]["user"]
+        if score > 0:
+            voters = [f"U0V{n:03d}" for n in range(min(score, 12))]
+            msg["reactions"] = [{"name": "+1", "users": voters, "count": len(voters)}]
+        messages.append(msg)
+        if i == 40:  # a CI app says something in the thread
+            messages.append({
+                "type": "message", "subtype": "bot_message", "bot_id": "B0CIAPP01",
+                "username": "ci-bot", "text": "Build #4812 passed on main (ci-bot notice 7f3a).",
+                "ts": f"{start_ts + 60 * i + 30}.000100", "thread_ts": root_ts,
+            })  # fmt: skip
+        if i == 120:  # an earlier digest by this bot
+            messages.append({
+                "type": "message", "user": "U0BOT0001", "bot_id": bot_id, "app_id": "A0APP0001",
+                "text": "Earlier digest of this thread: everyone agreed (digest marker 9c1e).",
+                "ts": f"{start_ts + 60 * i + 30}.000100", "thread_ts": root_ts,
+            })  # fmt: skip
+    users = {uid: _PEOPLE[int(uid[3:]) % len(_PEOPLE)] for uid in sorted(set(people.values()))}
+    return {
+        "ok": True,
+        "channel": {"name": channel, "is_private": private},
+        "users": users,
+        "messages": messages[:count],
+        "has_more": False,
+    }
