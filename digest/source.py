@@ -65,12 +65,15 @@ class Origin:
     def say(self, text: str) -> str:
         """`text` (a report's own words, never a quote or a link) in this source's words: in a
         chat thread "comment(s)" becomes "message(s)" and "commented" "wrote"; elsewhere as is."""
-        if self.item == ("comment", "comments") or "omment" not in text:
+        if self.item == ("comment", "comments"):
             return text
         one, many = self.item
         parts = _URL.split(text)  # words inside a link stay as they are
         for i in range(0, len(parts), 2):
-            parts[i] = _COMMENT_WORDS.sub(lambda m: _cased(m.group(0), one, many), parts[i])
+            said = _COMMENT_WORDS.sub(lambda m: _cased(m.group(0), one, many), parts[i])
+            for old, new in _CHAT_PHRASES:
+                said = said.replace(old, new)
+            parts[i] = _HAS_MESSAGES.sub(r"\1 replies", said)
         return "".join(parts)
 
     @property
@@ -135,6 +138,23 @@ RANKED_BY = (N_("score"), N_("reactions"), N_("points"))
 REDDIT = Origin()
 _URL = re.compile(r"(https?://\S+)")
 _COMMENT_WORDS = re.compile(r"\b(?:comment(?:s|ed|ers?|ing)?)\b", re.IGNORECASE)
+
+
+# What a chat thread's first message is called where a report says "the post".
+_CHAT_PHRASES = (
+    ("POST DETAILS", "THREAD DETAILS"),
+    ("Post details", "Thread details"),
+    ("The post's", "The first message's"),
+    ("the post's", "the first message's"),
+    ("The post ", "The first message "),
+    ("shared by the post", "shared in the first message"),
+    (" the post", " the first message"),
+    ("with the highest scores", "with the most reactions"),
+)
+
+
+# "The first message has 12 reactions and 297 messages": those are its replies.
+_HAS_MESSAGES = re.compile(r"(first message has [^.;]*? and [\d,]+) messages\b")
 
 
 def _cased(word: str, one: str, many: str) -> str:

@@ -1590,10 +1590,11 @@ def thread_export(
     whose people's text is a REAL Reddit thread's (``reddit_file``: a saved thread JSON): the post
     (title, then its text) is the first message, its comments in thread order the replies, each
     Reddit author attributed to one fake member (``U0P…``, named from a fixed list), a comment's
-    score (when positive, at most 12) as that many 👍 reactions. Two messages come from bots: a
+    score (when positive) as about its log2 in 👍 reactions (Reddit's 5,000 points → 13). Two messages come from bots: a
     CI app's notice, and an earlier digest by this bot (``bot_id``), which a digest must leave out.
     Returns ``{"channel": {...}, "users": {id: name}, "messages": [...]}``."""
-    listing = json.loads(open(reddit_file, encoding="utf-8").read())  # noqa: SIM115 - tests only
+    with open(reddit_file, encoding="utf-8") as f:
+        listing = json.load(f)
     post = listing[0]["data"]["children"][0]["data"]
     bodies: list[tuple[str, str, int]] = []
 
@@ -1618,7 +1619,7 @@ def thread_export(
         return people[author]
 
     first = f"{post['title']}\n{post.get('selftext') or ''}".strip()
-    rows = [(post.get("author") or "", first, min(int(post.get("score") or 0), 12))]
+    rows = [(post.get("author") or "", first, int(post.get("score") or 0))]
     rows += bodies[: count - 3]
     if len(rows) < count - 2:
         raise ValueError(f"{reddit_file} has only {len(rows)} texts; {count} were asked for")
@@ -1641,7 +1642,7 @@ def thread_export(
         else:
             msg["parent_user_id"] = messages[0]["user"]
         if score > 0:
-            voters = [f"U0V{n:03d}" for n in range(min(score, 12))]
+            voters = [f"U0V{n:03d}" for n in range(score.bit_length())]
             msg["reactions"] = [{"name": "+1", "users": voters, "count": len(voters)}]
         messages.append(msg)
         if i == 40:  # a CI app says something in the thread
