@@ -212,7 +212,6 @@ _REDDIT_WORDS = (
     r"|\bOP(?:'s)?\b|(?<![\w/.])[ru]/[A-Za-z0-9_]"
 )
 _NO_POINTS = r"|(?i:\b\d[\d,]*\s+points?\b)"  # "12 points" where scores count something else
-_NO_COMMENTS = r"|(?i:\bcomments?\b)"  # a chat thread's answers are messages
 
 
 def foreign_words(origin: Origin) -> re.Pattern[str] | None:
@@ -220,9 +219,9 @@ def foreign_words(origin: Origin) -> re.Pattern[str] | None:
     if origin.is_reddit:
         return None
     points = origin.score_unit is not None and origin.score_unit[1] == "points"
-    return re.compile(
-        _REDDIT_WORDS + ("" if points else _NO_POINTS) + (_NO_COMMENTS if origin.is_chat else "")
-    )
+    # (A chat report's "comments" are not refused here: the renderers say "messages" for it,
+    # Origin.say, so a model's word costs no retry.)
+    return re.compile(_REDDIT_WORDS + ("" if points else _NO_POINTS))
 
 
 def prompt_note(origin: Origin) -> str:

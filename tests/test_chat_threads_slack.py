@@ -21,7 +21,15 @@ from digest import codec
 from digest.report import Report
 from tests.fakes.slack_server import interactive_form_body, thread_export
 from tests.test_chat_threads import REAL_THREAD, assert_no_reddit_words, check_quotes
-from tests.test_slack_adapter import SLACK_DATA, Bot, MetaSlack, check_message, running, strings
+from tests.test_slack_adapter import (
+    SCOPES_BY_METHOD,
+    SLACK_DATA,
+    Bot,
+    MetaSlack,
+    check_message,
+    running,
+    strings,
+)
 
 needs_real_thread = pytest.mark.skipif(
     not REAL_THREAD.is_file(),
@@ -113,6 +121,7 @@ async def test_a_300_message_thread_is_digested_in_it(fake: MetaSlack, bot: Bot)
     assert "reactions" in everything
     assert "messages" in everything
     assert "#product" in everything
+    assert {c.method for c in fake.calls} <= set(SCOPES_BY_METHOD)  # the manifest asks for them
 
 
 @needs_real_thread

@@ -1472,6 +1472,10 @@ SCOPES_BY_METHOD = {
     "conversations.history": {"channels:history", "groups:history", "im:history", "mpim:history"},
     "conversations.replies": {"channels:history", "groups:history", "im:history", "mpim:history"},
     "conversations.join": {"channels:join"},
+    # A thread to digest: its channel's name and privacy, and whether the asker is a member.
+    "conversations.info": {"channels:read", "groups:read"},
+    "conversations.members": {"channels:read", "groups:read"},
+    "chat.getPermalink": set(),
     "reactions.add": {"reactions:write"},  # ⏳ while a deep analysis is made
     "reactions.remove": {"reactions:write"},
     "files.getUploadURLExternal": {"files:write"},  # a deep analysis's chart
@@ -1489,10 +1493,9 @@ def test_the_manifest_asks_for_what_the_adapter_uses() -> None:
     assert scopes == used
     assert re.search(r"^\s+- command: /digest$", text, re.MULTILINE)
     assert re.search(r"^\s+- command: /redigest$", text, re.MULTILINE)
-    assert (
-        f"callback_id: {SlackConfig(bot_token='x', app_token='xapp-1').shortcut_callback_id}"
-        in text
-    )
+    config = SlackConfig(bot_token="x", app_token="xapp-1")
+    assert f"callback_id: {config.shortcut_callback_id}" in text
+    assert f"callback_id: {config.thread_callback_id}" in text
     assert re.search(r"bot_events:\n\s+- reaction_added\n", text)
     assert "socket_mode_enabled: true" in text
     assert "\t" not in text

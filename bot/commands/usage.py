@@ -8,9 +8,9 @@ from bot.commands.words import shown
 
 _USAGE = {
     "digest": (
-        "digest <thread link or id, or an HN link or hn:ID> [brief|deep]",
+        "digest <thread link or id, an HN link or hn:ID, or a chat message link> [brief|deep]",
         f"digest {THREAD_EXAMPLE} deep",
-        "digest a Reddit thread or a Hacker News discussion",
+        "digest a Reddit thread, a Hacker News discussion or a thread of this chat",
     ),
     "subscribe": (
         "subscribe r/SUB[,r/SUB…]|hn[:best|new|ask|show] hourly [:MM] | daily HH:MM | weekly DAY HH:MM | "
