@@ -43,6 +43,12 @@ def is_chat_post_id(post: str) -> bool:
     return post.split(":", 1)[0] in PLATFORM_NAMES
 
 
+def chat_ref_of(post: str, server_id: str, asker_id: str = "") -> ChatThreadRef:
+    """The thread a chat digest's post id names (a 🔍 on that digest asks for its depth)."""
+    platform, channel, root = post.split(":", 2)
+    return ChatThreadRef(platform, server_id, channel, root, asker_id)
+
+
 def reader_for(chats: Mapping[str, object], platform: str) -> ChatThreadReader:
     """The adapter that reads `platform`'s threads; ThreadUnreadable when there is none."""
     chat_port = chats.get(platform)
@@ -57,6 +63,14 @@ def thread_target(ref: ChatThreadRef) -> ThreadTarget:
     Slack link names its thread's first message; on Discord a message in a thread channel is
     answered in that channel)."""
     return ThreadTarget(MessageRef(ref.platform, ref.channel_id, ref.message_id))
+
+
+def history_target(history: ChatHistory) -> ThreadTarget:
+    """Where a thread's digest goes once it was read: under its first message, in the thread's
+    own channel when the platform has one (`thread_channel_id`, Discord's)."""
+    ref = history.ref
+    return ThreadTarget(MessageRef(ref.platform, ref.channel_id, history.root.id,
+                                   history.thread_channel_id))  # fmt: skip
 
 
 def may_post_in_thread(history: ChatHistory, asked_in: str) -> str | None:

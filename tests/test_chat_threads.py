@@ -21,7 +21,15 @@ import pytest
 
 from adapters.console_chat import ConsoleChat
 from bot.app import open_core
-from bot.chat import Delivery, EphemeralTarget, MessageRef, Request, Target, ThreadTarget
+from bot.chat import (
+    Delivery,
+    EphemeralTarget,
+    MessageRef,
+    Reaction,
+    Request,
+    Target,
+    ThreadTarget,
+)
 from bot.chat_links import chat_thread_ref, discord_link, slack_permalink
 from bot.chat_thread_source import thread_from_history, title_of
 from bot.chat_threads import ChatHistory, ChatMessage, ChatThreadReader, ChatThreadRef
@@ -185,7 +193,9 @@ class ReadingChat(FakeChat):
 
     async def read_thread(self, ref: ChatThreadRef, *, limit: int) -> ChatHistory:
         self.asked.append(ref)
-        found = self.threads[ref.message_id]
+        found = self.threads.get(ref.message_id) or next(
+            h for h in self.threads.values() if h.root.id == ref.message_id
+        )
         member = found.asker_is_member if found.private else None
         return replace(found, ref=replace(found.ref, asker_id=ref.asker_id),
                        asker_is_member=member)  # fmt: skip
@@ -254,12 +264,34 @@ async def test_a_private_channels_thread_is_never_posted_or_quoted_elsewhere(
     while await core.run_one_job() is not None:
         pass
     digest, note = chat.posts
-    assert isinstance(digest.target, ThreadTarget)
-    assert digest.target.parent == MessageRef("discord", ref.channel_id, ref.message_id)
+    assert isinstance(digest.target, ThreadTarget)  # under the thread's first message
+    assert digest.target.parent == MessageRef("discord", ref.channel_id, "r1")
     assert digest.delivery.report is not None
-    assert digest.delivery.offer_emoji is None
     assert note.ephemeral
     assert note.text == ("Posted the digest in that thread: https://discord.com/channels/G1/C1/r1")
+    # The flag under the brief digest asks for the deep one: the thread is read again (by the
+    # one who flagged, in the thread itself) and the analysis goes under the digest.
+    emoji = digest.delivery.offer_emoji
+    assert emoji is not None
+    chat.posts.clear()
+    await core.handle_reaction(Reaction(digest.ref, emoji, "U8", "G1"))
+    while await core.run_one_job() is not None:
+        pass
+    (deep,) = chat.posts
+    assert isinstance(deep.target, ThreadTarget)
+    assert deep.target.parent == digest.ref
+    assert deep.delivery.report is not None
+    assert deep.delivery.report.depth is Depth.DEEP
+    assert chat.asked[-1] == ChatThreadRef("discord", "G1", ref.channel_id, "r1", asker_id="U8")
+    # A member's digest was made and kept: a non-member's /digest elsewhere is still refused
+    # (the thread is read, and checked, before any kept report could be reused).
+    chat.threads[ref.message_id] = replace(secret_thread(False), ref=ref)
+    chat.posts.clear()
+    await core.handle_request(discord_request(SECRET_LINK, "C-OPEN", user="U7", token="again"))
+    while await core.run_one_job() is not None:
+        pass
+    assert [p.ephemeral for p in chat.posts] == [True]
+    assert "Foocorp" not in chat.posts[0].text
 
 
 async def test_a_chat_without_a_reader_or_a_foreign_link_is_one_sentence(

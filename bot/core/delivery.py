@@ -39,13 +39,15 @@ def target_for(job: Job) -> Target:
 
 async def deliver(
     core: Core, row: JobRow, job: Job, delivery: Delivery, *, post_id: str | None, focus: str | None,
-    thread_posts: Sequence[str],
+    thread_posts: Sequence[str], target: Target | None = None,
 ) -> None:  # fmt: skip
     """Post exactly once: the intent is recorded before posting and what the post created
     right after it; a later attempt reuses that, or looks first. A lookup that cannot be
-    made (LookupUnavailable) fails the attempt: it is retried later, never posted blindly."""
+    made (LookupUnavailable) fails the attempt: it is retried later, never posted blindly.
+    `target`: where the post goes when reading the thread said more than the job (a chat
+    thread's own channel); `target_for(job)` by default."""
     chat = core.chats[job.platform]
-    target = target_for(job)
+    target = target or target_for(job)
     refs: list[MessageRef] | None = row.result if row.post_attempted else None
     if not refs and row.post_attempted:
         refs = await chat.find_posted(target, row.key)

@@ -10,8 +10,15 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from bot.chat import Attachment, Delivery, EphemeralTarget, working
-from bot.chat_thread_source import may_post_in_thread, read_chat_thread, thread_from_history
+from bot.chat import Attachment, Delivery, EphemeralTarget, Target, working
+from bot.chat_thread_source import (
+    chat_ref_of,
+    history_target,
+    is_chat_post_id,
+    may_post_in_thread,
+    read_chat_thread,
+    thread_from_history,
+)
 from bot.chat_threads import ChatThreadRef
 from bot.core.answers import UserFacing
 from bot.core.delivery import deliver, target_for, tell
@@ -168,14 +175,15 @@ class Digests:
             await spend.record(where, u.model, u.input_tokens, u.output_tokens, u.cost_usd)
         return report, text
 
-    async def chat_thread(self, job: DigestJob, ref: ChatThreadRef) -> Thread:
-        """A chat's own thread, read through its adapter, for this asker: refused (UserFacing,
-        quoting nothing of it) when its digest may not go in the thread for them."""
+    async def chat_thread(self, asked_in: str, ref: ChatThreadRef) -> tuple[Thread, Target]:
+        """A chat's own thread, read through its adapter, for the asker in channel `asked_in`,
+        and where its digest goes (in that thread); refused (UserFacing, quoting nothing of it)
+        when it may not go there for them."""
         history = await read_chat_thread(self.core.chats, ref, limit=self.core.config.chat_limit)
-        refusal = may_post_in_thread(history, job.channel_id)
+        refusal = may_post_in_thread(history, asked_in)
         if refusal is not None:
             raise UserFacing(refusal)
-        return await cpu.run(thread_from_history, history)
+        return await cpu.run(thread_from_history, history), history_target(history)
 
     async def run(self, row: JobRow, job: DigestJob | FlagJob | WatchJob) -> None:
         """A digest asked for, a flag's deep analysis or a watched thread's brief: analysed
@@ -192,11 +200,17 @@ class Digests:
                 sub_id = job.subscription_id
         settings = await core.server_settings(job.platform, job.server_id)
         report: Report
+        target: Target | None = None  # where a chat thread's digest goes, once it was read
         if row.report is not None:  # analysed before a crash: not redone
             report = await cpu.run(codec.loads, Report, row.report)
         else:
             thread: Thread | None = None
             match job.thread:
+                case ThreadRef(post_id=post) if is_chat_post_id(post):  # 🔍 on a chat digest
+                    user = job.user_id if isinstance(job, FlagJob) else ""
+                    chat_ref = chat_ref_of(post, job.server_id, user)
+                    thread, _ = await self.chat_thread(channel_id, chat_ref)
+                    ref = job.thread  # (the deep analysis goes under the flagged digest)
                 case SavedFile(path):  # typed at the terminal (see Requests), never a chat's
                     if core.files is None:
                         raise UserFacing("Saved thread files can only be read at the terminal.")
@@ -207,7 +221,7 @@ class Digests:
                 case ThreadRef():
                     ref = job.thread
                 case ChatThreadRef():  # a chat's own thread, read by its adapter
-                    thread = await self.chat_thread(job, job.thread)
+                    thread, target = await self.chat_thread(channel_id, job.thread)
                     ref = ThreadRef(thread.post.id)
             # A deep analysis takes a while: the platform shows that it is on its way.
             chat = core.chats.get(job.platform) if depth is Depth.DEEP else None
@@ -217,15 +231,6 @@ class Digests:
                     thread=thread, channel_id=channel_id, subscription_id=sub_id,
                 )  # fmt: skip
             await core.storage.save_job_report(row.key, text, row.claim_token)
-        if isinstance(job, DigestJob) and isinstance(job.thread, ChatThreadRef):
-            # Posted in that thread; no Reddit post behind it, nothing to flag for depth.
-            await deliver(core, row, job, Delivery(report=report), post_id=None, focus=None,
-                          thread_posts=[])  # fmt: skip
-            if job.thread.channel_id != job.channel_id:  # asked elsewhere: say where it went
-                await tell(core, job.platform,
-                           EphemeralTarget(job.channel_id, job.user_id, job.reply_token),
-                           f"Posted the digest in that thread: {report.thread.permalink}")  # fmt: skip
-            return
         post_id = report.thread.id
         # Under a brief digest in a channel, the server's own flag: one click asks for depth.
         offer = not isinstance(job, FlagJob) and report.depth is Depth.BRIEF
@@ -239,7 +244,17 @@ class Digests:
             files=files,
         )
         await deliver(core, row, job, delivery, post_id=post_id, focus=report.focus_comment_id,
-                      thread_posts=[post_id])  # fmt: skip
+                      thread_posts=[post_id], target=target)  # fmt: skip
+        asked = job if isinstance(job, DigestJob) else None
+        if (
+            asked is not None
+            and isinstance(asked.thread, ChatThreadRef)
+            and (asked.thread.channel_id != asked.channel_id)
+        ):
+            # Asked elsewhere: the asker alone is told where it went (a link, none of its text).
+            await tell(core, asked.platform,
+                       EphemeralTarget(asked.channel_id, asked.user_id, asked.reply_token),
+                       f"Posted the digest in that thread: {report.thread.permalink}")  # fmt: skip
 
     async def chart(self, report: Report) -> tuple[Report, tuple[Attachment, ...]]:
         """A deep report's chart (drawn off the event loop, by the offline engine's worker
