@@ -165,11 +165,10 @@ def thread_from_history(history: ChatHistory) -> Thread:
         )
         for m, parent, depth in _preorder(kept)
     )
-    extra = {"chat_private": "yes" if history.private else "no"}
-    if not history.complete:
-        extra["chat_coverage"] = f"the first {len(history.replies) + 1:,} messages"
+    # A thread read only in part (the limit) counts what it did not read in `num_comments`, so
+    # the report's coverage says "analysed N of M messages".
     return Thread(post=post, comments=comments, source=f"{ref.platform}:{history.place}",
-                  extra=extra, origin=origin)  # fmt: skip
+                  origin=origin)  # fmt: skip
 
 
 async def read_chat_thread(

@@ -16,6 +16,8 @@ import pytest
 
 from adapters.slack_chat.commands import digest_command
 from bot.chat_links import slack_permalink
+from bot.chat_thread_source import thread_from_history
+from bot.chat_threads import ChatThreadRef
 from bot.replies import READING_CHAT
 from digest import codec
 from digest.report import Report
@@ -213,3 +215,15 @@ async def test_what_slack_refuses_is_one_sentence(fake: MetaSlack, bot: Bot) -> 
         "That message is gone (or not in that channel), so there is no thread to digest."
     ]
     assert ours(fake) == []
+
+
+@needs_real_thread
+async def test_the_reading_limit_stops_early_and_says_so(fake: MetaSlack, bot: Bot) -> None:
+    root, _ = seed(fake, "C0PRODUCT", "product")
+    ref = ChatThreadRef("slack", fake.team_id, "C0PRODUCT", root)
+    history = await bot.chat.read_thread(ref, limit=250)
+    assert (len(history.replies), history.complete, history.reply_count) == (249, False, 299)
+    assert [c.args.get("limit") for c in fake.calls_to("conversations.replies")] == ["200", "50"]
+    thread = thread_from_history(history)
+    assert thread.post.num_comments == 247 + 50  # both bots' messages out; 50 not read
+    assert len(thread.comments) == 247

@@ -34,6 +34,12 @@ How slack_sdk 3.47 talks to it (verified against the installed sources):
 * ``response_url``: payload helpers point it at ``/response/{id}`` on this server; the SDK's
   ``AsyncWebhookClient`` POSTs JSON there (bolt's ``respond()``).
 
+Whole threads: :meth:`FakeSlack.add_thread` seeds a ``conversations.replies``-shaped export, and
+:func:`thread_export` builds one of N messages from a REAL Reddit thread's prose (fake members,
+a CI app's and this bot's own messages among them); ``conversations.replies`` and
+``conversations.members`` page with ``limit``/``cursor``; ``history_scope = False`` answers
+``missing_scope`` as an app without channels:history/groups:history gets.
+
 Slack's limits are enforced (50 blocks, 3000-char section text, 150-char header text, 40,000-char
 message text, ...) so that bugs fail here the way they would against Slack. Faults:
 :meth:`FakeSlack.rate_limit_next` (HTTP 429 + ``Retry-After``) and :meth:`FakeSlack.fail_next`.

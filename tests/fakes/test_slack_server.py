@@ -20,7 +20,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.fakes.slack_server import FakeSlack, form_body, interactive_form_body, sign
+from tests.fakes.slack_server import (
+    FakeSlack,
+    form_body,
+    interactive_form_body,
+    sign,
+    thread_export,
+)
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 SLACK_DATA = SHARED_DATA / "slack"
@@ -597,3 +603,52 @@ async def test_reactions_remove_takes_only_the_callers_own_reaction() -> None:
                 await call(channel="C0GENERAL", timestamp=ts, name="eyes")
             assert refused.value.response["error"] == "missing_scope"
             assert refused.value.response["needed"] == "reactions:write"
+
+
+# ----------------------------------------------------------------- whole threads (issue 18)
+
+REAL_THREAD = SHARED_DATA / "reddit" / "praw" / "announcements_fo7p5b_2020.json"
+
+
+@pytest.mark.skipif(not REAL_THREAD.is_file(), reason=f"no real Reddit thread at {REAL_THREAD}")
+async def test_a_thread_export_is_served_page_by_page(fake: FakeSlack, web: AsyncWebClient) -> None:
+    export = thread_export(REAL_THREAD, count=300)
+    assert len(export["messages"]) == 300
+    root = fake.add_thread("C0PRODUCT", export)
+    texts: list[str] = []
+    cursor: str | None = None
+    calls = 0
+    while True:
+        page = await web.conversations_replies(channel="C0PRODUCT", ts=root, limit=120,
+                                               cursor=cursor)  # fmt: skip
+        calls += 1
+        texts += [m["text"] for m in page["messages"]]
+        cursor = page["response_metadata"]["next_cursor"] or None
+        if cursor is None:
+            break
+    assert calls == 3
+    assert texts == [m["text"] for m in export["messages"]]
+    first = (await web.conversations_replies(channel="C0PRODUCT", ts=root, limit=1))["messages"]
+    assert first[0]["reply_count"] == 299
+    bots = [m for m in export["messages"] if m.get("bot_id")]
+    assert [m.get("subtype") for m in bots] == ["bot_message", None]  # a CI app; this bot
+
+
+async def test_history_scope_and_members(fake: FakeSlack, web: AsyncWebClient) -> None:
+    fake.add_channel("C0BOARD", "board", is_private=True)
+    fake.channels["C0BOARD"].members = [f"U{i:08d}" for i in range(250)]
+    root = fake.add_message("C0BOARD", "private words")
+    members: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = await web.conversations_members(channel="C0BOARD", limit=200, cursor=cursor)
+        members += page["members"]
+        cursor = page["response_metadata"]["next_cursor"] or None
+        if cursor is None:
+            break
+    assert members == fake.channels["C0BOARD"].members
+    fake.history_scope = False
+    with pytest.raises(SlackApiError) as refused:
+        await web.conversations_replies(channel="C0BOARD", ts=root)
+    assert refused.value.response["error"] == "missing_scope"
+    assert refused.value.response["needed"] == "groups:history"
