@@ -76,8 +76,8 @@ def history_target(history: ChatHistory) -> ThreadTarget:
 def may_post_in_thread(history: ChatHistory, asked_in: str) -> str | None:
     """None when the digest may be posted in the thread for this asker; else the one sentence
     that refuses (and quotes nothing of the thread)."""
-    if not history.private or history.ref.channel_id == asked_in:
-        return None
+    if not history.private or asked_in in (history.ref.channel_id, history.thread_channel_id):
+        return None  # asked in the thread's own channel (or the thread itself)
     if history.asker_is_member is True:
         return None
     return (

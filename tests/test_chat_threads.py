@@ -31,7 +31,7 @@ from bot.chat import (
     ThreadTarget,
 )
 from bot.chat_links import chat_thread_ref, discord_link, slack_permalink
-from bot.chat_thread_source import thread_from_history, title_of
+from bot.chat_thread_source import may_post_in_thread, thread_from_history, title_of
 from bot.chat_threads import ChatHistory, ChatMessage, ChatThreadReader, ChatThreadRef
 from bot.cli import _console
 from bot.core import Core, CoreConfig, Engines
@@ -434,3 +434,19 @@ async def test_the_console_transcript(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "#product · Introducing Reddit Polls" in text
     assert "No such file: /nonexistent.json." in text
     assert_no_reddit_words(text.split("── [m301]", 1)[1])
+
+
+def test_where_a_private_threads_digest_may_go() -> None:
+    private = replace(history(()), private=True, thread_channel_id="T1")
+    assert may_post_in_thread(private, "C1") is None  # asked in its channel
+    assert may_post_in_thread(private, "T1") is None  # asked in the thread itself
+    assert may_post_in_thread(replace(private, asker_is_member=True), "C2") is None
+    refused = may_post_in_thread(replace(private, asker_is_member=False), "C2")
+    assert refused == (
+        "That thread is in a private channel (#ops) that you are not a member of, so I will "
+        "not digest it."
+    )
+    assert may_post_in_thread(private, "C2") == (
+        "That thread is in a private conversation, so I only digest it when asked there."
+    )
+    assert may_post_in_thread(replace(private, private=False), "C2") is None
