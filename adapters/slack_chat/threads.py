@@ -3,7 +3,7 @@ channel (its name, whether it is private), conversations.replies page by page (c
 limit, names from each message's `user_profile` or users.info (looked up once per read), and, for a
 private channel's thread asked for elsewhere, conversations.members to say whether the asker is in
 it. Slack's refusals become one sentence (ThreadUnreadable): which scope is missing, or that the
-bot must be invited. The text is translated only (adapters/slack_messages.py); what is kept is the
+bot must be invited. The text is translated only (messages.py); what is kept is the
 core's decision."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from adapters.slack_chat.config import PLATFORM
 from adapters.slack_chat.connection import SlackConnection
 from adapters.slack_chat.errors import slack_error
-from adapters.slack_messages import chat_message, mentioned_users, profile_name
+from adapters.slack_chat.messages import chat_message, mentioned_users, profile_name
 from bot.chat_threads import ChatHistory, ChatThreadRef, ThreadUnreadable
 
 log = logging.getLogger(__name__)
@@ -93,9 +93,8 @@ class SlackThreads:
             raise ThreadUnreadable(said) from None
         if not raw:
             raise ThreadUnreadable(_refusal("thread_not_found", place, private) or "")
-        root_ts = str(raw[0].get("thread_ts") or raw[0].get("ts") or ref.message_id)
         names = await self._names(raw)
-        messages = [chat_message(m, root_ts, lambda u: names.get(u, u)) for m in raw[:limit]]
+        messages = [chat_message(m, lambda u: names.get(u, u)) for m in raw[:limit]]
         root, replies = messages[0], tuple(messages[1:])
         count = raw[0].get("reply_count")
         permalink = await self._permalink(ref.channel_id, root.id)

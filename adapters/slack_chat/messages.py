@@ -1,6 +1,5 @@
-"""Slack messages (as `conversations.replies` returns them) as the core's ChatMessages: pure
-translation, no SDK, shared by the Slack adapter's thread reader and the console's `:thread`
-(which loads such an export).
+"""Slack messages (as `conversations.replies` returns them) as the core's ChatMessages, for the
+thread reader (threads.py): pure translation.
 
 Text is what a person reads: `<@U1>` becomes the member's display name (no "@": a name, never a
 ping), `<#C1|general>` → #general, `<!here>` → @here (the renderers defuse broadcasts), a link
@@ -67,10 +66,8 @@ def profile_name(message: Mapping[str, Any]) -> str | None:
     return username.strip() if isinstance(username, str) and username.strip() else None
 
 
-def chat_message(
-    message: Mapping[str, Any], root_ts: str, name_of: Callable[[str], str]
-) -> ChatMessage:
-    """One Slack message of the thread whose first message is `root_ts`."""
+def chat_message(message: Mapping[str, Any], name_of: Callable[[str], str]) -> ChatMessage:
+    """One Slack message of a thread (`name_of`: a member's display name by id)."""
     ts = str(message.get("ts") or "")
     user = str(message.get("user") or message.get("bot_id") or "")
     name = profile_name(message) or (name_of(user) if message.get("user") else "")

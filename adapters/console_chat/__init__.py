@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from adapters.console_threads import ConsoleThreads, ThreadFileError
+from adapters.console_chat.threads import ConsoleThreads, ThreadFileError
 from bot.chat import (
     ChannelTarget,
     Delivery,

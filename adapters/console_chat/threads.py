@@ -2,20 +2,26 @@
 (`{"messages": [...]}`, optionally `"channel": {"name": …, "is_private": …}` and `"users":
 {"U1": "ann"}`) as console messages m1…, and `read_thread` serves them to the core as any chat's
 thread (`/digest m1`). Loaded for this session only (never written to the console's state file).
+
+The export is read here, not by the Slack adapter (adapters never use each other, and the
+console loads no chat SDK): members named, `<@U1>` as the name, `<!here>` as @here, a link
+`<url|label>` as `label (url)`, entities decoded; a bot's message flagged; reactions summed.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from adapters.slack_messages import chat_message
 from bot.chat_threads import ChatHistory, ChatMessage, ChatThreadRef, ThreadUnreadable
 
 PLATFORM = "console"
+_SLACK_LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
 
 
 class ThreadFileError(Exception):
@@ -57,14 +63,12 @@ class ConsoleThreads:
         channel = data.get("channel") if isinstance(data, Mapping) else None
         channel = channel if isinstance(channel, Mapping) else {}
         place = "#" + str(channel.get("name") or "thread").lstrip("#")
-        root_ts = str(messages[0].get("ts") or "")
         ids: list[str] = []
         by_ts: dict[str, str] = {}
         for m in messages:
             mid = new_id()
             by_ts[str(m.get("ts"))] = mid
-            msg = chat_message(m, root_ts, lambda u: names.get(u, u))
-            self.messages[mid] = _renamed(msg, mid)
+            self.messages[mid] = _message(m, mid, names)
             ids.append(mid)
         loaded = LoadedThread(place, bool(channel.get("is_private")), ids)
         for mid in ids:
@@ -94,16 +98,45 @@ class ConsoleThreads:
         )
 
 
-def _renamed(msg: ChatMessage, mid: str) -> ChatMessage:
-    """The message under its console id (Slack's ts stays only in its time)."""
+def _message(m: Mapping[str, Any], mid: str, names: Mapping[str, str]) -> ChatMessage:
+    """One exported Slack message as the console's message `mid`."""
+    user = str(m.get("user") or m.get("bot_id") or "")
+    profile = m.get("user_profile")
+    own = profile.get("display_name") if isinstance(profile, Mapping) else None
+    name = own or m.get("username") or names.get(user, user)
+    reactions = sum(
+        r["count"] for r in m.get("reactions") or () if isinstance(r, Mapping)
+        and isinstance(r.get("count"), int) and r["count"] > 0
+    )  # fmt: skip
     return ChatMessage(
         id=mid,
-        author_id=msg.author_id,
-        author_name=msg.author_name,
-        text=msg.text,
-        created=msg.created,
-        reply_to=None,
-        reactions=msg.reactions,
-        from_bot=msg.from_bot,
-        edited=msg.edited,
+        author_id=user,
+        author_name=str(name or "an app"),
+        text=_readable(str(m.get("text") or ""), names),
+        created=_time(m.get("ts")),
+        reactions=reactions,
+        from_bot=bool(m.get("bot_id")) or m.get("subtype") == "bot_message",
+        edited=_time(m["edited"].get("ts")) if isinstance(m.get("edited"), Mapping) else None,
     )
+
+
+def _readable(text: str, names: Mapping[str, str]) -> str:
+    def one(match: re.Match[str]) -> str:
+        target, label = match.group(1), match.group(2)
+        if target.startswith("@"):
+            return label.lstrip("@") if label else names.get(target[1:], target[1:])
+        if target.startswith("#"):
+            return "#" + (label or target[1:])
+        if target.startswith("!"):
+            return "@" + (label or target[1:].split("^", 1)[0]).lstrip("@")
+        return f"{label} ({target})" if label and label != target else target
+
+    decoded = _SLACK_LINK.sub(one, text)
+    return decoded.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _time(ts: Any) -> datetime:
+    try:
+        return datetime.fromtimestamp(float(ts), UTC)
+    except (TypeError, ValueError, OverflowError):
+        return datetime.fromtimestamp(0, UTC)
