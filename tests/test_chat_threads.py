@@ -414,6 +414,10 @@ async def test_a_300_message_thread_at_the_console(tmp_path: Path, depth: Depth)
         assert_no_reddit_words(shown)
     assert "reactions" in rendered
     assert "messages" in rendered
+    if depth is Depth.DEEP:  # the chart's title and alt text speak of messages too
+        assert delivery.files
+        for chart in delivery.files:
+            assert_no_reddit_words(f"{chart.title} {chart.alt_text}")
 
 
 @needs_real_thread

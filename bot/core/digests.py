@@ -273,4 +273,5 @@ class Digests:
         safe = "".join(ch for ch in report.thread.id if ch.isascii() and ch.isalnum())[:40]
         name = f"redigest-{safe or 'thread'}-{hashlib.sha256(png).hexdigest()[:8]}.png"
         title = chart_text("title", report.lang, place=data.place, comments=f"{data.comments:,}")
-        return report, (Attachment(name, png, alt_text(data), title),)
+        say = report.thread.origin.say  # a chat thread's chart is of messages
+        return report, (Attachment(name, png, say(alt_text(data)), say(title)),)
