@@ -226,10 +226,13 @@ def allowed_links(reports: Iterable[Report]) -> frozenset[str]:
 
 def report_fallback(report: Report) -> str:
     t = report.thread
-    w = words(report.lang)
-    score = w.ntr("{n} point", "{n} points", t.score)
+    w, o = words(report.lang), t.origin
+    # Reddit's points, a story's points, a chat thread's reactions (none where there are none).
+    score = o.post_score(t.score, w) if o.score_unit is not None else ""
     comments = w.ntr("{n} comment", "{n} comments", t.num_comments)
-    text = f"{headline(report, f'r/{t.subreddit}')} · {score} · {comments}"
+    if report.lang == "en":
+        comments = o.say(comments)  # a chat thread's messages
+    text = " · ".join(p for p in (headline(report, t.place), score, comments) if p)
     return clip_mrkdwn(escape_mrkdwn(text), FALLBACK_CHARS)
 
 
@@ -270,10 +273,10 @@ def report_messages(report: Report, intro: str | None = None) -> list[SlackMessa
     return _document_messages(
         document(report),
         allowed_links([report]),
-        heading=f"{depth_name(report)} · r/{t.subreddit}",
+        heading=f"{depth_name(report)} · {t.place}",
         intro=intro,
         fallback=report_fallback(report),
-        continued=clip_mrkdwn(escape_mrkdwn(headline(report, f"r/{t.subreddit}")), 200),
+        continued=clip_mrkdwn(escape_mrkdwn(headline(report, t.place)), 200),
     )
 
 

@@ -273,5 +273,7 @@ class Digests:
         safe = "".join(ch for ch in report.thread.id if ch.isascii() and ch.isalnum())[:40]
         name = f"redigest-{safe or 'thread'}-{hashlib.sha256(png).hexdigest()[:8]}.png"
         title = chart_text("title", report.lang, place=data.place, comments=f"{data.comments:,}")
-        say = report.thread.origin.say  # a chat thread's chart is of messages
-        return report, (Attachment(name, png, say(alt_text(data)), say(title)),)
+        alt = alt_text(data)
+        if report.lang == "en":  # an English chart of a chat thread is of messages
+            title, alt = report.thread.origin.say(title), report.thread.origin.say(alt)
+        return report, (Attachment(name, png, alt, title),)

@@ -120,9 +120,11 @@ def _themes_blocks(report: Report, deep: bool, w: Words) -> list[Block]:
 def _sentiment_blocks(report: Report, deep: bool, w: Words) -> list[Block]:
     s = report.sentiment
     blocks = [para(report.sentiment_reading)]
-    if deep and s.branches:
+    o = report.thread.origin
+    # A flat chat thread (Slack's) has no branches: each "branch" would be one message.
+    flat = o.is_chat and all(b.comments <= 1 for b in s.branches)
+    if deep and s.branches and not flat:
         lines = []
-        o = report.thread.origin
         for b in s.branches:
             over = w.ntr(
                 "{label}, {compound} over {n} comment",

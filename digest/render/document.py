@@ -177,14 +177,45 @@ def brief_document(report: Report) -> Document:
     from digest.render.brief import brief
     from digest.render.markdown import markdown_of
 
-    return brief(report, footer(report), lambda doc: len(markdown_of(doc)))
+    o, lang = report.thread.origin, report.lang
+    doc = brief(report, footer(report), lambda d: len(markdown_of(in_words_of(d, o, lang))))
+    return in_words_of(doc, o, lang)
 
 
 def deep_document(report: Report) -> Document:
     """The deep report (digest.render.deep): ten sections."""
     from digest.render.deep import deep_document as deep  # it builds on this module
 
-    return deep(report)
+    return in_words_of(deep(report), report.thread.origin, report.lang)
+
+
+def _said(spans: Line, origin: Origin) -> Line:
+    return tuple(s if s.style in ("quote", "link") else Span(origin.say(s.text), s.style)
+                 for s in spans)  # fmt: skip
+
+
+def in_words_of(doc: Document, origin: Origin, lang: str = "en") -> Document:
+    """The document in its source's words (an English report on a chat thread says "messages"
+    and "the first message", not "comments" and "the post"): everything the report says itself;
+    quotes and links stay verbatim. As is for Reddit and Hacker News, and in other languages
+    (their catalogues' words for a comment are kept)."""
+    if lang != "en" or origin.say("comment") == "comment":
+        return doc
+    sections = tuple(
+        Section(
+            origin.say(sec.title),
+            tuple(
+                Block(
+                    b.kind,
+                    tuple(_said(ln, origin) for ln in b.lines),
+                    tuple(origin.say(lb) for lb in b.labels),
+                )
+                for b in sec.blocks
+            ),
+        )
+        for sec in doc.sections
+    )
+    return Document(_said(doc.title, origin), sections, tuple(origin.say(f) for f in doc.footer))
 
 
 def depth_name(report: Report) -> str:
@@ -221,7 +252,9 @@ def condensed_lines(report: Report) -> list[Line]:
         lines.append(quote_line(gist.quote, w.tr("Top comment:"), origin=report.thread.origin, w=w))
     mood = w.tr("Mood: {mood}", mood=w.mood(report.sentiment.label))
     lines.append((Span(f"{mood} · {report.coverage.describe(w)}", "muted"),))
-    return lines
+    if report.lang != "en":
+        return lines
+    return [_said(line, report.thread.origin) for line in lines]
 
 
 def bundle_document(
