@@ -36,7 +36,9 @@ from adapters.discord_chat.limits import MAX_CONTENT
 from adapters.discord_chat.lookups import DiscordLookups
 from adapters.discord_chat.posting import DiscordPoster
 from adapters.discord_chat.sdk import discord
+from adapters.discord_chat.thread_reader import DiscordThreadReader
 from bot.chat import Delivery, Inbox, MessageRef, MessageText, Target
+from bot.chat_threads import ChatHistory, ChatThreadRef
 from bot.multipart import MultipartPosts
 from bot.shards import ShardStates
 
@@ -67,7 +69,8 @@ INVITE_SCOPES = ("bot", "applications.commands")
 
 
 class DiscordChat:
-    """The Discord side of redigest (implements `bot.chat.ChatPort`)."""
+    """The Discord side of redigest (implements `bot.chat.ChatPort`, and
+    `bot.chat_threads.ChatThreadReader`: it reads its own threads)."""
 
     platform = PLATFORM
 
@@ -101,6 +104,7 @@ class DiscordChat:
         multipart = MultipartPosts()
         self.poster = DiscordPoster(config, channels, self.interactions, multipart)
         self.lookups = DiscordLookups(config, self.client, channels, self.events.own, multipart)
+        self.threads = DiscordThreadReader(self.client, channels)
         register_commands(self.client.tree, self.interactions)
 
     def __repr__(self) -> str:
@@ -122,6 +126,12 @@ class DiscordChat:
         """Everything readable in a message (content and embeds); someone else's message only
         with the Message Content intent."""
         return await self.lookups.read_message(ref)
+
+    async def read_thread(self, ref: ChatThreadRef, *, limit: int) -> ChatHistory:
+        """The Discord thread `ref` starts or sits in (`bot.chat_threads.ChatThreadReader`;
+        which messages that is: see `thread_reader`). REST only: a post-only worker reads too.
+        Raises ThreadUnreadable with one sentence when Discord will not let the bot read it."""
+        return await self.threads.read_thread(ref, limit=limit)
 
     def command_text(self, words: str) -> str:
         return f"/{words}"  # every command is its own slash command

@@ -27,6 +27,15 @@ Everything the fake builds is synthetic (it never reads ``shared/data``). What i
   things a digest bot can get wrong (content <= 2000, embed limits, empty messages, command
   names), with Discord's JSON error bodies (codes 50035, 50006, 10008, 10062, 40060...).
   Every request is kept in :attr:`FakeDiscord.requests`.
+* **Reading history** (chat threads): ``GET /channels/{id}/messages`` pages as Discord does
+  (``limit`` <= 100, always newest first; ``before``, ``after`` = the oldest ones after,
+  ``around``), channels have permission overwrites (:meth:`FakeDiscord.add_channel`: a
+  private channel, one the bot cannot see → 403 50001 Missing Access, or whose history it
+  may not read → no messages), threads on a message or on their own, public or private
+  (:meth:`FakeDiscord.add_thread`), replies, reactions and webhooks
+  (:meth:`FakeDiscord.user_message`). Without the Message Content intent
+  (``privileged_intents`` without it), the REST API too sends others' messages empty, except
+  those mentioning the bot; a message menu's target message keeps its content.
 * **Gateway**: HELLO (short heartbeat interval), heartbeat ACKs, IDENTIFY (token and
   privileged-intents checks: close codes 4004 / 4014), READY with unavailable guilds, one
   GUILD_CREATE per guild, RESUME, REQUEST_GUILD_MEMBERS. Frames are zlib-stream compressed
@@ -360,6 +369,11 @@ class FakeChannel:
     message_count: int = 0
     auto_archive_duration: int = 1440
     created_at: str = ""
+    permission_overwrites: list[JSON] = field(default_factory=list)
+    """Discord's overwrite objects (``{"id", "type": 0 role | 1 member, "allow", "deny"}``);
+    a thread has none of its own: its parent's apply."""
+    member_ids: set[int] = field(default_factory=set)
+    """A private thread's members (who may see it without MANAGE_THREADS)."""
 
     @property
     def is_thread(self) -> bool:
@@ -396,7 +410,7 @@ class FakeChannel:
             return data
         data |= {
             "position": self.position,
-            "permission_overwrites": [],
+            "permission_overwrites": [dict(o) for o in self.permission_overwrites],
             "nsfw": self.nsfw,
             "version": 0,
         }
@@ -434,7 +448,7 @@ class FakeGuild:
         return next((m for m in self.members if m.user.id == user_id), None)
 
     def permissions_for(self, user_id: int) -> int:
-        """Guild-level permissions (no channel overwrites exist in the fake)."""
+        """Guild-level permissions (before any channel's overwrites)."""
         if user_id == self.owner_id:
             return ALL_PERMISSIONS
         member = self.member(user_id)
@@ -446,6 +460,45 @@ class FakeGuild:
         if perms & Permission.ADMINISTRATOR:
             return ALL_PERMISSIONS
         return perms
+
+    def channel_permissions(self, user_id: int, channel: FakeChannel) -> int:
+        """A member's permissions in a channel, as Discord computes them: the guild's, then
+        the channel's @everyone overwrite, the member's roles' overwrites, the member's own.
+        A thread takes its parent's; a private thread is seen only by its members and by
+        those who may manage threads. No VIEW_CHANNEL: nothing at all."""
+        base = self.permissions_for(user_id)
+        if base & Permission.ADMINISTRATOR or base == ALL_PERMISSIONS:
+            return ALL_PERMISSIONS
+        target = channel
+        if channel.is_thread and channel.parent_id is not None:
+            target = next((c for c in self.channels if c.id == channel.parent_id), channel)
+        overwrites = {int(o["id"]): o for o in target.permission_overwrites}
+        perms = base
+
+        def apply(allow: int, deny: int) -> None:
+            nonlocal perms
+            perms = (perms & ~deny) | allow
+
+        everyone = overwrites.get(self.id)
+        if everyone is not None:
+            apply(int(everyone["allow"]), int(everyone["deny"]))
+        member = self.member(user_id)
+        allow = deny = 0
+        for role_id in member.roles if member is not None else []:
+            role_ow = overwrites.get(role_id)
+            if role_ow is not None and int(role_ow.get("type", 0)) == 0:
+                allow, deny = allow | int(role_ow["allow"]), deny | int(role_ow["deny"])
+        apply(allow, deny)
+        own = overwrites.get(user_id)
+        if own is not None and int(own.get("type", 1)) == 1:
+            apply(int(own["allow"]), int(own["deny"]))
+        if (
+            channel.type == PRIVATE_THREAD
+            and user_id not in channel.member_ids
+            and not perms & Permission.MANAGE_THREADS
+        ):
+            return 0
+        return perms if perms & Permission.VIEW_CHANNEL else 0
 
     def payload(self) -> JSON:
         """The guild object (REST ``GET /guilds/{id}``)."""
@@ -1469,7 +1522,11 @@ class FakeDiscord(LocalServer):
             "member_count": len(guild.members),
             "members": [m.payload() for m in members],
             "channels": [c.payload(with_guild_id=False) for c in guild.channels if not c.is_thread],
-            "threads": [c.payload(with_guild_id=False) for c in guild.channels if c.is_thread],
+            "threads": [
+                c.payload(with_guild_id=False)
+                for c in guild.channels
+                if c.is_thread and guild.channel_permissions(self.bot.id, c)
+            ],
             "presences": [],
             "voice_states": [],
             "stage_instances": [],
@@ -1827,6 +1884,120 @@ class FakeDiscord(LocalServer):
         )
         return self.message_payload(stored, gateway=True)
 
+    # ------------------------------------------------------------------ chat threads
+
+    def add_user(
+        self,
+        username: str,
+        *,
+        global_name: str | None = None,
+        nick: str | None = None,
+        bot: bool = False,
+        guild: FakeGuild | None = None,
+    ) -> FakeUser:
+        """A user who is a member of `guild` (default: the first), with no role."""
+        user = FakeUser(self.snowflake(), username, bot=bot, global_name=global_name)
+        self.users[user.id] = user
+        (guild or self.guild).members.append(
+            FakeMember(user, [], _iso(dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)), nick)
+        )
+        return user
+
+    def add_channel(
+        self,
+        name: str,
+        *,
+        guild: FakeGuild | None = None,
+        everyone_can_view: bool = True,
+        bot_can_view: bool = True,
+        bot_can_read_history: bool = True,
+    ) -> FakeChannel:
+        """A text channel. `everyone_can_view=False`: a private channel (the @everyone
+        overwrite denies VIEW_CHANNEL; the bot's role is allowed in, unless `bot_can_view`
+        is False); `bot_can_read_history=False` denies the bot READ_MESSAGE_HISTORY. Add it
+        before the client connects for its GUILD_CREATE to carry it."""
+        g = guild or self.guild
+        view, history = int(Permission.VIEW_CHANNEL), int(Permission.READ_MESSAGE_HISTORY)
+        bot_role = next(r for r in g.roles if r.bot_id == self.bot.id)
+        overwrites: list[JSON] = []
+        if not everyone_can_view:
+            overwrites.append({"id": str(g.id), "type": 0, "allow": "0", "deny": str(view)})
+        bot_allow = view if (bot_can_view and not everyone_can_view) else 0
+        bot_deny = (0 if bot_can_view else view) | (0 if bot_can_read_history else history)
+        if bot_allow or bot_deny:
+            overwrites.append(
+                {"id": str(bot_role.id), "type": 0, "allow": str(bot_allow), "deny": str(bot_deny)}
+            )
+        category = next((c for c in g.channels if c.type == GUILD_CATEGORY), None)
+        channel = FakeChannel(
+            self.snowflake(),
+            g.id,
+            name,
+            position=len(g.channels),
+            parent_id=category.id if category else None,
+            permission_overwrites=overwrites,
+        )
+        g.channels.append(channel)
+        self.channels[channel.id] = channel
+        return channel
+
+    def add_thread(
+        self,
+        parent: FakeChannel,
+        name: str,
+        *,
+        starter: StoredMessage | None = None,
+        private: bool = False,
+        owner: FakeUser | None = None,
+        members: Sequence[FakeUser] = (),
+    ) -> FakeChannel:
+        """A thread in `parent`, as a person opens it: on `starter` (a public thread with the
+        message's id; the message gets ``thread`` and the HAS_THREAD flag), or on its own
+        (``private``: type 12, seen by its `members` only, the bot included only if listed)."""
+        type_ = PRIVATE_THREAD if private else PUBLIC_THREAD
+        tid = starter.id if starter is not None else self.snowflake()
+        thread = self._new_thread(parent, tid, {"name": name}, type_)
+        thread.owner_id = (owner or self.plain).id
+        thread.member_ids = {(owner or self.plain).id, *(m.id for m in members)}
+        if starter is not None:
+            starter.thread_id = thread.id
+            starter.flags |= FLAG_HAS_THREAD
+        return thread
+
+    def user_message(
+        self,
+        channel: FakeChannel | int,
+        content: str,
+        *,
+        author: FakeUser | int | None = None,
+        reply_to: StoredMessage | int | None = None,
+        reactions: Mapping[str, int] | None = None,
+        embeds: Sequence[JSON] = (),
+        webhook: bool = False,
+    ) -> StoredMessage:
+        """Store a message someone wrote (no gateway event: it was there before the bot
+        looked). `reply_to`: a Discord reply (type 19, ``message_reference``); `reactions`:
+        ``{emoji: count}``; `webhook`: sent by a webhook (its author is the webhook, a bot)."""
+        ch = channel if isinstance(channel, FakeChannel) else self.channels[channel]
+        user = self._resolve_user(author, self.plain)
+        body: JSON = {"content": content, "embeds": list(embeds)}
+        if reply_to is not None:
+            target = reply_to if isinstance(reply_to, StoredMessage) else self.message(reply_to)
+            body["message_reference"] = {
+                "type": 0,
+                "message_id": str(target.id),
+                "channel_id": str(target.channel_id),
+                "guild_id": str(ch.guild_id),
+            }
+        if webhook:  # its author is the webhook itself, flagged as a bot
+            user = FakeUser(self.snowflake(), user.username, bot=True)
+        msg = self._store_message(ch, user, body, source="user")
+        for emoji, count in (reactions or {}).items():
+            msg.reactions += [(emoji, self.snowflake()) for _ in range(count)]
+        if webhook:
+            msg.webhook_id = user.id
+        return msg
+
     # ------------------------------------------------------------------ messages
 
     def _store_message(
@@ -1935,7 +2106,8 @@ class FakeDiscord(LocalServer):
             ]
         if msg.webhook_id is not None:
             data["webhook_id"] = str(msg.webhook_id)
-            data["application_id"] = str(self.application_id)
+            if msg.interaction_id is not None:
+                data["application_id"] = str(self.application_id)
         if msg.interaction_id is not None:
             interaction = self.interactions.get(msg.interaction_id)
             if interaction is not None:
@@ -2503,7 +2675,39 @@ class FakeDiscord(LocalServer):
         channel = self.channels.get(call.snowflake("cid"))
         if channel is None:
             raise _not_found("Channel", 10003)
+        if not self.bot_may(channel, Permission.VIEW_CHANNEL):
+            raise DiscordHTTPError(403, 50001, "Missing Access")
         return channel
+
+    def bot_may(self, channel: FakeChannel, permission: int) -> bool:
+        """Whether the bot holds `permission` in `channel` (its overwrites applied)."""
+        guild = self.guild_of(channel.id)
+        if guild is None:
+            return True
+        return bool(guild.channel_permissions(self.bot.id, channel) & permission)
+
+    @property
+    def content_granted(self) -> bool:
+        """Whether the application may read message content (the Message Content intent is
+        enabled for it): without it, the REST API too sends others' messages empty."""
+        return bool(self.privileged_intents & Intent.MESSAGE_CONTENT)
+
+    def _as_the_app_sees(self, data: JSON) -> JSON:
+        """A message payload as the bot receives it over REST: without the Message Content
+        intent, a guild message that is not the bot's and does not mention it comes with its
+        content, embeds, attachments, components and poll empty (the referenced message too)."""
+        if self.content_granted:
+            return data
+        out = dict(data)
+        if isinstance(out.get("referenced_message"), dict):
+            out["referenced_message"] = self._as_the_app_sees(out["referenced_message"])
+        msg = self._messages_by_id.get(int(out["id"]))
+        mentioned = any(str(m.get("id")) == str(self.bot.id) for m in out.get("mentions") or [])
+        in_guild = msg is not None and msg.guild_id is not None
+        if (out.get("author") or {}).get("id") != str(self.bot.id) and not mentioned and in_guild:
+            out |= {"content": "", "embeds": [], "attachments": [], "components": []}
+            out.pop("poll", None)
+        return out
 
     def _channel_message(self, call: _Call) -> tuple[FakeChannel, StoredMessage]:
         channel = self._channel(call)
@@ -2524,16 +2728,31 @@ class FakeDiscord(LocalServer):
         return _json_response(self._channel(call).payload())
 
     async def _get_messages(self, call: _Call) -> web.StreamResponse:
+        """As Discord pages: `limit` (1-100, default 50) messages, always newest first;
+        `before=X`: the newest ones older than X; `after=X`: the ones just after X (the
+        oldest of the newer ones, still sorted newest first); `around=X`: X and about
+        `limit/2` either side. Without READ_MESSAGE_HISTORY: no messages at all."""
         channel = self._channel(call)
-        limit = max(1, min(100, int(call.request.query.get("limit", "50"))))
-        msgs = sorted(self.messages_in(channel.id), key=lambda m: m.id, reverse=True)
-        if "before" in call.request.query:
-            before = int(call.request.query["before"])
-            msgs = [m for m in msgs if m.id < before]
-        if "after" in call.request.query:
-            after = int(call.request.query["after"])
-            msgs = [m for m in msgs if m.id > after]
-        return _json_response([self.message_payload(m) for m in msgs[:limit]])
+        query = call.request.query
+        limit = max(1, min(100, int(query.get("limit", "50"))))
+        if not self.bot_may(channel, Permission.READ_MESSAGE_HISTORY):
+            return _json_response([])
+        msgs = sorted(self.messages_in(channel.id), key=lambda m: m.id)  # oldest first
+        if "around" in query:
+            around = int(query["around"])
+            older = [m for m in msgs if m.id < around][-(limit // 2) :] if limit > 1 else []
+            newer = [m for m in msgs if m.id >= around][: limit - len(older)]
+            picked = older + newer
+        elif "after" in query:
+            after = int(query["after"])
+            picked = [m for m in msgs if m.id > after][:limit]
+        else:
+            if "before" in query:
+                before = int(query["before"])
+                msgs = [m for m in msgs if m.id < before]
+            picked = msgs[-limit:]
+        picked.sort(key=lambda m: m.id, reverse=True)
+        return _json_response([self._as_the_app_sees(self.message_payload(m)) for m in picked])
 
     async def _post_message(self, call: _Call) -> web.StreamResponse:
         channel = self._channel(call)
@@ -2552,8 +2771,10 @@ class FakeDiscord(LocalServer):
         return _json_response(self.message_payload(msg))
 
     async def _get_message(self, call: _Call) -> web.StreamResponse:
-        _, msg = self._channel_message(call)
-        return _json_response(self.message_payload(msg))
+        channel, msg = self._channel_message(call)
+        if not self.bot_may(channel, Permission.READ_MESSAGE_HISTORY):
+            raise DiscordHTTPError(403, 50013, "Missing Permissions")
+        return _json_response(self._as_the_app_sees(self.message_payload(msg)))
 
     async def _patch_message(self, call: _Call) -> web.StreamResponse:
         _, msg = self._channel_message(call)
@@ -2585,6 +2806,7 @@ class FakeDiscord(LocalServer):
             owner_id=self.bot.id,
             auto_archive_duration=int(body.get("auto_archive_duration") or 1440),
             created_at=_iso(),
+            member_ids={self.bot.id},
         )
         self.channels[tid] = thread
         guild = self.guild_of(parent.id)

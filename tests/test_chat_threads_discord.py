@@ -1,0 +1,330 @@
+"""Discord threads read for a digest (issue 18, scope 2): the real discord.py against the fake
+Discord, through `DiscordChat.read_thread` (the `ChatThreadReader` port), as a post-only worker
+reads them (REST only, no gateway cache) and as the gateway process does."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import warnings
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.discord_chat.chat import DiscordChat, DiscordConfig
+from adapters.reddit_source.thread_json import thread_from_json_text
+from bot.chat_threads import ChatHistory, ChatThreadReader, ChatThreadRef, ThreadUnreadable
+from digest.model import ContentState
+from tests.fakes.discord_server import (
+    PRIVATE_THREAD,
+    FakeChannel,
+    FakeDiscord,
+    FakeUser,
+    Intent,
+    StoredMessage,
+)
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
+    import discord  # noqa: F401  (imported once, warning silenced, before the adapter's use)
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+REDDIT_THREAD = SHARED_DATA / "reddit" / "praw" / "announcements_fo7p5b_2020.json"
+NO_DATA = f"the real Reddit thread {REDDIT_THREAD} is absent (the data lives beside the repo)"
+
+
+def config_for(fake: FakeDiscord, **overrides: Any) -> DiscordConfig:
+    return DiscordConfig(
+        token=fake.token,
+        api_base=fake.api_base,
+        gateway_url=fake.gateway_url,
+        guild_ready_timeout=0.05,
+        **overrides,
+    )
+
+
+@contextlib.asynccontextmanager
+async def worker(fake: FakeDiscord) -> AsyncIterator[DiscordChat]:
+    """A post-only DiscordChat: logged in for the REST API, no gateway, nothing cached."""
+    async with DiscordChat(config_for(fake, post_only=True)) as chat:
+        yield chat
+
+
+def ref_to(fake: FakeDiscord, message: StoredMessage) -> ChatThreadRef:
+    return ChatThreadRef("discord", str(fake.guild.id), str(message.channel_id), str(message.id))
+
+
+async def read(fake: FakeDiscord, message: StoredMessage, limit: int = 500) -> ChatHistory:
+    async with worker(fake) as chat:
+        return await chat.read_thread(ref_to(fake, message), limit=limit)
+
+
+async def refusal(fake: FakeDiscord, ref: ChatThreadRef) -> str:
+    async with worker(fake) as chat:
+        with pytest.raises(ThreadUnreadable) as caught:
+            await chat.read_thread(ref, limit=100)
+    return str(caught.value)
+
+
+def one_sentence(text: str) -> bool:
+    return text.endswith(".") and len(re.findall(r"[.!?](?:\s|$)", text)) == 1
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    async with FakeDiscord() as server:
+        yield server
+
+
+# --------------------------------------------------------------------------- what is read
+
+
+async def test_discord_chat_is_a_thread_reader(fake: FakeDiscord) -> None:
+    async with worker(fake) as chat:
+        assert isinstance(chat, ChatThreadReader)
+        assert chat.platform == "discord"
+
+
+async def test_a_thread_opened_on_a_message_is_read_from_that_message(fake: FakeDiscord) -> None:
+    general = fake.guild.text_channel
+    ana = fake.add_user("ana", global_name="Ana")
+    starter = fake.user_message(general, "Which local model for code review?", author=ana)
+    thread = fake.add_thread(general, "Code review models", starter=starter)
+    first = fake.user_message(thread, "Qwen 2.5 Coder 32B, easily.", reactions={"👍": 3, "🔥": 1})
+    fake.user_message(thread, f"Agreed with <@{fake.plain.id}>, at Q4 it fits in 24 GB.",
+                      author=fake.admin, reply_to=first)  # fmt: skip
+    fake.user_message(thread, "Digest posted", author=fake.bot)
+
+    for pointed in (starter, first):  # the menu on the first message, or on a reply
+        history = await read(fake, pointed)
+        assert history.root.text == "Which local model for code review?"
+        assert history.root.author_name == "Ana"
+        assert [m.text for m in history.replies] == [
+            "Qwen 2.5 Coder 32B, easily.",
+            "Agreed with @Bob, at Q4 it fits in 24 GB.",
+            "Digest posted",
+        ]
+        assert [m.reply_to for m in history.replies] == [None, str(first.id), None]
+        assert [m.from_bot for m in history.replies] == [False, False, True]
+        assert history.replies[0].reactions == 4
+        assert history.replies[1].author_name == "Alice (mod)"
+        assert history.thread_channel_id == str(thread.id)
+        assert history.ref == ChatThreadRef(
+            "discord", str(fake.guild.id), str(general.id), str(starter.id)
+        )
+        assert history.permalink == (
+            f"https://discord.com/channels/{fake.guild.id}/{general.id}/{starter.id}"
+        )
+        assert history.place == "#Code review models"
+        assert history.complete
+        assert not history.private
+        assert history.root.created.utcoffset() is not None
+
+
+async def test_a_reply_chain_outside_threads(fake: FakeDiscord) -> None:
+    general = fake.guild.text_channel
+    top = fake.user_message(general, "Is llama.cpp's new server any good?")
+    fake.user_message(general, "unrelated chatter", author=fake.admin)
+    answer = fake.user_message(general, "Yes, with --jinja.", author=fake.admin, reply_to=top)
+    deeper = fake.user_message(general, "Which flags?", reply_to=answer)
+    fake.user_message(general, "another unrelated line", author=fake.owner)
+
+    history = await read(fake, deeper)  # pointed at a reply: the whole chain
+    assert history.root.id == str(top.id)
+    assert [m.id for m in history.replies] == [str(answer.id), str(deeper.id)]
+    assert [m.reply_to for m in history.replies] == [None, str(answer.id)]
+    assert history.thread_channel_id is None
+    assert history.place == "#general"
+    assert history.complete
+
+
+async def test_the_limit_keeps_the_first_messages_and_says_it_is_incomplete(
+    fake: FakeDiscord,
+) -> None:
+    general = fake.guild.text_channel
+    starter = fake.user_message(general, "first")
+    thread = fake.add_thread(general, "long", starter=starter)
+    for i in range(250):
+        fake.user_message(thread, f"reply {i}")
+    history = await read(fake, starter, limit=120)
+    assert [m.text for m in history.replies] == [f"reply {i}" for i in range(119)]
+    assert not history.complete
+    assert (await read(fake, starter, limit=251)).complete
+
+
+async def test_a_standalone_thread_starts_with_its_own_first_message(fake: FakeDiscord) -> None:
+    general = fake.guild.text_channel
+    thread = fake.add_thread(general, "no starter", members=[fake.bot])
+    first = fake.user_message(thread, "opening line")
+    fake.user_message(thread, "second line", author=fake.admin)
+    history = await read(fake, first)
+    assert history.root.text == "opening line"
+    assert [m.text for m in history.replies] == ["second line"]
+    assert history.ref.channel_id == str(thread.id)
+    assert history.thread_channel_id == str(thread.id)
+
+
+async def test_mentions_become_names_and_never_ping(fake: FakeDiscord) -> None:
+    general = fake.guild.text_channel
+    mods = fake.guild.role("Moderator")
+    text = (
+        f"@everyone look: <@{fake.admin.id}> and <@&{mods.id}> in <#{general.id}> "
+        "<:blobcat:123456789012345678> </digest:123456789012345678> <t:1700000000:R> @here"
+    )
+    top = fake.user_message(general, text)
+    history = await read(fake, top)
+    assert history.root.text == (
+        "@\u200beveryone look: @Alice (mod) and @Moderator in #general :blobcat: /digest "
+        "2023-11-14 22:13 UTC @\u200bhere"
+    )
+
+
+async def test_webhooks_and_bots_are_flagged(fake: FakeDiscord) -> None:
+    general = fake.guild.text_channel
+    top = fake.user_message(general, "top")
+    other_bot = fake.add_user("otherbot", bot=True)
+    fake.user_message(general, "from a webhook", webhook=True, reply_to=top)
+    fake.user_message(general, "from a bot", author=other_bot, reply_to=top)
+    fake.user_message(general, "from a person", author=fake.admin, reply_to=top)
+    history = await read(fake, top)
+    assert [(m.text, m.from_bot) for m in history.replies] == [
+        ("from a webhook", True),
+        ("from a bot", True),
+        ("from a person", False),
+    ]
+
+
+# --------------------------------------------------------------------------- privacy
+
+
+async def test_privacy_follows_who_may_see_the_channel(fake: FakeDiscord) -> None:
+    hidden = fake.add_channel("staff", everyone_can_view=False)
+    secret = fake.user_message(hidden, "the plan")
+    assert (await read(fake, secret)).private
+
+    general = fake.guild.text_channel
+    starter = fake.user_message(general, "public question")
+    fake.add_thread(general, "public", starter=starter)
+    assert not (await read(fake, starter)).private
+
+    private = fake.add_thread(general, "just us", private=True, members=[fake.bot])
+    inside = fake.user_message(private, "whisper")
+    history = await read(fake, inside)
+    assert history.private
+    assert fake.channels[int(history.thread_channel_id or 0)].type == PRIVATE_THREAD
+
+    starter2 = fake.user_message(hidden, "staff question")
+    fake.add_thread(hidden, "staff thread", starter=starter2)
+    assert (await read(fake, starter2)).private  # a public thread in a private channel
+
+
+async def test_unreadable_roles_count_as_private(fake: FakeDiscord) -> None:
+    top = fake.user_message(fake.guild.text_channel, "hello")
+    fake.fail_next(r"^/guilds/\d+$", 403, code=50001, message="Missing Access")
+    assert (await read(fake, top)).private
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+async def test_a_channel_the_bot_cannot_see_is_answered_in_one_sentence(
+    fake: FakeDiscord,
+) -> None:
+    hidden = fake.add_channel("mods-only", everyone_can_view=False, bot_can_view=False)
+    secret = fake.user_message(hidden, "nobody else may read this")
+    said = await refusal(fake, ref_to(fake, secret))
+    assert said.startswith("I cannot see that channel: give my role View Channel and Read")
+    assert one_sentence(said)
+
+    no_history = fake.add_channel("no-history", bot_can_read_history=False)
+    msg = fake.user_message(no_history, "old news")
+    said = await refusal(fake, ref_to(fake, msg))
+    assert said.startswith("I cannot see #no-history: give my role View Channel and Read")
+
+    private = fake.add_thread(fake.guild.text_channel, "not for bots", private=True)
+    inside = fake.user_message(private, "psst")
+    said = await refusal(fake, ref_to(fake, inside))
+    assert "for a private thread, add me to it" in said
+    assert "psst" not in said
+
+
+async def test_unknown_channels_and_messages(fake: FakeDiscord) -> None:
+    general = fake.guild.text_channel
+    gid = str(fake.guild.id)
+    said = await refusal(fake, ChatThreadRef("discord", gid, str(general.id), "123456789012345678"))
+    assert said.startswith("That message does not exist")
+    said = await refusal(fake, ChatThreadRef("discord", gid, "123456789012345678", "1234"))
+    assert said.startswith("That channel or thread does not exist")
+    other = fake.add_guild("Other server")
+    said = await refusal(
+        fake, ChatThreadRef("discord", str(other.id), str(general.id), str(general.id))
+    )
+    assert said.startswith("That link's channel is not in the server")
+    assert all(one_sentence(s) for s in (said,))
+
+
+async def test_without_the_message_content_intent_the_reader_says_so() -> None:
+    privileged = Intent.GUILD_MEMBERS | Intent.GUILD_PRESENCES  # Message Content not enabled
+    async with FakeDiscord(privileged_intents=privileged) as fake:
+        general = fake.guild.text_channel
+        starter = fake.user_message(general, "what do you think?")
+        thread = fake.add_thread(general, "opinions", starter=starter)
+        fake.user_message(thread, "I think so", author=fake.admin)
+        fake.user_message(thread, "Earlier digest", author=fake.bot)
+        said = await refusal(fake, ref_to(fake, starter))
+        assert said.startswith("I need the Message Content intent to read other people's")
+        assert "Privileged Gateway Intents" in said
+        assert one_sentence(said)
+
+
+# --------------------------------------------------------------------------- a real thread
+
+
+def real_thread_messages(fake: FakeDiscord, thread: FakeChannel, n: int) -> list[StoredMessage]:
+    """`n` messages written from a real Reddit thread's comments, in its order, each by a
+    Discord user named after the comment's author, answering its parent comment's message."""
+    if not REDDIT_THREAD.is_file():
+        pytest.skip(NO_DATA)
+    parsed = thread_from_json_text(REDDIT_THREAD.read_text(encoding="utf-8"))
+    users: dict[str, FakeUser] = {}
+    by_comment: dict[str, StoredMessage] = {}
+    out: list[StoredMessage] = []
+    for comment in parsed.comments:
+        body = comment.body.strip()
+        if comment.state is not ContentState.PRESENT or not body or len(body) > 2000:
+            continue
+        if not comment.author:
+            continue
+        if comment.author not in users:
+            name = comment.author
+            users[name] = fake.add_user(name.lower()[:32], global_name=name)
+        parent = by_comment.get(comment.parent_id or "")
+        msg = fake.user_message(
+            thread, body, author=users[comment.author], reply_to=parent,
+            reactions={"👍": max(comment.score, 0) % 7},
+        )  # fmt: skip
+        by_comment[comment.id] = msg
+        out.append(msg)
+        if len(out) == n:
+            return out
+    pytest.skip(f"{REDDIT_THREAD.name} has fewer than {n} usable comments")
+
+
+async def test_a_300_message_thread_from_a_real_reddit_thread(fake: FakeDiscord) -> None:
+    general = fake.guild.text_channel
+    starter = fake.user_message(general, "Let's discuss this thread.", author=fake.admin)
+    thread = fake.add_thread(general, "Real discussion", starter=starter)
+    written = real_thread_messages(fake, thread, 299)
+    history = await read(fake, starter, limit=500)
+    assert len(history.replies) == 299
+    assert history.complete
+    for message, stored in zip(history.replies, written, strict=True):
+        assert message.id == str(stored.id)
+        assert message.author_name == stored.author.global_name
+        assert message.text == stored.content  # verbatim (no mentions in these comments)
+        parent = stored.message_reference
+        assert message.reply_to == (parent["message_id"] if parent else None)
+    pages = [r for r in fake.requests if r.path == f"/channels/{thread.id}/messages"]
+    assert len(pages) == 3  # 100 at a time
