@@ -4,6 +4,7 @@ reads them (REST only, no gateway cache) and as the gateway process does."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import warnings
@@ -15,12 +16,14 @@ import pytest
 
 from adapters.discord_chat.chat import DiscordChat, DiscordConfig
 from adapters.reddit_source.thread_json import thread_from_json_text
+from bot.chat import Inbox, Reaction, Reply, Request
 from bot.chat_threads import ChatHistory, ChatThreadReader, ChatThreadRef, ThreadUnreadable
 from digest.model import ContentState
 from tests.fakes.discord_server import (
     PRIVATE_THREAD,
     FakeChannel,
     FakeDiscord,
+    FakeInteraction,
     FakeUser,
     Intent,
     StoredMessage,
@@ -328,3 +331,78 @@ async def test_a_300_message_thread_from_a_real_reddit_thread(fake: FakeDiscord)
         assert message.reply_to == (parent["message_id"] if parent else None)
     pages = [r for r in fake.requests if r.path == f"/channels/{thread.id}/messages"]
     assert len(pages) == 3  # 100 at a time
+
+
+# --------------------------------------------------------------------------- the message menu
+
+
+@contextlib.asynccontextmanager
+async def gateway_chat(fake: FakeDiscord, inbox: Inbox) -> AsyncIterator[DiscordChat]:
+    """A DiscordChat connected to the gateway, handing requests to `inbox`."""
+    async with DiscordChat(config_for(fake, guild_ids=(fake.guild.id,))) as chat:
+        task = asyncio.create_task(chat.run(inbox))
+        ready = asyncio.create_task(chat.wait_until_ready())
+        await asyncio.wait({task, ready}, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():
+            ready.cancel()
+            await task
+        try:
+            yield chat
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def answered(fake: FakeDiscord, interaction: FakeInteraction) -> StoredMessage:
+    """The deferred response of `interaction`, once it was edited into an answer."""
+
+    def edited() -> bool:
+        original = interaction.original_message_id
+        return original is not None and bool(fake.message(original).edits)
+
+    await fake.wait_until(edited)
+    return fake.message(interaction.original_message_id or 0)
+
+
+async def test_the_message_menu_asks_for_the_digest_of_the_messages_thread(
+    fake: FakeDiscord,
+) -> None:
+    general = fake.guild.text_channel
+    starter = fake.user_message(general, "Opening")
+    thread = fake.add_thread(general, "Talk", starter=starter)
+    inside = fake.user_message(thread, "in the thread", author=fake.admin)
+    asked: list[Request] = []
+
+    async def on_request(request: Request) -> Reply | None:
+        asked.append(request)
+        return Reply("Reading that thread…")
+
+    async def on_reaction(reaction: Reaction) -> str | None:
+        raise AssertionError("the menu is not a reaction")
+
+    async with gateway_chat(fake, Inbox(on_request, on_reaction)) as chat:
+        (sync,) = fake.commands_synced
+        menus = {c["name"]: c for c in sync.commands if c["type"] == 3}
+        assert set(menus) == {"Deep analysis", "Digest this thread"}
+        assert menus["Digest this thread"]["contexts"] == [0]  # in servers only
+        for message in (inside, starter):
+            menu = fake.message_command("Digest this thread", message, user=fake.plain)
+            await fake.dispatch("INTERACTION_CREATE", menu.payload)
+            original = await answered(fake, menu)
+            (callback,) = [c for c in fake.callbacks if c.interaction_id == menu.id]
+            assert callback.type == 5  # deferred, "thinking…"
+            assert callback.ephemeral  # only the asker sees it
+            assert original.content == "Reading that thread…"
+        assert chat.platform == "discord"
+    gid = fake.guild.id
+    assert [(r.command, r.text, r.channel_id) for r in asked] == [
+        ("digest", f"https://discord.com/channels/{gid}/{thread.id}/{inside.id}", str(thread.id)),
+        (
+            "digest",
+            f"https://discord.com/channels/{gid}/{general.id}/{starter.id}",
+            str(general.id),
+        ),
+    ]
+    assert {r.user_id for r in asked} == {str(fake.plain.id)}
+    assert {r.server_id for r in asked} == {str(gid)}

@@ -237,6 +237,7 @@ async def test_startup_syncs_commands_and_logs_the_invite(
             "usage",
             "redigest",
             "Deep analysis",
+            "Digest this thread",
         }
         options = {n: [o["name"] for o in c.get("options", [])] for n, c in commands.items()}
         assert options["digest"] == ["url", "depth"]
@@ -267,6 +268,7 @@ async def test_startup_syncs_commands_and_logs_the_invite(
             assert str(commands[name]["default_member_permissions"]) == MANAGE_GUILD, name
         assert commands["digest"]["default_member_permissions"] is None
         assert commands["Deep analysis"]["type"] == 3
+        assert commands["Digest this thread"]["type"] == 3
         assert all(c.get("contexts") == [0] for c in commands.values())  # guilds only
 
         identify = fake.identify

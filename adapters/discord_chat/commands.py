@@ -1,7 +1,7 @@
 """Slash commands: redigest's command tree (/digest, /subscribe, /watch, /unsubscribe, /pause,
 /resume, /edit, /preview, /subscriptions, /usage, /redigest settings|help, and the "Deep analysis"
-message menu). Each command's options go back into the text a person would type, which `bot.commands`
-parses."""
+and "Digest this thread" message menus). Each command's options go back into the text a person
+would type, which `bot.commands` parses; "Digest this thread" is `/digest <the message's link>`."""
 
 from __future__ import annotations
 
@@ -53,9 +53,11 @@ def register_commands(
     """redigest's slash commands and its message menu, each handing its text to `interactions`."""
     manage = discord.Permissions(manage_guild=True)
 
-    @tree.command(name="digest", description="Digest a Reddit thread in this channel")
+    @tree.command(
+        name="digest", description="Digest a Reddit or Hacker News thread, or a thread here"
+    )
     @app_commands.describe(
-        url="The thread's link (any reddit.com or redd.it form) or its id",
+        url="A Reddit or Hacker News link or id, or a Discord message's link (its thread)",
         depth="brief (default): the gist here; deep: the full ten-section analysis",
     )
     @app_commands.guild_only()
@@ -219,4 +221,19 @@ def register_commands(
         await interactions.deep_analysis(interaction, message)
 
     tree.add_command(deep_analysis)
+
+    @app_commands.context_menu(name="Digest this thread")
+    @app_commands.guild_only()
+    async def digest_thread(interaction: Interaction, message: discord.Message) -> None:
+        # Exactly what `/digest <the message's link>` asks: the core reads the thread.
+        await interactions.command(interaction, "digest", message_link(interaction, message))
+
+    tree.add_command(digest_thread)
     tree.error(interactions.on_tree_error)
+
+
+def message_link(interaction: Interaction, message: discord.Message) -> str:
+    """The message's link, as Discord's "Copy Message Link" gives it (the channel is the
+    thread's own when the message sits in a thread)."""
+    guild = interaction.guild_id or getattr(message.guild, "id", None) or "@me"
+    return f"https://discord.com/channels/{guild}/{message.channel.id}/{message.id}"

@@ -691,3 +691,151 @@ async def test_a_held_shard_stays_down_until_released_then_resumes(
             await fake.close_shard(1)
             assert await get(resumed) == 1
             assert sorted(fake.shard_connections()) == [0, 1]
+
+
+# --------------------------------------------------------------------------- reading history
+
+
+@contextlib.asynccontextmanager
+async def rest_client(fake: FakeDiscord) -> AsyncIterator[discord.Client]:
+    """A discord.py client logged in for the REST API only (no gateway, nothing cached)."""
+    client = discord.Client(intents=discord.Intents(guilds=True))
+    async with client:
+        await client.login(fake.token)
+        yield client
+
+
+async def test_history_pages_newest_first_even_after_a_message(fake: FakeDiscord) -> None:
+    """Discord sorts every page newest first; `after=X` gives the messages just after X (so
+    discord.py's oldest_first reads forwards), `before=X` those just before, `around=X` both."""
+    channel = fake.add_channel("busy")
+    sent = [fake.user_message(channel, f"m{i}") for i in range(250)]
+    async with rest_client(fake) as client:
+        remote = await client.fetch_channel(channel.id)
+        assert isinstance(remote, discord.TextChannel)
+        forwards = [m.content async for m in remote.history(limit=None, oldest_first=True)]
+        assert forwards == [f"m{i}" for i in range(250)]
+        backwards = [m.content async for m in remote.history(limit=120)]
+        assert backwards == [f"m{i}" for i in range(249, 129, -1)]
+        around = [m.content async for m in remote.history(limit=5, around=sent[100])]
+        assert sorted(around) == ["m100", "m101", "m102", "m98", "m99"]
+
+        raw = await client.http.logs_from(channel.id, 3, after=sent[10].id)
+        assert [m["content"] for m in raw] == ["m13", "m12", "m11"]  # oldest after X, newest first
+        raw = await client.http.logs_from(channel.id, 3, before=sent[10].id)
+        assert [m["content"] for m in raw] == ["m9", "m8", "m7"]
+        raw = await client.http.logs_from(channel.id, 50)
+        assert [m["content"] for m in raw][:2] == ["m249", "m248"]
+        assert len(raw) == 50  # the default page
+
+
+async def test_threads_replies_and_reactions_have_discords_shape(fake: FakeDiscord) -> None:
+    general = fake.guild.text_channel
+    starter = fake.user_message(general, "Opening", reactions={"🔥": 1})
+    thread = fake.add_thread(general, "Talk", starter=starter)
+    first = fake.user_message(thread, "first", author=fake.admin)
+    reply = fake.user_message(thread, "second", reply_to=first)
+    private = fake.add_thread(general, "Ours", private=True, members=[fake.bot])
+    async with rest_client(fake) as client:
+        fetched = await client.fetch_channel(thread.id)
+        assert isinstance(fetched, discord.Thread)
+        assert fetched.type is discord.ChannelType.public_thread
+        assert fetched.parent_id == general.id
+        ours = await client.fetch_channel(private.id)
+        assert isinstance(ours, discord.Thread)
+        assert ours.type is discord.ChannelType.private_thread
+
+        opening = await client.http.get_message(general.id, starter.id)
+        assert opening["thread"]["id"] == str(thread.id)
+        assert opening["thread"]["type"] == 11
+        assert set(opening["thread"]["thread_metadata"]) >= {"archived", "locked"}
+        assert opening["flags"] & FLAG_HAS_THREAD
+        answer = await client.http.get_message(thread.id, reply.id)
+        assert answer["type"] == 19
+        assert answer["message_reference"]["message_id"] == str(first.id)
+        assert answer["referenced_message"]["content"] == "first"
+        message = await fetched.fetch_message(reply.id)
+        assert message.reference is not None
+        assert message.reference.message_id == first.id
+        assert message.type is discord.MessageType.reply
+        if DISCORD_DATA.is_dir():  # the docs' message, and its reaction, have no key we lack
+            real = _load("docs_examples/message_object.json")
+            assert set(real) <= set(opening)
+            assert set(real["reactions"][0]) <= set(opening["reactions"][0])
+            assert opening["reactions"][0]["count"] == 1
+
+
+async def test_channels_the_bot_may_not_read(fake: FakeDiscord) -> None:
+    hidden = fake.add_channel("mods", everyone_can_view=False, bot_can_view=False)
+    staff = fake.add_channel("staff", everyone_can_view=False)
+    no_history = fake.add_channel("announcements", bot_can_read_history=False)
+    secret = fake.user_message(hidden, "secret")
+    old = fake.user_message(no_history, "old")
+    fake.user_message(staff, "staff talk")
+    closed = fake.add_thread(fake.guild.text_channel, "closed", private=True)
+    fake.user_message(closed, "psst")
+    async with rest_client(fake) as client:
+        for channel_id in (hidden.id, closed.id):
+            with pytest.raises(discord.Forbidden) as refused:
+                await client.fetch_channel(channel_id)
+            assert refused.value.code == 50001
+            assert refused.value.status == 403
+        with pytest.raises(discord.Forbidden):
+            await client.http.get_message(hidden.id, secret.id)
+        # Visible without READ_MESSAGE_HISTORY: no messages at all, and none by id.
+        assert await client.http.logs_from(no_history.id, 50) == []
+        with pytest.raises(discord.Forbidden) as refused:
+            await client.http.get_message(no_history.id, old.id)
+        assert refused.value.code == 50013
+        # A private channel: @everyone is denied VIEW_CHANNEL, the bot's role allowed.
+        remote = await client.fetch_channel(staff.id)
+        assert isinstance(remote, discord.TextChannel)
+        everyone = remote.overwrites_for(discord.Object(id=fake.guild.id))
+        assert everyone.view_channel is False
+        assert [m["content"] for m in await client.http.logs_from(staff.id, 5)] == ["staff talk"]
+
+
+async def test_without_message_content_rest_sends_others_messages_empty(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Discord blanks content, embeds, attachments and components of others' messages over
+    REST too, except those mentioning the bot and the bot's own; a message menu's target
+    message keeps its content."""
+    async with FakeDiscord(privileged_intents=0) as fake:
+        fake.patch_discord(monkeypatch)
+        general = fake.guild.text_channel
+        theirs = fake.user_message(general, "hidden words", embeds=[{"title": "e"}])
+        mentioning = fake.user_message(general, f"<@{fake.bot.id}> can you read this?")
+        mine = fake.user_message(general, "my own", author=fake.bot)
+        async with rest_client(fake) as client:
+            raw = {m["id"]: m for m in await client.http.logs_from(general.id, 10)}
+        assert raw[str(theirs.id)]["content"] == ""
+        assert raw[str(theirs.id)]["embeds"] == []
+        assert raw[str(mentioning.id)]["content"].endswith("can you read this?")
+        assert raw[str(mine.id)]["content"] == "my own"
+        menu = fake.message_command("Digest this thread", theirs.id)
+        resolved = menu.payload["data"]["resolved"]["messages"][str(theirs.id)]
+        assert resolved["content"] == "hidden words"
+
+
+async def test_the_message_menu_interaction_has_the_docs_shape(fake: FakeDiscord) -> None:
+    general = fake.guild.text_channel
+    starter = fake.user_message(general, "Opening")
+    thread = fake.add_thread(general, "Talk", starter=starter)
+    inside = fake.user_message(thread, "in the thread")
+    menu = fake.message_command("Digest this thread", inside, user=fake.admin)
+    data = menu.payload["data"]
+    assert menu.payload["type"] == 2
+    assert data["type"] == 3
+    assert data["target_id"] == str(inside.id)
+    assert menu.payload["channel_id"] == str(thread.id)  # used where the message is
+    assert menu.payload["channel"]["type"] == 11
+    if not DISCORD_DATA.is_dir():
+        pytest.skip(NO_DATA)
+    real = _load("docs_examples/interaction_message_command.json")
+    assert set(real) - {"app_permissions"} <= set(menu.payload)
+    assert set(real["data"]) <= set(data)
+    real_message = next(iter(real["data"]["resolved"]["messages"].values()))
+    ours = data["resolved"]["messages"][str(inside.id)]
+    assert set(real_message) <= set(ours)
+    assert set(real["member"]) - {"is_pending"} <= set(menu.payload["member"])
