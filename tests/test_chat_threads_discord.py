@@ -9,6 +9,7 @@ import contextlib
 import re
 import warnings
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +222,35 @@ async def test_privacy_follows_who_may_see_the_channel(fake: FakeDiscord) -> Non
     starter2 = fake.user_message(hidden, "staff question")
     fake.add_thread(hidden, "staff thread", starter=starter2)
     assert (await read(fake, starter2)).private  # a public thread in a private channel
+
+
+async def test_for_a_private_thread_the_reader_says_whether_the_asker_may_read_it(
+    fake: FakeDiscord,
+) -> None:
+    dana = fake.add_user("dana", global_name="Dana")
+    staff = fake.add_channel("staff", everyone_can_view=False, viewers=[dana])
+    general = fake.guild.text_channel
+    closed = fake.add_thread(general, "just us", private=True, owner=dana, members=[fake.bot])
+    in_staff = fake.user_message(staff, "staff only")
+    in_closed = fake.user_message(closed, "thread only")
+    public = fake.user_message(general, "hello all")
+
+    async def member(message: StoredMessage, who: FakeUser) -> bool | None:
+        ref = replace(ref_to(fake, message), asker_id=str(who.id))
+        async with worker(fake) as chat:
+            history = await chat.read_thread(ref, limit=10)
+        assert history.ref.asker_id == str(who.id)
+        return history.asker_is_member
+
+    assert await member(in_staff, dana) is True  # let in by a member overwrite
+    assert await member(in_staff, fake.plain) is False
+    assert await member(in_staff, fake.owner) is True  # the owner sees everything
+    assert await member(in_closed, dana) is True  # a member of the private thread
+    assert await member(in_closed, fake.plain) is False
+    assert await member(in_closed, fake.admin) is True  # a moderator: Manage Threads
+    assert await member(public, fake.plain) is None  # not private: nothing to check
+    stranger = FakeUser(fake.snowflake(), "stranger")  # not in that server at all
+    assert await member(in_staff, stranger) is False
 
 
 async def test_unreadable_roles_count_as_private(fake: FakeDiscord) -> None:

@@ -1,6 +1,6 @@
 """Discord messages as the core's `ChatMessage`s, and what Discord's answers mean for reading a
-thread: who may see a channel, whether the Message Content intent is missing, and the one
-sentence a person gets when the bot cannot read (see `thread_reader.py`, which fetches).
+thread: whether the Message Content intent is missing, and the one sentence a person gets when
+the bot cannot read (see `thread_reader.py`, which fetches, and `thread_access.py`: who may see).
 
 Text is kept as written, with mentions turned into names (`<@123>` → `@Ana`, `<#5>` →
 `#general`, `<@&7>` → `@mods`) and @everyone / @here broken, so a quote can never ping."""
@@ -15,7 +15,6 @@ from typing import Any
 from adapters.discord_chat.sdk import discord
 from bot.chat_threads import ChatMessage
 
-VIEW_CHANNEL = discord.Permissions(view_channel=True).value
 # What a person can write (and system messages are not): replies and commands included.
 SPOKEN = frozenset(
     {
@@ -61,19 +60,6 @@ def place_of(channel: object) -> str:
         return "a direct message"
     name = getattr(channel, "name", None)
     return f"#{name}" if name else "that channel"
-
-
-def everyone_sees(channel: object, everyone: discord.Role | None) -> bool:
-    """Whether the server's @everyone role may view `channel` (a guild channel, never a
-    thread): its base permissions with the channel's @everyone overwrite applied. Unknown
-    (no role, not a guild channel): False, so a doubt counts as private."""
-    if everyone is None or not isinstance(channel, discord.abc.GuildChannel):
-        return False
-    base = everyone.permissions
-    if base.administrator:
-        return True
-    allow, deny = channel.overwrites_for(everyone).pair()
-    return bool(((base.value & ~deny.value) | allow.value) & VIEW_CHANNEL)
 
 
 def is_spoken(message: discord.Message) -> bool:

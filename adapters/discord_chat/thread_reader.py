@@ -29,6 +29,7 @@ from adapters.discord_chat.channels import Channels
 from adapters.discord_chat.client import BotClient
 from adapters.discord_chat.config import PLATFORM
 from adapters.discord_chat.sdk import discord
+from adapters.discord_chat.thread_access import everyone_sees, may_see
 from adapters.discord_chat.thread_messages import (
     NO_CONTENT,
     NOT_TEXT,
@@ -36,7 +37,6 @@ from adapters.discord_chat.thread_messages import (
     UNKNOWN_CHANNEL,
     UNKNOWN_MESSAGE,
     content_withheld,
-    everyone_sees,
     is_spoken,
     names_of,
     no_access,
@@ -255,37 +255,39 @@ class DiscordThreadReader:
             raise ThreadUnreadable(NO_CONTENT)
         guild_id = getattr(getattr(channel, "guild", None), "id", None)
         guild = await self._guild(guild_id) if guild_id is not None else None
-        private = await self._private(channel, read, guild)
-        roles = names_of(guild.roles) if guild is not None else {}
-        channels = names_of(c for c in (channel, read.thread) if c is not None)
+        thread = read.thread or (channel if isinstance(channel, discord.Thread) else None)
+        home = await self._parent(thread) if thread is not None else channel
+        private = (
+            thread is not None and thread.type is discord.ChannelType.private_thread
+        ) or not everyone_sees(home, guild)
+        member: bool | None = None
+        if private and ref.asker_id.isdigit():
+            member = await may_see(home, thread, guild, int(ref.asker_id))
         convert = functools.partial(
             to_chat_message,
             me_id=me_id,
             inside={m.id for m in read.rest},
-            roles=roles,
-            channels=channels,
+            roles=names_of(guild.roles) if guild is not None else {},
+            channels=names_of(c for c in (home, thread) if c is not None),
         )
-        root, replies = convert(read.root), tuple(convert(m) for m in read.rest)
-        server = str(guild_id) if guild_id is not None else "@me"
+        server = str(guild_id) if guild_id is not None else ""
+        link = (
+            f"https://discord.com/channels/{server or '@me'}/{read.root_channel_id}/{read.root.id}"
+        )
+        counted = thread.message_count if thread is not None else None
         return ChatHistory(
-            ref=ChatThreadRef(PLATFORM, server, str(read.root_channel_id), str(read.root.id)),
+            ref=ChatThreadRef(
+                PLATFORM, server, str(read.root_channel_id), str(read.root.id), ref.asker_id
+            ),
             place=place or place_of(channel),
             private=private,
-            permalink=f"https://discord.com/channels/{server}/{read.root_channel_id}/{read.root.id}",
-            root=root,
-            replies=replies,
+            permalink=link,
+            root=convert(read.root),
+            replies=tuple(convert(m) for m in read.rest),
             complete=read.complete,
-            thread_channel_id=str(read.thread.id) if read.thread is not None else None,
+            thread_channel_id=str(thread.id) if thread is not None else None,
+            asker_is_member=member,
+            # Discord's count of a thread's messages (the first one not included), when the
+            # reading stopped early: the report says how many there were.
+            reply_count=counted if not read.complete and counted else None,
         )
-
-    async def _private(self, channel: object, read: _Read, guild: discord.Guild | None) -> bool:
-        """Private unless the server's @everyone may view the channel the thread is in and
-        the thread, if any, is a public one."""
-        if guild is None:
-            return True
-        thread = read.thread or (channel if isinstance(channel, discord.Thread) else None)
-        if thread is not None:
-            if thread.type is discord.ChannelType.private_thread:
-                return True
-            channel = await self._parent(thread)
-        return not everyone_sees(channel, guild.get_role(guild.id))

@@ -1911,11 +1911,13 @@ class FakeDiscord(LocalServer):
         everyone_can_view: bool = True,
         bot_can_view: bool = True,
         bot_can_read_history: bool = True,
+        viewers: Sequence[FakeUser] = (),
     ) -> FakeChannel:
         """A text channel. `everyone_can_view=False`: a private channel (the @everyone
         overwrite denies VIEW_CHANNEL; the bot's role is allowed in, unless `bot_can_view`
-        is False); `bot_can_read_history=False` denies the bot READ_MESSAGE_HISTORY. Add it
-        before the client connects for its GUILD_CREATE to carry it."""
+        is False, and so are `viewers`, by member overwrites); `bot_can_read_history=False`
+        denies the bot READ_MESSAGE_HISTORY. Add it before the client connects for its
+        GUILD_CREATE to carry it."""
         g = guild or self.guild
         view, history = int(Permission.VIEW_CHANNEL), int(Permission.READ_MESSAGE_HISTORY)
         bot_role = next(r for r in g.roles if r.bot_id == self.bot.id)
@@ -1928,6 +1930,9 @@ class FakeDiscord(LocalServer):
             overwrites.append(
                 {"id": str(bot_role.id), "type": 0, "allow": str(bot_allow), "deny": str(bot_deny)}
             )
+        overwrites += [
+            {"id": str(u.id), "type": 1, "allow": str(view), "deny": "0"} for u in viewers
+        ]
         category = next((c for c in g.channels if c.type == GUILD_CATEGORY), None)
         channel = FakeChannel(
             self.snowflake(),
@@ -2205,6 +2210,12 @@ class FakeDiscord(LocalServer):
             ("DELETE", rf"/channels/{c}/messages/{m}", self._delete_message, True),
             ("POST", rf"/channels/{c}/messages/{m}/threads", self._post_message_thread, True),
             ("POST", rf"/channels/{c}/threads", self._post_thread, True),
+            (
+                "GET",
+                rf"/channels/{c}/thread-members/" + snow.format("uid"),
+                self._get_thread_member,
+                True,
+            ),
             (
                 "PUT",
                 rf"/channels/{c}/messages/{m}/reactions/(?P<emoji>[^/]+)/@me",
@@ -2847,6 +2858,22 @@ class FakeDiscord(LocalServer):
         type_ = int(call.body.get("type") or PRIVATE_THREAD)
         thread = self._new_thread(channel, self.snowflake(), call.body, type_)
         return self._thread_answer(thread)
+
+    async def _get_thread_member(self, call: _Call) -> web.StreamResponse:
+        thread = self._channel(call)
+        if not thread.is_thread:
+            raise DiscordHTTPError(400, 50024, "Cannot execute action on this channel type")
+        user_id = call.snowflake("uid")
+        if user_id not in thread.member_ids:
+            raise _not_found("Member", 10007)
+        return _json_response(
+            {
+                "id": str(thread.id),
+                "user_id": str(user_id),
+                "join_timestamp": thread.created_at,
+                "flags": 0,
+            }
+        )
 
     async def _put_reaction(self, call: _Call) -> web.StreamResponse:
         channel, msg = self._channel_message(call)
