@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import warnings
 from collections.abc import AsyncIterator
@@ -19,7 +20,9 @@ from adapters.discord_chat.chat import DiscordChat, DiscordConfig
 from adapters.reddit_source.thread_json import thread_from_json_text
 from bot.chat import Inbox, Reaction, Reply, Request
 from bot.chat_threads import ChatHistory, ChatThreadReader, ChatThreadRef, ThreadUnreadable
+from digest import codec
 from digest.model import ContentState
+from digest.report import Report
 from tests.fakes.discord_server import (
     PRIVATE_THREAD,
     FakeChannel,
@@ -29,6 +32,10 @@ from tests.fakes.discord_server import (
     Intent,
     StoredMessage,
 )
+from tests.test_chat_threads import assert_no_reddit_words, check_quotes
+from tests.test_discord_adapter import Bot as AdapterBot
+from tests.test_discord_adapter import running_bot
+from tests.test_slack_adapter import strings
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
@@ -436,3 +443,141 @@ async def test_the_message_menu_asks_for_the_digest_of_the_messages_thread(
     ]
     assert {r.user_id for r in asked} == {str(fake.plain.id)}
     assert {r.server_id for r in asked} == {str(gid)}
+
+
+# --------------------------------------------------------------------------- with the core
+
+BOT_WORDS = ("ci-bot notice 7f3a", "webhook relay 9c1e", "an earlier digest 5b2d")
+
+
+async def digest_report(bot: AdapterBot) -> Report:
+    rows = [r for r in await bot.core.storage.jobs() if r.report is not None]
+    assert len(rows) == 1
+    assert rows[0].report is not None
+    return codec.loads(Report, rows[0].report)
+
+
+def bot_posts(fake: FakeDiscord, channel_id: int) -> list[StoredMessage]:
+    """What the bot posted in a channel or thread (not the messages seeded as its own)."""
+    return [m for m in fake.messages_in(channel_id) if m.source == "channel"]
+
+
+async def told(bot: AdapterBot, interaction: FakeInteraction, n: int = 1) -> list[str]:
+    return await bot.answers(interaction, n)
+
+
+async def test_a_300_message_thread_is_digested_in_that_thread(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    general = fake.guild.text_channel
+    starter = fake.user_message(
+        general, "Reddit's announcement, discussed here.", author=fake.admin
+    )
+    thread = fake.add_thread(general, "Announcement talk", starter=starter)
+    written = real_thread_messages(fake, thread, 296)
+    ci = fake.add_user("ci", global_name="CI", bot=True)
+    fake.user_message(thread, f"{BOT_WORDS[0]}: build green", author=ci)
+    fake.user_message(thread, f"{BOT_WORDS[1]}: deploy done", webhook=True)
+    fake.user_message(thread, f"{BOT_WORDS[2]}: Summary of yesterday", author=fake.bot)
+    async with running_bot(fake, tmp_path) as bot:
+        link = f"https://discord.com/channels/{fake.guild.id}/{general.id}/{starter.id}"
+        asked = await bot.slash("digest", {"url": link})
+        await fake.wait_until(lambda: bool(bot_posts(fake, thread.id)), timeout=30.0)
+        said = await told(bot, asked)
+        report = await digest_report(bot)
+    posted = bot_posts(fake, thread.id)
+    assert bot_posts(fake, general.id) == []  # in that thread, nowhere else
+    assert all(m.author.id == fake.bot.id for m in posted)
+    texts = {str(m.id): (m.author.global_name or m.author.username, m.content) for m in written}
+    texts["post"] = ("Alice (mod)", starter.content)
+    assert check_quotes(report, texts) >= 3
+    assert report.thread.num_comments == 296  # the bots' and our own earlier words left out
+    everything = "\n".join(s for m in posted for s in strings([m.content, m.embeds]))
+    for words in BOT_WORDS:
+        assert words not in everything
+    assert_no_reddit_words(everything)
+    assert said == ["Reading that thread… the digest will be posted in it."]
+
+
+async def test_the_message_menu_digests_the_thread_in_it(fake: FakeDiscord, tmp_path: Path) -> None:
+    general = fake.guild.text_channel
+    starter = fake.user_message(general, "Shall we move the build to arm64 runners?")
+    thread = fake.add_thread(general, "arm64 runners", starter=starter)
+    lines = [
+        "Yes: the arm64 runners are 40% cheaper per minute for our workload.",
+        "The cache is not shared between architectures, so the first week is slower.",
+        "We should keep one x86 job for the release artefacts.",
+        "Agreed, and pin the toolchain version before switching.",
+    ]
+    inside = [fake.user_message(thread, text, author=fake.admin) for text in lines]
+    async with running_bot(fake, tmp_path) as bot:
+        menu = fake.message_command("Digest this thread", inside[2], user=fake.plain)
+        await fake.dispatch("INTERACTION_CREATE", menu.payload)
+        await fake.wait_until(lambda: bool(bot_posts(fake, thread.id)), timeout=30.0)
+        said = await bot.answers(menu)
+        report = await digest_report(bot)
+    assert said == ["Reading that thread… the digest will be posted in it."]
+    assert bot_posts(fake, general.id) == []
+    assert report.thread.permalink == (
+        f"https://discord.com/channels/{fake.guild.id}/{general.id}/{starter.id}"
+    )
+    texts = {str(m.id): ("Alice (mod)", m.content) for m in inside}
+    texts["post"] = ("Bob", starter.content)
+    assert check_quotes(report, texts) >= 1
+
+
+async def test_a_private_channels_thread_is_never_posted_or_quoted_elsewhere(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    dana = fake.add_user("dana", global_name="Dana")
+    board = fake.add_channel("board", everyone_can_view=False, viewers=[dana])
+    starter = fake.user_message(board, "Acquisition of Foocorp: we sign on Friday.", author=dana)
+    thread = fake.add_thread(board, "Foocorp", starter=starter, owner=dana)
+    for i in range(6):
+        fake.user_message(thread, f"Keep Foocorp quiet until then, point {i}.", author=dana)
+    general = fake.guild.text_channel
+    link = f"https://discord.com/channels/{fake.guild.id}/{board.id}/{starter.id}"
+    async with running_bot(fake, tmp_path) as bot:
+        asked = await bot.slash("digest", {"url": link}, user=fake.plain, channel=general)
+        said = await bot.answers(asked, 2)
+        assert said[1].startswith("That thread is in a private channel")
+        assert said[1].endswith("that you are not a member of, so I will not digest it.")
+        for channel_id in (general.id, board.id, thread.id):
+            assert bot_posts(fake, channel_id) == []
+        bodies = json.dumps([r.json for r in fake.requests if r.method in ("POST", "PATCH")])
+        assert "Foocorp quiet" not in bodies
+        assert "sign on Friday" not in bodies
+
+        # Someone who may read it, asking from elsewhere: posted in the thread, told where.
+        asked = await bot.slash("digest", {"url": link}, user=dana, channel=general)
+        await fake.wait_until(lambda: bool(bot_posts(fake, thread.id)), timeout=30.0)
+        said = await bot.answers(asked, 2)
+    assert said[1] == f"Posted the digest in that thread: {link}"
+    assert bot_posts(fake, general.id) == []
+    assert bot_posts(fake, board.id) == []
+
+
+async def test_what_discord_refuses_is_one_sentence(tmp_path: Path) -> None:
+    privileged = Intent.GUILD_MEMBERS | Intent.GUILD_PRESENCES  # Message Content not enabled
+    async with FakeDiscord(privileged_intents=privileged) as fake:
+        general = fake.guild.text_channel
+        hidden = fake.add_channel("mods", everyone_can_view=False, bot_can_view=False)
+        secret = fake.user_message(hidden, "nobody else may read this")
+        starter = fake.user_message(general, "what do you think?")
+        thread = fake.add_thread(general, "opinions", starter=starter)
+        fake.user_message(thread, "I think so", author=fake.admin)
+        gid = fake.guild.id
+        async with running_bot(fake, tmp_path) as bot:
+            asked = await bot.slash(
+                "digest", {"url": f"https://discord.com/channels/{gid}/{hidden.id}/{secret.id}"}
+            )
+            said = await bot.answers(asked, 2)
+            assert said[1].startswith("I cannot see #mods: give my role View Channel and Read")
+            asked = await bot.slash(
+                "digest", {"url": f"https://discord.com/channels/{gid}/{general.id}/{starter.id}"}
+            )
+            said = [*said, *(await bot.answers(asked, 2))[1:]]
+            assert said[-1].startswith("I need the Message Content intent")
+            assert all(one_sentence(s) for s in said)
+            assert bot_posts(fake, thread.id) == []
+            assert bot_posts(fake, general.id) == []

@@ -28,7 +28,7 @@ from adapters.discord_chat.limits import MAX_CHOICES
 from adapters.discord_chat.picker import PICK_HINT, picked
 from adapters.discord_chat.sdk import app_commands, discord
 from bot.chat import Inbox, MessageRef, Reaction, Request
-from bot.replies import SOMETHING_WENT_WRONG, acknowledgement
+from bot.replies import READING_CHAT, SOMETHING_WENT_WRONG, acknowledgement
 from bot.ttl_map import TTLMap
 from digest.render.document import Span
 
@@ -151,11 +151,17 @@ class Interactions:
         if asked is None:
             return
         pending, reply = asked
+        said = acknowledgement(command, text)
         if reply is not None:  # answered now: it replaces "thinking…"
             await self.answer(pending, render_text(reply.text, channels=reply.channels))
-        elif not self.config.late_answers and acknowledgement(command, text):
+        elif not self.config.late_answers and said:
             # Another process posts it: say so now, as Slack's acknowledgement does.
-            await self.answer(pending, render_text(acknowledgement(command, text)))
+            await self.answer(pending, render_text(said))
+        elif said == READING_CHAT:
+            # A chat thread's digest goes in that thread, not here: say so now, as Slack's
+            # acknowledgement does; a refusal, or where it went, follows (ephemeral).
+            await self.answer(pending, render_text(said))
+            self.remember(token, pending)
         else:  # "thinking…" until the digest is posted (a link to it) or fails (why)
             self.remember(token, pending)
 
