@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -30,6 +31,7 @@ from tests.fakes.discord_server import (
     FakeInteraction,
     FakeUser,
     Intent,
+    Permission,
     StoredMessage,
 )
 from tests.test_chat_threads import assert_no_reddit_words, check_quotes
@@ -431,7 +433,13 @@ async def test_the_message_menu_asks_for_the_digest_of_the_messages_thread(
             assert callback.type == 5  # deferred, "thinking…"
             assert callback.ephemeral  # only the asker sees it
             assert original.content == "Reading that thread…"
-        assert chat.platform == "discord"
+        # The invite the bot prints asks for what reading a thread needs.
+        assert chat.invite_url is not None
+        query = parse_qs(urlsplit(chat.invite_url).query)
+        asked_for = int(query["permissions"][0])
+        needed = Permission.VIEW_CHANNEL | Permission.READ_MESSAGE_HISTORY
+        assert asked_for & needed == needed
+        assert not asked_for & Permission.MANAGE_THREADS  # never more than it needs
     gid = fake.guild.id
     assert [(r.command, r.text, r.channel_id) for r in asked] == [
         ("digest", f"https://discord.com/channels/{gid}/{thread.id}/{inside.id}", str(thread.id)),

@@ -17,6 +17,7 @@ from adapters.discord_chat.sdk import discord
 log = logging.getLogger(__name__)
 
 VIEW_CHANNEL = discord.Permissions(view_channel=True).value
+READABLE = discord.Permissions(view_channel=True, read_message_history=True).value
 MANAGE_THREADS = discord.Permissions(manage_threads=True).value
 ADMINISTRATOR = discord.Permissions(administrator=True).value
 ALL = discord.Permissions.all().value
@@ -69,7 +70,8 @@ async def may_see(
     channel: object, thread: discord.Thread | None, guild: discord.Guild | None, user_id: int
 ) -> bool | None:
     """Whether `user_id` may read the thread (`thread`, in `channel`; or `channel` itself for a
-    reply chain or a direct message). None when Discord would not say."""
+    reply chain or a direct message): View Channel and Read Message History there, and for a
+    private thread, being in it (or Manage Threads). None when Discord would not say."""
     if isinstance(channel, discord.DMChannel):
         recipient = channel.recipient
         return recipient is not None and recipient.id == user_id
@@ -84,7 +86,7 @@ async def may_see(
         return None
     roles = [role.id for role in member.roles if role.id != guild.id]
     allowed = permissions_in(channel, guild, user_id, roles)
-    if not allowed & VIEW_CHANNEL:
+    if allowed & READABLE != READABLE:  # without the history, the thread's past is hidden
         return False
     if thread is None or thread.type is not discord.ChannelType.private_thread:
         return True
