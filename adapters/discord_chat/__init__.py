@@ -1,5 +1,6 @@
-"""Discord for the bot core, through discord.py: slash commands, the "Deep analysis" message menu
-and reactions in; reports, bundles and answers out as embeds, threads and ephemeral follow-ups.
+"""Discord for the bot core, through discord.py: slash commands, the "Deep analysis" and "Digest
+this thread" message menus and reactions in; reports, bundles and answers out as embeds, threads
+and ephemeral follow-ups; Discord's own threads read for a digest (`read_thread`).
 
 It only translates. Commands become the same text a person would type (`bot.commands` parses
 it), reactions become `Reaction`s, and a `Delivery` becomes messages within Discord's limits.
@@ -22,6 +23,9 @@ Where things are:
     channels.py      channels, threads and message references
     posting.py       messages out: channel posts, threads, answers to one person
     lookups.py       find_posted (after a crash) and read_message
+    thread_reader.py read_thread: the thread a message starts or sits in, over REST (issue 18)
+    thread_messages.py  its messages as ChatMessages (mentions as names); refusal sentences
+    thread_access.py who may see a thread: @everyone (private or not), the asker
     client.py        the discord.py client (sharded) and its gateway hooks; which shards are up
     sdk.py           discord.py, imported once
     chat.py          DiscordChat: log-in, command sync, the gateway, the parts wired together

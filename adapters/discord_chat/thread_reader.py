@@ -15,7 +15,8 @@ Messages are returned as Discord gives them, bots' included (flagged), system me
 (joins, pins, "started a thread") left out, oldest first. Up to `limit` messages in all;
 `complete` says whether that was all of them. Privacy: a private thread, a direct message
 or a channel the server's @everyone role cannot view is private; when that cannot be told
-(the server's roles unreadable), it is private too.
+(the server's roles unreadable), it is private too; for a private one, whether the asker may
+read it is said as well (`thread_access.py`).
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ class _Counted:
 
 
 def _is_forward(ref: discord.MessageReference) -> bool:
-    return getattr(ref, "type", None) == getattr(discord.MessageReferenceType, "forward", object())
+    """A forwarded message refers to another, but answers nothing."""
+    return ref.type is discord.MessageReferenceType.forward
 
 
 class DiscordThreadReader:
