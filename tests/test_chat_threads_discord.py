@@ -589,3 +589,41 @@ async def test_what_discord_refuses_is_one_sentence(tmp_path: Path) -> None:
             assert all(one_sentence(s) for s in said)
             assert bot_posts(fake, thread.id) == []
             assert bot_posts(fake, general.id) == []
+
+
+async def jobs_done(bot: AdapterBot, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    """Until every job is finished (its posts recorded)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while any(r.status not in ("done", "failed") for r in await bot.core.storage.jobs()):
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("jobs still running")
+        await asyncio.sleep(0.02)
+
+
+async def test_the_flag_under_a_thread_digest_brings_its_deep_analysis_there(
+    fake: FakeDiscord, tmp_path: Path
+) -> None:
+    general = fake.guild.text_channel
+    starter = fake.user_message(general, "Which backup tool for the NAS?")
+    thread = fake.add_thread(general, "NAS backups", starter=starter)
+    for text in (
+        "restic to B2 has worked for me for three years without a single failed restore.",
+        "borg is faster locally but its repository format ties you to borg.",
+        "Whatever you pick, test a full restore every quarter, not just the backup job.",
+    ):
+        fake.user_message(thread, text, author=fake.admin)
+    async with running_bot(fake, tmp_path) as bot:
+        link = f"https://discord.com/channels/{fake.guild.id}/{general.id}/{starter.id}"
+        await bot.slash("digest", {"url": link})
+        await fake.wait_until(lambda: bool(bot_posts(fake, thread.id)), timeout=30.0)
+        brief = bot_posts(fake, thread.id)[0]
+        await fake.wait_until(lambda: ("🔍", fake.bot.id) in brief.reactions)  # the offer
+        await jobs_done(bot)  # what was posted is recorded (a person is never that fast)
+        flag = fake.reaction_add(thread.id, brief.id, fake.plain.id, "🔍")
+        await fake.dispatch("MESSAGE_REACTION_ADD", flag)
+        await fake.wait_until(lambda: len(bot_posts(fake, thread.id)) > 1, timeout=30.0)
+        deep = bot_posts(fake, thread.id)[1:]
+    assert bot_posts(fake, general.id) == []  # the deep analysis too stays in the thread
+    shown = "\n".join(s for m in deep for s in strings([m.content, m.embeds]))
+    assert "Summary" in shown
+    assert "restic" in shown or "borg" in shown

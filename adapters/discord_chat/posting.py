@@ -154,9 +154,22 @@ class DiscordPoster:
 
         # A part posted before a crash (find_posted saw it) is not posted again.
         refs = await self.multipart.send(idempotency_key or None, messages, send_one, first=1)
+        first = next(iter(sent_first), None)
+        await self._offer(delivery, first)
         if isinstance(target, ChannelTarget):
-            await self._after_channel_post(target, delivery, next(iter(sent_first), None))
+            await self._after_channel_post(target, delivery, first)
         return refs
+
+    async def _offer(self, delivery: Delivery, first: discord.Message | None) -> None:
+        """The server's flag under a brief digest, as the core said (in a channel, or in the
+        thread a chat thread's digest went to)."""
+        offer = delivery.offer_emoji
+        if first is None or not (self.config.react_with_flag and offer):
+            return
+        try:
+            await first.add_reaction(offer)
+        except discord.HTTPException as exc:
+            log.info("cannot add %s under %s: %s", offer, first.id, exc)
 
     async def _after_channel_post(
         self,
@@ -164,16 +177,10 @@ class DiscordPoster:
         delivery: Delivery,
         first: discord.Message | None,
     ) -> None:
-        """Offer the flag under a brief digest; tell the person who asked where it went."""
+        """Tell the person who asked where the digest went."""
         if first is None:
             return
         report = delivery.report
-        offer = delivery.offer_emoji
-        if self.config.react_with_flag and offer:  # the server's flag, as the core said
-            try:
-                await first.add_reaction(offer)
-            except discord.HTTPException as exc:
-                log.info("cannot add %s under %s: %s", offer, first.id, exc)
         # Which /digest this answers: the target names its reply token; failing that, the
         # oldest open /digest here that asked for this thread.
         here = [
