@@ -744,6 +744,12 @@ async def test_threads_replies_and_reactions_have_discords_shape(fake: FakeDisco
         ours = await client.fetch_channel(private.id)
         assert isinstance(ours, discord.Thread)
         assert ours.type is discord.ChannelType.private_thread
+        member = await ours.fetch_member(fake.bot.id)  # GET /channels/{id}/thread-members/{u}
+        assert member.id == fake.bot.id
+        assert member.thread_id == private.id
+        with pytest.raises(discord.NotFound) as unknown:
+            await ours.fetch_member(fake.admin.id)
+        assert unknown.value.code == 10007
 
         opening = await client.http.get_message(general.id, starter.id)
         assert opening["thread"]["id"] == str(thread.id)
