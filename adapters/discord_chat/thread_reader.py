@@ -72,6 +72,7 @@ class _Read:
     complete: bool
     root_channel_id: int  # where the first message lives
     thread: discord.Thread | None = None  # the thread channel, when there is one
+    home: object = None  # the channel the thread is in (a thread's parent), as fetched
 
 
 async def _spoken(
@@ -184,8 +185,8 @@ class DiscordThreadReader:
                     raise ThreadUnreadable(no_history(place_of(thread)))
                 raise ThreadUnreadable(EMPTY_THREAD)
             starter = messages.pop(0)
-            return _Read(starter, messages, not more, thread.id, thread)
-        return _Read(starter, messages, not more, starter.channel.id, thread)
+            return _Read(starter, messages, not more, thread.id, thread, parent)
+        return _Read(starter, messages, not more, starter.channel.id, thread, parent)
 
     async def _from_message(self, channel: Readable, message_id: int, limit: int) -> _Read:
         """A message of a channel: the thread opened on it, else its reply chain."""
@@ -197,12 +198,14 @@ class DiscordThreadReader:
         if thread is not None:
             want = max(limit - 1, 0)
             messages, more = await _spoken(thread.history(limit=None, oldest_first=True), want)
-            return _Read(message, messages, not more, channel.id, thread)
+            return _Read(message, messages, not more, channel.id, thread, channel)
         root = await self._chain_start(channel, message)
         scanned = _Counted(channel.history(limit=SCAN_LIMIT, after=root, oldest_first=True))
         replies, more = await _spoken(scanned, limit - 1, keep={root.id})
         # Complete when the scan reached the channel's end (it was not cut at SCAN_LIMIT).
-        return _Read(root, replies, not more and scanned.count < SCAN_LIMIT, channel.id)
+        return _Read(
+            root, replies, not more and scanned.count < SCAN_LIMIT, channel.id, None, channel
+        )
 
     async def _chain_start(self, channel: Readable, message: discord.Message) -> discord.Message:
         """The message a reply chain started from (following replies back, MAX_HOPS at most;
@@ -257,8 +260,8 @@ class DiscordThreadReader:
             raise ThreadUnreadable(NO_CONTENT)
         guild_id = getattr(getattr(channel, "guild", None), "id", None)
         guild = await self._guild(guild_id) if guild_id is not None else None
-        thread = read.thread or (channel if isinstance(channel, discord.Thread) else None)
-        home = await self._parent(thread) if thread is not None else channel
+        thread = read.thread
+        home = read.home  # the channel the thread is in
         private = (
             thread is not None and thread.type is discord.ChannelType.private_thread
         ) or not everyone_sees(home, guild)

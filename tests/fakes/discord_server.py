@@ -2071,9 +2071,12 @@ class FakeDiscord(LocalServer):
             "content_type": content_type,
         }
 
-    def message_payload(self, msg: StoredMessage, *, gateway: bool = False) -> JSON:
+    def message_payload(
+        self, msg: StoredMessage, *, gateway: bool = False, referenced: bool = True
+    ) -> JSON:
         """The message object as Discord returns it (REST), or as MESSAGE_CREATE ``d``
-        (``gateway=True``: adds guild_id and member)."""
+        (``gateway=True``: adds guild_id and member). A reply carries the message it answers
+        (``referenced_message``), one level deep as on Discord: not that one's own."""
         data: JSON = {
             "type": msg.type,
             "tts": msg.tts,
@@ -2136,7 +2139,10 @@ class FakeDiscord(LocalServer):
             ref.setdefault("channel_id", str(msg.channel_id))
             data["message_reference"] = ref
             target = self._messages_by_id.get(int(ref.get("message_id") or 0))
-            data["referenced_message"] = self.message_payload(target) if target else None
+            if referenced:
+                data["referenced_message"] = (
+                    self.message_payload(target, referenced=False) if target else None
+                )
         if msg.thread_id is not None and msg.thread_id in self.channels:
             data["thread"] = self.channels[msg.thread_id].payload()
         if gateway and msg.guild_id is not None:

@@ -762,6 +762,12 @@ async def test_threads_replies_and_reactions_have_discords_shape(fake: FakeDisco
         referenced = answer.get("referenced_message")
         assert referenced is not None
         assert referenced["content"] == "first"
+        deeper = fake.user_message(thread, "third", reply_to=reply)
+        chained = await client.http.get_message(thread.id, deeper.id)
+        one_level = chained.get("referenced_message")
+        assert one_level is not None
+        assert one_level["message_reference"]["message_id"] == str(first.id)
+        assert "referenced_message" not in one_level  # one level deep, as on Discord
         message = await fetched.fetch_message(reply.id)
         assert message.reference is not None
         assert message.reference.message_id == first.id
