@@ -81,8 +81,8 @@ def may_post_in_thread(history: ChatHistory, asked_in: str) -> str | None:
     if history.asker_is_member is True:
         return None
     return (
-        f"That thread is in a private channel ({history.place}) that you are not a member of, "
-        "so I will not digest it."
+        # Not even its name: the link names only ids, and a non-member may not learn it.
+        "That thread is in a private channel you are not a member of, so I will not digest it."
         if history.asker_is_member is False
         else "That thread is in a private conversation, so I only digest it when asked there."
     )

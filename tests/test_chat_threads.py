@@ -447,8 +447,7 @@ def test_where_a_private_threads_digest_may_go() -> None:
     assert may_post_in_thread(replace(private, asker_is_member=True), "C2") is None
     refused = may_post_in_thread(replace(private, asker_is_member=False), "C2")
     assert refused == (
-        "That thread is in a private channel (#ops) that you are not a member of, so I will "
-        "not digest it."
+        "That thread is in a private channel you are not a member of, so I will not digest it."
     )
     assert may_post_in_thread(private, "C2") == (
         "That thread is in a private conversation, so I only digest it when asked there."

@@ -548,8 +548,9 @@ async def test_a_private_channels_thread_is_never_posted_or_quoted_elsewhere(
     async with running_bot(fake, tmp_path) as bot:
         asked = await bot.slash("digest", {"url": link}, user=fake.plain, channel=general)
         said = await bot.answers(asked, 2)
-        assert said[1].startswith("That thread is in a private channel")
-        assert said[1].endswith("that you are not a member of, so I will not digest it.")
+        assert said[1] == (  # not even the private thread's name
+            "That thread is in a private channel you are not a member of, so I will not digest it."
+        )
         for channel_id in (general.id, board.id, thread.id):
             assert bot_posts(fake, channel_id) == []
         bodies = json.dumps([r.json for r in fake.requests if r.method in ("POST", "PATCH")])

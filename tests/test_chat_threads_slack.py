@@ -165,8 +165,7 @@ async def test_a_private_channels_thread_never_leaves_it(fake: MetaSlack, bot: B
     assert ours(fake) == []  # nothing posted, here or there
     said = answers(fake)
     assert said == [
-        "That thread is in a private channel (#board) that you are not a member of, so I will "
-        "not digest it."
+        "That thread is in a private channel you are not a member of, so I will not digest it."
     ]
     everywhere = " ".join(strings([c.args for c in fake.calls if c.method.startswith("chat.")]))
     assert "Foocorp" not in everywhere + " ".join(said)
