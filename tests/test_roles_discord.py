@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from adapters.discord_chat import DiscordChat, DiscordConfig
-from bot.chat import ChannelTarget, Delivery, Inbox, Reaction, Request
+from adapters.discord_chat.config import NO_PRIVATE_ANSWER_HERE
+from bot.chat import ChannelTarget, Delivery, EphemeralTarget, Inbox, PostRefused, Reaction, Request
 from bot.replies import READING
 from tests.fakes.discord_server import FakeDiscord
 from tests.test_discord_adapter import URL, running_bot
@@ -76,3 +77,15 @@ async def test_a_gateway_whose_jobs_run_elsewhere_answers_a_digest_at_once(
         (answer,) = await bot.answers(interaction)
         assert answer == READING
         assert list(bot.chat.interactions.pending.items()) == []  # nothing kept for later
+
+
+async def test_a_post_only_process_says_why_it_cannot_answer_privately(fake: FakeDiscord) -> None:
+    """A /preview run by a worker: the interaction is in the gateway process, so the answer for
+    the asker alone is refused (never shown in the channel) with the reason, not "ask again"."""
+    channel = fake.guild.text_channel
+    target = EphemeralTarget(str(channel.id), "42", reply_token="t1", private=True)
+    async with DiscordChat(_config(fake, post_only=True)) as chat:
+        with pytest.raises(PostRefused) as refused:
+            await chat.post(target, Delivery(text="the preview"))
+    assert str(refused.value) == NO_PRIVATE_ANSWER_HERE
+    assert fake.messages_in(channel.id) == []

@@ -45,6 +45,12 @@ NO_PRIVATE_ANSWER = (
     "Discord no longer lets me answer you privately (the command is over 15 minutes old, or the "
     "bot restarted since): ask again."
 )
+# A post-only process (a worker, bot/roles.py) never holds the interaction it would answer.
+NO_PRIVATE_ANSWER_HERE = (
+    "I cannot show you this privately: this bot's commands and jobs run in separate processes, "
+    "and on Discord only the one that received your command may answer you alone (an admin can "
+    "run one with --role all for that)."
+)
 
 
 @dataclass(frozen=True, slots=True)

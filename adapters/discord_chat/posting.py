@@ -16,6 +16,7 @@ from adapters.discord_chat.config import (
     GONE,
     NO_POST_PERMISSION,
     NO_PRIVATE_ANSWER,
+    NO_PRIVATE_ANSWER_HERE,
     NO_THREAD_PERMISSION,
     DiscordConfig,
     DiscordPostError,
@@ -207,7 +208,8 @@ class DiscordPoster:
         if pending is not None and not pending.interaction.is_expired():
             return await self.interactions.answer(pending, messages)
         if target.private:  # for their eyes only: never in the channel instead
-            raise DiscordPostError(NO_PRIVATE_ANSWER)
+            post_only = self.config.post_only
+            raise DiscordPostError(NO_PRIVATE_ANSWER_HERE if post_only else NO_PRIVATE_ANSWER)
         # The interaction is gone (a restart, or 15 minutes passed): say it in the channel,
         # addressed to the person (shown as a mention, never a ping).
         dest = await self.channels.sendable(int(target.channel_id))
