@@ -46,8 +46,9 @@ from digest.llm_port import PromptBlock
 from digest.report import Depth
 from tests.fakes.llm_servers import FakeAnthropic, RawText, RecordedRequest, Reply, Slow, Step
 from tests.fakes.reddit_server import FakeReddit, generate_comment_tree, make_post, to_base36
-from tests.fakes.slack_server import ApiCall, FakeSlack, JSONDict
+from tests.fakes.slack_server import ApiCall
 from tests.support.scripted_llm import grounded_answer
+from tests.test_slack_adapter import MetaSlack
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-c", "from bot.cli import main; main()"]
@@ -84,8 +85,8 @@ def _request_of(prompt: str) -> StructuredRequest:
                              schema={}, schema_name="", max_tokens=1)  # fmt: skip
 
 
-class KeyedSlack(FakeSlack):
-    """The fake workspace, keeping each message's metadata (and returning it to
+class KeyedSlack(MetaSlack):
+    """The fake workspace, keeping each message's metadata (MetaSlack: returned to
     `include_all_metadata` readers); `hold(key)` holds the answer to the post of `key` after the
     message is stored, until `release()`."""
 
@@ -112,29 +113,6 @@ class KeyedSlack(FakeSlack):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._release.wait(), timeout=300)
         return response
-
-    def _chat_post_message(self, call: ApiCall) -> JSONDict:
-        answer = super()._chat_post_message(call)
-        metadata = _metadata(call)
-        if metadata:
-            stored = self.find_message(answer["channel"], answer["ts"])
-            assert stored is not None
-            stored.extra["metadata"] = metadata
-        return answer
-
-    def _with_metadata(self, call: ApiCall, answer: JSONDict) -> JSONDict:
-        if str(call.args.get("include_all_metadata", "")).lower() in ("1", "true"):
-            for m in answer["messages"]:
-                stored = self.find_message(str(call.args["channel"]), m["ts"])
-                if stored is not None and "metadata" in stored.extra:
-                    m["metadata"] = stored.extra["metadata"]
-        return answer
-
-    def _conversations_history(self, call: ApiCall) -> JSONDict:
-        return self._with_metadata(call, super()._conversations_history(call))
-
-    def _conversations_replies(self, call: ApiCall) -> JSONDict:
-        return self._with_metadata(call, super()._conversations_replies(call))
 
     def posts_by_key(self) -> Counter[tuple[str, int]]:
         """How many messages were posted for each (job key, part)."""
