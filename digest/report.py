@@ -74,6 +74,17 @@ class Takeaway:
 
 
 @dataclass(frozen=True, slots=True)
+class Decisions:
+    """A chat thread's decisions and its questions nobody answered (digest.decisions): verbatim
+    sentences of its messages, the best few of each, and how many were found in all."""
+
+    decided: tuple[Quote, ...] = ()
+    open_questions: tuple[Quote, ...] = ()
+    decided_total: int = 0
+    open_total: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class LinkNote:
     """What a link of the thread is, in one line an analyser wrote from the thread's words."""
 
@@ -203,6 +214,9 @@ class Report:
     # The language of its fixed phrases and of an LLM's narrative (digest.i18n.LANGUAGES);
     # quotes stay in the thread's own language.
     lang: str = "en"
+    # A chat thread's decisions and open questions (digest.decisions), computed whatever the
+    # analyser; None for other sources (their reports are what they always were).
+    decisions: Decisions | None = None
 
     def with_quotes(self, mark: Callable[[Quote], Quote]) -> Report:
         """The same report with `mark` applied to every quote, wherever it sits."""
@@ -218,6 +232,11 @@ class Report:
             notable=tuple(map(note, self.notable)),
             takeaways=tuple(replace(t, quote=t.quote and mark(t.quote)) for t in self.takeaways),
             themes=tuple(replace(t, examples=tuple(map(mark, t.examples))) for t in self.themes),
+            decisions=self.decisions and replace(
+                self.decisions,
+                decided=tuple(map(mark, self.decisions.decided)),
+                open_questions=tuple(map(mark, self.decisions.open_questions)),
+            ),
         )
 
     def quotes(self) -> list[Quote]:

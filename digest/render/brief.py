@@ -37,8 +37,9 @@ from digest.summary import tldr
 BUDGET = 1_200  # characters of Markdown a brief aims to stay within
 THEMES, LINKS = 3, 3
 # The brief's sections (English msgids; each heading is shown in the report's language).
-SUMMARY, THEMES_TITLE, NOTABLE, TOP_LINKS = (
+SUMMARY, DECISIONS, THEMES_TITLE, NOTABLE, TOP_LINKS = (
     N_("Summary"),
+    N_("Decisions and open questions"),
     N_("Key themes"),
     N_("Notable"),
     N_("Top links"),
@@ -128,6 +129,21 @@ def _items(report: Report) -> list[_Item]:
         and claim.quote.text != report.thread.title
     ):
         add(SUMMARY, 9, _quote_line(claim.text, claim.quote))
+    # A chat thread's first decision and first open question not already quoted.
+    d = report.decisions
+    for lead, quotes, priority in (
+        (w.tr("Decided:"), d.decided if d else (), 3),
+        (w.tr("Open:"), d.open_questions if d else (), 4),
+    ):
+        q = next((q for q in quotes if q.comment_id not in used), None)
+        if q is not None:
+            line = (
+                Span(f"{lead} "),
+                Span(who(q.author, o, w), "strong"),
+                Span(f"{scored(q.score, o, w=w)}: "),
+                quote_span(q),
+            )
+            add(DECISIONS, priority, line, q.comment_id)
     # Themes, each with an example no other section quotes.
     shown = 0
     for theme in report.themes:
@@ -173,7 +189,7 @@ def _document(report: Report, items: list[_Item], footer: tuple[str, ...]) -> Do
     sections = [Section(w.tr("TL;DR"), (*english_only(report), para(tl)))]
     if report.focus_comment_id is not None:
         sections.append(Section(w.tr("Focus"), (para(Span(focus_text(report), "muted")),)))
-    for title in (SUMMARY, THEMES_TITLE, NOTABLE, TOP_LINKS):
+    for title in (SUMMARY, DECISIONS, THEMES_TITLE, NOTABLE, TOP_LINKS):
         lines = [i.line for i in sorted(items, key=lambda i: i.order) if i.section == title]
         if lines:
             sections.append(Section(w.tr(title), (bullets(lines),)))

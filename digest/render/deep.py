@@ -21,6 +21,7 @@ from digest.render.document import (
     footer,
     note_line,
     para,
+    quote_line,
     quote_span,
     scored,
     title_line,
@@ -257,6 +258,35 @@ def _comment_analysis(report: Report, w: Words) -> list[Block]:
     return blocks
 
 
+def decision_blocks(report: Report, takeaways: list[Block], w: Words) -> list[Block]:
+    """A chat thread's ninth section: one line of what was decided and is open, the decisions
+    and open questions in the writers' words, then the takeaways (when there are any)."""
+    d, o = report.decisions, report.thread.origin
+    if d is None:
+        return takeaways
+    decided, still_open = d.decided_total, d.open_total
+    if not decided and not still_open:
+        said = w.tr("No decision was stated, and no question was left open.")
+    elif not still_open:
+        said = w.ntr("{n} decision was stated; no question was left open.",
+                     "{n} decisions were stated; no question was left open.", decided)
+    elif not decided:
+        said = w.ntr("No decision was stated; {n} question is still open.",
+                     "No decision was stated; {n} questions are still open.", still_open)
+    else:
+        said = w.tr("{decisions}; {questions}.",
+                    decisions=w.ntr("{n} decision was stated", "{n} decisions were stated",
+                                    decided),
+                    questions=w.ntr("{n} question is still open", "{n} questions are still open",
+                                    still_open))  # fmt: skip
+    lines = [quote_line(q, w.tr("Decided:"), origin=o, w=w) for q in d.decided]
+    lines += [quote_line(q, w.tr("Open:"), origin=o, w=w) for q in d.open_questions]
+    blocks = [para(said), *([bullets(lines)] if lines else [])]
+    if report.takeaways:
+        blocks += [para(Span(w.tr("Actionable takeaways"), "strong")), *takeaways]
+    return blocks
+
+
 def deep_document(report: Report) -> Document:
     w = words(report.lang)
     links = _grouped_links(report, 8, w) or [
@@ -292,6 +322,9 @@ def deep_document(report: Report) -> Document:
         ]
     )
     engagement = (bullets([(Span(e),) for e in report.engagement]),)
+    ninth = (N_("Actionable takeaways"), tuple(takeaways))
+    if report.decisions is not None:  # a chat thread: what was decided and is still open
+        ninth = (N_("Decisions and open questions"), tuple(decision_blocks(report, takeaways, w)))
     sections = (
         (N_("Post details"), (_post_details(report),)),
         (N_("Summary"), (*english_only(report), *focus(report), *_summary_blocks(report, w))),
@@ -301,7 +334,7 @@ def deep_document(report: Report) -> Document:
         (N_("Links and references"), tuple(links)),
         (N_("Notable comments"), tuple(notable)),
         (N_("Engagement insights"), engagement),
-        (N_("Actionable takeaways"), tuple(takeaways)),
+        ninth,
         (N_("Other observations"), tuple(observations)),
     )
     numbered = tuple(

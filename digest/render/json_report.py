@@ -63,6 +63,21 @@ def _source(o: Origin) -> dict[str, Any]:
     }
 
 
+def _decisions(report: Report) -> dict[str, Any]:
+    """`decisions`, only for a chat thread (other reports' JSON stays what it always was)."""
+    d = report.decisions
+    if d is None:
+        return {}
+    return {
+        "decisions": {
+            "decided": [_quote(q) for q in d.decided],
+            "open_questions": [_quote(q) for q in d.open_questions],
+            "decided_total": d.decided_total,
+            "open_total": d.open_total,
+        }
+    }
+
+
 def report_to_dict(report: Report) -> dict[str, Any]:
     t, st, s, cov = report.thread, report.stats, report.sentiment, report.coverage
     # `language` only when not English (an English report's JSON stays what it always was).
@@ -174,6 +189,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "notable_comments": [_note(n) for n in report.notable],
         "engagement": list(report.engagement),
         "takeaways": [{"text": k.text, "quote": _quote(k.quote)} for k in report.takeaways],
+        **_decisions(report),
         "observations": list(report.observations),
         "focus_comment_id": report.focus_comment_id,
         "notes": list(report.notes),
