@@ -129,7 +129,7 @@ def _words(text: str) -> set[str]:
     return {singular(w.lower()) for w in _WORD.findall(text) if w.lower() not in STOP}
 
 
-def _answered(q: _Message, question: str, messages: Sequence[_Message],
+def _answered(q: _Message, at: int, question: str, messages: Sequence[_Message],
               replied: dict[str | None, set[str | None]], starter: str | None) -> bool:  # fmt: skip
     """Someone else replied to its message; or, a message of a flat thread, one of the next
     FOLLOW messages by someone else names the asker, quotes words of the asker's message, shares
@@ -144,7 +144,7 @@ def _answered(q: _Message, question: str, messages: Sequence[_Message],
     asked = _words(question)
     name = re.compile(rf"(?<![\w@])@?{re.escape(q.author)}\b", re.I) if q.author else None
     said = normalize_ws(q.body)
-    later = [m for m in messages[q.index + 1 :] if m.parent_id is None and m.author != q.author]
+    later = [m for m in messages[at + 1 :] if m.parent_id is None and m.author != q.author]
     for k, m in enumerate(later[:FOLLOW]):
         if k == 0 and _ANSWER.search(m.body):
             return True  # the very next message by someone else starts as an answer does
@@ -198,7 +198,9 @@ def find_decisions(thread: Thread, limit: int = LIMIT) -> Decisions:
             starter = m.author is not None and m.author == thread.post.author
             rank = m.score + 2 * support + (2 if starter else 0)
             decided.append((rank, m.index, _quote(m, decision)))
-        if question is not None and not _answered(m, question, messages, replied, thread.post.author):
+        if question is not None and not _answered(
+            m, k, question, messages, replied, thread.post.author
+        ):
             asked.append((m.score, m.index, _quote(m, question)))
     decided.sort(key=lambda d: (-d[0], -d[1]))
     asked.sort(key=lambda a: (-a[0], -a[1]))

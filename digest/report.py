@@ -232,7 +232,8 @@ class Report:
             notable=tuple(map(note, self.notable)),
             takeaways=tuple(replace(t, quote=t.quote and mark(t.quote)) for t in self.takeaways),
             themes=tuple(replace(t, examples=tuple(map(mark, t.examples))) for t in self.themes),
-            decisions=self.decisions and replace(
+            decisions=self.decisions
+            and replace(
                 self.decisions,
                 decided=tuple(map(mark, self.decisions.decided)),
                 open_questions=tuple(map(mark, self.decisions.open_questions)),

@@ -111,6 +111,22 @@ def _items(report: Report) -> list[_Item]:
         if quoted is not None:
             used.add(quoted)
 
+    # A chat thread's first decision and first open question (before the summary's positions:
+    # in a chat, what was decided and is still open is what a reader comes for).
+    d = report.decisions
+    for head, quotes, priority in (
+        (w.tr("Decided:"), d.decided if d else (), 3),
+        (w.tr("Open:"), d.open_questions if d else (), 4),
+    ):
+        q = next((q for q in quotes if q.comment_id not in used), None)
+        if q is not None:
+            said: Line = (
+                Span(f"{head} "),
+                Span(who(q.author, o, w), "strong"),
+                Span(f"{scored(q.score, o, w=w)}: "),
+                quote_span(q),
+            )
+            add(DECISIONS, priority, said, q.comment_id)
     # Summary: the claim only when it is the post's own words (the title is the title line),
     # then the positions and the counterpoint, in the analyser's order.
     positions = [p for p in report.summary if p.quote is not None and p.quote.comment_id]
@@ -120,7 +136,9 @@ def _items(report: Report) -> list[_Item]:
         if q is None or q.comment_id is None or q.comment_id in used:
             continue
         counter = p.text.startswith("The strongest counterpoint")
-        priority = 1 if rank == 0 else 3 if counter else 5 + rank
+        # The first position shown stays (rank 0, unless a decision already quoted its comment).
+        leading = not any(i.section == SUMMARY for i in items)
+        priority = 1 if leading else 3 if counter else 5 + rank
         add(SUMMARY, priority, _position(p.text, q, counter, o, w), q.comment_id)
     if (
         claim is not None
@@ -129,21 +147,6 @@ def _items(report: Report) -> list[_Item]:
         and claim.quote.text != report.thread.title
     ):
         add(SUMMARY, 9, _quote_line(claim.text, claim.quote))
-    # A chat thread's first decision and first open question not already quoted.
-    d = report.decisions
-    for lead, quotes, priority in (
-        (w.tr("Decided:"), d.decided if d else (), 3),
-        (w.tr("Open:"), d.open_questions if d else (), 4),
-    ):
-        q = next((q for q in quotes if q.comment_id not in used), None)
-        if q is not None:
-            line = (
-                Span(f"{lead} "),
-                Span(who(q.author, o, w), "strong"),
-                Span(f"{scored(q.score, o, w=w)}: "),
-                quote_span(q),
-            )
-            add(DECISIONS, priority, line, q.comment_id)
     # Themes, each with an example no other section quotes.
     shown = 0
     for theme in report.themes:

@@ -268,11 +268,17 @@ def decision_blocks(report: Report, takeaways: list[Block], w: Words) -> list[Bl
     if not decided and not still_open:
         said = w.tr("No decision was stated, and no question was left open.")
     elif not still_open:
-        said = w.ntr("{n} decision was stated; no question was left open.",
-                     "{n} decisions were stated; no question was left open.", decided)
+        said = w.ntr(
+            "{n} decision was stated; no question was left open.",
+            "{n} decisions were stated; no question was left open.",
+            decided,
+        )
     elif not decided:
-        said = w.ntr("No decision was stated; {n} question is still open.",
-                     "No decision was stated; {n} questions are still open.", still_open)
+        said = w.ntr(
+            "No decision was stated; {n} question is still open.",
+            "No decision was stated; {n} questions are still open.",
+            still_open,
+        )
     else:
         said = w.tr("{decisions}; {questions}.",
                     decisions=w.ntr("{n} decision was stated", "{n} decisions were stated",
