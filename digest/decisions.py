@@ -12,12 +12,20 @@ each other person who agreed with it ("agreed", "+1", "sounds good" … in a rep
 of the next FOLLOW messages of a flat thread).
 
 OPEN QUESTIONS: a sentence ending in "?" of a message's own prose, at least MIN_QUESTION_WORDS
-words, not rhetorical (a stock opener such as "who cares", "have you seen", a joke) and not quoted.
-It counts as answered (and is not listed) when someone else replied to its message (a threaded
-reply), or, in a flat thread (Slack's: every message answers the first), when one of the next
-FOLLOW messages by someone else names the asker or shares at least SHARED_WORDS content words
-with the question. The first message's questions are answered as soon as anyone else wrote.
-Ranked by reactions, then the most recent first.
+words, not rhetorical (a stock opener such as "who cares", "have you seen", a joke, an example)
+and not quoted. It counts as answered, and is not listed, when:
+- someone else replied to its message (a threaded reply, Discord's); a reply in a tree is
+  answered only that way;
+- or, a message of a flat thread (Slack's: every message answers the first), one of the next
+  FOLLOW messages by someone else names the asker, quotes (`>`) words of the asker's message,
+  shares SHARED_WORDS content words with the question, is the thread starter's (the starter
+  answers), or, the very next one, starts as an answer does ("yes", "no", "I think" …); a
+  question the starter put to everyone is answered by anyone writing next;
+- the first message's questions, as soon as anyone else wrote.
+Ranked by reactions, then the most recent first. One item per author in each list.
+
+Every message that was fetched is read (not only those the analysis selected): it is a cheap
+scan, and an open question is exactly what a selection by reactions would miss.
 
 At most LIMIT of each; the totals found are kept, so a report can say "2 questions are still open".
 """
