@@ -50,17 +50,22 @@ MIN_QUESTION_WORDS = 4
 MIN_DECISION_WORDS = 4
 MAX_SENTENCE_CHARS = 400
 
+_ACT = (
+    r"(?:ship|release|launch|use|switch(?: to)?|move(?: to)?|migrate|merge|roll (?:out|back)|drop"
+    r"|keep|stick with|go ahead|go with|start|stop|enforce|deprecate|remove|add|cut|freeze|revert"
+    r"|postpone|delay|cancel|adopt|standardi[sz]e|pin|upgrade|downgrade)"
+)
+# Who decides, in a chat: we, the team, everyone (a third person's "X decided to …" is a story).
+_WE = r"(?:we|we've|we have|we had|the team|everyone|everybody|all of us)"
 _DECIDED = re.compile(
-    r"\b(?:(?:we|i|they|team|everyone|everybody|all)(?: have| had|'ve)? (?:finally |just |now )?"
-    r"(?:decided|agreed|settled|voted)(?: (?:to|on|that|we))?"
-    r"|decided to|agreed (?:to|on|that)|(?:it's|it is) (?:been )?(?:decided|agreed|settled)"
-    r"|let'?s (?:go with|do it|do this|ship|stick with|use|go ahead)"
-    r"|(?:we'll|we will|we're|we are|i'll|i will) (?:go|going) with|going with"
-    r"|(?:we'll|we will|we're going to|we are going to|we're gonna) (?:ship|release|launch|use"
-    r"|switch to|move to|merge|roll out|drop|keep|stick with|go ahead)"
+    rf"\b(?:{_WE} (?:(?:have|had) )?(?:finally |just |now |all )?(?:decided|agreed|settled|voted)"
+    r"|(?:it's|it is|it has been|it was) (?:been )?(?:decided|agreed|settled)"
+    rf"|let'?s (?:{_ACT}|do it|do this|go for it)"
+    rf"|(?:we'll|we will|we're|we are|we're gonna|we are gonna|we're going to|we are going to)"
+    rf" (?:going with|go with|{_ACT}\b)|(?:i'll|i will|i'm) (?:going with|go with)"
     r"|final (?:answer|decision|call)|(?:the )?decision is|(?:the )?consensus is"
-    r"|(?:the )?plan is(?: to)?|(?:is|are|was|were|got|been) approved|approved (?:it|the|this)"
-    r"|signed off(?: on)?|(?:we're|we are) going to|ship it|it's a go|green ?light(?:ed)?)\b",
+    r"|(?:the )?plan is(?: to)?|(?:is|are|was|were|got|been|has been) approved"
+    r"|approved (?:it|the|this)|signed off(?: on)?|ship it|it's a go|green ?light(?:ed)?)\b",
     re.IGNORECASE,
 )
 # "We haven't decided", "nothing was agreed", "not going with": no decision.
@@ -69,6 +74,7 @@ _NEGATED = re.compile(
     r"(?:\W+\w+){0,3}\W+(?=decided|agreed|settled|approved|going|go with|plan|ship|final)",
     re.IGNORECASE,
 )
+_CONDITIONAL = re.compile(r"^\W*(?:if|unless|when|once|whether|in case|maybe|perhaps)\b", re.I)
 _AGREEING = re.compile(
     r"^\W*(?:agreed|agree|\+1|same|yes|yep|yeah|sounds good|lgtm|makes sense|works for me"
     r"|ship it|exactly|this|👍|✅)\b|^\W*(?:👍|✅|\+1)",
@@ -120,6 +126,8 @@ def is_decision(read: str) -> bool:
     """The sentence (as read: quotes and code left out) states a decision or an agreement."""
     if len(read.split()) < MIN_DECISION_WORDS or read.rstrip().endswith("?"):
         return False
+    if _CONDITIONAL.match(read):
+        return False  # "If they drop it, we will switch": not decided
     found = _DECIDED.search(read)
     return found is not None and not _NEGATED.search(read[: found.end()])
 

@@ -91,11 +91,33 @@ def test_a_decision_by_the_thread_starter_comes_first() -> None:
         'He said "we decided to ship on Friday" but nobody remembers that.',  # quoted words
         "Agreed.",  # too short to say what was decided
         "I like Postgres a lot for this kind of work.",  # an opinion
+        "Then someone decided to put backspace right next to enter.",  # a story
+        "I'll use old reddit or quit the site altogether.",  # one person's intention
+        "If they drop the old API, we will switch to the new one.",  # a condition
+        "I like where you're going with this idea.",
+        "We're going to need every dime of that budget.",
     ],
 )
 def test_what_is_not_a_decision(sentence: str) -> None:
     thread = made(("bob", sentence))
     assert not find_decisions(thread).decided
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "We decided to ship on Friday after the freeze.",
+        "The team agreed on Postgres for the billing service.",
+        "OK, let's go with the blue-green deploy then.",
+        "We'll go with option B and revisit in Q3.",
+        "We're going to start enforcing a 1 year expiration on refresh tokens.",
+        "Final decision: the export moves to the nightly batch.",
+        "The plan is to migrate tenants in three waves.",
+        "The budget for the new cluster was approved yesterday.",
+    ],
+)
+def test_what_is_a_decision(sentence: str) -> None:
+    assert is_decision(sentence)
 
 
 def test_a_question_answered_by_a_reply_is_not_open_and_an_unanswered_one_is() -> None:
