@@ -7,10 +7,9 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
-from digest import cpu, facts
+from digest import cpu, decisions, facts
 from digest.analysis import AnalysisInput, Analyzer, AnalyzerUnavailable, NarrativeResult
 from digest.chart_data import ChartData, chart_data
-from digest.decisions import find_decisions
 from digest.i18n import words
 from digest.model import Thread
 from digest.narrative_ground import ground
@@ -277,6 +276,6 @@ def assemble(
         ),
         lang=w.lang,
         # Computed, whatever the analyser: grounded by construction, never asked of a model.
-        decisions=find_decisions(thread) if thread.origin.is_chat else None,
+        decisions=decisions.find_decisions(thread) if thread.origin.is_chat else None,
     )
     return report.with_quotes(lambda q: mark_cut(thread, q))
