@@ -62,6 +62,7 @@ class ChartData:
     branches: tuple[BranchShare, ...]  # the largest branches, largest first
     later: int = 0  # comments after the window (not drawn)
     lang: str = "en"  # the report's language: the chart's words and alt text are in it
+    context: str = ""  # "chat": a chat thread's, whose words are messages (digest.i18n.Words)
 
     @property
     def too_small(self) -> bool:
@@ -143,6 +144,7 @@ def chart_data(thread: Thread, polarity: Mapping[str, float]) -> ChartData:
         mood=tuple(mood),
         branches=branches,
         later=later,
+        context=thread.origin.context,
     )
 
 
@@ -151,7 +153,7 @@ def _signed(x: float) -> str:
 
 
 def _t(data: ChartData, key: str, **values: object) -> str:
-    return chart_text(key, data.lang, **values)
+    return chart_text(key, data.lang, data.context, **values)
 
 
 def alt_text(data: ChartData) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from digest.i18n import N_, words
+from digest.i18n import CHAT, N_, words
 
 CHART_TEXT: Final[Mapping[str, str]] = {
     # The note a deep report carries when its thread is too small to chart.
@@ -54,6 +54,12 @@ CHART_TEXT: Final[Mapping[str, str]] = {
 }
 
 
-def chart_text(key: str, lang: str = "en", /, **values: object) -> str:
-    """The chart's words for `key` in `lang`, filled with `values`."""
-    return words(lang).tr(CHART_TEXT[key], **values)
+def chart_text(key: str, lang: str = "en", context: str = "", /, **values: object) -> str:
+    """The chart's words for `key` in `lang`, filled with `values`; of a chat thread's messages
+    in `context` "chat" (English: `Origin.say`'s words, as the report's)."""
+    text = words(lang, context).tr(CHART_TEXT[key], **values)
+    if context == CHAT and words(lang).english:
+        from digest.source import chat  # it builds on digest.i18n as this module does
+
+        text = chat("console", "").say(text)
+    return text

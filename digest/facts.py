@@ -3,7 +3,7 @@ from the thread's counts (an analyser adds its own), in the report's language.""
 
 from __future__ import annotations
 
-from digest.i18n import N_, Words
+from digest.i18n import CHAT, N_, Words
 from digest.model import ContentState, Thread
 from digest.select import Coverage
 from digest.stats import ThreadStats
@@ -22,6 +22,8 @@ def engagement(thread: Thread, stats: ThreadStats, w: Words) -> tuple[str, ...]:
         else ""
     )
     comments = _comments(w, post.num_comments)
+    if w.context == CHAT:  # a chat thread's first message has replies (English: Origin.say)
+        comments = w.ntr("{n} reply", "{n} replies", post.num_comments)
     if o.is_reddit:
         lines.append(w.tr("The post has a score of {score}{ratio}, and {comments}.",
                           score=f"{post.score:,}", ratio=ratio, comments=comments))  # fmt: skip

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 LANGUAGES = ("en", "de", "fr", "es", "ja", "pt")
@@ -63,12 +63,37 @@ _LABELS = frozenset(
 )
 
 
+# The one message context the catalogues use: a chat thread's words (msgctxt "chat"). Where a
+# phrase speaks of comments or the post, a chat thread's report says messages, replies and the
+# first message: the catalogues give those phrases a second translation in this context.
+CHAT = "chat"
+# Phrases that need a chat translation although their English reads the same after
+# `Origin.say` (which finds the others: every msgid it changes): the post's own words.
+CHAT_ALSO = frozenset(
+    (
+        "post",
+        "the post",
+        "Score",
+        "post {state}",
+        "Author",
+        "Posted",
+        "{op} wrote {n}",
+        "how many {op} wrote is unknown (their account is deleted)",
+        "how many {op} wrote is unknown (their name is not known)",
+        "the first in the thread's order across its branches, with their parents",
+        "an unknown author",
+    )
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Catalogue:
-    """One language's translations: msgid → msgstr, and (singular, plural) → forms."""
+    """One language's translations: msgid → msgstr, and (singular, plural) → forms; `contexts`:
+    each msgctxt's own catalogue (a chat thread's words)."""
 
     singular: Mapping[str, str]
     plural: Mapping[tuple[str, str], tuple[str, ...]]
+    contexts: Mapping[str, Catalogue] = field(default_factory=dict)
 
 
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
@@ -83,9 +108,10 @@ def _unquote(text: str) -> str:
 
 
 def parse_po(text: str) -> Catalogue:
-    """A .po file's entries (comments, the header and fuzzy entries left out)."""
-    singular: dict[str, str] = {}
-    plural: dict[tuple[str, str], tuple[str, ...]] = {}
+    """A .po file's entries (comments, the header and fuzzy entries left out); an entry with a
+    `msgctxt` goes to that context's catalogue."""
+    singular: dict[str | None, dict[str, str]] = {None: {}}
+    plural: dict[str | None, dict[tuple[str, str], tuple[str, ...]]] = {None: {}}
     for chunk in re.split(r"\n\s*\n", text):
         fields: dict[str, str] = {}
         key: str | None = None
@@ -103,15 +129,21 @@ def parse_po(text: str) -> Catalogue:
         msgid = fields.get("msgid")
         if not msgid or fuzzy:
             continue
+        ctx = fields.get("msgctxt")
         if "msgid_plural" in fields:
             forms: list[str] = []
             while f"msgstr[{len(forms)}]" in fields:
                 forms.append(fields[f"msgstr[{len(forms)}]"])
             if forms and all(forms):
-                plural[(msgid, fields["msgid_plural"])] = tuple(forms)
+                plural.setdefault(ctx, {})[(msgid, fields["msgid_plural"])] = tuple(forms)
         elif fields.get("msgstr"):
-            singular[msgid] = fields["msgstr"]
-    return Catalogue(singular, plural)
+            singular.setdefault(ctx, {})[msgid] = fields["msgstr"]
+    contexts = {
+        ctx: Catalogue(singular.get(ctx, {}), plural.get(ctx, {}))
+        for ctx in (set(singular) | set(plural)) - {None}
+        if ctx is not None
+    }
+    return Catalogue(singular[None], plural[None], contexts)
 
 
 @functools.cache
@@ -135,22 +167,41 @@ def plural_index(lang: str, n: int) -> int:
 @dataclass(frozen=True, slots=True)
 class Words:
     """The fixed phrases of one language. `tr` and `ntr` take the English msgid(s) and the
-    placeholders' values; English needs no catalogue and comes out exactly as written."""
+    placeholders' values; English needs no catalogue and comes out exactly as written.
+
+    `context` ("chat" for a chat thread's report): a phrase the catalogue translates in that
+    context takes that translation ("Nachrichten", not "Kommentare"), any other its plain one.
+    English has no catalogue: an English chat report's words are `Origin.say`'s."""
 
     lang: str = DEFAULT
+    context: str = ""
 
     @property
     def english(self) -> bool:
         return self.lang == DEFAULT
 
+    def _own(self) -> Catalogue | None:
+        """The catalogue of this context, if any."""
+        return catalogue(self.lang).contexts.get(self.context) if self.context else None
+
     def tr(self, msgid: str, /, **values: object) -> str:
-        text = msgid if self.english else catalogue(self.lang).singular.get(msgid, msgid)
+        text = msgid
+        if not self.english:
+            own = self._own()
+            said = own.singular.get(msgid) if own is not None else None
+            text = said if said is not None else catalogue(self.lang).singular.get(msgid, msgid)
         return text.format(**values) if values else text
 
     def ntr(self, singular: str, plural: str, n: int, /, **values: object) -> str:
         """The form for `n` (`{n}` is `n` as today's reports write it, `1,234`, unless given)."""
         values.setdefault("n", f"{n:,}")
-        forms = None if self.english else catalogue(self.lang).plural.get((singular, plural))
+        forms = None
+        if not self.english:
+            own = self._own()
+            key = (singular, plural)
+            forms = own.plural.get(key) if own is not None else None
+            if forms is None:
+                forms = catalogue(self.lang).plural.get(key)
         if forms is None:
             text = singular if abs(n) == 1 else plural
         else:
@@ -176,9 +227,12 @@ class Words:
 EN = Words()
 
 
-def words(lang: str | None) -> Words:
-    """The Words of `lang`; English for None or a code no catalogue has."""
-    return Words(lang) if lang in LANGUAGES else EN
+def words(lang: str | None, context: str = "") -> Words:
+    """The Words of `lang` (in `context`: "chat" for a chat thread); English for None or a
+    code no catalogue has."""
+    if lang not in LANGUAGES or lang is None:
+        return EN
+    return Words(lang, context) if context and lang != DEFAULT else Words(lang)
 
 
 def valid(code: str) -> str | None:

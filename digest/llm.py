@@ -329,7 +329,7 @@ class LLMAnalyzer:
         if left_out:
             n = len(left_out)
             notes.append(
-                words(inp.lang).ntr(
+                words(inp.lang, inp.thread.origin.context).ntr(
                     "To fit the model's token budget, {n} comment of the {chosen} chosen for "
                     "analysis was left out of its prompt.",
                     "To fit the model's token budget, {n} comments of the {chosen} chosen for "

@@ -191,7 +191,7 @@ def assemble(
     inp: AnalysisInput, result: NarrativeResult, analyzer: str, notes: tuple[str, ...] = ()
 ) -> Report:
     thread, stats, depth = inp.thread, inp.stats, inp.depth
-    w = words(inp.lang)
+    w = words(inp.lang, thread.origin.context)
     narrative, problems = ground(thread, result.narrative)
     if problems:
         log.info("grounding dropped %d item(s) for %s: %s", len(problems), thread.post.id, problems)

@@ -31,6 +31,8 @@ class Coverage:
     # What the comments were ranked by: "score" (Reddit's points), "reactions", or "" where
     # comments have no scores (Hacker News: the thread's own order, spread across branches).
     ranked_by: str = "score"
+    # No comment answers another (a flat chat thread): none was chosen for being a parent.
+    flat: bool = False
 
     def describe(self, w: Words = EN) -> str:
         """One line a person can trust: what was read, of how much, chosen how."""
@@ -44,11 +46,20 @@ class Coverage:
         if self.analyzed == 0:
             return text
         if self.analyzed < total:
-            how = (
-                w.tr("the top by {what}, with their parent comments", what=w.tr(self.ranked_by))
-                if self.ranked_by
-                else w.tr("the first in the thread's order across its branches, with their parents")
-            )
+            if self.flat:
+                how = (
+                    w.tr("the top by {what}", what=w.tr(self.ranked_by))
+                    if self.ranked_by
+                    else w.tr("the first in the thread's order")
+                )
+            elif self.ranked_by:
+                how = w.tr(
+                    "the top by {what}, with their parent comments", what=w.tr(self.ranked_by)
+                )
+            else:
+                how = w.tr(
+                    "the first in the thread's order across its branches, with their parents"
+                )
             if self.fetched < total:
                 how += w.ntr("; {n} was fetched", "; {n} were fetched", self.fetched)
             text = w.tr("{text} ({how})", text=text, how=how)
@@ -167,5 +178,6 @@ def select_comments(thread: Thread, budget: int, must_include: tuple[str, ...] =
             branches_analyzed=len({branch_of[i] for i in ordered}),
             branches_fetched=len(roots),
             ranked_by=thread.origin.ranked_by,
+            flat=all(c.parent_id is None for c in thread.comments),
         ),
     )

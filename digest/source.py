@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from digest.i18n import EN, N_, Words
+from digest.i18n import CHAT, EN, N_, Words
 
 KINDS = ("reddit", "hn", "slack", "discord", "console")
 CHAT_NAMES = {"slack": "Slack", "discord": "Discord", "console": "Console"}
@@ -56,6 +56,12 @@ class Origin:
     @property
     def is_chat(self) -> bool:
         return self.kind in CHAT_NAMES
+
+    @property
+    def context(self) -> str:
+        """The catalogues' context of this source's words: "chat" (messages, the first message)
+        for a chat thread, "" (comments, the post) elsewhere (digest.i18n.Words)."""
+        return CHAT if self.is_chat else ""
 
     def items(self, n: int) -> str:
         """`1 comment`, `2,345 comments`; `12 messages` in a chat thread."""

@@ -264,7 +264,8 @@ class Digests:
         if data is None:  # cached before reports carried their chart
             return report, ()
         if data.too_small:
-            return replace(report, notes=(*report.notes, chart_text("no_chart", report.lang))), ()
+            note = chart_text("no_chart", report.lang, data.context)
+            return replace(report, notes=(*report.notes, note)), ()
         try:
             png = await self.core.engines.by_name["offline"].chart_png(data)
         except Exception:
@@ -272,7 +273,8 @@ class Digests:
             return report, ()
         safe = "".join(ch for ch in report.thread.id if ch.isascii() and ch.isalnum())[:40]
         name = f"redigest-{safe or 'thread'}-{hashlib.sha256(png).hexdigest()[:8]}.png"
-        title = chart_text("title", report.lang, place=data.place, comments=f"{data.comments:,}")
+        title = chart_text("title", report.lang, data.context, place=data.place,
+                           comments=f"{data.comments:,}")  # fmt: skip
         alt = alt_text(data)
         if report.lang == "en":  # an English chart of a chat thread is of messages
             title, alt = report.thread.origin.say(title), report.thread.origin.say(alt)

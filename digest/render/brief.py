@@ -103,7 +103,7 @@ def _position(lead: str, q: Quote, counter: bool, o: Origin, w: Words) -> Line:
 def _items(report: Report) -> list[_Item]:
     items: list[_Item] = []
     o = report.thread.origin
-    w = words(report.lang)
+    w = words(report.lang, report.thread.origin.context)
     used: set[str] = set()  # comments already quoted: each is quoted once
 
     def add(section: str, priority: int, line: Line, quoted: str | None = None) -> None:
@@ -188,7 +188,7 @@ def _items(report: Report) -> list[_Item]:
 def _document(report: Report, items: list[_Item], footer: tuple[str, ...]) -> Document:
     notes = [o for o in report.observations if o.startswith(READER_NOTES)]
     tl = report.tldr or tldr(report.sentiment, report.themes, notes)
-    w = words(report.lang)
+    w = words(report.lang, report.thread.origin.context)
     sections = [Section(w.tr("TL;DR"), (*english_only(report), para(tl)))]
     if report.focus_comment_id is not None:
         sections.append(Section(w.tr("Focus"), (para(Span(focus_text(report), "muted")),)))

@@ -99,12 +99,12 @@ def _plain(text: str, limit: int | None = None) -> str:
 def _t(data: ChartData, key: str, **values: object) -> str:
     """The chart's words in the report's language; English for Japanese, whose glyphs the
     bundled DejaVu font does not have (the alt text and the post's words are in Japanese)."""
-    return chart_text(key, "en" if data.lang == "ja" else data.lang, **values)
+    return chart_text(key, "en" if data.lang == "ja" else data.lang, data.context, **values)
 
 
 def _who(data: ChartData, label: str) -> str:
     """A branch's starter: a name as it is, "a deleted account" in the chart's language."""
-    return words("en" if data.lang == "ja" else data.lang).tr(label)
+    return words("en" if data.lang == "ja" else data.lang, data.context).tr(label)
 
 
 def render_chart(data: ChartData) -> bytes:

@@ -152,7 +152,7 @@ def _sentiment_blocks(report: Report, deep: bool, w: Words) -> list[Block]:
 
 def _post_details(report: Report) -> Block:
     t = report.thread
-    w = words(report.lang)
+    w = words(report.lang, report.thread.origin.context)
     labels: list[str] = []
     lines: list[Line] = []
 
@@ -294,7 +294,7 @@ def decision_blocks(report: Report, takeaways: list[Block], w: Words) -> list[Bl
 
 
 def deep_document(report: Report) -> Document:
-    w = words(report.lang)
+    w = words(report.lang, report.thread.origin.context)
     links = _grouped_links(report, 8, w) or [
         para(w.tr("No links were shared in the post or its fetched comments."))
     ]

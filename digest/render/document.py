@@ -88,7 +88,7 @@ def quote_line(
 def title_line(report: Report) -> Line:
     t = report.thread
     o = t.origin
-    w = words(report.lang)
+    w = words(report.lang, report.thread.origin.context)
     ratio = (
         " · " + w.tr("{pct} upvoted", pct=f"{t.upvote_ratio:.0%}")
         if t.upvote_ratio is not None and o.has_upvote_ratio
@@ -128,7 +128,7 @@ def _capital(text: str, w: Words) -> str:
 
 
 def footer(report: Report) -> tuple[str, ...]:
-    w = words(report.lang)
+    w = words(report.lang, report.thread.origin.context)
     lines = [
         w.tr("Coverage: {text}.", text=report.coverage.describe(w)),
         w.tr("Analyser: {name}.", name=report.analyzer),
@@ -140,7 +140,7 @@ def footer(report: Report) -> tuple[str, ...]:
 
 
 def focus_text(report: Report) -> str:
-    return words(report.lang).tr(
+    return words(report.lang, report.thread.origin.context).tr(
         "Focused on the sub-thread of comment {id}.", id=report.focus_comment_id
     )
 
@@ -153,7 +153,7 @@ def english_only(report: Report) -> list[Block]:
     themes, mood reading, takeaways) is in English, said in the report's language."""
     if report.lang == "en" or report.analyzer != OFFLINE:
         return []
-    w = words(report.lang)
+    w = words(report.lang, report.thread.origin.context)
     return [
         para(
             Span(
@@ -220,13 +220,13 @@ def in_words_of(doc: Document, origin: Origin, lang: str = "en") -> Document:
 
 def depth_name(report: Report) -> str:
     """What a chat calls the report: "Deep analysis" or "Digest", in the report's language."""
-    w = words(report.lang)
+    w = words(report.lang, report.thread.origin.context)
     return w.tr("Deep analysis") if report.depth is Depth.DEEP else w.tr("Digest")
 
 
 def headline(report: Report, where: str) -> str:
     """`Deep analysis of r/sub: Title` (a chat's notification text)."""
-    return words(report.lang).tr(
+    return words(report.lang, report.thread.origin.context).tr(
         "{what} of {where}: {title}",
         what=depth_name(report),
         where=where,
@@ -240,7 +240,7 @@ def document(report: Report) -> Document:
 
 def condensed_lines(report: Report) -> list[Line]:
     """One thread in a few lines: its title line, the gist, and the best comment."""
-    w = words(report.lang)
+    w = words(report.lang, report.thread.origin.context)
     lines: list[Line] = [title_line(report)]
     gist = next((p for p in report.summary if p.quote is not None and p.quote.comment_id), None)
     first = report.summary[0] if report.summary else None

@@ -110,7 +110,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
             "analyzed": cov.analyzed,
             "fetched": cov.fetched,
             "reported": cov.reported,
-            "text": cov.describe(words(report.lang)),
+            "text": cov.describe(words(report.lang, report.thread.origin.context)),
         },
         "stats": {
             "comments_analyzed": cov.analyzed,

@@ -1,6 +1,7 @@
 """The msgids the code uses: string literals given to `N_`, `.tr`, `.cap` and `.ntr` (its two
 forms) anywhere in digest/, adapters/ and bot/ — what every catalogue must translate (xgettext's
-job, in a page).
+job, in a page). `chat_msgids`: those a catalogue must also translate in the "chat" context (a
+chat thread's report speaks of messages and the first message where they say comments or post).
 
 `python -m tests.support.i18n_extract` prints them as a .pot template."""
 
@@ -41,6 +42,21 @@ def msgids() -> dict[Msgid, str]:
     return out
 
 
+def chat_msgids() -> dict[Msgid, str]:
+    """The msgids a chat thread's report says in other words: every one whose English
+    `Origin.say` changes (comments, the post), and `digest.i18n.CHAT_ALSO`."""
+    from digest.i18n import CHAT_ALSO
+    from digest.source import chat
+
+    said = chat("console", "").say
+    return {
+        m: where
+        for m, where in msgids().items()
+        if (m in CHAT_ALSO if isinstance(m, str) else False)
+        or any(said(t) != t for t in ((m,) if isinstance(m, str) else m))
+    }
+
+
 def _quoted(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
@@ -55,6 +71,15 @@ def pot() -> str:
             )
         else:
             parts.append(f'#: {where}\nmsgid {_quoted(msgid)}\nmsgstr ""\n')
+    for msgid, where in chat_msgids().items():
+        head = f'#: {where}\nmsgctxt "chat"\n'
+        if isinstance(msgid, tuple):
+            parts.append(
+                f"{head}msgid {_quoted(msgid[0])}\nmsgid_plural {_quoted(msgid[1])}\n"
+                'msgstr[0] ""\nmsgstr[1] ""\n'
+            )
+        else:
+            parts.append(f'{head}msgid {_quoted(msgid)}\nmsgstr ""\n')
     return "\n".join(parts)
 
 
