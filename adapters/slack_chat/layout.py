@@ -226,7 +226,7 @@ def allowed_links(reports: Iterable[Report]) -> frozenset[str]:
 
 def report_fallback(report: Report) -> str:
     t = report.thread
-    w, o = words(report.lang), t.origin
+    w, o = words(report.lang, t.origin.context), t.origin
     # Reddit's points, a story's points, a chat thread's reactions (none where there are none).
     score = o.post_score(t.score, w) if o.score_unit is not None else ""
     comments = w.ntr("{n} comment", "{n} comments", t.num_comments)
