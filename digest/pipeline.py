@@ -10,15 +10,16 @@ from dataclasses import dataclass, replace
 from digest import cpu, decisions, facts
 from digest.analysis import AnalysisInput, Analyzer, AnalyzerUnavailable, NarrativeResult
 from digest.chart_data import ChartData, chart_data
-from digest.i18n import words
+from digest.i18n import CHAT, words
 from digest.model import Thread
 from digest.narrative_ground import ground
 from digest.offline import OfflineAnalyzer
 from digest.pricing import PricedAnalyzer
 from digest.quotes import mark_cut, quote_about, quote_of
-from digest.report import CommentNote, Depth, LinkNote, Report, ThreadInfo
+from digest.report import CommentNote, Depth, LinkNote, Narrative, Report, ThreadInfo
 from digest.select import select_comments
 from digest.sentiment import PolarityScorer, label, make_scorer, measure
+from digest.source import Origin
 from digest.stats import Link, compute_stats, link_key
 
 __all__ = [
@@ -187,12 +188,33 @@ def _link_notes(links: tuple[Link, ...], notes: tuple[LinkNote, ...]) -> dict[st
     return out
 
 
+def _in_chat_words(narrative: Narrative, origin: Origin) -> Narrative:
+    """The offline analyser's English narrative in a chat thread's words ("the most reacted-to
+    message", "the first message") for a report in another language, whose fixed phrases say
+    messages in it (an English report's narrative gets them as it is rendered: in_words_of).
+    Quotes, theme names (the thread's own words) and links stay as they are."""
+    say = origin.say
+    return replace(
+        narrative,
+        summary=tuple(replace(p, text=say(p.text)) for p in narrative.summary),
+        themes=tuple(replace(t, summary=say(t.summary)) for t in narrative.themes),
+        sentiment_reading=say(narrative.sentiment_reading),
+        notable=tuple(replace(n, reason=n.reason and say(n.reason)) for n in narrative.notable),
+        takeaways=tuple(replace(t, text=say(t.text)) for t in narrative.takeaways),
+        observations=tuple(say(o) for o in narrative.observations),
+        tldr=say(narrative.tldr),
+        links=tuple(replace(n, note=say(n.note)) for n in narrative.links),
+    )
+
+
 def assemble(
     inp: AnalysisInput, result: NarrativeResult, analyzer: str, notes: tuple[str, ...] = ()
 ) -> Report:
     thread, stats, depth = inp.thread, inp.stats, inp.depth
     w = words(inp.lang, thread.origin.context)
     narrative, problems = ground(thread, result.narrative)
+    if analyzer == OfflineAnalyzer.name and w.context == CHAT:  # English, in other words
+        narrative = _in_chat_words(narrative, thread.origin)
     if problems:
         log.info("grounding dropped %d item(s) for %s: %s", len(problems), thread.post.id, problems)
         notes = (
