@@ -68,7 +68,8 @@ _LABELS = frozenset(
 # first message: the catalogues give those phrases a second translation in this context.
 CHAT = "chat"
 # Phrases that need a chat translation although their English reads the same after
-# `Origin.say` (which finds the others: every msgid it changes): the post's own words.
+# `Origin.say` (which finds the others: every msgid it changes): the post, its author and time
+# (a first message is written, not posted), and scores (a chat thread's are reactions).
 CHAT_ALSO = frozenset(
     (
         "post",
@@ -82,6 +83,11 @@ CHAT_ALSO = frozenset(
         "how many {op} wrote is unknown (their name is not known)",
         "the first in the thread's order across its branches, with their parents",
         "an unknown author",
+        # A chat thread's scores are reactions, not points.
+        "Mood over time (score-weighted)",
+        "The score-weighted mood went from {start_label} ({start}) to {end_label} ({end}), "
+        "{end_label} from hour {turn} on.",
+        "The score-weighted mood stayed {label} ({start} to {end}).",
     )
 )
 

@@ -218,6 +218,9 @@ def test_the_charts_words_and_alt_text_are_of_messages(lang: str) -> None:
     word = "message" if lang in ("en", "ja") else MESSAGE[lang]
     assert word.lower() in chart_png._t(data, "activity_title").lower()
     assert MESSAGE.get(lang, "message") in alt_text(data)
+    if lang == "de":  # a chat thread's mood is weighted by reactions, not points
+        assert not [text for text in said if "Punkt" in text]
+        assert "Reaktionen" in chart_png._t(data, "mood_title")
     plain = replace(data, context="")
     assert chart_png.render_chart(data) != chart_png.render_chart(plain)
 
