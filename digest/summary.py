@@ -230,11 +230,15 @@ def summarize(
     if abs(lean) < 0.05:
         lean = mood_score
     if abs(lean) >= 0.05:
+        # Never "against" the thread's own clear mood: a well-received thread's praise is no
+        # counterpoint, even when the positions shown happen to lean the other way.
+        clear = mood_score if abs(mood_score) >= 0.15 else 0.0
         against = [
             s
             for s in pool
             if polarity.get(s.comment.id, 0.0) * lean < 0
             and abs(polarity.get(s.comment.id, 0.0)) >= 0.15
+            and polarity.get(s.comment.id, 0.0) * clear <= 0
         ]
         # A counterpoint answers the post, not a side conversation: its claim counts.
         against = [

@@ -177,6 +177,20 @@ def test_the_summary_states_the_claim_and_the_strongest_counterpoint_1lpm6cv() -
     assert r.sentiment.per_comment[counter[0].quote.comment_id or ""] > 0  # against the mood
 
 
+@pytest.mark.skipif(not REDDIT_DATA.is_dir(), reason=NO_DATA_REASON)
+def test_a_counterpoint_is_never_praise_in_a_well_received_thread() -> None:
+    """Before: r/StardewValley's "Well received" chart thread showed "Against: u/BlitzFreeman:
+    'Thank you, it would have taken me one thousand years…'" (the positions shown leaned
+    negative, so a thank-you counted as against them)."""
+    path = REDDIT_DATA / "ocaml-reddit-api" / "stardewvalley_lfx8ac_2021.json"
+    r = _engine().digest_sync(thread_from_json_text(path.read_bytes()), Depth.BRIEF)
+    assert r.sentiment.label == "positive"
+    for p in r.summary:
+        if p.text.startswith("The strongest counterpoint") and p.quote is not None:
+            assert r.sentiment.per_comment[p.quote.comment_id or ""] <= 0
+    assert not any(p.quote and p.quote.author == "BlitzFreeman" for p in r.summary[1:])
+
+
 @needs_data
 def test_summary_quotes_are_never_cut_before_the_punchline_1miezct() -> None:
     for p in report("1miezct", Depth.DEEP).summary:
